@@ -1,0 +1,73 @@
+//! Load-balancing algorithms to embed in a proxy, an RPC client or a gateway:
+//! the decision "which backend gets this request?", made in nanoseconds, safely
+//! from many threads, with the feedback (in-flight requests, outcomes, agent
+//! reports) that the smarter strategies need.
+//!
+//! ```
+//! use loadwise::{Balancer, BackendSpec, Context, Outcome, Pool};
+//! use loadwise::strategy::WeightedRoundRobin;
+//! use std::net::SocketAddr;
+//! use std::time::Duration;
+//!
+//! // Backends as a proxy's command line gives them.
+//! let backends: Vec<BackendSpec<SocketAddr>> = ["127.0.0.1:8001,weight=2", "127.0.0.1:8002"]
+//!     .iter()
+//!     .map(|text| text.parse())
+//!     .collect::<Result<_, _>>()?;
+//! let pool = Pool::new(WeightedRoundRobin::new(), backends)?;
+//!
+//! // Per request: pick, send, record what happened, drop the pick when done.
+//! let mut pick = pool.pick(&Context::new())?;
+//! let addr: SocketAddr = *pick.backend();
+//! assert_eq!(addr.port(), 8001); // the weight-2 backend goes first
+//! pick.record(Outcome::success(Duration::from_millis(4)));
+//! drop(pick);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Shape
+//!
+//! - A [`Pool`] owns a [`Strategy`] and the current backend set; it implements
+//!   [`Balancer`], the object-safe trait a program holds.
+//! - [`Balancer::pick`] returns a [`Pick`]: an owned guard that counts one
+//!   request in flight until dropped, and takes the request's [`Outcome`].
+//! - [`Pool::update`] replaces the set at run time without blocking picks;
+//!   backends that stay keep their counters and state.
+//! - Backends are up, draining or down ([`AdminState`], set by the operator or
+//!   an agent), or ejected by passive health ([`HealthConfig`]). Every change
+//!   carries a [`Reason`] and reaches [`Observer`]s.
+//! - Time comes from a [`Clock`]; tests drive a [`ManualClock`].
+//!
+//! Strategies chosen by name at run time go through
+//! [`AnyStrategy`](strategy::AnyStrategy): `"least-connections".parse()`.
+
+#![deny(missing_docs)]
+
+mod backend;
+mod balancer;
+mod clock;
+mod context;
+mod error;
+mod health;
+mod outcome;
+mod pick;
+mod pool;
+mod set;
+mod shared;
+mod slot;
+mod state;
+pub mod strategy;
+
+pub use backend::{BackendId, BackendSpec, MAX_BACKENDS, MAX_WEIGHT};
+pub use balancer::Balancer;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use context::Context;
+pub use error::{ConfigError, NoBackend};
+pub use health::HealthConfig;
+pub use outcome::{FailureKind, Outcome, OutcomeKind};
+pub use pick::Pick;
+pub use pool::{Pool, PoolBuilder};
+pub use set::BackendSet;
+pub use slot::{BackendStatus, WEIGHT_UNIT};
+pub use state::{AdminState, BackendState, Observer, Reason, StateChange};
+pub use strategy::Strategy;

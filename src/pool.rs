@@ -1,0 +1,310 @@
+//! The pool: a strategy, the current backend set and its table, swapped
+//! together; per-backend slots kept by id across swaps.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+
+use crate::backend::{BackendId, BackendSpec, MAX_BACKENDS};
+use crate::balancer::Balancer;
+use crate::clock::{Clock, SystemClock};
+use crate::context::Context;
+use crate::error::{ConfigError, NoBackend};
+use crate::health::HealthConfig;
+use crate::pick::{Member, Pick};
+use crate::set::BackendSet;
+use crate::shared::Shared;
+use crate::slot::{BackendStatus, Slot};
+use crate::state::{AdminState, Observer, Reason};
+use crate::strategy::Strategy;
+
+/// One generation: a set and the table built for it, never one without the other.
+struct Generation<T, B> {
+    set: BackendSet,
+    members: Vec<Arc<Member<B>>>,
+    table: T,
+}
+
+/// A balancer: a [`Strategy`] over a backend set that may change at run time.
+///
+/// Picking loads the current generation (set and table, swapped together
+/// atomically with `arc-swap`, so a table is never used with another set),
+/// asks the strategy, and returns an owned [`Pick`]. Picks never wait for an
+/// update: an update builds the next generation off to the side and swaps it
+/// in; picks already running finish on the old one. Backends that stay keep
+/// their in-flight counts, stats and state, because they live in per-backend
+/// slots keyed by [`BackendId`].
+///
+/// ```
+/// use loadwise::{Balancer, BackendSpec, Context, Pool, strategy::RoundRobin};
+///
+/// let pool = Pool::new(RoundRobin::new(), vec![
+///     BackendSpec::new("w1", "127.0.0.1:8001"),
+///     BackendSpec::new("w2", "127.0.0.1:8002"),
+/// ])?;
+/// let first = pool.pick(&Context::new())?;
+/// let second = pool.pick(&Context::new())?;
+/// assert_ne!(first.id(), second.id());
+///
+/// // Scale out: w1 and w2 keep their counters, w3 joins.
+/// pool.update(vec![
+///     BackendSpec::new("w1", "127.0.0.1:8001"),
+///     BackendSpec::new("w2", "127.0.0.1:8002"),
+///     BackendSpec::new("w3", "127.0.0.1:8003").weight(2),
+/// ])?;
+/// assert_eq!(pool.backends().len(), 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Pool<S: Strategy, B> {
+    strategy: S,
+    current: ArcSwap<Generation<S::Table, B>>,
+    /// Serialises updates (never taken by picks).
+    updating: Mutex<()>,
+    shared: Arc<Shared>,
+}
+
+/// Settings for a [`Pool`] beyond its strategy: clock, passive health, observers.
+pub struct PoolBuilder<S> {
+    strategy: S,
+    clock: Arc<dyn Clock>,
+    health: HealthConfig,
+    observers: Vec<Arc<dyn Observer>>,
+}
+
+impl<S: Strategy> PoolBuilder<S> {
+    /// Uses `clock` instead of the system's monotonic clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets the passive health rules (see [`HealthConfig`] for the defaults).
+    pub fn health(mut self, health: HealthConfig) -> Self {
+        self.health = health;
+        self
+    }
+
+    /// Adds an observer of state changes; it also hears the initial `Added`s.
+    pub fn observer(mut self, observer: impl Observer) -> Self {
+        self.observers.push(Arc::new(observer));
+        self
+    }
+
+    /// Builds the pool over `backends`.
+    pub fn build<B: Send + Sync + 'static>(
+        self,
+        backends: impl IntoIterator<Item = BackendSpec<B>>,
+    ) -> Result<Pool<S, B>, ConfigError> {
+        self.health.validate()?;
+        let shared = Arc::new(Shared::new(self.clock, self.health, self.observers));
+        let specs = validate(backends)?;
+        let (generation, added) = next_generation(&self.strategy, &shared, specs, None)?;
+        let pool = Pool {
+            strategy: self.strategy,
+            current: ArcSwap::from_pointee(generation),
+            updating: Mutex::new(()),
+            shared,
+        };
+        pool.publish(&added, &[]);
+        Ok(pool)
+    }
+}
+
+impl<S: Strategy, B: Send + Sync + 'static> Pool<S, B> {
+    /// A pool with the system clock and default passive health.
+    pub fn new(
+        strategy: S,
+        backends: impl IntoIterator<Item = BackendSpec<B>>,
+    ) -> Result<Self, ConfigError> {
+        Pool::builder(strategy).build(backends)
+    }
+
+    /// Replaces the backend set. Backends whose id stays keep their slot
+    /// (in-flight count, stats, state); new ones start up; removed ones are
+    /// reported `Removed` and their outstanding picks still release correctly.
+    /// On error nothing changes.
+    pub fn update(
+        &self,
+        backends: impl IntoIterator<Item = BackendSpec<B>>,
+    ) -> Result<(), ConfigError> {
+        let specs = validate(backends)?;
+        let _updating = self.updating.lock();
+        let old = self.current.load_full();
+        let (generation, added) =
+            next_generation(&self.strategy, &self.shared, specs, Some(&old.set))?;
+        let kept: HashSet<&BackendId> = generation.set.slots().iter().map(|s| &s.id).collect();
+        let removed: Vec<Arc<Slot>> = old
+            .set
+            .slots()
+            .iter()
+            .filter(|s| !kept.contains(&s.id))
+            .cloned()
+            .collect();
+        self.current.store(Arc::new(generation));
+        self.publish(&added, &removed);
+        Ok(())
+    }
+
+    fn publish(&self, added: &[Arc<Slot>], removed: &[Arc<Slot>]) {
+        let len = self.current.load().set.len();
+        self.shared.backends.store(len, Ordering::Relaxed);
+        for slot in removed {
+            slot.mark_removed();
+        }
+        for slot in added {
+            slot.announce_added();
+        }
+    }
+}
+
+impl<S: Strategy> Pool<S, ()> {
+    /// Starts a [`PoolBuilder`] for `strategy`.
+    pub fn builder(strategy: S) -> PoolBuilder<S> {
+        PoolBuilder {
+            strategy,
+            clock: Arc::new(SystemClock::new()),
+            health: HealthConfig::default(),
+            observers: Vec::new(),
+        }
+    }
+}
+
+impl<S: Strategy, B> Pool<S, B> {
+    /// The strategy, e.g. to reach its own settings or sticky table.
+    pub fn strategy(&self) -> &S {
+        &self.strategy
+    }
+
+    /// Sets a backend's admin state (up, drain, down) with a reason that
+    /// observers and [`Pool::backends`] will show. Returns false if no backend
+    /// of the current set has that id.
+    pub fn set_state(&self, id: &BackendId, state: AdminState, reason: Reason) -> bool {
+        match self.find(id) {
+            Some(slot) => {
+                slot.set_admin(state, reason);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The runtime picture of one backend of the current set.
+    pub fn status(&self, id: &BackendId) -> Option<BackendStatus> {
+        self.find(id).map(|slot| slot.status())
+    }
+
+    /// The runtime picture of every backend, in set order.
+    pub fn backends(&self) -> Vec<BackendStatus> {
+        let generation = self.current.load();
+        generation.set.slots().iter().map(|s| s.status()).collect()
+    }
+
+    /// Adds an observer of state changes.
+    pub fn subscribe(&self, observer: impl Observer) {
+        self.shared.subscribe(Arc::new(observer));
+    }
+
+    /// The pool's clock (the one passed to the builder, or the system's).
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.shared.clock
+    }
+
+    fn find(&self, id: &BackendId) -> Option<Arc<Slot>> {
+        let generation = self.current.load();
+        let found = generation.set.slots().iter().find(|s| &s.id == id);
+        found.cloned()
+    }
+}
+
+impl<S: Strategy, B: Send + Sync + 'static> Balancer<B> for Pool<S, B> {
+    #[inline]
+    fn pick(&self, ctx: &Context<'_>) -> Result<Pick<B>, NoBackend> {
+        let generation = self.current.load();
+        let chosen = self
+            .strategy
+            .select(&generation.table, &generation.set, ctx)
+            .and_then(|i| generation.members.get(i));
+        match chosen {
+            Some(member) => Ok(Pick::new(Arc::clone(member))),
+            None => Err(generation.set.why_none(ctx)),
+        }
+    }
+}
+
+fn validate<B>(
+    backends: impl IntoIterator<Item = BackendSpec<B>>,
+) -> Result<Vec<BackendSpec<B>>, ConfigError> {
+    let specs: Vec<BackendSpec<B>> = backends.into_iter().collect();
+    if specs.is_empty() {
+        return Err(ConfigError::EmptySet);
+    }
+    if specs.len() > MAX_BACKENDS {
+        return Err(ConfigError::TooManyBackends(specs.len()));
+    }
+    let mut seen = HashSet::with_capacity(specs.len());
+    for spec in &specs {
+        spec.validate()?;
+        if !seen.insert(&spec.id) {
+            return Err(ConfigError::DuplicateId(spec.id.clone()));
+        }
+    }
+    Ok(specs)
+}
+
+type Built<T, B> = (Generation<T, B>, Vec<Arc<Slot>>);
+
+/// Builds the next generation, reusing the slots of `previous` by id. Returns
+/// it with the slots that are new. Touches no live state until the table is
+/// built, so a failed build changes nothing.
+fn next_generation<S: Strategy, B>(
+    strategy: &S,
+    shared: &Arc<Shared>,
+    specs: Vec<BackendSpec<B>>,
+    previous: Option<&BackendSet>,
+) -> Result<Built<S::Table, B>, ConfigError> {
+    let mut old: HashMap<&BackendId, &Arc<Slot>> = HashMap::new();
+    if let Some(set) = previous {
+        old.extend(set.slots().iter().map(|s| (&s.id, s)));
+    }
+    let mut added = Vec::new();
+    let mut slots = Vec::with_capacity(specs.len());
+    let mut weights = Vec::with_capacity(specs.len());
+    for spec in &specs {
+        let slot = match old.get(&spec.id) {
+            Some(slot) => Arc::clone(slot),
+            None => {
+                let slot = Arc::new(Slot::new(spec.id.clone(), spec.weight, shared.clone()));
+                added.push(Arc::clone(&slot));
+                slot
+            }
+        };
+        slots.push(slot);
+        weights.push(spec.weight);
+    }
+    let set = BackendSet::new(slots, weights);
+    let table = strategy.build(&set)?;
+    for (i, slot) in set.slots().iter().enumerate() {
+        slot.set_configured_weight(set.weight(i));
+    }
+    let members = specs
+        .into_iter()
+        .zip(set.slots())
+        .map(|(spec, slot)| {
+            Arc::new(Member {
+                value: spec.value,
+                slot: Arc::clone(slot),
+            })
+        })
+        .collect();
+    Ok((
+        Generation {
+            set,
+            members,
+            table,
+        },
+        added,
+    ))
+}

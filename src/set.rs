@@ -1,0 +1,119 @@
+//! The immutable backend set a strategy sees: ids and configured weights fixed
+//! for the set's life, live state read through to the per-backend slots.
+
+use std::sync::Arc;
+
+use crate::backend::BackendId;
+use crate::context::Context;
+use crate::error::NoBackend;
+use crate::slot::Slot;
+
+/// The backends of one generation, in the order the caller gave them.
+///
+/// Strategies build their tables from it (ids and configured weights never
+/// change within a set) and read live state through it when they select:
+/// effective weight, in-flight count, and whether a backend may take new
+/// clients. All reads are single atomic loads.
+pub struct BackendSet {
+    slots: Vec<Arc<Slot>>,
+    weights: Vec<u32>,
+}
+
+impl BackendSet {
+    pub(crate) fn new(slots: Vec<Arc<Slot>>, weights: Vec<u32>) -> Self {
+        debug_assert_eq!(slots.len(), weights.len());
+        BackendSet { slots, weights }
+    }
+
+    pub(crate) fn slots(&self) -> &[Arc<Slot>] {
+        &self.slots
+    }
+
+    /// Number of backends.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the set has no backend (a pool never holds such a set).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The id of backend `i`.
+    #[inline]
+    pub fn id(&self, i: usize) -> &BackendId {
+        &self.slots[i].id
+    }
+
+    /// The configured weight of backend `i` (`1..=MAX_WEIGHT`).
+    #[inline]
+    pub fn weight(&self, i: usize) -> u32 {
+        self.weights[i]
+    }
+
+    /// The effective weight of backend `i` now, in hundredths of a weight unit
+    /// ([`WEIGHT_UNIT`](crate::WEIGHT_UNIT)): the configured weight as agents
+    /// and slow start have scaled it. May be zero.
+    #[inline]
+    pub fn effective_weight(&self, i: usize) -> u64 {
+        self.slots[i].effective_weight()
+    }
+
+    /// Picks of backend `i` alive now.
+    #[inline]
+    pub fn in_flight(&self, i: usize) -> u64 {
+        self.slots[i].in_flight()
+    }
+
+    /// Whether backend `i` may take a new client: up, not ejected, and with an
+    /// effective weight above zero.
+    #[inline]
+    pub fn is_up(&self, i: usize) -> bool {
+        self.slots[i].is_up()
+    }
+
+    /// Whether backend `i` may keep a sticky client: up or draining, not
+    /// down, not ejected.
+    #[inline]
+    pub fn keeps_sticky(&self, i: usize) -> bool {
+        self.slots[i].keeps_sticky()
+    }
+
+    /// Whether backend `i` may take this request: up and not excluded.
+    #[inline]
+    pub fn is_eligible(&self, i: usize, ctx: &Context<'_>) -> bool {
+        self.is_up(i) && !ctx.excludes(self.id(i))
+    }
+
+    /// Why no backend is eligible for `ctx`.
+    pub(crate) fn why_none(&self, ctx: &Context<'_>) -> NoBackend {
+        let (mut excluded, mut draining, mut down, mut zero_weight) = (0, 0, 0, 0);
+        for slot in &self.slots {
+            if ctx.excludes(&slot.id) {
+                excluded += 1;
+            } else if !slot.keeps_sticky() {
+                down += 1;
+            } else if slot.is_draining() {
+                draining += 1;
+            } else if slot.effective_weight() == 0 {
+                zero_weight += 1;
+            }
+        }
+        let n = self.slots.len();
+        match (excluded, draining, down, zero_weight) {
+            _ if n == 0 => NoBackend::Empty,
+            (e, _, _, _) if e == n => NoBackend::AllExcluded,
+            (_, d, _, _) if d == n => NoBackend::AllDraining,
+            (_, _, d, _) if d == n => NoBackend::AllDown,
+            (_, _, _, z) if z == n => NoBackend::AllZeroWeight,
+            _ => NoBackend::Unavailable {
+                excluded,
+                draining,
+                down,
+                zero_weight,
+            },
+        }
+    }
+}

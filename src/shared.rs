@@ -1,0 +1,59 @@
+//! What every backend of one pool shares: the clock, the health settings,
+//! the ejection registry and the observers. Slots point here, never back at
+//! the pool's snapshots, so there is no reference cycle.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+
+use crate::clock::Clock;
+use crate::health::{Ejections, HealthConfig};
+use crate::state::{Observer, StateChange};
+
+pub(crate) struct Shared {
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) health: HealthConfig,
+    pub(crate) ejections: Ejections,
+    /// Size of the current set: the ejection cap is a share of it.
+    pub(crate) backends: AtomicUsize,
+    observers: RwLock<Vec<Arc<dyn Observer>>>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        clock: Arc<dyn Clock>,
+        health: HealthConfig,
+        observers: Vec<Arc<dyn Observer>>,
+    ) -> Self {
+        Shared {
+            clock,
+            health,
+            ejections: Ejections::default(),
+            backends: AtomicUsize::new(0),
+            observers: RwLock::new(observers),
+        }
+    }
+
+    pub(crate) fn now(&self) -> Duration {
+        self.clock.now()
+    }
+
+    pub(crate) fn subscribe(&self, observer: Arc<dyn Observer>) {
+        self.observers.write().push(observer);
+    }
+
+    /// Tells every observer; the list is copied first so an observer may
+    /// subscribe another without deadlocking.
+    pub(crate) fn notify(&self, change: &StateChange) {
+        let observers = self.observers.read().clone();
+        for observer in observers {
+            observer.state_changed(change);
+        }
+    }
+
+    pub(crate) fn backend_count(&self) -> usize {
+        self.backends.load(Ordering::Relaxed)
+    }
+}

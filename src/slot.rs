@@ -1,0 +1,321 @@
+//! Per-backend runtime state that outlives set updates: in-flight count,
+//! outcome counters, state and its reason. Keyed by `BackendId` in the pool.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::backend::BackendId;
+use crate::clock::saturating_nanos;
+use crate::outcome::{FailureKind, Outcome, OutcomeKind};
+use crate::shared::Shared;
+use crate::state::{AdminState, BackendState, Reason, StateChange};
+
+/// Effective weights count in hundredths of a configured weight unit, so a
+/// backend reported at 50% of weight 1 still has a non-zero weight.
+pub const WEIGHT_UNIT: u64 = 100;
+
+const ADMIN_UP: u8 = 0;
+const ADMIN_DRAIN: u8 = 1;
+const ADMIN_DOWN: u8 = 2;
+
+/// Keeps the counter every pick writes on its own cache line, away from the
+/// read-mostly fields every pick reads.
+#[repr(align(128))]
+#[derive(Debug, Default)]
+struct Padded<T>(T);
+
+pub(crate) struct Slot {
+    pub(crate) id: BackendId,
+    in_flight: Padded<AtomicU64>,
+    admin: AtomicU8,
+    /// Clock nanoseconds until which passive health ejects it; 0 when not.
+    ejected_until: AtomicU64,
+    configured_weight: AtomicU32,
+    effective_weight: AtomicU64,
+    removed: AtomicBool,
+    consecutive_failures: AtomicU32,
+    /// Ejections since the last success: the multiplier of the next one.
+    ejections: AtomicU32,
+    successes: AtomicU64,
+    server_errors: AtomicU64,
+    failures: AtomicU64,
+    last_change: Mutex<StateChange>,
+    shared: Arc<Shared>,
+}
+
+impl Slot {
+    pub(crate) fn new(id: BackendId, weight: u32, shared: Arc<Shared>) -> Self {
+        let at = shared.now();
+        Slot {
+            last_change: Mutex::new(StateChange {
+                id: id.clone(),
+                from: BackendState::Removed,
+                to: BackendState::Up,
+                reason: Reason::Added,
+                at,
+            }),
+            id,
+            in_flight: Padded::default(),
+            admin: AtomicU8::new(ADMIN_UP),
+            ejected_until: AtomicU64::new(0),
+            configured_weight: AtomicU32::new(weight),
+            effective_weight: AtomicU64::new(u64::from(weight) * WEIGHT_UNIT),
+            removed: AtomicBool::new(false),
+            consecutive_failures: AtomicU32::new(0),
+            ejections: AtomicU32::new(0),
+            successes: AtomicU64::new(0),
+            server_errors: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            shared,
+        }
+    }
+
+    // ---- the pick path: loads only, unless an ejection has run out ----
+
+    #[inline]
+    pub(crate) fn in_flight(&self) -> u64 {
+        self.in_flight.0.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    pub(crate) fn acquire(&self) {
+        self.in_flight.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[inline]
+    pub(crate) fn release(&self) {
+        self.in_flight.0.fetch_sub(1, Ordering::Release);
+    }
+
+    #[inline]
+    pub(crate) fn effective_weight(&self) -> u64 {
+        self.effective_weight.load(Ordering::Relaxed)
+    }
+
+    /// May take a new client: up, not ejected, weight above zero.
+    #[inline]
+    pub(crate) fn is_up(&self) -> bool {
+        self.admin.load(Ordering::Relaxed) == ADMIN_UP
+            && self.effective_weight() > 0
+            && self.not_ejected()
+    }
+
+    /// May keep a sticky client: up or draining, and not ejected.
+    #[inline]
+    pub(crate) fn keeps_sticky(&self) -> bool {
+        self.admin.load(Ordering::Relaxed) != ADMIN_DOWN && self.not_ejected()
+    }
+
+    pub(crate) fn is_draining(&self) -> bool {
+        self.admin.load(Ordering::Relaxed) == ADMIN_DRAIN
+    }
+
+    #[inline]
+    fn not_ejected(&self) -> bool {
+        let until = self.ejected_until.load(Ordering::Acquire);
+        until == 0 || self.ejection_ran_out(until)
+    }
+
+    /// The first caller to see an ejection's end clears it and reports it.
+    #[cold]
+    fn ejection_ran_out(&self, until: u64) -> bool {
+        let now = self.shared.now();
+        if saturating_nanos(now) < until {
+            return false;
+        }
+        if self
+            .ejected_until
+            .compare_exchange(until, 0, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            let from = self.state_with(BackendState::Ejected);
+            self.announce(from, Reason::EjectionEnded, now);
+        }
+        true
+    }
+
+    // ---- health ----
+
+    pub(crate) fn is_ejected_at(&self, now: Duration) -> bool {
+        !self.removed.load(Ordering::Relaxed)
+            && self.ejected_until.load(Ordering::Acquire) > saturating_nanos(now)
+    }
+
+    pub(crate) fn count_ejection(&self) -> u32 {
+        self.ejections.fetch_add(1, Ordering::Relaxed).saturating_add(1)
+    }
+
+    pub(crate) fn eject_until(&self, until: Duration) {
+        self.consecutive_failures.store(0, Ordering::Relaxed);
+        self.ejected_until
+            .store(saturating_nanos(until).max(1), Ordering::Release);
+    }
+
+    /// Counts an outcome; ejects the backend when it crosses the threshold.
+    pub(crate) fn observe(self: &Arc<Self>, outcome: &Outcome) {
+        match outcome.kind {
+            OutcomeKind::Success => {
+                self.successes.fetch_add(1, Ordering::Relaxed);
+                reset(&self.consecutive_failures);
+                reset(&self.ejections);
+            }
+            OutcomeKind::ServerError => {
+                self.server_errors.fetch_add(1, Ordering::Relaxed);
+                reset(&self.consecutive_failures);
+            }
+            OutcomeKind::Failure(kind) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                let in_a_row = self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
+                let threshold = self.shared.health.consecutive_failures;
+                if threshold > 0 && in_a_row >= threshold {
+                    self.eject_after(in_a_row, kind);
+                }
+            }
+        }
+    }
+
+    fn eject_after(self: &Arc<Self>, consecutive: u32, last: FailureKind) {
+        let shared = &self.shared;
+        let now = shared.now();
+        let from = self.state_at(now);
+        let ejected = shared
+            .ejections
+            .try_eject(self, &shared.health, shared.backend_count(), now);
+        if let Some(ejected_for) = ejected {
+            let reason = Reason::Failures {
+                consecutive,
+                last,
+                ejected_for,
+            };
+            self.announce(from, reason, now);
+        }
+    }
+
+    // ---- state and its reasons ----
+
+    pub(crate) fn state_at(&self, now: Duration) -> BackendState {
+        if self.removed.load(Ordering::Relaxed) {
+            return BackendState::Removed;
+        }
+        let ejected = if self.is_ejected_at(now) {
+            BackendState::Ejected
+        } else {
+            BackendState::Up
+        };
+        self.state_with(ejected)
+    }
+
+    /// The state given the ejection part of it, with the admin state first:
+    /// an operator's `down` outranks an ejection.
+    fn state_with(&self, ejection: BackendState) -> BackendState {
+        match self.admin.load(Ordering::Relaxed) {
+            ADMIN_DOWN => BackendState::Down,
+            _ if ejection == BackendState::Ejected => BackendState::Ejected,
+            ADMIN_DRAIN => BackendState::Draining,
+            _ => BackendState::Up,
+        }
+    }
+
+    pub(crate) fn set_admin(&self, state: AdminState, reason: Reason) {
+        let now = self.shared.now();
+        let from = self.state_at(now);
+        let code = match state {
+            AdminState::Up => ADMIN_UP,
+            AdminState::Drain => ADMIN_DRAIN,
+            AdminState::Down => ADMIN_DOWN,
+        };
+        self.admin.store(code, Ordering::Release);
+        self.announce(from, reason, now);
+    }
+
+    pub(crate) fn set_configured_weight(&self, weight: u32) {
+        self.configured_weight.store(weight, Ordering::Relaxed);
+        self.effective_weight
+            .store(u64::from(weight) * WEIGHT_UNIT, Ordering::Relaxed);
+    }
+
+    pub(crate) fn mark_removed(&self) {
+        let now = self.shared.now();
+        let from = self.state_at(now);
+        self.removed.store(true, Ordering::Release);
+        self.announce(from, Reason::Removed, now);
+    }
+
+    /// Records and reports a change if the state really moved.
+    fn announce(&self, from: BackendState, reason: Reason, now: Duration) {
+        let to = self.state_at(now);
+        if from == to {
+            return;
+        }
+        let change = StateChange {
+            id: self.id.clone(),
+            from,
+            to,
+            reason,
+            at: now,
+        };
+        *self.last_change.lock() = change.clone();
+        self.shared.notify(&change);
+    }
+
+    pub(crate) fn announce_added(&self) {
+        let change = self.last_change.lock().clone();
+        self.shared.notify(&change);
+    }
+
+    pub(crate) fn status(&self) -> BackendStatus {
+        let now = self.shared.now();
+        let last = self.last_change.lock().clone();
+        BackendStatus {
+            id: self.id.clone(),
+            state: self.state_at(now),
+            reason: last.reason,
+            since: last.at,
+            weight: self.configured_weight.load(Ordering::Relaxed),
+            effective_weight: self.effective_weight(),
+            in_flight: self.in_flight(),
+            successes: self.successes.load(Ordering::Relaxed),
+            server_errors: self.server_errors.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            consecutive_failures: self.consecutive_failures.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Stores zero only when needed: a store on every success would bounce the
+/// cache line between threads for nothing.
+fn reset(counter: &AtomicU32) {
+    if counter.load(Ordering::Relaxed) != 0 {
+        counter.store(0, Ordering::Relaxed);
+    }
+}
+
+/// A backend's runtime picture, from [`Pool::backends`](crate::Pool::backends).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendStatus {
+    /// The backend.
+    pub id: BackendId,
+    /// Its state now.
+    pub state: BackendState,
+    /// Why it last changed state.
+    pub reason: Reason,
+    /// When it last changed state, on the pool's clock.
+    pub since: Duration,
+    /// Configured weight.
+    pub weight: u32,
+    /// Effective weight in hundredths of a weight unit ([`WEIGHT_UNIT`]).
+    pub effective_weight: u64,
+    /// Picks of it alive now.
+    pub in_flight: u64,
+    /// Outcomes recorded as success.
+    pub successes: u64,
+    /// Outcomes recorded as server errors.
+    pub server_errors: u64,
+    /// Outcomes recorded as failures.
+    pub failures: u64,
+    /// Failures since the last success.
+    pub consecutive_failures: u32,
+}

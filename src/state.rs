@@ -1,0 +1,130 @@
+//! Backend states, the reasons they change, and observers that hear of it.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::backend::BackendId;
+use crate::outcome::FailureKind;
+
+/// Where a backend stands, for every strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackendState {
+    /// Takes new requests.
+    Up,
+    /// Takes no new clients; sticky clients stay until their entry expires.
+    Draining,
+    /// Set down by the operator or its agent: skipped, sticky entries ignored.
+    Down,
+    /// Ejected by passive health until a time: skipped, sticky entries ignored.
+    Ejected,
+    /// No longer in the set.
+    Removed,
+}
+
+impl fmt::Display for BackendState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BackendState::Up => "up",
+            BackendState::Draining => "draining",
+            BackendState::Down => "down",
+            BackendState::Ejected => "ejected",
+            BackendState::Removed => "removed",
+        })
+    }
+}
+
+/// The state an operator or agent sets; ejection is passive health's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AdminState {
+    /// Serve.
+    Up,
+    /// No new clients.
+    Drain,
+    /// Serve nothing.
+    Down,
+}
+
+/// Why a backend's state changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// It joined the set.
+    Added,
+    /// An update removed it from the set.
+    Removed,
+    /// The operator set it through the API; the text is theirs.
+    Admin(String),
+    /// Its agent reported a word (`drain`, `maint`, `down#disk full`, `up`).
+    Agent(String),
+    /// Passive health ejected it after consecutive failures.
+    Failures {
+        /// How many failures in a row.
+        consecutive: u32,
+        /// The last one.
+        last: FailureKind,
+        /// How long it is ejected for.
+        ejected_for: Duration,
+    },
+    /// Its ejection time ran out.
+    EjectionEnded,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Added => f.write_str("added to the set"),
+            Reason::Removed => f.write_str("removed by update"),
+            Reason::Admin(text) => write!(f, "operator: {text}"),
+            Reason::Agent(text) => write!(f, "agent said {text}"),
+            Reason::Failures {
+                consecutive,
+                last,
+                ejected_for,
+            } => write!(
+                f,
+                "{consecutive} consecutive failures, last: {last}; ejected for {ejected_for:?}"
+            ),
+            Reason::EjectionEnded => f.write_str("ejection time ended"),
+        }
+    }
+}
+
+/// One state change, as observers and snapshots see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateChange {
+    /// The backend.
+    pub id: BackendId,
+    /// State before.
+    pub from: BackendState,
+    /// State after.
+    pub to: BackendState,
+    /// Why.
+    pub reason: Reason,
+    /// When, on the pool's clock.
+    pub at: Duration,
+}
+
+impl fmt::Display for StateChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "backend {} {} -> {}: {}",
+            self.id, self.from, self.to, self.reason
+        )
+    }
+}
+
+/// Hears about every backend state change. Called on the thread that caused
+/// the change (an update, a report, an outcome, or a pick that notices an
+/// ejection ran out), after the pool's locks are released; keep it quick,
+/// e.g. send to a channel or log.
+pub trait Observer: Send + Sync + 'static {
+    /// One change happened.
+    fn state_changed(&self, change: &StateChange);
+}
+
+impl<F: Fn(&StateChange) + Send + Sync + 'static> Observer for F {
+    fn state_changed(&self, change: &StateChange) {
+        self(change)
+    }
+}

@@ -1,0 +1,132 @@
+//! Strategies chosen by name at run time, dispatched by a `match` rather
+//! than a virtual call, so a `Pool<AnyStrategy, B>` keeps the whole pool API.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::*;
+use crate::error::ConfigError;
+
+/// Declares every strategy once: its name, and its place in the enums.
+macro_rules! strategies {
+    ($( $variant:ident => $name:literal: $doc:literal, )*) => {
+        /// A strategy's name, as programs take it on their command line.
+        ///
+        /// ```
+        /// use loadwise::strategy::StrategyKind;
+        /// let kind: StrategyKind = "least-connections".parse()?;
+        /// assert_eq!(kind, StrategyKind::LeastConnections);
+        /// assert_eq!(kind.to_string(), "least-connections");
+        /// assert!("fastest".parse::<StrategyKind>().is_err());
+        /// # Ok::<(), loadwise::ConfigError>(())
+        /// ```
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum StrategyKind {
+            $( #[doc = $doc] $variant, )*
+        }
+
+        impl StrategyKind {
+            /// Every strategy, in the README's order.
+            pub const ALL: &'static [StrategyKind] = &[$(StrategyKind::$variant),*];
+            /// Every strategy's name, in the same order.
+            pub const NAMES: &'static [&'static str] = &[$($name),*];
+
+            /// The name, as parsed.
+            pub fn name(self) -> &'static str {
+                match self { $( StrategyKind::$variant => $name, )* }
+            }
+        }
+
+        /// Any strategy, chosen at run time (see [`StrategyKind`]).
+        #[derive(Debug)]
+        pub enum AnyStrategy {
+            $( #[doc = $doc] $variant($variant), )*
+        }
+
+        /// The table of an [`AnyStrategy`].
+        #[derive(Debug)]
+        pub enum AnyTable {
+            $( #[doc = $doc] $variant(<$variant as Strategy>::Table), )*
+        }
+
+        impl AnyStrategy {
+            /// The strategy named `kind`, with its default settings.
+            pub fn new(kind: StrategyKind) -> Self {
+                match kind { $( StrategyKind::$variant => AnyStrategy::$variant($variant::default()), )* }
+            }
+
+            /// Which strategy this is.
+            pub fn kind(&self) -> StrategyKind {
+                match self { $( AnyStrategy::$variant(_) => StrategyKind::$variant, )* }
+            }
+        }
+
+        impl Strategy for AnyStrategy {
+            type Table = AnyTable;
+
+            fn build(&self, set: &BackendSet) -> Result<AnyTable, ConfigError> {
+                match self {
+                    $( AnyStrategy::$variant(s) => s.build(set).map(AnyTable::$variant), )*
+                }
+            }
+
+            #[inline]
+            fn select(&self, table: &AnyTable, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
+                match (self, table) {
+                    $( (AnyStrategy::$variant(s), AnyTable::$variant(t)) => s.select(t, set, ctx), )*
+                    // The pool builds every table with its own strategy.
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                }
+            }
+        }
+
+        $(
+            impl From<$variant> for AnyStrategy {
+                fn from(strategy: $variant) -> Self {
+                    AnyStrategy::$variant(strategy)
+                }
+            }
+        )*
+    };
+}
+
+strategies! {
+    RoundRobin => "round-robin": "Each backend in turn.",
+    WeightedRoundRobin => "weighted-round-robin": "Smooth weighted round robin (nginx).",
+    LeastConnections => "least-connections": "Fewest picks in flight.",
+    WeightedLeastConnections => "weighted-least-connections": "Fewest picks in flight per unit of weight.",
+}
+
+impl FromStr for StrategyKind {
+    type Err = ConfigError;
+
+    fn from_str(name: &str) -> Result<Self, ConfigError> {
+        let wanted = name.trim().to_ascii_lowercase().replace('_', "-");
+        StrategyKind::ALL
+            .iter()
+            .copied()
+            .find(|kind| kind.name() == wanted)
+            .ok_or_else(|| ConfigError::UnknownStrategy(name.to_owned()))
+    }
+}
+
+impl fmt::Display for StrategyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for AnyStrategy {
+    type Err = ConfigError;
+
+    fn from_str(name: &str) -> Result<Self, ConfigError> {
+        name.parse().map(AnyStrategy::new)
+    }
+}
+
+impl From<StrategyKind> for AnyStrategy {
+    fn from(kind: StrategyKind) -> Self {
+        AnyStrategy::new(kind)
+    }
+}

@@ -1,0 +1,62 @@
+use crate::context::Context;
+use crate::error::ConfigError;
+use crate::set::BackendSet;
+use crate::strategy::{Cursor, Strategy};
+
+/// Least connections: the backend with the fewest picks in flight.
+///
+/// **Choose it** when request durations vary (long polls, uploads, slow
+/// queries): a backend stuck on slow requests stops getting new ones. For
+/// unequal backends use [`WeightedLeastConnections`](super::WeightedLeastConnections).
+///
+/// **Synchronisation**: no lock. Each pick scans the set's in-flight counters
+/// (one atomic load each, O(N)); ties go round robin, starting the scan at a
+/// rotating cursor, so idle backends share work instead of the first one
+/// taking it all. Two picks racing may both choose the same minimum; the
+/// counters are exact, the choice is as fresh as the scan.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LeastConnections;
+
+impl LeastConnections {
+    /// Least connections.
+    pub fn new() -> Self {
+        LeastConnections
+    }
+}
+
+impl Strategy for LeastConnections {
+    type Table = Cursor;
+
+    fn build(&self, _set: &BackendSet) -> Result<Cursor, ConfigError> {
+        Ok(Cursor::default())
+    }
+
+    fn select(&self, cursor: &Cursor, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
+        scan_min(cursor, set, ctx, |i| set.in_flight(i), |a, b| a < b)
+    }
+}
+
+/// The first eligible backend with the lowest cost, scanning from a rotating
+/// start so that ties go round robin. `better(a, b)` says cost `a` beats `b`.
+#[inline]
+pub(crate) fn scan_min<C: Copy>(
+    cursor: &Cursor,
+    set: &BackendSet,
+    ctx: &Context<'_>,
+    cost: impl Fn(usize) -> C,
+    better: impl Fn(C, C) -> bool,
+) -> Option<usize> {
+    let n = set.len();
+    let start = cursor.next() % n.max(1);
+    let mut best: Option<(usize, C)> = None;
+    for i in (start..n).chain(0..start) {
+        if !set.is_eligible(i, ctx) {
+            continue;
+        }
+        let c = cost(i);
+        if best.map_or(true, |(_, top)| better(c, top)) {
+            best = Some((i, c));
+        }
+    }
+    best.map(|(i, _)| i)
+}

@@ -1,0 +1,67 @@
+//! Strategies: each decides which backend of a set takes a request.
+//!
+//! A strategy is split in two. `build` turns a backend set into a table (a
+//! cursor, a hash ring, a lookup table) off the pick path, whenever the set
+//! changes; `select` reads the table and the set's live state on every pick.
+//! The [`Pool`](crate::Pool) keeps the two in step.
+
+mod any;
+mod least_connections;
+mod round_robin;
+mod weighted_least_connections;
+mod weighted_round_robin;
+
+pub use any::{AnyStrategy, AnyTable, StrategyKind};
+pub use weighted_round_robin::Scores;
+pub use least_connections::LeastConnections;
+pub use round_robin::RoundRobin;
+pub use weighted_least_connections::WeightedLeastConnections;
+pub use weighted_round_robin::WeightedRoundRobin;
+
+use crate::context::Context;
+use crate::error::ConfigError;
+use crate::set::BackendSet;
+
+/// A balancing algorithm.
+///
+/// ```
+/// use loadwise::{BackendSet, ConfigError, Context, Strategy};
+///
+/// /// Always the first eligible backend: a toy, but a complete strategy.
+/// struct First;
+///
+/// impl Strategy for First {
+///     type Table = ();
+///     fn build(&self, _set: &BackendSet) -> Result<(), ConfigError> {
+///         Ok(())
+///     }
+///     fn select(&self, _: &(), set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
+///         (0..set.len()).find(|&i| set.is_eligible(i, ctx))
+///     }
+/// }
+/// ```
+pub trait Strategy: Send + Sync + 'static {
+    /// What `build` precomputes for one backend set.
+    type Table: Send + Sync + 'static;
+
+    /// Precomputes the table for `set`. Runs on updates, never on picks.
+    fn build(&self, set: &BackendSet) -> Result<Self::Table, ConfigError>;
+
+    /// The index of the backend for this request, or `None` when no backend
+    /// is eligible ([`BackendSet::is_eligible`]). Must not block for long.
+    fn select(&self, table: &Self::Table, set: &BackendSet, ctx: &Context<'_>) -> Option<usize>;
+}
+
+/// The table of the cursor-based strategies: one counter on its own cache
+/// line, the one word every pick of such a strategy writes.
+#[repr(align(128))]
+#[derive(Debug, Default)]
+pub struct Cursor(std::sync::atomic::AtomicUsize);
+
+impl Cursor {
+    /// The next value, wrapping.
+    #[inline]
+    pub(crate) fn next(&self) -> usize {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+}

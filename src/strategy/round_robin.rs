@@ -1,0 +1,43 @@
+use crate::context::Context;
+use crate::error::ConfigError;
+use crate::set::BackendSet;
+use crate::strategy::{Cursor, Strategy};
+
+/// Round robin: each backend in turn, one global order.
+///
+/// **Choose it** for identical backends and short, similar requests: the lab's
+/// case of four identical nodes. It ignores weights and load.
+///
+/// **Synchronisation**: one atomic cursor per set, advanced with `fetch_add`;
+/// no lock. Between updates the order is exact across threads: the n-th pick
+/// gets backend n mod N. A backend that is not eligible is skipped by taking
+/// the next cursor value, so the others keep equal shares.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RoundRobin;
+
+impl RoundRobin {
+    /// Round robin.
+    pub fn new() -> Self {
+        RoundRobin
+    }
+}
+
+impl Strategy for RoundRobin {
+    type Table = Cursor;
+
+    fn build(&self, _set: &BackendSet) -> Result<Cursor, ConfigError> {
+        Ok(Cursor::default())
+    }
+
+    #[inline]
+    fn select(&self, cursor: &Cursor, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
+        let n = set.len();
+        for _ in 0..n {
+            let i = cursor.next() % n;
+            if set.is_eligible(i, ctx) {
+                return Some(i);
+            }
+        }
+        None
+    }
+}

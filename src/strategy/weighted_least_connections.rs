@@ -1,0 +1,46 @@
+use crate::context::Context;
+use crate::error::ConfigError;
+use crate::set::BackendSet;
+use crate::strategy::least_connections::scan_min;
+use crate::strategy::{Cursor, Strategy};
+
+/// Weighted least connections: the backend with the fewest in-flight picks per
+/// unit of effective weight, counting the pick being made, i.e. the lowest
+/// `(in_flight + 1) / weight` (HAProxy's `leastconn` measure).
+///
+/// Counting the new pick matters: with `in_flight / weight`, idle backends
+/// would all tie at zero and a weight-3 backend would get no more than a
+/// weight-1 one until load built up.
+///
+/// **Choose it** for unequal backends with varying request durations: the
+/// survey's pick for heterogeneous clusters.
+///
+/// **Synchronisation**: as [`LeastConnections`](super::LeastConnections): a
+/// lock-free O(N) scan, ties round robin. Costs are compared by
+/// cross-multiplying in `u128`, no floats.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WeightedLeastConnections;
+
+impl WeightedLeastConnections {
+    /// Weighted least connections.
+    pub fn new() -> Self {
+        WeightedLeastConnections
+    }
+}
+
+impl Strategy for WeightedLeastConnections {
+    type Table = Cursor;
+
+    fn build(&self, _set: &BackendSet) -> Result<Cursor, ConfigError> {
+        Ok(Cursor::default())
+    }
+
+    fn select(&self, cursor: &Cursor, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
+        let load = |i| (set.in_flight(i) + 1, set.effective_weight(i));
+        // a_load / a_weight < b_load / b_weight, without dividing.
+        let lighter = |(a_load, a_weight): (u64, u64), (b_load, b_weight): (u64, u64)| {
+            u128::from(a_load) * u128::from(b_weight) < u128::from(b_load) * u128::from(a_weight)
+        };
+        scan_min(cursor, set, ctx, load, lighter)
+    }
+}

@@ -1,0 +1,33 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use loadwise::{BackendSpec, ManualClock, Pool, Strategy};
+
+/// Backends named `b0`, `b1`, ... with the given weights; the payload is the index.
+pub fn weighted(weights: &[u32]) -> Vec<BackendSpec<usize>> {
+    weights
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| BackendSpec::new(format!("b{i}"), i).weight(w))
+        .collect()
+}
+
+/// `n` backends of weight 1.
+pub fn equal(n: usize) -> Vec<BackendSpec<usize>> {
+    weighted(&vec![1; n])
+}
+
+/// A pool on a manual clock, returned with the clock.
+pub fn pool_with_clock<S: Strategy>(
+    strategy: S,
+    specs: Vec<BackendSpec<usize>>,
+) -> (Pool<S, usize>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new());
+    let pool = Pool::builder(strategy)
+        .clock(clock.clone())
+        .build(specs)
+        .expect("valid pool");
+    (pool, clock)
+}
