@@ -163,9 +163,10 @@ impl FromStr for BackendSpec<SocketAddr> {
                 .ok_or_else(|| bad(format!("`{option}` is not KEY=VALUE")))?;
             match key.trim() {
                 "weight" => {
-                    let weight: u64 = value.trim().parse().map_err(|_| {
-                        bad(format!("weight `{value}` is not a whole number"))
-                    })?;
+                    let weight: u64 = value
+                        .trim()
+                        .parse()
+                        .map_err(|_| bad(format!("weight `{value}` is not a whole number")))?;
                     if weight == 0 || weight > u64::from(MAX_WEIGHT) {
                         return Err(bad(format!("weight {weight} is outside 1..={MAX_WEIGHT}")));
                     }

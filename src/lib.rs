@@ -71,3 +71,8 @@ pub use set::BackendSet;
 pub use slot::{BackendStatus, WEIGHT_UNIT};
 pub use state::{AdminState, BackendState, Observer, Reason, StateChange};
 pub use strategy::Strategy;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
@@ -61,8 +61,10 @@ struct Generation<T, B> {
 pub struct Pool<S: Strategy, B> {
     strategy: S,
     current: ArcSwap<Generation<S::Table, B>>,
-    /// Serialises updates (never taken by picks).
-    updating: Mutex<()>,
+    /// Serialises updates (never taken by picks) and holds the slots of
+    /// removed backends that picks still hold: a backend re-added before its
+    /// last pick ends gets its slot back, so those picks still count.
+    retired: Mutex<Retired>,
     shared: Arc<Shared>,
 }
 
@@ -101,11 +103,12 @@ impl<S: Strategy> PoolBuilder<S> {
         self.health.validate()?;
         let shared = Arc::new(Shared::new(self.clock, self.health, self.observers));
         let specs = validate(backends)?;
-        let (generation, added) = next_generation(&self.strategy, &shared, specs, None)?;
+        let (generation, added) =
+            next_generation(&self.strategy, &shared, specs, None, &Retired::new())?;
         let pool = Pool {
             strategy: self.strategy,
             current: ArcSwap::from_pointee(generation),
-            updating: Mutex::new(()),
+            retired: Mutex::new(Retired::new()),
             shared,
         };
         pool.publish(&added, &[]);
@@ -131,10 +134,15 @@ impl<S: Strategy, B: Send + Sync + 'static> Pool<S, B> {
         backends: impl IntoIterator<Item = BackendSpec<B>>,
     ) -> Result<(), ConfigError> {
         let specs = validate(backends)?;
-        let _updating = self.updating.lock();
+        let mut retired = self.retired.lock();
         let old = self.current.load_full();
-        let (generation, added) =
-            next_generation(&self.strategy, &self.shared, specs, Some(&old.set))?;
+        let (generation, added) = next_generation(
+            &self.strategy,
+            &self.shared,
+            specs,
+            Some(&old.set),
+            &retired,
+        )?;
         let kept: HashSet<&BackendId> = generation.set.slots().iter().map(|s| &s.id).collect();
         let removed: Vec<Arc<Slot>> = old
             .set
@@ -144,6 +152,8 @@ impl<S: Strategy, B: Send + Sync + 'static> Pool<S, B> {
             .cloned()
             .collect();
         self.current.store(Arc::new(generation));
+        retired.retain(|_, slot| slot.strong_count() > 0);
+        retired.extend(removed.iter().map(|s| (s.id.clone(), Arc::downgrade(s))));
         self.publish(&added, &removed);
         Ok(())
     }
@@ -255,37 +265,46 @@ fn validate<B>(
 }
 
 type Built<T, B> = (Generation<T, B>, Vec<Arc<Slot>>);
+type Retired = HashMap<BackendId, Weak<Slot>>;
 
-/// Builds the next generation, reusing the slots of `previous` by id. Returns
-/// it with the slots that are new. Touches no live state until the table is
+/// Builds the next generation, reusing the slots of `previous` (or retired
+/// slots still held by picks) by id. Returns it with the slots that join. Touches no live state until the table is
 /// built, so a failed build changes nothing.
 fn next_generation<S: Strategy, B>(
     strategy: &S,
     shared: &Arc<Shared>,
     specs: Vec<BackendSpec<B>>,
     previous: Option<&BackendSet>,
+    retired: &Retired,
 ) -> Result<Built<S::Table, B>, ConfigError> {
     let mut old: HashMap<&BackendId, &Arc<Slot>> = HashMap::new();
     if let Some(set) = previous {
         old.extend(set.slots().iter().map(|s| (&s.id, s)));
     }
     let mut added = Vec::new();
+    let mut rejoining = Vec::new();
     let mut slots = Vec::with_capacity(specs.len());
     let mut weights = Vec::with_capacity(specs.len());
     for spec in &specs {
-        let slot = match old.get(&spec.id) {
-            Some(slot) => Arc::clone(slot),
-            None => {
-                let slot = Arc::new(Slot::new(spec.id.clone(), spec.weight, shared.clone()));
-                added.push(Arc::clone(&slot));
-                slot
-            }
+        let slot = if let Some(slot) = old.get(&spec.id) {
+            Arc::clone(slot)
+        } else if let Some(slot) = retired.get(&spec.id).and_then(Weak::upgrade) {
+            rejoining.push(Arc::clone(&slot));
+            added.push(Arc::clone(&slot));
+            slot
+        } else {
+            let slot = Arc::new(Slot::new(spec.id.clone(), spec.weight, shared.clone()));
+            added.push(Arc::clone(&slot));
+            slot
         };
         slots.push(slot);
         weights.push(spec.weight);
     }
     let set = BackendSet::new(slots, weights);
     let table = strategy.build(&set)?;
+    for slot in rejoining {
+        slot.rejoin();
+    }
     for (i, slot) in set.slots().iter().enumerate() {
         slot.set_configured_weight(set.weight(i));
     }

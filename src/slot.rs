@@ -145,7 +145,9 @@ impl Slot {
     }
 
     pub(crate) fn count_ejection(&self) -> u32 {
-        self.ejections.fetch_add(1, Ordering::Relaxed).saturating_add(1)
+        self.ejections
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1)
     }
 
     pub(crate) fn eject_until(&self, until: Duration) {
@@ -259,6 +261,17 @@ impl Slot {
         };
         *self.last_change.lock() = change.clone();
         self.shared.notify(&change);
+    }
+
+    /// A removed backend added again: up, with its counters intact.
+    pub(crate) fn rejoin(&self) {
+        self.admin.store(ADMIN_UP, Ordering::Relaxed);
+        self.removed.store(false, Ordering::Release);
+        let mut last = self.last_change.lock();
+        last.from = BackendState::Removed;
+        last.to = BackendState::Up;
+        last.reason = Reason::Added;
+        last.at = self.shared.now();
     }
 
     pub(crate) fn announce_added(&self) {

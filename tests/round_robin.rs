@@ -1,7 +1,7 @@
 mod common;
 
 use loadwise::strategy::RoundRobin;
-use loadwise::{AdminState, Balancer, BackendId, Context, NoBackend, Pool, Reason};
+use loadwise::{AdminState, BackendId, Balancer, Context, NoBackend, Pool, Reason};
 use proptest::prelude::*;
 
 proptest! {
@@ -29,8 +29,16 @@ proptest! {
 #[test]
 fn skips_drained_and_down_backends_and_shares_evenly_among_the_rest() {
     let pool = Pool::new(RoundRobin::new(), common::equal(4)).unwrap();
-    pool.set_state(&BackendId::new("b1"), AdminState::Drain, Reason::Admin("test".into()));
-    pool.set_state(&BackendId::new("b3"), AdminState::Down, Reason::Admin("test".into()));
+    pool.set_state(
+        &BackendId::new("b1"),
+        AdminState::Drain,
+        Reason::Admin("test".into()),
+    );
+    pool.set_state(
+        &BackendId::new("b3"),
+        AdminState::Down,
+        Reason::Admin("test".into()),
+    );
     let mut counts = [0u32; 4];
     for _ in 0..100 {
         counts[*pool.pick(&Context::new()).unwrap().backend()] += 1;
@@ -47,14 +55,28 @@ fn honours_exclusions_and_says_why_when_nothing_is_left() {
         assert_eq!(*pick.backend(), 1);
     }
     let both = [BackendId::new("b0"), BackendId::new("b1")];
-    assert_eq!(pool.pick(&Context::new().exclude(&both)).unwrap_err(), NoBackend::AllExcluded);
+    assert_eq!(
+        pool.pick(&Context::new().exclude(&both)).unwrap_err(),
+        NoBackend::AllExcluded
+    );
 
     for id in ["b0", "b1"] {
-        pool.set_state(&BackendId::new(id), AdminState::Drain, Reason::Admin("test".into()));
+        pool.set_state(
+            &BackendId::new(id),
+            AdminState::Drain,
+            Reason::Admin("test".into()),
+        );
     }
-    assert_eq!(pool.pick(&Context::new()).unwrap_err(), NoBackend::AllDraining);
+    assert_eq!(
+        pool.pick(&Context::new()).unwrap_err(),
+        NoBackend::AllDraining
+    );
     for id in ["b0", "b1"] {
-        pool.set_state(&BackendId::new(id), AdminState::Down, Reason::Admin("test".into()));
+        pool.set_state(
+            &BackendId::new(id),
+            AdminState::Down,
+            Reason::Admin("test".into()),
+        );
     }
     assert_eq!(pool.pick(&Context::new()).unwrap_err(), NoBackend::AllDown);
 }

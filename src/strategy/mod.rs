@@ -12,10 +12,10 @@ mod weighted_least_connections;
 mod weighted_round_robin;
 
 pub use any::{AnyStrategy, AnyTable, StrategyKind};
-pub use weighted_round_robin::Scores;
 pub use least_connections::LeastConnections;
 pub use round_robin::RoundRobin;
 pub use weighted_least_connections::WeightedLeastConnections;
+pub use weighted_round_robin::Scores;
 pub use weighted_round_robin::WeightedRoundRobin;
 
 use crate::context::Context;

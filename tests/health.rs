@@ -1,0 +1,175 @@
+mod common;
+
+use std::time::Duration;
+
+use loadwise::strategy::RoundRobin;
+use loadwise::{
+    BackendId, BackendState, Balancer, Context, FailureKind, HealthConfig, Outcome, Pool,
+};
+
+fn fail_next(pool: &Pool<RoundRobin, usize>, target: usize) {
+    // Round robin: walk to the target, failing only it.
+    loop {
+        let mut pick = pool.pick(&Context::new()).unwrap();
+        if *pick.backend() == target {
+            pick.record(Outcome::failure(
+                FailureKind::ConnectRefused,
+                Duration::ZERO,
+            ));
+            return;
+        }
+    }
+}
+
+fn share_of(pool: &Pool<RoundRobin, usize>, target: usize, picks: usize) -> usize {
+    (0..picks)
+        .filter(|_| *pool.pick(&Context::new()).unwrap().backend() == target)
+        .count()
+}
+
+fn health(max_ejected_percent: u8) -> HealthConfig {
+    HealthConfig {
+        consecutive_failures: 3,
+        base_ejection: Duration::from_secs(10),
+        max_ejection: Duration::from_secs(25),
+        max_ejected_percent,
+    }
+}
+
+#[test]
+fn failures_in_a_row_eject_and_time_brings_it_back_for_longer_on_repeats() {
+    let clock = std::sync::Arc::new(loadwise::ManualClock::new());
+    let pool = Pool::builder(RoundRobin::new())
+        .clock(clock.clone())
+        .health(health(50))
+        .build(common::equal(4))
+        .unwrap();
+
+    for _ in 0..2 {
+        fail_next(&pool, 1);
+    }
+    assert_eq!(share_of(&pool, 1, 40), 10, "two failures must not eject");
+    fail_next(&pool, 1);
+    let status = pool.status(&BackendId::new("b1")).unwrap();
+    assert_eq!(status.state, BackendState::Ejected);
+    assert_eq!(share_of(&pool, 1, 40), 0);
+
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(
+        share_of(&pool, 1, 40),
+        10,
+        "back after the base ejection time"
+    );
+    assert_eq!(
+        pool.status(&BackendId::new("b1")).unwrap().state,
+        BackendState::Up
+    );
+
+    // Fails again with no success in between: ejected for twice as long.
+    for _ in 0..3 {
+        fail_next(&pool, 1);
+    }
+    clock.advance(Duration::from_secs(19));
+    assert_eq!(share_of(&pool, 1, 40), 0);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(share_of(&pool, 1, 40), 10);
+}
+
+#[test]
+fn a_success_resets_the_failure_count() {
+    let (pool, _clock) = common::pool_with_clock(RoundRobin::new(), common::equal(2));
+    for round in 0..20 {
+        let mut pick = pool.pick(&Context::new()).unwrap();
+        let outcome = if round % 6 >= 4 {
+            Outcome::success(Duration::ZERO)
+        } else {
+            Outcome::failure(FailureKind::Timeout, Duration::ZERO)
+        };
+        pick.record(outcome);
+    }
+    assert!(pool.backends().iter().all(|s| s.state == BackendState::Up));
+}
+
+#[test]
+fn the_cap_holds_and_every_backend_failing_still_leaves_one_to_pick() {
+    let clock = std::sync::Arc::new(loadwise::ManualClock::new());
+    let pool = Pool::builder(RoundRobin::new())
+        .clock(clock.clone())
+        .health(health(10))
+        .build(common::equal(10))
+        .unwrap();
+    // Every backend fails every time.
+    for _ in 0..200 {
+        let mut pick = pool.pick(&Context::new()).expect("never ejects everything");
+        pick.record(Outcome::failure(
+            FailureKind::ConnectTimeout,
+            Duration::ZERO,
+        ));
+    }
+    let ejected = pool
+        .backends()
+        .iter()
+        .filter(|s| s.state == BackendState::Ejected)
+        .count();
+    assert_eq!(ejected, 1, "10% of 10 backends");
+
+    let pool = Pool::builder(RoundRobin::new())
+        .clock(clock)
+        .health(health(100))
+        .build(common::equal(3))
+        .unwrap();
+    for _ in 0..200 {
+        let mut pick = pool.pick(&Context::new()).expect("never ejects everything");
+        pick.record(Outcome::failure(
+            FailureKind::ConnectRefused,
+            Duration::ZERO,
+        ));
+    }
+    let up = pool
+        .backends()
+        .iter()
+        .filter(|s| s.state == BackendState::Up)
+        .count();
+    assert_eq!(up, 1, "even at 100% the last backend stays");
+}
+
+#[test]
+fn server_errors_do_not_eject_but_gateway_errors_do() {
+    let (pool, _clock) = common::pool_with_clock(RoundRobin::new(), common::equal(2));
+    for _ in 0..20 {
+        let mut pick = pool.pick(&Context::new()).unwrap();
+        pick.record(Outcome::server_error(Duration::ZERO));
+    }
+    assert!(pool.backends().iter().all(|s| s.state == BackendState::Up));
+    for _ in 0..10 {
+        let mut pick = pool.pick(&Context::new()).unwrap();
+        pick.record(Outcome::failure(FailureKind::GatewayError, Duration::ZERO));
+    }
+    assert!(pool
+        .backends()
+        .iter()
+        .any(|s| s.state == BackendState::Ejected));
+}
+
+#[test]
+fn bad_health_settings_are_errors() {
+    for bad in [
+        HealthConfig {
+            base_ejection: Duration::ZERO,
+            ..HealthConfig::default()
+        },
+        HealthConfig {
+            max_ejection: Duration::from_secs(1),
+            ..HealthConfig::default()
+        },
+        HealthConfig {
+            max_ejected_percent: 101,
+            ..HealthConfig::default()
+        },
+    ] {
+        assert!(Pool::builder(RoundRobin::new())
+            .health(bad)
+            .build(common::equal(2))
+            .is_err());
+    }
+}

@@ -1,0 +1,101 @@
+mod common;
+
+use loadwise::strategy::{LeastConnections, WeightedLeastConnections};
+use loadwise::{Balancer, Context, Pick, Pool, Strategy as Balancing};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Pick,
+    /// Drop the outstanding pick at this position (modulo their number).
+    Drop(usize),
+}
+
+fn ops() -> impl proptest::strategy::Strategy<Value = Vec<Op>> {
+    prop::collection::vec(
+        prop_oneof![3 => Just(Op::Pick), 2 => any::<usize>().prop_map(Op::Drop)],
+        1..300,
+    )
+}
+
+/// Runs `ops`, checking every pick against `is_minimum(model, chosen)` where
+/// the model is the test's own count of outstanding picks per backend.
+fn run<S: Balancing>(
+    pool: &Pool<S, usize>,
+    backends: usize,
+    ops: &[Op],
+    is_minimum: impl Fn(&[u64], usize) -> bool,
+) -> Result<(), TestCaseError> {
+    let mut model = vec![0u64; backends];
+    let mut held: Vec<Pick<usize>> = Vec::new();
+    for op in ops {
+        match op {
+            Op::Pick => {
+                let pick = pool.pick(&Context::new()).unwrap();
+                let chosen = *pick.backend();
+                prop_assert!(
+                    is_minimum(&model, chosen),
+                    "chose {} with model {:?}",
+                    chosen,
+                    model
+                );
+                model[chosen] += 1;
+                held.push(pick);
+            }
+            Op::Drop(at) if !held.is_empty() => {
+                let pick = held.swap_remove(at % held.len());
+                model[*pick.backend()] -= 1;
+            }
+            Op::Drop(_) => {}
+        }
+        for (i, status) in pool.backends().iter().enumerate() {
+            prop_assert_eq!(status.in_flight, model[i]);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn least_connections_picks_a_minimum(n in 1usize..12, ops in ops()) {
+        let pool = Pool::new(LeastConnections::new(), common::equal(n)).unwrap();
+        run(&pool, n, &ops, |model, chosen| model[chosen] == *model.iter().min().unwrap())?;
+    }
+
+    #[test]
+    fn weighted_least_connections_picks_a_minimum_per_weight(
+        weights in prop::collection::vec(1u32..10, 1..10),
+        ops in ops(),
+    ) {
+        let pool = Pool::new(WeightedLeastConnections::new(), common::weighted(&weights)).unwrap();
+        // (c + 1) / w as an exact fraction compared by cross-multiplying.
+        let cost = |model: &[u64], i: usize| (model[i] + 1, u64::from(weights[i]));
+        run(&pool, weights.len(), &ops, |model, chosen| {
+            let (cn, cw) = cost(model, chosen);
+            (0..model.len()).all(|i| {
+                let (n, w) = cost(model, i);
+                cn * w <= n * cw
+            })
+        })?;
+    }
+}
+
+#[test]
+fn ties_go_round_robin_rather_than_to_the_first_backend() {
+    let pool = Pool::new(LeastConnections::new(), common::equal(4)).unwrap();
+    let mut counts = [0; 4];
+    for _ in 0..400 {
+        counts[*pool.pick(&Context::new()).unwrap().backend()] += 1;
+    }
+    assert_eq!(counts, [100; 4]);
+}
+
+#[test]
+fn weighted_least_connections_fills_by_weight_from_idle() {
+    let pool = Pool::new(WeightedLeastConnections::new(), common::weighted(&[3, 1])).unwrap();
+    let held: Vec<_> = (0..8)
+        .map(|_| pool.pick(&Context::new()).unwrap())
+        .collect();
+    let on_heavy = held.iter().filter(|p| *p.backend() == 0).count();
+    assert_eq!(on_heavy, 6);
+}

@@ -1,0 +1,66 @@
+use std::net::SocketAddr;
+
+use loadwise::strategy::{AnyStrategy, StrategyKind};
+use loadwise::{BackendSpec, ConfigError};
+
+fn parse(text: &str) -> Result<BackendSpec<SocketAddr>, ConfigError> {
+    text.parse()
+}
+
+#[test]
+fn backend_specs_parse_with_options_and_ipv6() {
+    let spec = parse("127.0.0.1:8002,weight=2,agent=127.0.0.1:9002").unwrap();
+    assert_eq!(spec.value, "127.0.0.1:8002".parse::<SocketAddr>().unwrap());
+    assert_eq!(
+        (spec.weight, spec.agent),
+        (2, Some("127.0.0.1:9002".parse().unwrap()))
+    );
+
+    let spec = parse("[::1]:80, weight = 3 ,id=local").unwrap();
+    assert_eq!(spec.value, "[::1]:80".parse::<SocketAddr>().unwrap());
+    assert_eq!(
+        (spec.id.as_str(), spec.weight, spec.agent),
+        ("local", 3, None)
+    );
+}
+
+#[test]
+fn bad_backend_specs_say_what_is_wrong() {
+    let cases = [
+        ("", "address is missing"),
+        ("localhost:80", "not IP:PORT"),
+        ("::1:80", "brackets"),
+        ("127.0.0.1", "not IP:PORT"),
+        ("127.0.0.1:80,weight=0", "outside 1..="),
+        ("127.0.0.1:80,weight=99999999999", "outside 1..="),
+        ("127.0.0.1:80,weight=-1", "not a whole number"),
+        ("127.0.0.1:80,weight", "not KEY=VALUE"),
+        ("127.0.0.1:80,colour=red", "unknown option `colour`"),
+        ("127.0.0.1:80,agent=nowhere", "not IP:PORT"),
+        ("127.0.0.1:80,id=", "id is empty"),
+    ];
+    for (text, expected) in cases {
+        let err = parse(text).unwrap_err().to_string();
+        assert!(
+            err.contains(expected),
+            "`{text}` gave `{err}`, wanted `{expected}`"
+        );
+    }
+}
+
+#[test]
+fn strategy_names_round_trip_and_unknown_ones_list_the_known() {
+    for kind in StrategyKind::ALL {
+        assert_eq!(kind.name().parse::<StrategyKind>().unwrap(), *kind);
+        assert_eq!(kind.name().parse::<AnyStrategy>().unwrap().kind(), *kind);
+    }
+    assert_eq!(
+        "Least_Connections".parse::<StrategyKind>().unwrap(),
+        StrategyKind::LeastConnections
+    );
+    let err = "fastest".parse::<StrategyKind>().unwrap_err().to_string();
+    assert!(
+        err.contains("unknown strategy `fastest`") && err.contains("round-robin"),
+        "{err}"
+    );
+}

@@ -1,0 +1,125 @@
+//! Arbitrary sequences of everything a program can do to a pool: no panic,
+//! bad input is an `Err`, and the in-flight counts stay exact.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use loadwise::strategy::{AnyStrategy, StrategyKind};
+use loadwise::{
+    AdminState, BackendId, BackendSpec, Balancer, Context, FailureKind, ManualClock, Outcome, Pick,
+    Pool, Reason, MAX_WEIGHT,
+};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Update(Vec<(u8, u32)>),
+    SetState(u8, u8),
+    Pick(u8),
+    Record(usize, u8),
+    Drop(usize),
+    Advance(u16),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let weight = prop_oneof![
+        Just(0u32),
+        1u32..5,
+        Just(MAX_WEIGHT),
+        Just(MAX_WEIGHT + 1),
+        Just(u32::MAX)
+    ];
+    prop_oneof![
+        1 => prop::collection::vec((0u8..6, weight), 0..6).prop_map(Op::Update),
+        1 => (0u8..6, 0u8..3).prop_map(|(b, s)| Op::SetState(b, s)),
+        4 => any::<u8>().prop_map(Op::Pick),
+        2 => (any::<usize>(), 0u8..4).prop_map(|(i, o)| Op::Record(i, o)),
+        2 => any::<usize>().prop_map(Op::Drop),
+        1 => any::<u16>().prop_map(Op::Advance),
+    ]
+}
+
+fn id(n: u8) -> BackendId {
+    BackendId::new(format!("b{n}"))
+}
+
+fn valid(specs: &[(u8, u32)]) -> bool {
+    let mut ids: Vec<u8> = specs.iter().map(|s| s.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    !specs.is_empty()
+        && ids.len() == specs.len()
+        && specs.iter().all(|&(_, w)| (1..=MAX_WEIGHT).contains(&w))
+}
+
+fn run(kind: StrategyKind, ops: &[Op]) -> Result<(), TestCaseError> {
+    let clock = Arc::new(ManualClock::new());
+    let pool = Pool::builder(AnyStrategy::new(kind))
+        .clock(clock.clone())
+        .build((0..3).map(|n| BackendSpec::new(id(n), n)))
+        .unwrap();
+    let mut held: Vec<Pick<u8>> = Vec::new();
+    for op in ops {
+        match op {
+            Op::Update(specs) => {
+                let result = pool.update(
+                    specs
+                        .iter()
+                        .map(|&(n, w)| BackendSpec::new(id(n), n).weight(w)),
+                );
+                prop_assert_eq!(result.is_ok(), valid(specs), "{:?} -> {:?}", specs, result);
+            }
+            Op::SetState(n, s) => {
+                let state = [AdminState::Up, AdminState::Drain, AdminState::Down][usize::from(*s)];
+                pool.set_state(&id(*n), state, Reason::Admin("test".into()));
+            }
+            Op::Pick(mask) => {
+                let exclude: Vec<BackendId> =
+                    (0..6).filter(|b| mask & (1 << b) != 0).map(id).collect();
+                if let Ok(pick) = pool.pick(&Context::new().exclude(&exclude)) {
+                    prop_assert!(!exclude.contains(pick.id()));
+                    held.push(pick);
+                }
+            }
+            Op::Record(i, o) if !held.is_empty() => {
+                let latency = Duration::from_millis(*i as u64 % 500);
+                let outcome = match o {
+                    0 => Outcome::success(latency),
+                    1 => Outcome::server_error(latency),
+                    2 => Outcome::failure(FailureKind::ConnectRefused, latency),
+                    _ => Outcome::failure(FailureKind::Timeout, latency),
+                };
+                let n = held.len();
+                held[i % n].record(outcome);
+            }
+            Op::Drop(i) if !held.is_empty() => {
+                let n = held.len();
+                drop(held.swap_remove(i % n));
+            }
+            Op::Advance(secs) => clock.advance(Duration::from_secs(u64::from(*secs))),
+            Op::Record(..) | Op::Drop(_) => {}
+        }
+        let mut expected: HashMap<&BackendId, u64> = HashMap::new();
+        for pick in &held {
+            *expected.entry(pick.id()).or_default() += 1;
+        }
+        for status in pool.backends() {
+            let want = expected.get(&status.id).copied().unwrap_or(0);
+            prop_assert_eq!(status.in_flight, want, "{}", status.id);
+        }
+    }
+    held.clear();
+    prop_assert!(pool.backends().iter().all(|s| s.in_flight == 0));
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn any_sequence_of_operations_is_safe(ops in prop::collection::vec(op(), 1..120)) {
+        for kind in StrategyKind::ALL {
+            run(*kind, &ops)?;
+        }
+    }
+}

@@ -1,0 +1,161 @@
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use loadwise::strategy::{AnyStrategy, LeastConnections, StrategyKind};
+use loadwise::{
+    BackendId, BackendSpec, BackendState, Balancer, ConfigError, Context, Pool, Reason,
+};
+
+fn in_flight<S: loadwise::Strategy>(pool: &Pool<S, usize>, id: &str) -> u64 {
+    pool.status(&BackendId::new(id)).unwrap().in_flight
+}
+
+#[test]
+fn counts_survive_updates_and_least_connections_still_sees_them() {
+    let pool = Pool::new(LeastConnections::new(), common::weighted(&[1, 1])).unwrap();
+    let b0 = [BackendId::new("b1")];
+    let held: Vec<_> = (0..5)
+        .map(|_| pool.pick(&Context::new().exclude(&b0)).unwrap())
+        .collect();
+    assert!(held.iter().all(|p| p.id().as_str() == "b0"));
+    assert_eq!(in_flight(&pool, "b0"), 5);
+
+    // b0 stays with a new weight, b1 goes, b2 joins.
+    pool.update(vec![
+        BackendSpec::new("b0", 0).weight(7),
+        BackendSpec::new("b2", 2),
+    ])
+    .unwrap();
+    assert_eq!(in_flight(&pool, "b0"), 5);
+    assert_eq!(pool.status(&BackendId::new("b0")).unwrap().weight, 7);
+    for _ in 0..5 {
+        let pick = pool.pick(&Context::new()).unwrap();
+        assert_eq!(
+            pick.id().as_str(),
+            "b2",
+            "least connections must avoid the busy b0"
+        );
+    }
+    drop(held);
+    assert_eq!(in_flight(&pool, "b0"), 0);
+    assert_eq!(in_flight(&pool, "b2"), 0);
+}
+
+#[test]
+fn a_pick_dropped_after_its_backend_left_releases_that_backend_only() {
+    let pool = Pool::new(LeastConnections::new(), common::equal(2)).unwrap();
+    let pick = pool.pick(&Context::new()).unwrap();
+    let gone = pick.id().clone();
+    let stays = if gone.as_str() == "b0" { "b1" } else { "b0" };
+    pool.update(vec![BackendSpec::new(stays, 9)]).unwrap();
+    assert!(pool.status(&gone).is_none());
+    drop(pick);
+    assert_eq!(in_flight(&pool, stays), 0);
+}
+
+#[test]
+fn bad_updates_are_errors_and_change_nothing() {
+    let pool = Pool::new(LeastConnections::new(), common::equal(3)).unwrap();
+    let empty: Vec<BackendSpec<usize>> = Vec::new();
+    assert_eq!(pool.update(empty), Err(ConfigError::EmptySet));
+    let dup = vec![BackendSpec::new("x", 0), BackendSpec::new("x", 1)];
+    assert_eq!(
+        pool.update(dup),
+        Err(ConfigError::DuplicateId(BackendId::new("x")))
+    );
+    for weight in [0, loadwise::MAX_WEIGHT + 1, u32::MAX] {
+        let bad = vec![BackendSpec::new("y", 0).weight(weight)];
+        assert!(matches!(pool.update(bad), Err(ConfigError::Weight { .. })));
+    }
+    assert_eq!(pool.backends().len(), 3);
+}
+
+#[test]
+fn observers_hear_additions_removals_and_admin_changes_with_reasons() {
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let sink = heard.clone();
+    let pool = Pool::builder(LeastConnections::new())
+        .observer(move |c: &loadwise::StateChange| sink.lock().unwrap().push(c.clone()))
+        .build(common::equal(2))
+        .unwrap();
+    pool.set_state(
+        &BackendId::new("b0"),
+        loadwise::AdminState::Drain,
+        Reason::Agent("drain".into()),
+    );
+    pool.update(common::equal(1)).unwrap();
+    let heard = heard.lock().unwrap();
+    let summary: Vec<(String, BackendState, Reason)> = heard
+        .iter()
+        .map(|c| (c.id.to_string(), c.to, c.reason.clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("b0".into(), BackendState::Up, Reason::Added),
+            ("b1".into(), BackendState::Up, Reason::Added),
+            (
+                "b0".into(),
+                BackendState::Draining,
+                Reason::Agent("drain".into())
+            ),
+            ("b1".into(), BackendState::Removed, Reason::Removed),
+        ]
+    );
+    let status = pool.status(&BackendId::new("b0")).unwrap();
+    assert_eq!(status.state, BackendState::Draining);
+    assert_eq!(status.reason, Reason::Agent("drain".into()));
+}
+
+/// Two threads pick and drop while a third keeps replacing the set; bounded
+/// loops, no sleeps. Afterwards no count is left behind or gone below zero.
+#[test]
+fn concurrent_picks_and_swaps_leave_every_count_at_zero() {
+    for kind in StrategyKind::ALL {
+        let pool = Arc::new(Pool::new(AnyStrategy::new(*kind), common::equal(4)).unwrap());
+        let done = Arc::new(AtomicBool::new(false));
+        let pickers: Vec<_> = (0..2)
+            .map(|_| {
+                let pool = pool.clone();
+                std::thread::spawn(move || {
+                    let mut held = Vec::new();
+                    for i in 0..20_000 {
+                        if let Ok(pick) = pool.pick(&Context::new()) {
+                            held.push(pick);
+                        }
+                        if i % 3 == 0 {
+                            held.truncate(held.len() / 2);
+                        }
+                    }
+                })
+            })
+            .collect();
+        let updater = {
+            let (pool, done) = (pool.clone(), done.clone());
+            std::thread::spawn(move || {
+                for round in 0..2_000usize {
+                    if done.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    // b0 always stays; the others come and go with varying weights.
+                    let mut specs = vec![BackendSpec::new("b0", 0).weight(1 + (round % 5) as u32)];
+                    specs.extend((1..4).filter(|i| (round + i) % 3 != 0).map(|i| {
+                        BackendSpec::new(format!("b{i}"), i).weight(1 + (round % 3) as u32)
+                    }));
+                    pool.update(specs).unwrap();
+                }
+            })
+        };
+        for picker in pickers {
+            picker.join().unwrap();
+        }
+        done.store(true, Ordering::Relaxed);
+        updater.join().unwrap();
+        pool.update(common::equal(4)).unwrap();
+        for status in pool.backends() {
+            assert_eq!(status.in_flight, 0, "{kind}: {status:?}");
+        }
+    }
+}
