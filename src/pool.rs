@@ -13,6 +13,7 @@ use crate::balancer::Balancer;
 use crate::clock::{Clock, SystemClock};
 use crate::context::Context;
 use crate::error::{ConfigError, NoBackend};
+use crate::feedback::FeedbackConfig;
 use crate::health::HealthConfig;
 use crate::pick::{Member, Pick};
 use crate::set::BackendSet;
@@ -73,6 +74,7 @@ pub struct PoolBuilder<S> {
     strategy: S,
     clock: Arc<dyn Clock>,
     health: HealthConfig,
+    feedback: FeedbackConfig,
     observers: Vec<Arc<dyn Observer>>,
 }
 
@@ -89,6 +91,12 @@ impl<S: Strategy> PoolBuilder<S> {
         self
     }
 
+    /// Sets how fast learned latency and error rates forget.
+    pub fn feedback(mut self, feedback: FeedbackConfig) -> Self {
+        self.feedback = feedback;
+        self
+    }
+
     /// Adds an observer of state changes; it also hears the initial `Added`s.
     pub fn observer(mut self, observer: impl Observer) -> Self {
         self.observers.push(Arc::new(observer));
@@ -101,7 +109,13 @@ impl<S: Strategy> PoolBuilder<S> {
         backends: impl IntoIterator<Item = BackendSpec<B>>,
     ) -> Result<Pool<S, B>, ConfigError> {
         self.health.validate()?;
-        let shared = Arc::new(Shared::new(self.clock, self.health, self.observers));
+        self.feedback.validate()?;
+        let shared = Arc::new(Shared::new(
+            self.clock,
+            self.health,
+            self.feedback,
+            self.observers,
+        ));
         let specs = validate(backends)?;
         let (generation, added) =
             next_generation(&self.strategy, &shared, specs, None, &Retired::new())?;
@@ -177,6 +191,7 @@ impl<S: Strategy> Pool<S, ()> {
             strategy,
             clock: Arc::new(SystemClock::new()),
             health: HealthConfig::default(),
+            feedback: FeedbackConfig::default(),
             observers: Vec::new(),
         }
     }
@@ -300,7 +315,7 @@ fn next_generation<S: Strategy, B>(
         slots.push(slot);
         weights.push(spec.weight);
     }
-    let set = BackendSet::new(slots, weights);
+    let set = BackendSet::new(slots, weights, Arc::clone(shared));
     let table = strategy.build(&set)?;
     for slot in rejoining {
         slot.rejoin();

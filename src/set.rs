@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use crate::backend::BackendId;
+use crate::clock::saturating_nanos;
 use crate::context::Context;
 use crate::error::NoBackend;
+use crate::shared::Shared;
 use crate::slot::Slot;
 
 /// The backends of one generation, in the order the caller gave them.
@@ -17,12 +19,17 @@ use crate::slot::Slot;
 pub struct BackendSet {
     slots: Vec<Arc<Slot>>,
     weights: Vec<u32>,
+    shared: Arc<Shared>,
 }
 
 impl BackendSet {
-    pub(crate) fn new(slots: Vec<Arc<Slot>>, weights: Vec<u32>) -> Self {
+    pub(crate) fn new(slots: Vec<Arc<Slot>>, weights: Vec<u32>, shared: Arc<Shared>) -> Self {
         debug_assert_eq!(slots.len(), weights.len());
-        BackendSet { slots, weights }
+        BackendSet {
+            slots,
+            weights,
+            shared,
+        }
     }
 
     pub(crate) fn slots(&self) -> &[Arc<Slot>] {
@@ -79,6 +86,27 @@ impl BackendSet {
     #[inline]
     pub fn keeps_sticky(&self, i: usize) -> bool {
         self.slots[i].keeps_sticky()
+    }
+
+    /// The pool clock's time now, in nanoseconds: what the feedback reads
+    /// below take as `now`. One clock read; take it once per pick.
+    #[inline]
+    pub fn now(&self) -> u64 {
+        saturating_nanos(self.shared.now())
+    }
+
+    /// Backend `i`'s latency estimate at `now` in nanoseconds (see
+    /// [`FeedbackConfig`](crate::FeedbackConfig)); `None` before its first
+    /// success or timeout.
+    #[inline]
+    pub fn latency(&self, i: usize, now: u64) -> Option<f64> {
+        self.slots[i].latency_ns(now)
+    }
+
+    /// Backend `i`'s error-rate estimate at `now`, from 0 to 1.
+    #[inline]
+    pub fn error_rate(&self, i: usize, now: u64) -> f64 {
+        self.slots[i].error_rate(now)
     }
 
     /// Whether backend `i` may take this request: up and not excluded.

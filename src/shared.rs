@@ -9,12 +9,14 @@ use std::time::Duration;
 use parking_lot::RwLock;
 
 use crate::clock::Clock;
+use crate::feedback::FeedbackConfig;
 use crate::health::{Ejections, HealthConfig};
 use crate::state::{Observer, StateChange};
 
 pub(crate) struct Shared {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) health: HealthConfig,
+    pub(crate) feedback: FeedbackConfig,
     pub(crate) ejections: Ejections,
     /// Size of the current set: the ejection cap is a share of it.
     pub(crate) backends: AtomicUsize,
@@ -25,11 +27,13 @@ impl Shared {
     pub(crate) fn new(
         clock: Arc<dyn Clock>,
         health: HealthConfig,
+        feedback: FeedbackConfig,
         observers: Vec<Arc<dyn Observer>>,
     ) -> Self {
         Shared {
             clock,
             health,
+            feedback,
             ejections: Ejections::default(),
             backends: AtomicUsize::new(0),
             observers: RwLock::new(observers),

@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 
 use crate::backend::BackendId;
 use crate::clock::saturating_nanos;
+use crate::feedback::Ewma;
 use crate::outcome::{FailureKind, Outcome, OutcomeKind};
 use crate::shared::Shared;
 use crate::state::{AdminState, BackendState, Reason, StateChange};
@@ -42,6 +43,10 @@ pub(crate) struct Slot {
     successes: AtomicU64,
     server_errors: AtomicU64,
     failures: AtomicU64,
+    /// Peak-sensitive latency EWMA, nanoseconds.
+    latency: Ewma,
+    /// EWMA of the share of outcomes that were errors, 0..=1.
+    errors: Ewma,
     last_change: Mutex<StateChange>,
     shared: Arc<Shared>,
 }
@@ -69,6 +74,8 @@ impl Slot {
             successes: AtomicU64::new(0),
             server_errors: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            latency: Ewma::default(),
+            errors: Ewma::default(),
             shared,
         }
     }
@@ -156,8 +163,23 @@ impl Slot {
             .store(saturating_nanos(until).max(1), Ordering::Release);
     }
 
-    /// Counts an outcome; ejects the backend when it crosses the threshold.
+    /// The latency estimate now, in nanoseconds; `None` before any sample.
+    #[inline]
+    pub(crate) fn latency_ns(&self, now: u64) -> Option<f64> {
+        self.latency.get(now, self.shared.feedback.latency_decay)
+    }
+
+    /// The error-rate estimate now, 0..=1 (0 before any outcome).
+    #[inline]
+    pub(crate) fn error_rate(&self, now: u64) -> f64 {
+        let rate = self.errors.get(now, self.shared.feedback.error_decay);
+        rate.unwrap_or(0.0)
+    }
+
+    /// Counts an outcome, feeds the EWMAs, and ejects the backend when it
+    /// crosses the failure threshold.
     pub(crate) fn observe(self: &Arc<Self>, outcome: &Outcome) {
+        self.learn(outcome);
         match outcome.kind {
             OutcomeKind::Success => {
                 self.successes.fetch_add(1, Ordering::Relaxed);
@@ -177,6 +199,22 @@ impl Slot {
                 }
             }
         }
+    }
+
+    fn learn(&self, outcome: &Outcome) {
+        let feedback = &self.shared.feedback;
+        let now = saturating_nanos(self.shared.now());
+        let slow = matches!(
+            outcome.kind,
+            OutcomeKind::Success | OutcomeKind::Failure(FailureKind::Timeout)
+        );
+        if slow {
+            let latency = outcome.latency.as_nanos() as f64;
+            self.latency
+                .observe(latency, now, feedback.latency_decay, true);
+        }
+        let error = if outcome.is_success() { 0.0 } else { 1.0 };
+        self.errors.observe(error, now, feedback.error_decay, false);
     }
 
     fn eject_after(self: &Arc<Self>, consecutive: u32, last: FailureKind) {

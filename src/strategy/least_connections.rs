@@ -54,7 +54,7 @@ pub(crate) fn scan_min<C: Copy>(
             continue;
         }
         let c = cost(i);
-        if best.map_or(true, |(_, top)| better(c, top)) {
+        if best.is_none_or(|(_, top)| better(c, top)) {
             best = Some((i, c));
         }
     }

@@ -55,7 +55,7 @@ impl Strategy for WeightedRoundRobin {
             let weight = set.effective_weight(i) as i64;
             *score += weight;
             total += weight;
-            if best.map_or(true, |(_, top)| *score > top) {
+            if best.is_none_or(|(_, top)| *score > top) {
                 best = Some((i, *score));
             }
         }
