@@ -136,11 +136,8 @@ mod tests {
         assert_eq!(ewma.get(0, TAU), Some(100.0));
         ewma.observe(0.0, 10 * SEC, TAU, true);
         let blended = ewma.get(10 * SEC, TAU).unwrap();
-        // 100 decayed by e^-1 and blended with a zero sample.
-        assert!(
-            (blended - 100.0 * (-1f64).exp().powi(2)).abs() < 1e-6,
-            "{blended}"
-        );
+        // The old 100 keeps weight e^-1 against a zero sample.
+        assert!((blended - 100.0 * (-1f64).exp()).abs() < 1e-6, "{blended}");
     }
 
     #[test]
