@@ -6,6 +6,27 @@ use std::str::FromStr;
 
 use super::*;
 use crate::error::ConfigError;
+use crate::hash::HashKey;
+
+/// Settings for strategies chosen by name; each strategy takes the ones that
+/// apply to it and ignores the rest.
+#[derive(Debug, Clone, Default)]
+pub struct StrategyOptions {
+    /// Key of the hash strategies; random per process when `None`.
+    pub hash_key: Option<HashKey>,
+    /// Seed of the randomised strategies; random when `None`.
+    pub seed: Option<u64>,
+}
+
+/// Builds a strategy from [`StrategyOptions`]; strategies without options
+/// take their default.
+pub trait FromOptions: Default {
+    /// The strategy configured by `options`.
+    fn from_options(options: &StrategyOptions) -> Self {
+        let _ = options;
+        Self::default()
+    }
+}
 
 /// Declares every strategy once: its name, and its place in the enums.
 macro_rules! strategies {
@@ -52,7 +73,14 @@ macro_rules! strategies {
         impl AnyStrategy {
             /// The strategy named `kind`, with its default settings.
             pub fn new(kind: StrategyKind) -> Self {
-                match kind { $( StrategyKind::$variant => AnyStrategy::$variant($variant::default()), )* }
+                AnyStrategy::with_options(kind, &StrategyOptions::default())
+            }
+
+            /// The strategy named `kind`, configured by `options`.
+            pub fn with_options(kind: StrategyKind, options: &StrategyOptions) -> Self {
+                match kind {
+                    $( StrategyKind::$variant => AnyStrategy::$variant($variant::from_options(options)), )*
+                }
             }
 
             /// Which strategy this is.
@@ -97,6 +125,11 @@ strategies! {
     LeastConnections => "least-connections": "Fewest picks in flight.",
     WeightedLeastConnections => "weighted-least-connections": "Fewest picks in flight per unit of weight.",
 }
+
+impl FromOptions for RoundRobin {}
+impl FromOptions for WeightedRoundRobin {}
+impl FromOptions for LeastConnections {}
+impl FromOptions for WeightedLeastConnections {}
 
 impl FromStr for StrategyKind {
     type Err = ConfigError;

@@ -11,7 +11,7 @@ mod round_robin;
 mod weighted_least_connections;
 mod weighted_round_robin;
 
-pub use any::{AnyStrategy, AnyTable, StrategyKind};
+pub use any::{AnyStrategy, AnyTable, FromOptions, StrategyKind, StrategyOptions};
 pub use least_connections::LeastConnections;
 pub use round_robin::RoundRobin;
 pub use weighted_least_connections::WeightedLeastConnections;
