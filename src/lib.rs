@@ -60,6 +60,7 @@ mod shared;
 mod slot;
 mod state;
 pub mod strategy;
+mod sync;
 
 pub use backend::{BackendId, BackendSpec, MAX_BACKENDS, MAX_WEIGHT};
 pub use balancer::Balancer;

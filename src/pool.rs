@@ -5,7 +5,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
-use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
 use crate::backend::{BackendId, BackendSpec, MAX_BACKENDS};
@@ -21,6 +20,7 @@ use crate::shared::Shared;
 use crate::slot::{BackendStatus, Slot};
 use crate::state::{AdminState, Observer, Reason};
 use crate::strategy::Strategy;
+use crate::sync::Swap;
 
 /// One generation: a set and the table built for it, never one without the other.
 struct Generation<T, B> {
@@ -32,7 +32,7 @@ struct Generation<T, B> {
 /// A balancer: a [`Strategy`] over a backend set that may change at run time.
 ///
 /// Picking loads the current generation (set and table, swapped together
-/// atomically with `arc-swap`, so a table is never used with another set),
+/// atomically, so a table is never used with another set),
 /// asks the strategy, and returns an owned [`Pick`]. Picks never wait for an
 /// update: an update builds the next generation off to the side and swaps it
 /// in; picks already running finish on the old one. Backends that stay keep
@@ -61,7 +61,7 @@ struct Generation<T, B> {
 /// ```
 pub struct Pool<S: Strategy, B> {
     strategy: S,
-    current: ArcSwap<Generation<S::Table, B>>,
+    current: Swap<Generation<S::Table, B>>,
     /// Serialises updates (never taken by picks) and holds the slots of
     /// removed backends that picks still hold: a backend re-added before its
     /// last pick ends gets its slot back, so those picks still count.
@@ -121,7 +121,7 @@ impl<S: Strategy> PoolBuilder<S> {
             next_generation(&self.strategy, &shared, specs, None, &Retired::new())?;
         let pool = Pool {
             strategy: self.strategy,
-            current: ArcSwap::from_pointee(generation),
+            current: Swap::new(generation),
             retired: Mutex::new(Retired::new()),
             shared,
         };

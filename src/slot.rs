@@ -1,7 +1,7 @@
 //! Per-backend runtime state that outlives set updates: in-flight count,
 //! outcome counters, state and its reason. Keyed by `BackendId` in the pool.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use crate::feedback::Ewma;
 use crate::outcome::{FailureKind, Outcome, OutcomeKind};
 use crate::shared::Shared;
 use crate::state::{AdminState, BackendState, Reason, StateChange};
+use crate::sync::{AtomicBool, AtomicU32, AtomicU64, AtomicU8};
 
 /// Effective weights count in hundredths of a configured weight unit, so a
 /// backend reported at 50% of weight 1 still has a non-zero weight.
@@ -25,7 +26,7 @@ const ADMIN_DOWN: u8 = 2;
 /// Keeps the counter every pick writes on its own cache line, away from the
 /// read-mostly fields every pick reads.
 #[repr(align(128))]
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Padded<T>(T);
 
 pub(crate) struct Slot {
@@ -63,7 +64,7 @@ impl Slot {
                 at,
             }),
             id,
-            in_flight: Padded::default(),
+            in_flight: Padded(AtomicU64::new(0)),
             admin: AtomicU8::new(ADMIN_UP),
             ejected_until: AtomicU64::new(0),
             configured_weight: AtomicU32::new(weight),

@@ -1,0 +1,57 @@
+//! The synchronisation primitives of the pick/update protocol, swapped for
+//! loom's model-checked ones under `--cfg loadwise_loom` (see tests/loom.rs).
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+#[cfg(loadwise_loom)]
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8};
+#[cfg(not(loadwise_loom))]
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8};
+
+/// A shared pointer to the current generation, replaced atomically.
+/// Lock-free (`arc-swap`) normally; a loom mutex when model checking, since
+/// loom cannot see inside arc-swap.
+pub(crate) struct Swap<T> {
+    #[cfg(not(loadwise_loom))]
+    inner: arc_swap::ArcSwap<T>,
+    #[cfg(loadwise_loom)]
+    inner: loom::sync::Mutex<Arc<T>>,
+}
+
+impl<T> Swap<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Swap {
+            #[cfg(not(loadwise_loom))]
+            inner: arc_swap::ArcSwap::from_pointee(value),
+            #[cfg(loadwise_loom)]
+            inner: loom::sync::Mutex::new(Arc::new(value)),
+        }
+    }
+
+    /// The current value, cheaply, for the length of one pick.
+    #[inline]
+    pub(crate) fn load(&self) -> impl Deref<Target = Arc<T>> + '_ {
+        #[cfg(not(loadwise_loom))]
+        return self.inner.load();
+        #[cfg(loadwise_loom)]
+        return Box::new(Arc::clone(&self.inner.lock().unwrap()));
+    }
+
+    /// The current value, owned.
+    pub(crate) fn load_full(&self) -> Arc<T> {
+        #[cfg(not(loadwise_loom))]
+        return self.inner.load_full();
+        #[cfg(loadwise_loom)]
+        return Arc::clone(&self.inner.lock().unwrap());
+    }
+
+    pub(crate) fn store(&self, value: Arc<T>) {
+        #[cfg(not(loadwise_loom))]
+        self.inner.store(value);
+        #[cfg(loadwise_loom)]
+        {
+            *self.inner.lock().unwrap() = value;
+        }
+    }
+}
