@@ -106,6 +106,9 @@ pub struct StateChange {
 
 impl fmt::Display for StateChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.reason == Reason::Added {
+            return write!(f, "backend {} added, {}", self.id, self.to);
+        }
         write!(
             f,
             "backend {} {} -> {}: {}",

@@ -1,0 +1,290 @@
+//! `hyper_proxy`: an HTTP reverse proxy (hyper 1.x, tokio) balancing with any
+//! loadwise strategy.
+//!
+//! ```text
+//! cargo run --release --example hyper_proxy -- --listen 127.0.0.1:9091 --strategy round-robin \
+//!     --backend 127.0.0.1:8001 --backend 127.0.0.1:8002,weight=2[,agent=127.0.0.1:9002] \
+//!     [--hash-key HEX] [--eject-ms N] [--failures N] [--agent-interval-ms N] \
+//!     [--timeout-ms N] [--header-timeout-ms N] [--max-connections N] [--threads N]
+//! ```
+//!
+//! - Keep-alive connections to backends, pooled by hyper-util's client.
+//! - The pick lives until the response body has been sent, so the
+//!   least-connections strategies count outstanding requests; the outcome and
+//!   latency are recorded when the response headers arrive.
+//! - Passive health through the library; every backend state change is logged
+//!   with its reason (connection refused, timed out, unreachable, agent said
+//!   drain). Agents (`agent=ADDR`) are polled every `--agent-interval-ms`.
+//! - A GET, HEAD or OPTIONS request that failed before any response byte is
+//!   retried once on another backend (the first is excluded); 502 with a clear
+//!   body when none can serve, 504 when the backend does not answer within
+//!   `--timeout-ms`.
+//! - `X-Forwarded-For` is appended; the client address feeds `source-ip-hash`.
+//! - Request heads must arrive within `--header-timeout-ms` (10 s); at most `--max-connections`
+//!   client connections are served at once; Ctrl-C shuts down gracefully.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{log, ProxyArgs, SharedPool};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, HOST};
+use hyper::{Method, Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use loadwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+type Body = BoxBody<Bytes, hyper::Error>;
+type Upstream = Client<HttpConnector, Body>;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What every connection task needs.
+struct Proxy {
+    pool: SharedPool,
+    client: Upstream,
+    timeout: Duration,
+}
+
+fn main() {
+    let args =
+        ProxyArgs::parse(std::env::args().skip(1)).unwrap_or_else(|e| common::exit_usage(&e));
+    let pool = Arc::new(args.pool().unwrap_or_else(|e| common::exit_usage(&e)));
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = args.threads {
+        runtime.worker_threads(threads);
+    }
+    let runtime = runtime.enable_all().build().unwrap_or_else(|e| {
+        eprintln!("error: cannot start the runtime: {e}");
+        std::process::exit(1)
+    });
+    if let Err(e) = runtime.block_on(serve(args, pool)) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn serve(args: ProxyArgs, pool: SharedPool) -> std::io::Result<()> {
+    let listener = TcpListener::bind(&args.listen).await?;
+    println!("listening on {}", listener.local_addr()?);
+    common::spawn_agent_pollers(&pool, &args.backends, args.agent_interval);
+
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    let client = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(1024)
+        .build(connector);
+    let proxy = Arc::new(Proxy {
+        pool,
+        client,
+        timeout: args.timeout,
+    });
+    let slots = Arc::new(Semaphore::new(args.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(args.header_timeout)
+        .keep_alive(true);
+
+    let shutdown = tokio::signal::ctrl_c();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            _ = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    log(format_args!("accept failed: {e}"));
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let proxy = proxy.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let proxy = proxy.clone();
+            async move { Ok::<_, Infallible>(proxy.handle(req, peer.ip()).await) }
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // Errors here are the client's (malformed request, stall, reset):
+            // hyper has already answered what deserved an answer.
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    log(format_args!("shutting down: finishing requests in flight"));
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(Duration::from_secs(10)) => log(format_args!("gave up waiting after 10 s")),
+    }
+    Ok(())
+}
+
+impl Proxy {
+    async fn handle(&self, req: Request<Incoming>, client: IpAddr) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        let retryable = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let mut body = Some(body.boxed());
+        let mut tried: Vec<BackendId> = Vec::new();
+        let mut last_error = String::new();
+        for _attempt in 0..2 {
+            let ctx = Context::new().client(client).exclude(&tried);
+            let mut pick = match self.pool.pick(&ctx) {
+                Ok(pick) => pick,
+                Err(none) if tried.is_empty() => {
+                    return text(StatusCode::BAD_GATEWAY, &format!("{none}\n"))
+                }
+                Err(_) => break,
+            };
+            let request_body = body.take().unwrap_or_else(empty);
+            let request = match upstream_request(&parts, request_body, *pick.backend(), client) {
+                Ok(request) => request,
+                Err(e) => {
+                    return text(
+                        StatusCode::BAD_REQUEST,
+                        &format!("bad request target: {e}\n"),
+                    )
+                }
+            };
+            let started = Instant::now();
+            match tokio::time::timeout(self.timeout, self.client.request(request)).await {
+                Ok(Ok(response)) => {
+                    pick.record(outcome_of(response.status(), started.elapsed()));
+                    return hold_until_sent(response, pick);
+                }
+                Ok(Err(e)) => {
+                    let kind = failure_of(&e);
+                    pick.record(Outcome::failure(kind, started.elapsed()));
+                    last_error = format!("{}: {kind}", pick.id());
+                    // Only a request that never reached the backend is safe to resend.
+                    if !(retryable && e.is_connect()) {
+                        break;
+                    }
+                    tried.push(pick.id().clone());
+                }
+                Err(_elapsed) => {
+                    pick.record(Outcome::failure(FailureKind::Timeout, started.elapsed()));
+                    return text(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        &format!("{} did not answer within {:?}\n", pick.id(), self.timeout),
+                    );
+                }
+            }
+        }
+        text(
+            StatusCode::BAD_GATEWAY,
+            &format!("no backend could serve the request; last: {last_error}\n"),
+        )
+    }
+}
+
+/// The request as the backend gets it: absolute URI, Host kept, client
+/// address appended to X-Forwarded-For.
+fn upstream_request(
+    parts: &hyper::http::request::Parts,
+    body: Body,
+    backend: SocketAddr,
+    client: IpAddr,
+) -> Result<Request<Body>, hyper::http::Error> {
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let uri = Uri::builder()
+        .scheme("http")
+        .authority(backend.to_string())
+        .path_and_query(path)
+        .build()?;
+    let mut request = Request::builder()
+        .method(parts.method.clone())
+        .uri(uri)
+        .body(body)?;
+    *request.headers_mut() = parts.headers.clone();
+    let forwarded = match parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(earlier) => format!("{earlier}, {client}"),
+        None => client.to_string(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&forwarded) {
+        request.headers_mut().insert("x-forwarded-for", value);
+    }
+    if !request.headers().contains_key(HOST) {
+        if let Ok(value) = HeaderValue::from_str(&backend.to_string()) {
+            request.headers_mut().insert(HOST, value);
+        }
+    }
+    Ok(request)
+}
+
+/// Gateway errors from the backend count as failures (its own upstream is
+/// unhealthy); other 5xx are application errors from a live backend.
+fn outcome_of(status: StatusCode, latency: Duration) -> Outcome {
+    match status.as_u16() {
+        502..=504 => Outcome::failure(FailureKind::GatewayError, latency),
+        500..=599 => Outcome::server_error(latency),
+        _ => Outcome::success(latency),
+    }
+}
+
+/// Digs the I/O error out of a client error to say what went wrong.
+fn failure_of(error: &hyper_util::client::legacy::Error) -> FailureKind {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return FailureKind::from_io(io);
+        }
+        source = cause.source();
+    }
+    if error.is_connect() {
+        FailureKind::ConnectTimeout
+    } else {
+        FailureKind::Reset
+    }
+}
+
+/// Streams the backend's response, keeping the pick until the body is done
+/// (hyper drops the body once it has been written or the client went away).
+fn hold_until_sent(response: Response<Incoming>, pick: Pick<SocketAddr>) -> Response<Body> {
+    response.map(|body| {
+        body.map_frame(move |frame| {
+            let _held = &pick;
+            frame
+        })
+        .boxed()
+    })
+}
+
+fn empty() -> Body {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
+
+fn text(status: StatusCode, message: &str) -> Response<Body> {
+    let body = Full::new(Bytes::from(message.to_owned()))
+        .map_err(|never| match never {})
+        .boxed();
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}

@@ -1,0 +1,178 @@
+//! Starting the example programs and talking HTTP to them over loopback.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+/// The examples `cargo test` built next to this test binary. (`cargo test
+/// --test e2e` alone does not build them: run `cargo build --examples` first.)
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let target = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    let path = target.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{path:?} is missing: run `cargo build --examples` or plain `cargo test`"
+    );
+    path
+}
+
+/// A running example program, killed when dropped.
+pub struct Program {
+    child: Child,
+    pub addr: SocketAddr,
+    /// Lines the program writes on stderr (its log).
+    pub log: Receiver<String>,
+}
+
+impl Program {
+    /// Starts `name` with `args` and waits for its `listening on ADDR` line.
+    pub fn start(name: &str, args: &[&str]) -> Program {
+        let mut child = Command::new(example(name))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        let addr = first
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("{name} printed `{first}` first"))
+            .parse()
+            .unwrap();
+        let (tx, log) = mpsc::channel();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        std::thread::spawn(move || {
+            // Keep reading stdout so the program never blocks on a full pipe.
+            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+        });
+        Program { child, addr, log }
+    }
+
+    /// Waits until a log line contains `needle`, for at most `limit`.
+    pub fn wait_for_log(&self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no log line containing `{needle}` within {limit:?}"),
+            }
+        }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Starts a worker named `name` on a free port, with extra arguments.
+pub fn worker(name: &str, extra: &[&str]) -> Program {
+    let mut args = vec!["--listen", "127.0.0.1:0", "--name", name];
+    args.extend_from_slice(extra);
+    Program::start("worker", &args)
+}
+
+/// Starts `program` (hyper_proxy or tcp_forwarder) with `strategy` in front of `backends`.
+pub fn proxy(program: &str, strategy: &str, backends: &[String], extra: &[&str]) -> Program {
+    let mut args: Vec<&str> = vec!["--listen", "127.0.0.1:0", "--strategy", strategy];
+    for backend in backends {
+        args.push("--backend");
+        args.push(backend);
+    }
+    args.extend_from_slice(extra);
+    Program::start(program, &args)
+}
+
+/// An HTTP response, as much as the tests need.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Reply {
+    /// The worker's name: the body's first line.
+    pub fn name(&self) -> &str {
+        self.body.lines().next().unwrap_or("")
+    }
+}
+
+/// One `GET path` on a fresh connection, closed afterwards.
+pub fn get(addr: SocketAddr, path: &str) -> std::io::Result<Reply> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )?;
+    read_reply(&mut stream)
+}
+
+/// Sends raw bytes and reads whatever reply comes, until close.
+pub fn raw(addr: SocketAddr, bytes: &[u8]) -> std::io::Result<Reply> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(bytes)?;
+    read_reply(&mut stream)
+}
+
+fn read_reply(stream: &mut TcpStream) -> std::io::Result<Reply> {
+    let mut text = Vec::new();
+    stream.read_to_end(&mut text)?;
+    let text = String::from_utf8_lossy(&text);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status line in `{head}`")))?;
+    Ok(Reply {
+        status,
+        body: body.to_owned(),
+    })
+}
+
+/// Names answering `n` sequential GETs.
+pub fn names(addr: SocketAddr, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| {
+            let reply = get(addr, "/").expect("GET through the proxy");
+            assert_eq!(reply.status, 200, "{reply:?}");
+            reply.name().to_owned()
+        })
+        .collect()
+}
+
+/// How many times each of `expected` appears in `names`.
+pub fn tally(names: &[String], expected: &[&str]) -> Vec<usize> {
+    expected
+        .iter()
+        .map(|e| names.iter().filter(|n| n == e).count())
+        .collect()
+}

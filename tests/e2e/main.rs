@@ -1,0 +1,208 @@
+//! End to end over loopback: the example programs as a user runs them.
+//! Ports come from `:0`; every loop is bounded by a count and a deadline.
+
+mod harness;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use harness::{get, names, proxy, raw, tally, worker, Program};
+
+const NAMES: [&str; 4] = ["w1", "w2", "w3", "w4"];
+
+fn lab() -> (Vec<Program>, Vec<String>) {
+    let workers: Vec<Program> = NAMES.iter().map(|n| worker(n, &[])).collect();
+    let addrs = workers.iter().map(|w| w.addr.to_string()).collect();
+    (workers, addrs)
+}
+
+#[test]
+fn the_lab_round_robin_through_the_http_proxy_and_the_tcp_forwarder() {
+    let (_workers, addrs) = lab();
+    for program in ["hyper_proxy", "tcp_forwarder"] {
+        let front = proxy(program, "round-robin", &addrs, &[]);
+        let seen = names(front.addr, 8);
+        assert_eq!(tally(&seen, &NAMES), [2, 2, 2, 2], "{program}: {seen:?}");
+    }
+}
+
+#[test]
+fn weighted_round_robin_2_1_1_1_spreads_the_heavy_backend() {
+    let (_workers, mut addrs) = lab();
+    addrs[0].push_str(",weight=2");
+    let front = proxy("hyper_proxy", "weighted-round-robin", &addrs, &[]);
+    let seen = names(front.addr, 10);
+    assert_eq!(tally(&seen, &["w1"]), [4], "{seen:?}");
+    assert!(
+        !seen.windows(3).any(|w| w.iter().all(|n| n == "w1")),
+        "w1 three in a row: {seen:?}"
+    );
+}
+
+/// 8 clients, 400 requests, one worker 200 ms slow: the share it gets.
+fn slow_worker_share(strategy: &str) -> f64 {
+    let slow = worker("slow", &["--delay-ms", "200"]);
+    let fast: Vec<Program> = ["f1", "f2", "f3"].iter().map(|n| worker(n, &[])).collect();
+    let mut addrs = vec![slow.addr.to_string()];
+    addrs.extend(fast.iter().map(|w| w.addr.to_string()));
+    let front = proxy("hyper_proxy", strategy, &addrs, &[]);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let (addr, seen) = (front.addr, seen.clone());
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    let reply = get(addr, "/").expect("GET");
+                    assert_eq!(reply.status, 200);
+                    seen.lock().unwrap().push(reply.name().to_owned());
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 400);
+    tally(&seen, &["slow"])[0] as f64 / 400.0
+}
+
+#[test]
+fn least_connections_starves_a_slow_worker_and_round_robin_does_not() {
+    let fair = 0.25;
+    let least = slow_worker_share("least-connections");
+    let round = slow_worker_share("round-robin");
+    assert!(
+        least < 0.5 * fair,
+        "least-connections gave the slow worker {least}"
+    );
+    assert!(
+        (round - fair).abs() < 0.05,
+        "round robin gave the slow worker {round}"
+    );
+}
+
+#[test]
+fn a_killed_worker_is_routed_around_and_comes_back_after_ejection() {
+    let (mut workers, addrs) = lab();
+    let front = proxy(
+        "hyper_proxy",
+        "round-robin",
+        &addrs,
+        &["--eject-ms", "300", "--failures", "2"],
+    );
+    assert_eq!(tally(&names(front.addr, 8), &NAMES), [2, 2, 2, 2]);
+
+    let dead_addr: SocketAddr = workers[1].addr;
+    workers[1].kill();
+    // Every GET still succeeds: a refused connect is retried elsewhere.
+    let seen = names(front.addr, 40);
+    front.wait_for_log("connection refused", Duration::from_secs(5));
+    let late = &seen[20..];
+    assert_eq!(
+        tally(late, &["w2"]),
+        [0],
+        "the dead worker answered? {seen:?}"
+    );
+
+    // Restarted on its port, it is picked again once its ejection ends.
+    let _revived = Program::start(
+        "worker",
+        &["--listen", &dead_addr.to_string(), "--name", "w2"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = names(front.addr, 4);
+        if seen.iter().any(|n| n == "w2") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "w2 never came back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn no_backend_at_all_is_a_clear_502() {
+    let front = proxy(
+        "hyper_proxy",
+        "least-connections",
+        &["127.0.0.1:1".to_owned()],
+        &[],
+    );
+    let reply = get(front.addr, "/").unwrap();
+    assert_eq!(reply.status, 502, "{reply:?}");
+    assert!(reply.body.contains("connection refused"), "{reply:?}");
+}
+
+#[test]
+fn bad_command_lines_exit_non_zero_with_a_clear_message() {
+    for program in ["hyper_proxy", "tcp_forwarder"] {
+        let cases: [(&[&str], &str); 3] = [
+            (
+                &[
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--strategy",
+                    "fastest",
+                    "--backend",
+                    "127.0.0.1:1",
+                ],
+                "unknown strategy `fastest`",
+            ),
+            (
+                &[
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--strategy",
+                    "round-robin",
+                    "--backend",
+                    "localhost",
+                ],
+                "--backend",
+            ),
+            (
+                &["--listen", "127.0.0.1:0", "--strategy", "round-robin"],
+                "at least one --backend",
+            ),
+        ];
+        for (args, expected) in cases {
+            let output = std::process::Command::new(harness::example(program))
+                .args(args)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(!output.status.success(), "{program} {args:?} succeeded");
+            assert!(stderr.contains(expected), "{program} {args:?}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn malformed_and_stalled_requests_are_cut_off_without_holding_up_others() {
+    let (_workers, addrs) = lab();
+    let front = proxy(
+        "hyper_proxy",
+        "round-robin",
+        &addrs,
+        &["--header-timeout-ms", "500"],
+    );
+    let reply = raw(front.addr, b"NONSENSE\r\n\r\n").unwrap();
+    assert!((400..500).contains(&reply.status), "{reply:?}");
+
+    let started = Instant::now();
+    let mut stalled = std::net::TcpStream::connect(front.addr).unwrap();
+    std::io::Write::write_all(&mut stalled, b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    // Others are served while it stalls.
+    assert_eq!(get(front.addr, "/").unwrap().status, 200);
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut stalled, &mut rest);
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(5),
+        "the stalled client was held {waited:?}"
+    );
+}
