@@ -1,0 +1,155 @@
+//! What a pick costs: pick plus drop of the guard, for every strategy at 4,
+//! 64 and 1024 backends, on one thread and on two threads sharing one pool;
+//! and what replacing the set costs while another thread picks.
+//!
+//! ```text
+//! cargo bench --bench pick
+//! cargo bench --bench pick -- 'pick/1thread/round-robin'
+//! ```
+
+use std::hint::black_box;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use loadwise::hash::HashKey;
+use loadwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
+use loadwise::{Balancer, BackendSpec, Context, Pool};
+
+const SIZES: [usize; 3] = [4, 64, 1024];
+const KEYS: usize = 4096;
+
+fn pool(kind: StrategyKind, n: usize) -> Pool<AnyStrategy, u32> {
+    let options = StrategyOptions {
+        hash_key: Some(HashKey::from_bytes([7; 16])),
+        seed: Some(1),
+    };
+    let backends = (0..n).map(|i| BackendSpec::new(format!("10.0.{}.{}:80", i / 256, i % 256), i as u32));
+    Pool::new(AnyStrategy::with_options(kind, &options), backends).expect("valid pool")
+}
+
+/// Varied request keys and client addresses, generated before timing.
+struct Requests {
+    keys: Vec<[u8; 8]>,
+    clients: Vec<IpAddr>,
+}
+
+impl Requests {
+    fn new() -> Self {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let keys = (0..KEYS).map(|_| next().to_le_bytes()).collect();
+        let clients = (0..KEYS).map(|_| IpAddr::from((next() as u32).to_be_bytes())).collect();
+        Requests { keys, clients }
+    }
+
+    #[inline]
+    fn context(&self, i: usize) -> Context<'_> {
+        let i = i % KEYS;
+        Context::new().key(&self.keys[i]).client(self.clients[i])
+    }
+}
+
+fn one_thread(c: &mut Criterion) {
+    let requests = Requests::new();
+    let mut group = c.benchmark_group("pick/1thread");
+    for &kind in StrategyKind::ALL {
+        for n in SIZES {
+            let pool = pool(kind, n);
+            let mut i = 0usize;
+            group.bench_function(BenchmarkId::new(kind.name(), n), |b| {
+                b.iter(|| {
+                    i = i.wrapping_add(1);
+                    let pick = pool.pick(&requests.context(i));
+                    black_box(pick.map(|p| *p.backend()).ok())
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+/// Two threads pick from one shared pool; the time reported is per pick per
+/// thread, so perfect scaling shows the same figure as one thread.
+fn two_threads(c: &mut Criterion) {
+    let requests = Arc::new(Requests::new());
+    let mut group = c.benchmark_group("pick/2threads");
+    for &kind in StrategyKind::ALL {
+        for n in SIZES {
+            let pool = Arc::new(pool(kind, n));
+            group.bench_function(BenchmarkId::new(kind.name(), n), |b| {
+                b.iter_custom(|iters| {
+                    let barrier = Arc::new(Barrier::new(2));
+                    let threads: Vec<_> = (0..2)
+                        .map(|t| {
+                            let (pool, requests, barrier) = (pool.clone(), requests.clone(), barrier.clone());
+                            std::thread::spawn(move || {
+                                barrier.wait();
+                                let started = Instant::now();
+                                for i in 0..iters as usize {
+                                    let pick = pool.pick(&requests.context(i * 2 + t));
+                                    black_box(pick.map(|p| *p.backend()).ok());
+                                }
+                                started.elapsed()
+                            })
+                        })
+                        .collect();
+                    let times: Vec<Duration> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+                    times.into_iter().max().unwrap_or_default()
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+/// `Pool::update` with 64 backends while another thread keeps picking.
+fn update_while_picking(c: &mut Criterion) {
+    let mut group = c.benchmark_group("update/64");
+    for &kind in StrategyKind::ALL {
+        let pool = Arc::new(pool(kind, 64));
+        let stop = Arc::new(AtomicBool::new(false));
+        let picker = {
+            let (pool, stop) = (pool.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let requests = Requests::new();
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    i += 1;
+                    black_box(pool.pick(&requests.context(i)).ok());
+                }
+            })
+        };
+        let specs: Vec<Vec<BackendSpec<u32>>> = (0..2)
+            .map(|round| {
+                (0..64)
+                    .map(|i| BackendSpec::new(format!("10.0.0.{i}:80"), i).weight(1 + (i + round) % 3))
+                    .collect()
+            })
+            .collect();
+        let mut round = 0;
+        group.bench_function(kind.name(), |b| {
+            b.iter(|| {
+                round += 1;
+                pool.update(specs[round % 2].clone()).expect("valid update")
+            })
+        });
+        stop.store(true, Ordering::Relaxed);
+        picker.join().unwrap();
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1));
+    targets = one_thread, two_threads, update_while_picking
+}
+criterion_main!(benches);
