@@ -43,6 +43,7 @@
 
 #![deny(missing_docs)]
 
+pub mod agent;
 mod backend;
 mod balancer;
 mod clock;
@@ -70,7 +71,7 @@ pub use feedback::FeedbackConfig;
 pub use health::HealthConfig;
 pub use outcome::{FailureKind, Outcome, OutcomeKind};
 pub use pick::Pick;
-pub use pool::{Pool, PoolBuilder};
+pub use pool::{Pool, PoolBuilder, DEFAULT_AGENT_EXPIRY};
 pub use rng::AtomicRng;
 pub use set::BackendSet;
 pub use slot::{BackendStatus, WEIGHT_UNIT};
