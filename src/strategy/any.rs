@@ -124,12 +124,14 @@ strategies! {
     WeightedRoundRobin => "weighted-round-robin": "Smooth weighted round robin (nginx).",
     LeastConnections => "least-connections": "Fewest picks in flight.",
     WeightedLeastConnections => "weighted-least-connections": "Fewest picks in flight per unit of weight.",
+    ResourceBased => "resource-based": "Shares following agent-reported capacity.",
 }
 
 impl FromOptions for RoundRobin {}
 impl FromOptions for WeightedRoundRobin {}
 impl FromOptions for LeastConnections {}
 impl FromOptions for WeightedLeastConnections {}
+impl FromOptions for ResourceBased {}
 
 impl FromStr for StrategyKind {
     type Err = ConfigError;

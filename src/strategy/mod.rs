@@ -7,12 +7,14 @@
 
 mod any;
 mod least_connections;
+mod resource_based;
 mod round_robin;
 mod weighted_least_connections;
 mod weighted_round_robin;
 
 pub use any::{AnyStrategy, AnyTable, FromOptions, StrategyKind, StrategyOptions};
 pub use least_connections::LeastConnections;
+pub use resource_based::ResourceBased;
 pub use round_robin::RoundRobin;
 pub use weighted_least_connections::WeightedLeastConnections;
 pub use weighted_round_robin::Scores;
