@@ -125,6 +125,7 @@ strategies! {
     LeastConnections => "least-connections": "Fewest picks in flight.",
     WeightedLeastConnections => "weighted-least-connections": "Fewest picks in flight per unit of weight.",
     ResourceBased => "resource-based": "Shares following agent-reported capacity.",
+    SdnAdaptive => "sdn-adaptive": "Better of two random backends by latency, errors, load and capacity.",
 }
 
 impl FromOptions for RoundRobin {}
@@ -132,6 +133,14 @@ impl FromOptions for WeightedRoundRobin {}
 impl FromOptions for LeastConnections {}
 impl FromOptions for WeightedLeastConnections {}
 impl FromOptions for ResourceBased {}
+
+impl FromOptions for SdnAdaptive {
+    fn from_options(options: &StrategyOptions) -> Self {
+        options
+            .seed
+            .map_or_else(SdnAdaptive::new, SdnAdaptive::seeded)
+    }
+}
 
 impl FromStr for StrategyKind {
     type Err = ConfigError;
