@@ -60,6 +60,7 @@ mod set;
 mod shared;
 mod slot;
 mod state;
+mod sticky;
 pub mod strategy;
 
 pub use backend::{BackendId, BackendSpec, MAX_BACKENDS, MAX_WEIGHT};
@@ -76,6 +77,7 @@ pub use rng::AtomicRng;
 pub use set::BackendSet;
 pub use slot::{BackendStatus, WEIGHT_UNIT};
 pub use state::{AdminState, BackendState, Observer, Reason, StateChange};
+pub use sticky::{StickyTable, MAX_STICKY_ENTRIES};
 pub use strategy::Strategy;
 
 /// The README's examples, compiled and run as doc tests.
