@@ -330,15 +330,22 @@ impl AgentExpiry {
         }
     }
 
-    /// Notes that `slot` now holds a capacity until `until`.
-    pub(crate) fn track(&self, slot: &Arc<Slot>, until: u64) {
-        let mut active = self.active.lock();
-        if !active
-            .iter()
-            .any(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(slot)))
-        {
-            active.push(Arc::downgrade(slot));
+    /// Notes that `slot` now holds a capacity until `until`; `already`
+    /// says one was in force, so the slot is tracked already.
+    ///
+    /// Exactly the slots whose capacity is set are tracked: the slot's own
+    /// lock orders a report against the sweep's expiry of the same slot, so
+    /// either the sweep saw the renewed report and kept the slot, or it
+    /// expired the old one first and this report finds none in force. That
+    /// keeps a report O(1) with thousands of backends, with no list search.
+    pub(crate) fn track(&self, slot: &Arc<Slot>, until: u64, already: bool) {
+        if already {
+            // The deadline is at or before the old report's expiry, which is
+            // earlier than this one's: an early sweep at worst.
+            return;
         }
+        let mut active = self.active.lock();
+        active.push(Arc::downgrade(slot));
         self.deadline.fetch_min(until, Ordering::Relaxed);
     }
 

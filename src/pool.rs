@@ -254,8 +254,8 @@ impl<S: Strategy, B> Pool<S, B> {
         if let Some(capacity) = report.capacity {
             let until = self.shared.now().saturating_add(self.shared.agents.ttl);
             let until = saturating_nanos(until);
-            slot.set_agent_capacity(capacity, until);
-            self.shared.agents.track(&slot, until);
+            let already = slot.set_agent_capacity(capacity, until);
+            self.shared.agents.track(&slot, until, already);
         }
         if let Some(state) = &report.state {
             slot.set_admin(state.admin, Reason::Agent(state.reason_text()));

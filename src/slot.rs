@@ -285,13 +285,15 @@ impl Slot {
     }
 
     /// Applies an agent's capacity, in force until `until` (clock nanoseconds).
-    pub(crate) fn set_agent_capacity(&self, capacity: Capacity, until: u64) {
+    /// Returns whether one was already in force (so the pool tracks it).
+    pub(crate) fn set_agent_capacity(&self, capacity: Capacity, until: u64) -> bool {
         let mut agent = self.agent.lock();
-        agent.capacity = Some(capacity);
+        let was = agent.capacity.replace(capacity).is_some();
         agent.until = until;
         let configured = self.configured_weight.load(Ordering::Relaxed);
         self.effective_weight
             .store(agent.effective(configured), Ordering::Relaxed);
+        was
     }
 
     /// Drops the agent's capacity if it ran out by `now`, restoring the

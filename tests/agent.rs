@@ -193,3 +193,29 @@ fn query_reads_one_line_from_an_agent() {
     assert_eq!(reply, "up 75%");
     assert_eq!(parse(&reply).capacity, Some(Capacity::Percent(75)));
 }
+
+#[test]
+fn each_backend_expires_on_its_own_schedule() {
+    let (pool, clock) =
+        common::pool_with_clock(WeightedRoundRobin::new(), common::weighted(&[2, 2, 2]));
+    let (b0, b1) = (BackendId::new("b0"), BackendId::new("b1"));
+    pool.apply_agent_reply(&b0, b"50%").unwrap();
+    clock.advance(Duration::from_secs(5));
+    pool.apply_agent_reply(&b1, b"weight:5").unwrap();
+    pool.apply_agent_reply(&b1, b"150%").unwrap();
+    let weights = |pool: &loadwise::Pool<WeightedRoundRobin, usize>| {
+        pool.backends()
+            .iter()
+            .map(|s| s.effective_weight / WEIGHT_UNIT)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(weights(&pool), vec![1, 3, 2]);
+    clock.advance(Duration::from_secs(6)); // t = 11: b0's report is stale
+    assert_eq!(weights(&pool), vec![2, 3, 2]);
+    pool.apply_agent_reply(&b0, b"0%").unwrap();
+    assert_eq!(weights(&pool), vec![0, 3, 2]);
+    clock.advance(Duration::from_secs(5)); // t = 16: b1's is stale
+    assert_eq!(weights(&pool), vec![0, 2, 2]);
+    clock.advance(Duration::from_secs(6)); // t = 22: b0's 0% too
+    assert_eq!(weights(&pool), vec![2, 2, 2]);
+}
