@@ -11,7 +11,7 @@ use crate::strategy::Strategy;
 
 /// Default time a client stays on its backend after its last request.
 pub const DEFAULT_STICKY_TTL: Duration = Duration::from_secs(30 * 60);
-/// Default cap on remembered clients (about 5 MB).
+/// Default cap on remembered clients (at most 11 MB, see [`StickyTable`]).
 pub const DEFAULT_STICKY_CAPACITY: usize = 100_000;
 /// Default IPv6 prefix hashed: a /64 is usually one site, and privacy
 /// addresses rotate the rest.
