@@ -205,3 +205,31 @@ fn sticky_clients_leave_a_down_node_stay_on_a_draining_one_and_skip_an_excluded_
     pool.set_state(&b0, AdminState::Up, Reason::Admin("test".into()));
     assert_eq!(place(&pool, &on("b0")), moved);
 }
+
+#[test]
+fn concurrent_picks_and_updates_keep_the_cap_and_release_everything() {
+    let strategy = SourceIpHash::with_key(KEY).sticky(TTL, 64);
+    let pool = std::sync::Arc::new(Pool::new(strategy, common::equal(4)).unwrap());
+    let workers: Vec<_> = (0..4u32)
+        .map(|t| {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                for n in 0..20_000u32 {
+                    let ip = IpAddr::V4(Ipv4Addr::from(t << 24 | (n % 500)));
+                    let pick = pool.pick(&Context::new().client(ip)).unwrap();
+                    assert!(pool.strategy().sticky_table().len() <= 64);
+                    drop(pick);
+                }
+            })
+        })
+        .collect();
+    for round in 0..200 {
+        let n = 2 + round % 3;
+        pool.update(common::equal(n)).unwrap();
+    }
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    assert!(pool.strategy().sticky_table().len() <= 64);
+    assert!(pool.backends().iter().all(|b| b.in_flight == 0));
+}

@@ -131,6 +131,10 @@ impl SourceIpHash {
             .best(h, |i| set.is_eligible(i, ctx), |i| f64::from(set.weight(i)))
     }
 
+    /// The first eligible backend from a random start: uniform when all are
+    /// eligible, and a request with neither client nor key has no affinity
+    /// to keep, so the slight lean towards a backend after an ineligible
+    /// one is not worth a second pass.
     fn random(&self, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
         let n = set.len();
         let start = self.rng.below(n.max(1));
