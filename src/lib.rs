@@ -43,6 +43,7 @@
 
 #![deny(missing_docs)]
 
+pub mod agent;
 mod backend;
 mod balancer;
 mod clock;
@@ -59,6 +60,7 @@ mod set;
 mod shared;
 mod slot;
 mod state;
+mod sticky;
 pub mod strategy;
 mod sync;
 
@@ -71,11 +73,12 @@ pub use feedback::FeedbackConfig;
 pub use health::HealthConfig;
 pub use outcome::{FailureKind, Outcome, OutcomeKind};
 pub use pick::Pick;
-pub use pool::{Pool, PoolBuilder};
+pub use pool::{Pool, PoolBuilder, DEFAULT_AGENT_EXPIRY};
 pub use rng::AtomicRng;
 pub use set::BackendSet;
 pub use slot::{BackendStatus, WEIGHT_UNIT};
 pub use state::{AdminState, BackendState, Observer, Reason, StateChange};
+pub use sticky::{StickyTable, MAX_STICKY_ENTRIES};
 pub use strategy::Strategy;
 
 /// The README's examples, compiled and run as doc tests.

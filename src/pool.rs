@@ -4,12 +4,14 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::agent::{AgentError, AgentReport};
 use crate::backend::{BackendId, BackendSpec, MAX_BACKENDS};
 use crate::balancer::Balancer;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{saturating_nanos, Clock, SystemClock};
 use crate::context::Context;
 use crate::error::{ConfigError, NoBackend};
 use crate::feedback::FeedbackConfig;
@@ -76,7 +78,13 @@ pub struct PoolBuilder<S> {
     health: HealthConfig,
     feedback: FeedbackConfig,
     observers: Vec<Arc<dyn Observer>>,
+    agent_expiry: Duration,
 }
+
+/// How long an agent's capacity report holds by default: five missed polls
+/// at HAProxy's default 2 s agent interval. Long enough to ride out a lost
+/// reply or two, short enough that a dead agent's last word does not rule.
+pub const DEFAULT_AGENT_EXPIRY: Duration = Duration::from_secs(10);
 
 impl<S: Strategy> PoolBuilder<S> {
     /// Uses `clock` instead of the system's monotonic clock.
@@ -97,6 +105,15 @@ impl<S: Strategy> PoolBuilder<S> {
         self
     }
 
+    /// How long an agent's capacity (`75%`, `weight:N`) holds before the
+    /// backend falls back to its configured weight, unless renewed; default
+    /// [`DEFAULT_AGENT_EXPIRY`]. `Duration::MAX` keeps reports until changed.
+    /// State words (`drain`, `down`, ...) never expire.
+    pub fn agent_expiry(mut self, expiry: Duration) -> Self {
+        self.agent_expiry = expiry;
+        self
+    }
+
     /// Adds an observer of state changes; it also hears the initial `Added`s.
     pub fn observer(mut self, observer: impl Observer) -> Self {
         self.observers.push(Arc::new(observer));
@@ -110,11 +127,18 @@ impl<S: Strategy> PoolBuilder<S> {
     ) -> Result<Pool<S, B>, ConfigError> {
         self.health.validate()?;
         self.feedback.validate()?;
+        if self.agent_expiry.is_zero() {
+            return Err(ConfigError::Invalid {
+                setting: "agent_expiry",
+                why: "must be more than zero".into(),
+            });
+        }
         let shared = Arc::new(Shared::new(
             self.clock,
             self.health,
             self.feedback,
             self.observers,
+            self.agent_expiry,
         ));
         let specs = validate(backends)?;
         let (generation, added) =
@@ -193,6 +217,7 @@ impl<S: Strategy> Pool<S, ()> {
             health: HealthConfig::default(),
             feedback: FeedbackConfig::default(),
             observers: Vec::new(),
+            agent_expiry: DEFAULT_AGENT_EXPIRY,
         }
     }
 }
@@ -216,13 +241,50 @@ impl<S: Strategy, B> Pool<S, B> {
         }
     }
 
+    /// Applies an agent's report to backend `id`: a capacity scales
+    /// (`75%`) or sets (`weight:N`) its effective weight until the agent
+    /// expiry runs out (see [`PoolBuilder::agent_expiry`]), and combines
+    /// with later configured-weight updates; a state word sets its admin
+    /// state with [`Reason::Agent`] until another word changes it. Words not
+    /// sent change nothing. `maxconn` is left to the caller.
+    pub fn apply_agent(&self, id: &BackendId, report: &AgentReport) -> Result<(), AgentError> {
+        let slot = self
+            .find(id)
+            .ok_or_else(|| AgentError::UnknownBackend(id.clone()))?;
+        if let Some(capacity) = report.capacity {
+            let until = self.shared.now().saturating_add(self.shared.agents.ttl);
+            let until = saturating_nanos(until);
+            let already = slot.set_agent_capacity(capacity, until);
+            self.shared.agents.track(&slot, until, already);
+        }
+        if let Some(state) = &report.state {
+            slot.set_admin(state.admin, Reason::Agent(state.reason_text()));
+        }
+        Ok(())
+    }
+
+    /// Parses an agent's raw reply and applies it ([`Pool::apply_agent`]);
+    /// returns the report, e.g. for its `maxconn`. A reply that does not
+    /// parse changes nothing.
+    pub fn apply_agent_reply(
+        &self,
+        id: &BackendId,
+        reply: &[u8],
+    ) -> Result<AgentReport, AgentError> {
+        let report = AgentReport::parse(reply)?;
+        self.apply_agent(id, &report)?;
+        Ok(report)
+    }
+
     /// The runtime picture of one backend of the current set.
     pub fn status(&self, id: &BackendId) -> Option<BackendStatus> {
+        self.expire_agents();
         self.find(id).map(|slot| slot.status())
     }
 
     /// The runtime picture of every backend, in set order.
     pub fn backends(&self) -> Vec<BackendStatus> {
+        self.expire_agents();
         let generation = self.current.load();
         generation.set.slots().iter().map(|s| s.status()).collect()
     }
@@ -237,6 +299,14 @@ impl<S: Strategy, B> Pool<S, B> {
         &self.shared.clock
     }
 
+    /// Restores configured weights whose agent capacity ran out: one atomic
+    /// load while no capacity report is in force.
+    #[inline]
+    fn expire_agents(&self) {
+        let shared = &self.shared;
+        shared.agents.check(|| shared.now());
+    }
+
     fn find(&self, id: &BackendId) -> Option<Arc<Slot>> {
         let generation = self.current.load();
         let found = generation.set.slots().iter().find(|s| &s.id == id);
@@ -247,6 +317,7 @@ impl<S: Strategy, B> Pool<S, B> {
 impl<S: Strategy, B: Send + Sync + 'static> Balancer<B> for Pool<S, B> {
     #[inline]
     fn pick(&self, ctx: &Context<'_>) -> Result<Pick<B>, NoBackend> {
+        self.expire_agents();
         let generation = self.current.load();
         let chosen = self
             .strategy

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 
+use crate::agent::AgentExpiry;
 use crate::clock::Clock;
 use crate::feedback::FeedbackConfig;
 use crate::health::{Ejections, HealthConfig};
@@ -18,6 +19,7 @@ pub(crate) struct Shared {
     pub(crate) health: HealthConfig,
     pub(crate) feedback: FeedbackConfig,
     pub(crate) ejections: Ejections,
+    pub(crate) agents: AgentExpiry,
     /// Size of the current set: the ejection cap is a share of it.
     pub(crate) backends: AtomicUsize,
     observers: RwLock<Vec<Arc<dyn Observer>>>,
@@ -29,12 +31,14 @@ impl Shared {
         health: HealthConfig,
         feedback: FeedbackConfig,
         observers: Vec<Arc<dyn Observer>>,
+        agent_expiry: Duration,
     ) -> Self {
         Shared {
             clock,
             health,
             feedback,
             ejections: Ejections::default(),
+            agents: AgentExpiry::new(agent_expiry),
             backends: AtomicUsize::new(0),
             observers: RwLock::new(observers),
         }

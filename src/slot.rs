@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::agent::{AgentCapacity, Capacity};
 use crate::backend::BackendId;
 use crate::clock::saturating_nanos;
 use crate::feedback::Ewma;
@@ -49,6 +50,10 @@ pub(crate) struct Slot {
     /// EWMA of the share of outcomes that were errors, 0..=1.
     errors: Ewma,
     last_change: Mutex<StateChange>,
+    /// The agent's capacity report in force, if any. Every write of
+    /// `effective_weight` happens under this lock, so a configured-weight
+    /// update and an agent report combine instead of overwriting each other.
+    agent: Mutex<AgentCapacity>,
     shared: Arc<Shared>,
 }
 
@@ -77,6 +82,7 @@ impl Slot {
             failures: AtomicU64::new(0),
             latency: Ewma::default(),
             errors: Ewma::default(),
+            agent: Mutex::new(AgentCapacity::default()),
             shared,
         }
     }
@@ -273,9 +279,37 @@ impl Slot {
     }
 
     pub(crate) fn set_configured_weight(&self, weight: u32) {
+        let agent = self.agent.lock();
         self.configured_weight.store(weight, Ordering::Relaxed);
         self.effective_weight
-            .store(u64::from(weight) * WEIGHT_UNIT, Ordering::Relaxed);
+            .store(agent.effective(weight), Ordering::Relaxed);
+    }
+
+    /// Applies an agent's capacity, in force until `until` (clock nanoseconds).
+    /// Returns whether one was already in force (so the pool tracks it).
+    pub(crate) fn set_agent_capacity(&self, capacity: Capacity, until: u64) -> bool {
+        let mut agent = self.agent.lock();
+        let was = agent.capacity.replace(capacity).is_some();
+        agent.until = until;
+        let configured = self.configured_weight.load(Ordering::Relaxed);
+        self.effective_weight
+            .store(agent.effective(configured), Ordering::Relaxed);
+        was
+    }
+
+    /// Drops the agent's capacity if it ran out by `now`, restoring the
+    /// configured weight. Returns its expiry if one is still in force.
+    pub(crate) fn expire_agent(&self, now: u64) -> Option<u64> {
+        let mut agent = self.agent.lock();
+        agent.capacity?;
+        if now < agent.until {
+            return Some(agent.until);
+        }
+        agent.capacity = None;
+        let configured = self.configured_weight.load(Ordering::Relaxed);
+        self.effective_weight
+            .store(agent.effective(configured), Ordering::Relaxed);
+        None
     }
 
     pub(crate) fn mark_removed(&self) {

@@ -124,12 +124,34 @@ strategies! {
     WeightedRoundRobin => "weighted-round-robin": "Smooth weighted round robin (nginx).",
     LeastConnections => "least-connections": "Fewest picks in flight.",
     WeightedLeastConnections => "weighted-least-connections": "Fewest picks in flight per unit of weight.",
+    ResourceBased => "resource-based": "Shares following agent-reported capacity.",
+    SdnAdaptive => "sdn-adaptive": "Better of two random backends by latency, errors, load and capacity.",
+    SourceIpHash => "source-ip-hash": "Client address hashed to a backend, with a sticky table.",
 }
 
 impl FromOptions for RoundRobin {}
 impl FromOptions for WeightedRoundRobin {}
 impl FromOptions for LeastConnections {}
 impl FromOptions for WeightedLeastConnections {}
+impl FromOptions for ResourceBased {}
+
+impl FromOptions for SourceIpHash {
+    fn from_options(options: &StrategyOptions) -> Self {
+        let strategy = SourceIpHash::with_key(options.hash_key.unwrap_or_else(HashKey::random));
+        match options.seed {
+            Some(seed) => strategy.seed(seed),
+            None => strategy,
+        }
+    }
+}
+
+impl FromOptions for SdnAdaptive {
+    fn from_options(options: &StrategyOptions) -> Self {
+        options
+            .seed
+            .map_or_else(SdnAdaptive::new, SdnAdaptive::seeded)
+    }
+}
 
 impl FromStr for StrategyKind {
     type Err = ConfigError;

@@ -7,13 +7,21 @@
 
 mod any;
 mod least_connections;
+mod resource_based;
 mod round_robin;
+mod sdn_adaptive;
+mod source_ip_hash;
 mod weighted_least_connections;
 mod weighted_round_robin;
 
 pub use any::{AnyStrategy, AnyTable, FromOptions, StrategyKind, StrategyOptions};
 pub use least_connections::LeastConnections;
+pub use resource_based::ResourceBased;
 pub use round_robin::RoundRobin;
+pub use sdn_adaptive::{SdnAdaptive, DEFAULT_ERROR_WEIGHT};
+pub use source_ip_hash::{
+    SourceIpHash, SourceIpTable, DEFAULT_STICKY_CAPACITY, DEFAULT_STICKY_TTL, DEFAULT_V6_PREFIX,
+};
 pub use weighted_least_connections::WeightedLeastConnections;
 pub use weighted_round_robin::Scores;
 pub use weighted_round_robin::WeightedRoundRobin;
