@@ -124,12 +124,28 @@ strategies! {
     WeightedRoundRobin => "weighted-round-robin": "Smooth weighted round robin (nginx).",
     LeastConnections => "least-connections": "Fewest picks in flight.",
     WeightedLeastConnections => "weighted-least-connections": "Fewest picks in flight per unit of weight.",
+    PowerOfTwoChoices => "p2c": "Two random candidates, the less loaded per unit of weight wins.",
+    Random => "random": "Weighted random.",
 }
 
 impl FromOptions for RoundRobin {}
 impl FromOptions for WeightedRoundRobin {}
 impl FromOptions for LeastConnections {}
 impl FromOptions for WeightedLeastConnections {}
+
+impl FromOptions for PowerOfTwoChoices {
+    fn from_options(options: &StrategyOptions) -> Self {
+        options
+            .seed
+            .map_or_else(PowerOfTwoChoices::new, PowerOfTwoChoices::seeded)
+    }
+}
+
+impl FromOptions for Random {
+    fn from_options(options: &StrategyOptions) -> Self {
+        options.seed.map_or_else(Random::new, Random::seeded)
+    }
+}
 
 impl FromStr for StrategyKind {
     type Err = ConfigError;

@@ -7,12 +7,16 @@
 
 mod any;
 mod least_connections;
+mod p2c;
+mod random;
 mod round_robin;
 mod weighted_least_connections;
 mod weighted_round_robin;
 
 pub use any::{AnyStrategy, AnyTable, FromOptions, StrategyKind, StrategyOptions};
 pub use least_connections::LeastConnections;
+pub use p2c::PowerOfTwoChoices;
+pub use random::Random;
 pub use round_robin::RoundRobin;
 pub use weighted_least_connections::WeightedLeastConnections;
 pub use weighted_round_robin::Scores;
