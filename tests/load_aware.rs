@@ -6,7 +6,7 @@ mod common;
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use loadwise::strategy::{PowerOfTwoChoices, Random, RoundRobin};
+use loadwise::strategy::{PeakEwma, PowerOfTwoChoices, Random, RoundRobin};
 use loadwise::{BackendId, Balancer, Context, Outcome, Pick, Pool, Strategy as Balancing};
 use proptest::prelude::*;
 
@@ -19,11 +19,26 @@ fn idle_counts<S: Balancing>(pool: &Pool<S, usize>, backends: usize, n: usize) -
     counts
 }
 
-/// The model: 4 backends on a manual clock; every millisecond 4 requests
-/// arrive; a request holds its pick 4 ms, or 40 ms on backend 3 (the slow
-/// one). When `record` is set, each pick records its holding time as its
-/// latency when released. Returns backend 3's share of all picks.
+/// How backend 3 misbehaves in the model.
+#[derive(Clone, Copy)]
+enum Slow {
+    /// Holds its picks 40 ms instead of 4, and records that latency.
+    Holds,
+    /// Holds its picks 4 ms like the others but records 40 ms.
+    Reports,
+    /// Holds its picks 4 ms and answers every one with a server error.
+    Fails,
+}
+
 fn slow_share<S: Balancing>(strategy: S, record: bool) -> f64 {
+    slow_share_of(strategy, record, Slow::Holds)
+}
+
+/// The model: 4 backends on a manual clock; every millisecond 4 requests
+/// arrive; a request holds its pick 4 ms, or as `slow` says on backend 3.
+/// When `record` is set, each pick records an outcome when released.
+/// Returns backend 3's share of all picks.
+fn slow_share_of<S: Balancing>(strategy: S, record: bool, slow: Slow) -> f64 {
     const TICKS: u64 = 5_000;
     const SLOW: usize = 3;
     let (pool, clock) = common::pool_with_clock(strategy, common::equal(4));
@@ -35,7 +50,13 @@ fn slow_share<S: Balancing>(strategy: S, record: bool) -> f64 {
         for (due, hold, mut pick) in held.drain(..) {
             if due <= tick {
                 if record {
-                    pick.record(Outcome::success(Duration::from_millis(hold)));
+                    let latency = Duration::from_millis(hold);
+                    let outcome = match slow {
+                        Slow::Reports if *pick.backend() == SLOW => Outcome::success(latency * 10),
+                        Slow::Fails if *pick.backend() == SLOW => Outcome::server_error(latency),
+                        _ => Outcome::success(latency),
+                    };
+                    pick.record(outcome);
                 }
             } else {
                 kept.push_back((due, hold, pick));
@@ -46,7 +67,10 @@ fn slow_share<S: Balancing>(strategy: S, record: bool) -> f64 {
             let pick = pool.pick(&Context::new()).unwrap();
             let b = *pick.backend();
             counts[b] += 1;
-            let hold = if b == SLOW { 40 } else { 4 };
+            let hold = match slow {
+                Slow::Holds if b == SLOW => 40,
+                _ => 4,
+            };
             held.push_back((tick + hold, hold, pick));
         }
     }
@@ -68,7 +92,44 @@ fn random_control_gives_the_slow_backend_about_its_fair_share() {
 #[test]
 fn p2c_gives_a_slow_backend_less_than_half_its_fair_share() {
     let share = slow_share(PowerOfTwoChoices::seeded(7), false);
+    eprintln!("p2c slow share {share}");
     assert!(share < 0.5 * 0.25, "{share}");
+}
+
+#[test]
+fn peak_ewma_gives_a_slow_backend_less_than_half_its_fair_share() {
+    let share = slow_share(PeakEwma::seeded(7), true);
+    assert!(share < 0.5 * 0.25, "{share}");
+}
+
+#[test]
+fn peak_ewma_avoids_a_backend_that_reports_slow_answers() {
+    // Same holding time for everyone: only the recorded latency differs,
+    // so in-flight counts alone would not see it.
+    let share = slow_share_of(PeakEwma::seeded(8), true, Slow::Reports);
+    assert!(share < 0.5 * 0.25, "{share}");
+    let control = slow_share_of(RoundRobin::new(), true, Slow::Reports);
+    assert!((0.24..=0.26).contains(&control), "{control}");
+}
+
+#[test]
+fn peak_ewma_penalises_a_backend_that_fails_fast() {
+    let share = slow_share_of(PeakEwma::seeded(9), true, Slow::Fails);
+    assert!(share < 0.5 * 0.25, "{share}");
+    // Without the penalty it gets its fair share: the test can fail.
+    let share = slow_share_of(PeakEwma::seeded(9).error_penalty(0.0), true, Slow::Fails);
+    assert!(share > 0.2, "{share}");
+}
+
+#[test]
+fn peak_ewma_rejects_nonsense_settings() {
+    assert!(Pool::new(PeakEwma::new().error_penalty(f64::NAN), common::equal(2)).is_err());
+    assert!(Pool::new(PeakEwma::new().error_penalty(-1.0), common::equal(2)).is_err());
+    assert!(Pool::new(
+        PeakEwma::new().default_latency(Duration::ZERO),
+        common::equal(2)
+    )
+    .is_err());
 }
 
 #[test]

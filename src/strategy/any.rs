@@ -125,6 +125,7 @@ strategies! {
     LeastConnections => "least-connections": "Fewest picks in flight.",
     WeightedLeastConnections => "weighted-least-connections": "Fewest picks in flight per unit of weight.",
     PowerOfTwoChoices => "p2c": "Two random candidates, the less loaded per unit of weight wins.",
+    PeakEwma => "peak-ewma": "Power of two choices on latency x load, failures penalised.",
     Random => "random": "Weighted random.",
 }
 
@@ -138,6 +139,12 @@ impl FromOptions for PowerOfTwoChoices {
         options
             .seed
             .map_or_else(PowerOfTwoChoices::new, PowerOfTwoChoices::seeded)
+    }
+}
+
+impl FromOptions for PeakEwma {
+    fn from_options(options: &StrategyOptions) -> Self {
+        options.seed.map_or_else(PeakEwma::new, PeakEwma::seeded)
     }
 }
 

@@ -8,6 +8,7 @@
 mod any;
 mod least_connections;
 mod p2c;
+mod peak_ewma;
 mod random;
 mod round_robin;
 mod weighted_least_connections;
@@ -16,6 +17,7 @@ mod weighted_round_robin;
 pub use any::{AnyStrategy, AnyTable, FromOptions, StrategyKind, StrategyOptions};
 pub use least_connections::LeastConnections;
 pub use p2c::PowerOfTwoChoices;
+pub use peak_ewma::PeakEwma;
 pub use random::Random;
 pub use round_robin::RoundRobin;
 pub use weighted_least_connections::WeightedLeastConnections;
