@@ -127,6 +127,8 @@ strategies! {
     PowerOfTwoChoices => "p2c": "Two random candidates, the less loaded per unit of weight wins.",
     PeakEwma => "peak-ewma": "Power of two choices on latency x load, failures penalised.",
     Random => "random": "Weighted random.",
+    RendezvousHash => "rendezvous": "Weighted highest-random-weight hashing of the key or client.",
+    RingHash => "ring-hash": "Ketama consistent-hash ring over the key or client.",
 }
 
 impl FromOptions for RoundRobin {}
