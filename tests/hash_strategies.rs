@@ -5,7 +5,8 @@ mod common;
 
 use std::collections::HashMap;
 
-use loadwise::hash::{HashKey, Ring};
+use loadwise::hash::{HashKey, MaglevTable, Ring};
+use loadwise::strategy::Maglev;
 use loadwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
 use loadwise::{AdminState, BackendId, BackendSpec, Balancer, Context, Pool, Reason};
 use proptest::prelude::*;
@@ -15,7 +16,11 @@ use rand_chacha::ChaCha8Rng;
 
 const KEY: HashKey = HashKey::from_bytes(*b"loadwise-testkey");
 
-const HASH_KINDS: &[StrategyKind] = &[StrategyKind::RendezvousHash, StrategyKind::RingHash];
+const HASH_KINDS: &[StrategyKind] = &[
+    StrategyKind::RendezvousHash,
+    StrategyKind::RingHash,
+    StrategyKind::Maglev,
+];
 
 fn strategy(kind: StrategyKind) -> AnyStrategy {
     AnyStrategy::with_options(
@@ -199,4 +204,145 @@ fn ring_balance_with_the_default_points() {
         .fold(0.0, f64::max);
     eprintln!("ring: worst relative deviation {worst:.3} {counts:?}");
     assert!(worst < 0.25, "{worst} {counts:?}");
+}
+
+fn entries_per_backend(table: &MaglevTable, n: usize) -> Vec<u64> {
+    let mut counts = vec![0u64; n];
+    for &owner in table.owners() {
+        counts[owner as usize] += 1;
+    }
+    counts
+}
+
+fn names(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("node-{i}")).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn maglev_unweighted_owns_floor_or_ceil_of_m_over_n(
+        n in 1usize..=1000,
+        size in prop::sample::select(vec![1009u32, 4099, 10007]),
+        key in any::<[u8; 16]>(),
+    ) {
+        prop_assume!(size as usize >= n);
+        let ids = names(n);
+        let table = MaglevTable::new(
+            &HashKey::from_bytes(key),
+            size,
+            ids.iter().map(|id| (id.as_str(), 1)),
+        ).unwrap();
+        let (lo, hi) = (u64::from(size) / n as u64, u64::from(size).div_ceil(n as u64));
+        for (i, c) in entries_per_backend(&table, n).into_iter().enumerate() {
+            prop_assert!(c == lo || c == hi, "backend {} owns {} of {} (n = {})", i, c, size, n);
+        }
+    }
+
+    /// Stated bound: |entries_i - M w_i / W| < 2 + N w_i / W, checked
+    /// exactly as |entries_i W - M w_i| < 2 W + N w_i.
+    #[test]
+    fn maglev_weighted_is_within_the_stated_bound_of_each_share(
+        weights in prop::collection::vec(1u64..100, 1..60),
+        key in any::<[u8; 16]>(),
+    ) {
+        let size = 10007u32;
+        let ids = names(weights.len());
+        let table = MaglevTable::new(
+            &HashKey::from_bytes(key),
+            size,
+            ids.iter().zip(&weights).map(|(id, &w)| (id.as_str(), w as u32)),
+        ).unwrap();
+        let total: u64 = weights.iter().sum();
+        let n = weights.len() as u64;
+        let m = u64::from(size);
+        for (i, c) in entries_per_backend(&table, weights.len()).into_iter().enumerate() {
+            let error = (c * total).abs_diff(m * weights[i]);
+            prop_assert!(
+                error < 2 * total + n * weights[i],
+                "backend {} weight {} owns {}, share {:.1}",
+                i, weights[i], c, (m * weights[i]) as f64 / total as f64
+            );
+        }
+    }
+}
+
+#[test]
+fn maglev_at_the_default_size() {
+    for n in [1usize, 7, 100, 1000] {
+        let ids = names(n);
+        let table = MaglevTable::new(
+            &KEY,
+            MaglevTable::DEFAULT_SIZE,
+            ids.iter().map(|id| (id.as_str(), 1)),
+        )
+        .unwrap();
+        assert_eq!(table.size(), 65_537);
+        let m = 65_537u64;
+        for c in entries_per_backend(&table, n) {
+            assert!(
+                c == m / n as u64 || c == m.div_ceil(n as u64),
+                "n = {n}: {c}"
+            );
+        }
+    }
+    // Weighted at the default size: the worst error measured, in entries.
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let weights: Vec<u32> = (0..100).map(|_| rng.gen_range(1..=10)).collect();
+    let ids = names(100);
+    let table = MaglevTable::new(
+        &KEY,
+        MaglevTable::DEFAULT_SIZE,
+        ids.iter().zip(&weights).map(|(id, &w)| (id.as_str(), w)),
+    )
+    .unwrap();
+    let total: u32 = weights.iter().sum();
+    let worst = entries_per_backend(&table, 100)
+        .iter()
+        .zip(&weights)
+        .map(|(&c, &w)| (c as f64 - 65_537.0 * f64::from(w) / f64::from(total)).abs())
+        .fold(0.0, f64::max);
+    eprintln!("maglev weighted, 100 backends at 65537: worst error {worst:.2} entries");
+    assert!(worst < 2.0 + 100.0 * 10.0 / f64::from(total));
+}
+
+#[test]
+fn maglev_rejects_bad_sizes() {
+    assert!(Pool::new(Maglev::new().size(65_536), common::equal(3)).is_err());
+    assert!(Pool::new(Maglev::new().size(1), common::equal(1)).is_err());
+    assert!(Pool::new(Maglev::new().size(5), common::equal(6)).is_err());
+    assert!(Pool::new(
+        Maglev::new().size(MaglevTable::MAX_SIZE + 1),
+        common::equal(3)
+    )
+    .is_err());
+    assert!(Pool::new(Maglev::new().size(7), common::equal(7)).is_ok());
+}
+
+/// Removing one of N backends: the share of 10,000 keys remapped. Ideal is
+/// 1/N (the removed backend's keys); Maglev moves some others too. Measured
+/// at M = 65,537: at most 0.63 points of percentage above 1/N (N = 50);
+/// stated bound: at most 1/N + 1.5% of all keys move.
+#[test]
+fn maglev_removal_remaps_little_more_than_the_removed_share() {
+    let keys = keys(10_000);
+    for n in [5usize, 10, 50] {
+        let specs = common::equal(n);
+        let before = mapping(&pool(StrategyKind::Maglev, specs.clone()), &keys);
+        let mut worst: f64 = 0.0;
+        for gone in [0, n / 2, n - 1] {
+            let gone_id = specs[gone].id.clone();
+            let rest: Vec<_> = specs.iter().filter(|s| s.id != gone_id).cloned().collect();
+            let after = mapping(&pool(StrategyKind::Maglev, rest), &keys);
+            let moved = before.iter().zip(&after).filter(|(b, a)| b != a).count();
+            let share = moved as f64 / keys.len() as f64;
+            eprintln!(
+                "maglev n = {n}: removing b{gone} remaps {share:.4} (ideal {:.4})",
+                1.0 / n as f64
+            );
+            worst = worst.max(share - 1.0 / n as f64);
+        }
+        assert!(worst < 0.015, "n = {n}: {worst} above 1/N");
+    }
 }

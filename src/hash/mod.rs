@@ -6,10 +6,12 @@
 //! instances agree without talking to each other.
 
 mod key;
+mod maglev;
 mod rendezvous;
 mod ring;
 
 pub use key::HashKey;
+pub use maglev::MaglevTable;
 pub use rendezvous::{rendezvous_score, Rendezvous};
 pub use ring::Ring;
 

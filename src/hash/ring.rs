@@ -33,8 +33,10 @@ pub struct Ring {
 }
 
 impl Ring {
-    /// Most points a ring holds (12 bytes each: 12 MiB).
-    pub const MAX_POINTS: u64 = 1 << 20;
+    /// Most points a ring holds: 262,144 (12 bytes each: 3 MiB), enough for
+    /// 1,600 backends at 160 points, or 4 points each for the most backends
+    /// a set may hold.
+    pub const MAX_POINTS: u64 = 1 << 18;
     /// Most points per unit of weight accepted.
     pub const MAX_POINTS_PER_UNIT: u32 = 100_000;
 
@@ -85,7 +87,8 @@ impl Ring {
                 points.push((key.hash_with(id.as_bytes(), replica), id, index as u32));
             }
         }
-        points.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        // Ids only break ties of equal hashes.
+        points.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
         Ok(Ring {
             hashes: points.iter().map(|p| p.0).collect(),
             owners: points.iter().map(|p| p.2).collect(),

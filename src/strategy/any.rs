@@ -129,6 +129,7 @@ strategies! {
     Random => "random": "Weighted random.",
     RendezvousHash => "rendezvous": "Weighted highest-random-weight hashing of the key or client.",
     RingHash => "ring-hash": "Ketama consistent-hash ring over the key or client.",
+    Maglev => "maglev": "Maglev lookup table over the key or client: O(1), finely balanced.",
 }
 
 impl FromOptions for RoundRobin {}

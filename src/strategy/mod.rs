@@ -7,6 +7,7 @@
 
 mod any;
 mod least_connections;
+mod maglev;
 mod p2c;
 mod peak_ewma;
 mod random;
@@ -18,6 +19,7 @@ mod weighted_round_robin;
 
 pub use any::{AnyStrategy, AnyTable, FromOptions, StrategyKind, StrategyOptions};
 pub use least_connections::LeastConnections;
+pub use maglev::Maglev;
 pub use p2c::PowerOfTwoChoices;
 pub use peak_ewma::PeakEwma;
 pub use random::Random;
