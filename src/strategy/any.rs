@@ -130,6 +130,7 @@ strategies! {
     RendezvousHash => "rendezvous": "Weighted highest-random-weight hashing of the key or client.",
     RingHash => "ring-hash": "Ketama consistent-hash ring over the key or client.",
     Maglev => "maglev": "Maglev lookup table over the key or client: O(1), finely balanced.",
+    BoundedLoad => "bounded-load": "Consistent hashing with bounded loads: hot keys spill along the ring.",
 }
 
 impl FromOptions for RoundRobin {}

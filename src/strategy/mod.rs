@@ -6,6 +6,7 @@
 //! The [`Pool`](crate::Pool) keeps the two in step.
 
 mod any;
+mod bounded_load;
 mod least_connections;
 mod maglev;
 mod p2c;
@@ -18,6 +19,7 @@ mod weighted_least_connections;
 mod weighted_round_robin;
 
 pub use any::{AnyStrategy, AnyTable, FromOptions, StrategyKind, StrategyOptions};
+pub use bounded_load::BoundedLoad;
 pub use least_connections::LeastConnections;
 pub use maglev::Maglev;
 pub use p2c::PowerOfTwoChoices;
