@@ -74,7 +74,9 @@ fn slow_share_of<S: Balancing>(strategy: S, record: bool, slow: Slow) -> f64 {
             held.push_back((tick + hold, hold, pick));
         }
     }
-    counts[SLOW] as f64 / counts.iter().sum::<u64>() as f64
+    let share = counts[SLOW] as f64 / counts.iter().sum::<u64>() as f64;
+    eprintln!("slow backend share {share:.4} of picks {counts:?}");
+    share
 }
 
 #[test]
@@ -92,7 +94,6 @@ fn random_control_gives_the_slow_backend_about_its_fair_share() {
 #[test]
 fn p2c_gives_a_slow_backend_less_than_half_its_fair_share() {
     let share = slow_share(PowerOfTwoChoices::seeded(7), false);
-    eprintln!("p2c slow share {share}");
     assert!(share < 0.5 * 0.25, "{share}");
 }
 
