@@ -36,6 +36,7 @@
 //! - Backends are up, draining or down ([`AdminState`], set by the operator or
 //!   an agent), or ejected by passive health ([`HealthConfig`]). Every change
 //!   carries a [`Reason`] and reaches [`Observer`]s.
+//! - Backends that join or come back can ramp their weight up ([`SlowStart`]).
 //! - Time comes from a [`Clock`]; tests drive a [`ManualClock`].
 //!
 //! Strategies chosen by name at run time go through
@@ -58,6 +59,7 @@ mod rng;
 mod set;
 mod shared;
 mod slot;
+mod slow_start;
 mod state;
 pub mod strategy;
 
@@ -74,6 +76,7 @@ pub use pool::{Pool, PoolBuilder};
 pub use rng::AtomicRng;
 pub use set::BackendSet;
 pub use slot::{BackendStatus, WEIGHT_UNIT};
+pub use slow_start::SlowStart;
 pub use state::{AdminState, BackendState, Observer, Reason, StateChange};
 pub use strategy::Strategy;
 

@@ -19,6 +19,7 @@ use crate::pick::{Member, Pick};
 use crate::set::BackendSet;
 use crate::shared::Shared;
 use crate::slot::{BackendStatus, Slot};
+use crate::slow_start::SlowStart;
 use crate::state::{AdminState, Observer, Reason};
 use crate::strategy::Strategy;
 
@@ -75,6 +76,7 @@ pub struct PoolBuilder<S> {
     clock: Arc<dyn Clock>,
     health: HealthConfig,
     feedback: FeedbackConfig,
+    slow_start: SlowStart,
     observers: Vec<Arc<dyn Observer>>,
 }
 
@@ -97,6 +99,13 @@ impl<S: Strategy> PoolBuilder<S> {
         self
     }
 
+    /// Ramps the weight of backends that join or come back (see
+    /// [`SlowStart`]; off by default).
+    pub fn slow_start(mut self, slow_start: SlowStart) -> Self {
+        self.slow_start = slow_start;
+        self
+    }
+
     /// Adds an observer of state changes; it also hears the initial `Added`s.
     pub fn observer(mut self, observer: impl Observer) -> Self {
         self.observers.push(Arc::new(observer));
@@ -110,10 +119,12 @@ impl<S: Strategy> PoolBuilder<S> {
     ) -> Result<Pool<S, B>, ConfigError> {
         self.health.validate()?;
         self.feedback.validate()?;
+        self.slow_start.validate()?;
         let shared = Arc::new(Shared::new(
             self.clock,
             self.health,
             self.feedback,
+            self.slow_start,
             self.observers,
         ));
         let specs = validate(backends)?;
@@ -165,6 +176,11 @@ impl<S: Strategy, B: Send + Sync + 'static> Pool<S, B> {
             .filter(|s| !kept.contains(&s.id))
             .cloned()
             .collect();
+        // Joining and rejoining backends ramp up from now on (the first set
+        // does not: there is no one to spare them).
+        for slot in &added {
+            slot.start_ramp();
+        }
         self.current.store(Arc::new(generation));
         retired.retain(|_, slot| slot.strong_count() > 0);
         retired.extend(removed.iter().map(|s| (s.id.clone(), Arc::downgrade(s))));
@@ -192,6 +208,7 @@ impl<S: Strategy> Pool<S, ()> {
             clock: Arc::new(SystemClock::new()),
             health: HealthConfig::default(),
             feedback: FeedbackConfig::default(),
+            slow_start: SlowStart::default(),
             observers: Vec::new(),
         }
     }

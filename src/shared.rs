@@ -11,12 +11,14 @@ use parking_lot::RwLock;
 use crate::clock::Clock;
 use crate::feedback::FeedbackConfig;
 use crate::health::{Ejections, HealthConfig};
+use crate::slow_start::SlowStart;
 use crate::state::{Observer, StateChange};
 
 pub(crate) struct Shared {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) health: HealthConfig,
     pub(crate) feedback: FeedbackConfig,
+    pub(crate) slow_start: SlowStart,
     pub(crate) ejections: Ejections,
     /// Size of the current set: the ejection cap is a share of it.
     pub(crate) backends: AtomicUsize,
@@ -28,12 +30,14 @@ impl Shared {
         clock: Arc<dyn Clock>,
         health: HealthConfig,
         feedback: FeedbackConfig,
+        slow_start: SlowStart,
         observers: Vec<Arc<dyn Observer>>,
     ) -> Self {
         Shared {
             clock,
             health,
             feedback,
+            slow_start,
             ejections: Ejections::default(),
             backends: AtomicUsize::new(0),
             observers: RwLock::new(observers),
