@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use loadwise::hash::HashKey;
 use loadwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
-use loadwise::{Balancer, BackendSpec, Context, Pool};
+use loadwise::{BackendSpec, Balancer, Context, Pool};
 
 const SIZES: [usize; 3] = [4, 64, 1024];
 const KEYS: usize = 4096;
@@ -26,7 +26,8 @@ fn pool(kind: StrategyKind, n: usize) -> Pool<AnyStrategy, u32> {
         hash_key: Some(HashKey::from_bytes([7; 16])),
         seed: Some(1),
     };
-    let backends = (0..n).map(|i| BackendSpec::new(format!("10.0.{}.{}:80", i / 256, i % 256), i as u32));
+    let backends =
+        (0..n).map(|i| BackendSpec::new(format!("10.0.{}.{}:80", i / 256, i % 256), i as u32));
     Pool::new(AnyStrategy::with_options(kind, &options), backends).expect("valid pool")
 }
 
@@ -46,7 +47,9 @@ impl Requests {
             x
         };
         let keys = (0..KEYS).map(|_| next().to_le_bytes()).collect();
-        let clients = (0..KEYS).map(|_| IpAddr::from((next() as u32).to_be_bytes())).collect();
+        let clients = (0..KEYS)
+            .map(|_| IpAddr::from((next() as u32).to_be_bytes()))
+            .collect();
         Requests { keys, clients }
     }
 
@@ -89,7 +92,8 @@ fn two_threads(c: &mut Criterion) {
                     let barrier = Arc::new(Barrier::new(2));
                     let threads: Vec<_> = (0..2)
                         .map(|t| {
-                            let (pool, requests, barrier) = (pool.clone(), requests.clone(), barrier.clone());
+                            let (pool, requests, barrier) =
+                                (pool.clone(), requests.clone(), barrier.clone());
                             std::thread::spawn(move || {
                                 barrier.wait();
                                 let started = Instant::now();
@@ -101,7 +105,8 @@ fn two_threads(c: &mut Criterion) {
                             })
                         })
                         .collect();
-                    let times: Vec<Duration> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+                    let times: Vec<Duration> =
+                        threads.into_iter().map(|t| t.join().unwrap()).collect();
                     times.into_iter().max().unwrap_or_default()
                 })
             });
@@ -130,7 +135,9 @@ fn update_while_picking(c: &mut Criterion) {
         let specs: Vec<Vec<BackendSpec<u32>>> = (0..2)
             .map(|round| {
                 (0..64)
-                    .map(|i| BackendSpec::new(format!("10.0.0.{i}:80"), i).weight(1 + (i + round) % 3))
+                    .map(|i| {
+                        BackendSpec::new(format!("10.0.0.{i}:80"), i).weight(1 + (i + round) % 3)
+                    })
                     .collect()
             })
             .collect();

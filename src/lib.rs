@@ -36,6 +36,7 @@
 //! - Backends are up, draining or down ([`AdminState`], set by the operator or
 //!   an agent), or ejected by passive health ([`HealthConfig`]). Every change
 //!   carries a [`Reason`] and reaches [`Observer`]s.
+//! - Backends that join or come back can ramp their weight up ([`SlowStart`]).
 //! - Time comes from a [`Clock`]; tests drive a [`ManualClock`].
 //!
 //! Strategies chosen by name at run time go through
@@ -59,6 +60,7 @@ mod rng;
 mod set;
 mod shared;
 mod slot;
+mod slow_start;
 mod state;
 mod sticky;
 pub mod strategy;
@@ -77,6 +79,7 @@ pub use pool::{Pool, PoolBuilder, DEFAULT_AGENT_EXPIRY};
 pub use rng::AtomicRng;
 pub use set::BackendSet;
 pub use slot::{BackendStatus, WEIGHT_UNIT};
+pub use slow_start::SlowStart;
 pub use state::{AdminState, BackendState, Observer, Reason, StateChange};
 pub use sticky::{StickyTable, MAX_STICKY_ENTRIES};
 pub use strategy::Strategy;

@@ -20,6 +20,7 @@ use crate::pick::{Member, Pick};
 use crate::set::BackendSet;
 use crate::shared::Shared;
 use crate::slot::{BackendStatus, Slot};
+use crate::slow_start::SlowStart;
 use crate::state::{AdminState, Observer, Reason};
 use crate::strategy::Strategy;
 use crate::sync::Swap;
@@ -77,6 +78,7 @@ pub struct PoolBuilder<S> {
     clock: Arc<dyn Clock>,
     health: HealthConfig,
     feedback: FeedbackConfig,
+    slow_start: SlowStart,
     observers: Vec<Arc<dyn Observer>>,
     agent_expiry: Duration,
 }
@@ -114,6 +116,13 @@ impl<S: Strategy> PoolBuilder<S> {
         self
     }
 
+    /// Ramps the weight of backends that join or come back (see
+    /// [`SlowStart`]; off by default).
+    pub fn slow_start(mut self, slow_start: SlowStart) -> Self {
+        self.slow_start = slow_start;
+        self
+    }
+
     /// Adds an observer of state changes; it also hears the initial `Added`s.
     pub fn observer(mut self, observer: impl Observer) -> Self {
         self.observers.push(Arc::new(observer));
@@ -133,10 +142,12 @@ impl<S: Strategy> PoolBuilder<S> {
                 why: "must be more than zero".into(),
             });
         }
+        self.slow_start.validate()?;
         let shared = Arc::new(Shared::new(
             self.clock,
             self.health,
             self.feedback,
+            self.slow_start,
             self.observers,
             self.agent_expiry,
         ));
@@ -189,6 +200,11 @@ impl<S: Strategy, B: Send + Sync + 'static> Pool<S, B> {
             .filter(|s| !kept.contains(&s.id))
             .cloned()
             .collect();
+        // Joining and rejoining backends ramp up from now on (the first set
+        // does not: there is no one to spare them).
+        for slot in &added {
+            slot.start_ramp();
+        }
         self.current.store(Arc::new(generation));
         retired.retain(|_, slot| slot.strong_count() > 0);
         retired.extend(removed.iter().map(|s| (s.id.clone(), Arc::downgrade(s))));
@@ -216,6 +232,7 @@ impl<S: Strategy> Pool<S, ()> {
             clock: Arc::new(SystemClock::new()),
             health: HealthConfig::default(),
             feedback: FeedbackConfig::default(),
+            slow_start: SlowStart::default(),
             observers: Vec::new(),
             agent_expiry: DEFAULT_AGENT_EXPIRY,
         }

@@ -12,12 +12,14 @@ use crate::agent::AgentExpiry;
 use crate::clock::Clock;
 use crate::feedback::FeedbackConfig;
 use crate::health::{Ejections, HealthConfig};
+use crate::slow_start::SlowStart;
 use crate::state::{Observer, StateChange};
 
 pub(crate) struct Shared {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) health: HealthConfig,
     pub(crate) feedback: FeedbackConfig,
+    pub(crate) slow_start: SlowStart,
     pub(crate) ejections: Ejections,
     pub(crate) agents: AgentExpiry,
     /// Size of the current set: the ejection cap is a share of it.
@@ -30,6 +32,7 @@ impl Shared {
         clock: Arc<dyn Clock>,
         health: HealthConfig,
         feedback: FeedbackConfig,
+        slow_start: SlowStart,
         observers: Vec<Arc<dyn Observer>>,
         agent_expiry: Duration,
     ) -> Self {
@@ -37,6 +40,7 @@ impl Shared {
             clock,
             health,
             feedback,
+            slow_start,
             ejections: Ejections::default(),
             agents: AgentExpiry::new(agent_expiry),
             backends: AtomicUsize::new(0),

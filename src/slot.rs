@@ -38,6 +38,9 @@ pub(crate) struct Slot {
     ejected_until: AtomicU64,
     configured_weight: AtomicU32,
     effective_weight: AtomicU64,
+    /// Clock nanoseconds (plus one) when a slow-start ramp began; 0 when
+    /// the backend is not ramping.
+    ramp_start: AtomicU64,
     removed: AtomicBool,
     consecutive_failures: AtomicU32,
     /// Ejections since the last success: the multiplier of the next one.
@@ -74,6 +77,7 @@ impl Slot {
             ejected_until: AtomicU64::new(0),
             configured_weight: AtomicU32::new(weight),
             effective_weight: AtomicU64::new(u64::from(weight) * WEIGHT_UNIT),
+            ramp_start: AtomicU64::new(0),
             removed: AtomicBool::new(false),
             consecutive_failures: AtomicU32::new(0),
             ejections: AtomicU32::new(0),
@@ -104,9 +108,41 @@ impl Slot {
         self.in_flight.0.fetch_sub(1, Ordering::Release);
     }
 
+    /// The effective weight, scaled down while slow start ramps it.
     #[inline]
     pub(crate) fn effective_weight(&self) -> u64 {
-        self.effective_weight.load(Ordering::Relaxed)
+        let weight = self.effective_weight.load(Ordering::Relaxed);
+        let start = self.ramp_start.load(Ordering::Relaxed);
+        if start == 0 {
+            return weight;
+        }
+        self.ramped(weight, start)
+    }
+
+    /// The weight partway up its ramp; the first reader past the window
+    /// ends the ramp, so later reads skip the clock.
+    #[cold]
+    fn ramped(&self, weight: u64, start: u64) -> u64 {
+        let ramp = &self.shared.slow_start;
+        let now = saturating_nanos(self.shared.now());
+        let elapsed = Duration::from_nanos(now.saturating_sub(start - 1));
+        if elapsed >= ramp.window {
+            let _ =
+                self.ramp_start
+                    .compare_exchange(start, 0, Ordering::Relaxed, Ordering::Relaxed);
+            return weight;
+        }
+        // Never down to 0: a ramping backend stays eligible.
+        (weight * ramp.permille(elapsed) / 1000).max(weight.min(1))
+    }
+
+    /// Starts a slow-start ramp now, if slow start is on.
+    pub(crate) fn start_ramp(&self) {
+        if self.shared.slow_start.is_enabled() {
+            let now = saturating_nanos(self.shared.now());
+            self.ramp_start
+                .store(now.saturating_add(1), Ordering::Relaxed);
+        }
     }
 
     /// May take a new client: up, not ejected, weight above zero.
@@ -145,6 +181,7 @@ impl Slot {
             .compare_exchange(until, 0, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
+            self.start_ramp();
             let from = self.state_with(BackendState::Ejected);
             self.announce(from, Reason::EjectionEnded, now);
         }
@@ -274,6 +311,10 @@ impl Slot {
             AdminState::Drain => ADMIN_DRAIN,
             AdminState::Down => ADMIN_DOWN,
         };
+        if code == ADMIN_UP && from == BackendState::Down {
+            // Back from down: ramp like a backend that joins.
+            self.start_ramp();
+        }
         self.admin.store(code, Ordering::Release);
         self.announce(from, reason, now);
     }

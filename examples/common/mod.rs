@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use loadwise::hash::HashKey;
 use loadwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
-use loadwise::{BackendSpec, HealthConfig, Pool, StateChange};
+use loadwise::{BackendId, BackendSpec, HealthConfig, Pool, StateChange};
 
 pub const PROXY_USAGE: &str =
     "usage: --listen HOST:PORT --strategy NAME --backend ADDR[,weight=N][,agent=ADDR] \
@@ -167,18 +167,36 @@ pub fn spawn_agent_pollers(
     for backend in backends {
         let Some(agent) = backend.agent else { continue };
         let (pool, id) = (pool.clone(), backend.id.clone());
-        std::thread::spawn(move || loop {
-            poll_agent(&pool, &id, agent, every);
-            std::thread::sleep(every);
+        std::thread::spawn(move || {
+            let mut last_problem = String::new();
+            loop {
+                let problem = poll_agent(&pool, &id, agent, every)
+                    .err()
+                    .unwrap_or_default();
+                // Say it once when it starts and once when it clears, not every poll.
+                if problem != last_problem {
+                    match problem.as_str() {
+                        "" => log(format_args!("agent {agent} of {id} answers again")),
+                        _ => log(format_args!("agent {agent} of {id}: {problem}")),
+                    }
+                    last_problem = problem;
+                }
+                std::thread::sleep(every);
+            }
         });
     }
 }
 
+/// Asks one agent once and applies its reply; state changes it causes reach
+/// the pool's observers (and so the log) with the agent's words as reason.
 fn poll_agent(
-    _pool: &SharedPool,
-    _id: &loadwise::BackendId,
-    _agent: SocketAddr,
-    _timeout: Duration,
-) {
-    // Filled in when the agent API lands (issue 3).
+    pool: &SharedPool,
+    id: &BackendId,
+    agent: SocketAddr,
+    timeout: Duration,
+) -> Result<(), String> {
+    let reply = loadwise::agent::query(agent, timeout).map_err(|e| e.to_string())?;
+    pool.apply_agent_reply(id, reply.as_bytes())
+        .map(|_| ())
+        .map_err(|e| format!("reply `{}`: {e}", reply.trim()))
 }

@@ -47,16 +47,20 @@ impl Rendezvous {
         eligible: impl Fn(usize) -> bool,
         weight: impl Fn(usize) -> f64,
     ) -> Option<usize> {
-        let mut best: Option<(usize, f64)> = None;
+        let mut best: Option<(usize, f64, u64)> = None;
         for (i, &backend_hash) in self.backend_hashes.iter().enumerate() {
             if !eligible(i) {
                 continue;
             }
             let score = rendezvous_score(key_hash, backend_hash, weight(i));
-            if best.is_none_or(|(_, top)| score > top) {
-                best = Some((i, score));
+            // Equal scores go to the higher backend hash, not to the earlier
+            // position, so the winner does not depend on the set's order.
+            if best.is_none_or(|(_, top, top_hash)| {
+                score > top || (score == top && backend_hash > top_hash)
+            }) {
+                best = Some((i, score, backend_hash));
             }
         }
-        best.map(|(i, _)| i)
+        best.map(|(i, _, _)| i)
     }
 }

@@ -127,6 +127,13 @@ strategies! {
     ResourceBased => "resource-based": "Shares following agent-reported capacity.",
     SdnAdaptive => "sdn-adaptive": "Better of two random backends by latency, errors, load and capacity.",
     SourceIpHash => "source-ip-hash": "Client address hashed to a backend, with a sticky table.",
+    PowerOfTwoChoices => "p2c": "Two random candidates, the less loaded per unit of weight wins.",
+    PeakEwma => "peak-ewma": "Power of two choices on latency x load, failures penalised.",
+    Random => "random": "Weighted random.",
+    RendezvousHash => "rendezvous": "Weighted highest-random-weight hashing of the key or client.",
+    RingHash => "ring-hash": "Ketama consistent-hash ring over the key or client.",
+    Maglev => "maglev": "Maglev lookup table over the key or client: O(1), finely balanced.",
+    BoundedLoad => "bounded-load": "Consistent hashing with bounded loads: hot keys spill along the ring.",
 }
 
 impl FromOptions for RoundRobin {}
@@ -150,6 +157,26 @@ impl FromOptions for SdnAdaptive {
         options
             .seed
             .map_or_else(SdnAdaptive::new, SdnAdaptive::seeded)
+    }
+}
+
+impl FromOptions for PowerOfTwoChoices {
+    fn from_options(options: &StrategyOptions) -> Self {
+        options
+            .seed
+            .map_or_else(PowerOfTwoChoices::new, PowerOfTwoChoices::seeded)
+    }
+}
+
+impl FromOptions for PeakEwma {
+    fn from_options(options: &StrategyOptions) -> Self {
+        options.seed.map_or_else(PeakEwma::new, PeakEwma::seeded)
+    }
+}
+
+impl FromOptions for Random {
+    fn from_options(options: &StrategyOptions) -> Self {
+        options.seed.map_or_else(Random::new, Random::seeded)
     }
 }
 

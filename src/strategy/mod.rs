@@ -6,8 +6,15 @@
 //! The [`Pool`](crate::Pool) keeps the two in step.
 
 mod any;
+mod bounded_load;
 mod least_connections;
+mod maglev;
+mod p2c;
+mod peak_ewma;
+mod random;
+mod rendezvous;
 mod resource_based;
+mod ring_hash;
 mod round_robin;
 mod sdn_adaptive;
 mod source_ip_hash;
@@ -15,8 +22,15 @@ mod weighted_least_connections;
 mod weighted_round_robin;
 
 pub use any::{AnyStrategy, AnyTable, FromOptions, StrategyKind, StrategyOptions};
+pub use bounded_load::BoundedLoad;
 pub use least_connections::LeastConnections;
+pub use maglev::Maglev;
+pub use p2c::PowerOfTwoChoices;
+pub use peak_ewma::PeakEwma;
+pub use random::Random;
+pub use rendezvous::RendezvousHash;
 pub use resource_based::ResourceBased;
+pub use ring_hash::RingHash;
 pub use round_robin::RoundRobin;
 pub use sdn_adaptive::{SdnAdaptive, DEFAULT_ERROR_WEIGHT};
 pub use source_ip_hash::{

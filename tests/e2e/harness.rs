@@ -27,6 +27,10 @@ pub fn example(name: &str) -> PathBuf {
 pub struct Program {
     child: Child,
     pub addr: SocketAddr,
+    /// The second listening address a worker prints with `--agent`.
+    pub agent: Option<SocketAddr>,
+    /// The `--name` it was started with, if any.
+    pub name: String,
     /// Lines the program writes on stderr (its log).
     pub log: Receiver<String>,
 }
@@ -50,6 +54,21 @@ impl Program {
             .unwrap_or_else(|| panic!("{name} printed `{first}` first"))
             .parse()
             .unwrap();
+        let agent = if args.contains(&"--agent") {
+            let mut second = String::new();
+            stdout.read_line(&mut second).unwrap();
+            second
+                .trim()
+                .strip_prefix("agent listening on ")
+                .and_then(|a| a.parse().ok())
+        } else {
+            None
+        };
+        let name = args
+            .iter()
+            .position(|a| *a == "--name")
+            .and_then(|i| args.get(i + 1))
+            .map_or(String::new(), |n| n.to_string());
         let (tx, log) = mpsc::channel();
         let stderr = BufReader::new(child.stderr.take().unwrap());
         std::thread::spawn(move || {
@@ -63,7 +82,13 @@ impl Program {
             // Keep reading stdout so the program never blocks on a full pipe.
             let _ = std::io::copy(&mut stdout, &mut std::io::sink());
         });
-        Program { child, addr, log }
+        Program {
+            child,
+            addr,
+            agent,
+            name,
+            log,
+        }
     }
 
     /// Waits until a log line contains `needle`, for at most `limit`.
@@ -175,4 +200,36 @@ pub fn tally(names: &[String], expected: &[&str]) -> Vec<usize> {
         .iter()
         .map(|e| names.iter().filter(|n| n == e).count())
         .collect()
+}
+
+/// One `GET /` from the source address `source` (e.g. 127.0.0.5), so a
+/// proxy hashing client addresses sees distinct clients on one machine.
+pub fn get_from(source: std::net::IpAddr, addr: SocketAddr) -> std::io::Result<Reply> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::new(source, 0))?;
+        socket.connect(addr).await
+    })?;
+    let mut stream = stream.into_std()?;
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )?;
+    read_reply(&mut stream)
+}
+
+/// `POST path` with an empty body.
+pub fn post(addr: SocketAddr, path: &str) -> std::io::Result<Reply> {
+    raw(
+        addr,
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
 }

@@ -206,3 +206,79 @@ fn malformed_and_stalled_requests_are_cut_off_without_holding_up_others() {
         "the stalled client was held {waited:?}"
     );
 }
+
+#[test]
+fn source_ip_hash_keeps_each_client_on_one_worker_and_spreads_clients() {
+    let (_workers, addrs) = lab();
+    let key = "00112233445566778899aabbccddeeff";
+    for program in ["hyper_proxy", "tcp_forwarder"] {
+        let front = proxy(program, "source-ip-hash", &addrs, &["--hash-key", key]);
+        let mut homes = std::collections::BTreeSet::new();
+        for last in 2..=9u8 {
+            let client = std::net::IpAddr::from([127, 0, 0, last]);
+            let seen: Vec<String> = (0..10)
+                .map(|_| {
+                    harness::get_from(client, front.addr)
+                        .expect("GET")
+                        .name()
+                        .to_owned()
+                })
+                .collect();
+            assert!(
+                seen.iter().all(|n| *n == seen[0]),
+                "{program}: {client} moved: {seen:?}"
+            );
+            homes.insert(seen[0].clone());
+        }
+        assert!(homes.len() > 1, "{program}: every client on {homes:?}");
+    }
+}
+
+#[test]
+fn a_live_worker_drained_through_its_agent_gets_no_new_requests_until_ready() {
+    let workers: Vec<Program> = NAMES
+        .iter()
+        // A large capacity keeps one request in flight from moving the
+        // reported percentage, so the weights (and the shares) stay equal.
+        .map(|n| worker(n, &["--agent", "127.0.0.1:0", "--capacity", "1000"]))
+        .collect();
+    let agents: Vec<SocketAddr> = workers
+        .iter()
+        .map(|w| w.agent.expect("agent address"))
+        .collect();
+    let addrs: Vec<String> = workers
+        .iter()
+        .zip(&agents)
+        .map(|(w, a)| format!("{},agent={a},id={}", w.addr, w.name))
+        .collect();
+    let front = proxy(
+        "hyper_proxy",
+        "resource-based",
+        &addrs,
+        &["--agent-interval-ms", "50"],
+    );
+    assert_eq!(tally(&names(front.addr, 8), &NAMES), [2, 2, 2, 2]);
+
+    assert_eq!(
+        harness::post(workers[2].addr, "/admin/drain")
+            .unwrap()
+            .status,
+        200
+    );
+    front.wait_for_log(
+        "w3 up -> draining: agent said drain",
+        Duration::from_secs(5),
+    );
+    let seen = names(front.addr, 30);
+    assert_eq!(tally(&seen, &["w3"]), [0], "{seen:?}");
+
+    assert_eq!(
+        harness::post(workers[2].addr, "/admin/ready")
+            .unwrap()
+            .status,
+        200
+    );
+    front.wait_for_log("w3 draining -> up", Duration::from_secs(5));
+    let seen = names(front.addr, 8);
+    assert_eq!(tally(&seen, &NAMES), [2, 2, 2, 2], "{seen:?}");
+}

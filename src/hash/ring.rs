@@ -1,0 +1,135 @@
+use crate::error::ConfigError;
+use crate::hash::HashKey;
+
+/// A ketama-style consistent-hash ring: every backend owns points on a
+/// 64-bit circle, in proportion to its weight, and a key belongs to the
+/// owner of the first point at or after the key's hash.
+///
+/// Points are keyed hashes of (backend id, replica number) and are sorted
+/// by hash, then by id on the (2^-64-rare) equal hash: the ring depends on
+/// the ids, weights and key only, never on the order backends were given.
+///
+/// Size: `points_per_unit` points per unit of weight. When that comes to
+/// more than [`Ring::MAX_POINTS`], every backend's count is scaled down to
+/// fit (at least one point each), as Envoy caps its rings. Weights are not
+/// reduced by a common divisor, and stay unscaled below the cap, because
+/// a backend's points must not depend on the others: that is what lets a
+/// removal move only the removed backend's keys (a capped ring rescales,
+/// and then moves a few more).
+///
+/// ```
+/// use loadwise::hash::{HashKey, Ring};
+///
+/// let ring = Ring::new(&HashKey::from_bytes([7; 16]), 100, [("a", 1), ("b", 3)])?;
+/// assert_eq!(ring.len(), 400);
+/// let owner = ring.owner(HashKey::from_bytes([7; 16]).hash(b"user-42"));
+/// assert!(owner < 2);
+/// # Ok::<(), loadwise::ConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Ring {
+    hashes: Vec<u64>,
+    owners: Vec<u32>,
+}
+
+impl Ring {
+    /// Most points a ring holds: 262,144 (12 bytes each: 3 MiB), enough for
+    /// 1,600 backends at 160 points, or 4 points each for the most backends
+    /// a set may hold.
+    pub const MAX_POINTS: u64 = 1 << 18;
+    /// Most points per unit of weight accepted.
+    pub const MAX_POINTS_PER_UNIT: u32 = 100_000;
+
+    /// The ring of `backends` (id, weight >= 1), indexed in the order given.
+    ///
+    /// Errors: `points_per_unit` outside `1..=MAX_POINTS_PER_UNIT`, a zero
+    /// weight, no backends, or more backends than fit in `u32`.
+    pub fn new<'a>(
+        key: &HashKey,
+        points_per_unit: u32,
+        backends: impl IntoIterator<Item = (&'a str, u32)>,
+    ) -> Result<Ring, ConfigError> {
+        let invalid = |why: String| ConfigError::Invalid {
+            setting: "ring points per weight unit",
+            why,
+        };
+        if !(1..=Ring::MAX_POINTS_PER_UNIT).contains(&points_per_unit) {
+            return Err(invalid(format!(
+                "{points_per_unit} is outside 1..={}",
+                Ring::MAX_POINTS_PER_UNIT
+            )));
+        }
+        let backends: Vec<(&str, u32)> = backends.into_iter().collect();
+        if backends.is_empty() {
+            return Err(ConfigError::EmptySet);
+        }
+        if u32::try_from(backends.len()).is_err() {
+            return Err(ConfigError::TooManyBackends(backends.len()));
+        }
+        if let Some((id, _)) = backends.iter().find(|(_, w)| *w == 0) {
+            return Err(ConfigError::Weight {
+                id: (*id).into(),
+                weight: 0,
+            });
+        }
+        let units: u64 = backends.iter().map(|&(_, w)| u64::from(w)).sum();
+        let wanted = units * u64::from(points_per_unit);
+        let target = wanted.min(Ring::MAX_POINTS);
+        let mut points: Vec<(u64, &str, u32)> = Vec::new();
+        for (index, &(id, weight)) in backends.iter().enumerate() {
+            let unit = u64::from(weight);
+            // unit * target / units, rounded, at least one point: exactly
+            // unit * points_per_unit when the ring is not capped.
+            let count = ((u128::from(unit) * u128::from(target) + u128::from(units) / 2)
+                / u128::from(units))
+            .max(1) as u64;
+            for replica in 0..count {
+                points.push((key.hash_with(id.as_bytes(), replica), id, index as u32));
+            }
+        }
+        // Ids only break ties of equal hashes.
+        points.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+        Ok(Ring {
+            hashes: points.iter().map(|p| p.0).collect(),
+            owners: points.iter().map(|p| p.2).collect(),
+        })
+    }
+
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// Whether the ring has no point (never true for a built ring).
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// The backend owning `key_hash`: the owner of the first point at or
+    /// after it, wrapping around. O(log points).
+    #[inline]
+    pub fn owner(&self, key_hash: u64) -> usize {
+        self.walk(key_hash).next().unwrap_or(0)
+    }
+
+    /// The owners of every point, starting at `key_hash`'s and going round
+    /// the ring once: a backend appears once per point it owns.
+    #[inline]
+    pub fn walk(&self, key_hash: u64) -> impl Iterator<Item = usize> + '_ {
+        let start = self.hashes.partition_point(|&h| h < key_hash);
+        self.owners[start..]
+            .iter()
+            .chain(&self.owners[..start])
+            .map(|&owner| owner as usize)
+    }
+
+    /// The number of points each backend owns, by index.
+    pub fn points_per_backend(&self) -> Vec<usize> {
+        let backends = self.owners.iter().max().map_or(0, |&m| m as usize + 1);
+        let mut counts = vec![0; backends];
+        for &owner in &self.owners {
+            counts[owner as usize] += 1;
+        }
+        counts
+    }
+}

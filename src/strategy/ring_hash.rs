@@ -1,0 +1,93 @@
+use crate::context::Context;
+use crate::error::ConfigError;
+use crate::hash::{hash_settings, RequestHasher, Ring};
+use crate::set::BackendSet;
+use crate::strategy::Strategy;
+
+/// Ring hash (ketama, nginx `hash ... consistent`, Envoy `RING_HASH`): the
+/// request's hash lands on a [`Ring`] of points, each backend owning points
+/// in proportion to its configured weight; the owner of the first point at
+/// or after the hash takes the request.
+///
+/// The request's hash is that of [`Context::key`] if given, else of the
+/// client address (IPv6 cut to a /64 by default), else random. When the
+/// owner is not eligible (down, draining, excluded by a retry), the walk
+/// goes on round the ring to the next eligible backend's point, so its keys
+/// spread over the others rather than piling onto one neighbour.
+///
+/// Removing a backend moves only its own keys (while the ring is under
+/// [`Ring::MAX_POINTS`]). Balance depends on the number of points: 160 per
+/// weight unit by default (ketama's) gives each backend a share with a
+/// relative standard deviation near 1/√160 ≈ 8%: measured over 10 equal
+/// backends, the worst was 18% off its share (the tests allow 25%). More
+/// points balance better and cost memory (12 bytes each).
+///
+/// **Choose it** for affinity over sets that change often, when the
+/// balancers must agree (same [`HashKey`](crate::hash::HashKey)) and an
+/// O(log points) pick is fine. [`Maglev`](super::Maglev) balances better at
+/// O(1); [`RendezvousHash`](super::RendezvousHash) moves fewer keys at O(N).
+///
+/// **Synchronisation**: no lock. The ring is built with the set, off the
+/// pick path, and only read after: a pick is a binary search, then atomic
+/// loads of eligibility. A walk past ineligible owners is O(points) at
+/// worst (nearly every backend out).
+#[derive(Debug)]
+pub struct RingHash {
+    hasher: RequestHasher,
+    points_per_unit: u32,
+}
+
+impl Default for RingHash {
+    fn default() -> Self {
+        RingHash {
+            hasher: RequestHasher::default(),
+            points_per_unit: RingHash::DEFAULT_POINTS_PER_UNIT,
+        }
+    }
+}
+
+impl RingHash {
+    /// Points per unit of weight by default: 160, as ketama.
+    pub const DEFAULT_POINTS_PER_UNIT: u32 = 160;
+
+    /// Ring hash under a random key.
+    pub fn new() -> Self {
+        RingHash::default()
+    }
+
+    /// Points per unit of weight (default 160; `1..=Ring::MAX_POINTS_PER_UNIT`,
+    /// checked when the pool builds).
+    pub fn points_per_unit(mut self, points: u32) -> Self {
+        self.points_per_unit = points;
+        self
+    }
+}
+
+hash_settings!(RingHash);
+
+/// The ring of a set: configured weights, ids, in set order.
+pub(crate) fn ring_of(
+    hasher: &RequestHasher,
+    points_per_unit: u32,
+    set: &BackendSet,
+) -> Result<Ring, ConfigError> {
+    hasher.validate()?;
+    Ring::new(
+        &hasher.key,
+        points_per_unit,
+        (0..set.len()).map(|i| (set.id(i).as_str(), set.weight(i))),
+    )
+}
+
+impl Strategy for RingHash {
+    type Table = Ring;
+
+    fn build(&self, set: &BackendSet) -> Result<Ring, ConfigError> {
+        ring_of(&self.hasher, self.points_per_unit, set)
+    }
+
+    fn select(&self, ring: &Ring, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
+        let hash = self.hasher.hash(ctx);
+        ring.walk(hash).find(|&i| set.is_eligible(i, ctx))
+    }
+}
