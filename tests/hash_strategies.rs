@@ -430,3 +430,26 @@ fn bounded_load_rejects_nonsense_epsilon() {
     }
     assert!(Pool::new(BoundedLoad::new().epsilon(0.1), common::equal(2)).is_ok());
 }
+
+#[test]
+fn maglev_builds_quickly_with_very_unequal_weights() {
+    // 30,000 light backends and one a million times heavier: turn by turn
+    // through every backend would take ~35,000 rounds of 30,001 backends.
+    let ids = names(30_001);
+    let started = std::time::Instant::now();
+    let table = MaglevTable::new(
+        &KEY,
+        MaglevTable::DEFAULT_SIZE,
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), if i == 0 { loadwise::MAX_WEIGHT } else { 1 })),
+    )
+    .unwrap();
+    let counts = entries_per_backend(&table, 30_001);
+    assert_eq!(
+        counts[0],
+        65_537 - 30_000,
+        "the light ones take one turn each"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}

@@ -1,3 +1,6 @@
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use crate::error::ConfigError;
 use crate::hash::{HashKey, Rendezvous};
 
@@ -54,8 +57,8 @@ impl MaglevTable {
     pub const MAX_SIZE: u32 = 1 << 24;
 
     /// The table of `backends` (id, weight >= 1), indexed in the order
-    /// given. O(M log M) for equal weights; O(M × N) at worst for very
-    /// unequal ones.
+    /// given. About O(M log M): M turns through a heap of the N backends,
+    /// plus the permutation steps past taken entries.
     ///
     /// Errors: `size` not prime, above [`MAX_SIZE`](Self::MAX_SIZE) or below
     /// the number of backends; no backends; a zero weight.
@@ -120,27 +123,32 @@ impl MaglevTable {
             .collect();
         let max_weight = walkers.iter().map(|w| w.weight).max().unwrap_or(1);
         let mut owners = vec![FREE; size as usize];
+        // Turns in order of (round, turn order). A walker with `t` turns
+        // taken takes its next in the first round `k` with
+        // `k × w >= t × w_max`, i.e. `ceil(t × w_max / w)`. A heap keyed so
+        // visits only the walkers whose turn it is: O(M log N) rather than
+        // O(rounds × N), which very unequal weights would make huge.
+        let mut queue: BinaryHeap<Reverse<(u64, usize)>> =
+            (0..walkers.len()).map(|at| Reverse((0, at))).collect();
         let mut filled = 0u64;
         // The heaviest backend takes a turn every round, so this ends
         // within `size` rounds.
-        'rounds: for round in 0u64.. {
-            for walker in &mut walkers {
-                if round * walker.weight < walker.turns * max_weight {
-                    continue;
-                }
-                walker.turns += 1;
-                // A free entry exists (filled < m) and the permutation
-                // visits them all.
-                while owners[walker.position as usize] != FREE {
-                    walker.position = (walker.position + walker.skip) % m;
-                }
-                owners[walker.position as usize] = walker.index;
+        while let Some(Reverse((_, at))) = queue.pop() {
+            let walker = &mut walkers[at];
+            walker.turns += 1;
+            // A free entry exists (filled < m) and the permutation visits
+            // them all.
+            while owners[walker.position as usize] != FREE {
                 walker.position = (walker.position + walker.skip) % m;
-                filled += 1;
-                if filled == m {
-                    break 'rounds;
-                }
             }
+            owners[walker.position as usize] = walker.index;
+            walker.position = (walker.position + walker.skip) % m;
+            filled += 1;
+            if filled == m {
+                break;
+            }
+            let next = (walker.turns * max_weight).div_ceil(walker.weight);
+            queue.push(Reverse((next, at)));
         }
         Ok(MaglevTable {
             owners,

@@ -129,11 +129,11 @@ strategies! {
     SourceIpHash => "source-ip-hash": "Client address hashed to a backend, with a sticky table.",
     PowerOfTwoChoices => "p2c": "Two random candidates, the less loaded per unit of weight wins.",
     PeakEwma => "peak-ewma": "Power of two choices on latency x load, failures penalised.",
-    Random => "random": "Weighted random.",
-    RendezvousHash => "rendezvous": "Weighted highest-random-weight hashing of the key or client.",
-    RingHash => "ring-hash": "Ketama consistent-hash ring over the key or client.",
     Maglev => "maglev": "Maglev lookup table over the key or client: O(1), finely balanced.",
+    RingHash => "ring-hash": "Ketama consistent-hash ring over the key or client.",
+    RendezvousHash => "rendezvous": "Weighted highest-random-weight hashing of the key or client.",
     BoundedLoad => "bounded-load": "Consistent hashing with bounded loads: hot keys spill along the ring.",
+    Random => "random": "Weighted random.",
 }
 
 impl FromOptions for RoundRobin {}
