@@ -31,7 +31,7 @@ pub fn plot(results: &[ScenarioResult], requests: usize, seed: u64) -> String {
     let group = (BAR * (names.len() as f64 + 1.5)).max(110.0);
     let plot_w = group * results.len() as f64;
     let width = (LEFT + plot_w + 20.0 + LEGEND_W).max(640.0);
-    let height = TOP + PLOT_H + 60.0;
+    let height = TOP + PLOT_H + 35.0;
 
     let mut svg = String::new();
     let _ = writeln!(
