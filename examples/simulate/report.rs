@@ -8,7 +8,8 @@ use crate::stats::Summary;
 /// One scenario's results: a line per router, the oracle last.
 pub struct ScenarioResult {
     pub scenario: Scenario,
-    pub lines: Vec<(&'static str, Summary)>,
+    /// `None` where the strategy could not be built for the scenario.
+    pub lines: Vec<(&'static str, Option<Summary>)>,
 }
 
 /// The table's header for `scenario`.

@@ -23,7 +23,8 @@ pub fn plot(results: &[ScenarioResult], requests: usize, seed: u64) -> String {
         .unwrap_or_default();
     let p99s = results
         .iter()
-        .flat_map(|r| r.lines.iter().map(|(_, s)| s.p99.as_secs_f64() * 1e3));
+        .flat_map(|r| r.lines.iter().filter_map(|(_, s)| s.as_ref()))
+        .map(|s| s.p99.as_secs_f64() * 1e3);
     let (lo, hi) = p99s.fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let lo = decade_below(lo);
     let hi = decade_above(hi).max(lo * 10.0);
@@ -76,6 +77,7 @@ pub fn plot(results: &[ScenarioResult], requests: usize, seed: u64) -> String {
     for (g, result) in results.iter().enumerate() {
         let x0 = LEFT + g as f64 * group + (group - BAR * names.len() as f64) / 2.0;
         for (i, (_, summary)) in result.lines.iter().enumerate() {
+            let Some(summary) = summary else { continue };
             let v = summary.p99.as_secs_f64() * 1e3;
             let (x, top) = (x0 + i as f64 * BAR, y(v));
             let _ = writeln!(
