@@ -1,0 +1,328 @@
+//! The discrete-event simulation: Poisson arrivals, nodes serving `cores`
+//! requests at once with a FIFO queue, routed either by a real loadwise
+//! [`Pool`] (its [`ManualClock`] set to simulated time before every event) or
+//! by an all-knowing join-shortest-queue oracle.
+//!
+//! The workload (arrival times, clients, each request's work) comes from its
+//! own seeded RNG and does not depend on routing, so every strategy faces the
+//! very same requests.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use loadwise::hash::HashKey;
+use loadwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
+use loadwise::{
+    BackendId, BackendSpec, Balancer, ConfigError, Context, FailureKind, HealthConfig, ManualClock,
+    Outcome, Pick, Pool,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::model::Scenario;
+use crate::stats::{Measured, Summary};
+
+/// What a refused connection costs before the retry goes out.
+pub const REFUSED: Duration = Duration::from_millis(1);
+
+/// Who routes the requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Router {
+    /// A loadwise pool with this strategy.
+    Library(StrategyKind),
+    /// Join the shortest queue, knowing every node's queue, speed and health.
+    Oracle,
+}
+
+impl Router {
+    /// The table's label.
+    pub fn name(self) -> &'static str {
+        match self {
+            Router::Library(kind) => kind.name(),
+            Router::Oracle => "oracle (JSQ)",
+        }
+    }
+}
+
+/// Runs `requests` requests through `scenario`, routed by `router`.
+pub fn run(
+    scenario: &Scenario,
+    router: Router,
+    requests: usize,
+    seed: u64,
+) -> Result<Summary, ConfigError> {
+    let mut sim = Sim::new(scenario, router, requests, seed)?;
+    sim.run();
+    Ok(sim.measured.summarise())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    Arrival,
+    Retry(usize),
+    Done { node: usize, req: usize },
+}
+
+struct Request {
+    arrival: u64,
+    attempt: u64,
+    /// Work in units of the node's mean service time (exponential, mean 1).
+    work: f64,
+    client: usize,
+    pick: Option<Pick<usize>>,
+    refused_by: Option<BackendId>,
+}
+
+#[derive(Default)]
+struct NodeState {
+    busy: u32,
+    queue: VecDeque<usize>,
+}
+
+struct Sim<'a> {
+    scenario: &'a Scenario,
+    pool: Option<Pool<AnyStrategy, usize>>,
+    clock: Arc<ManualClock>,
+    workload: ChaCha8Rng,
+    /// Expected run length in nanoseconds: disturbances are placed in it.
+    horizon: f64,
+    remaining: usize,
+    clients: Vec<IpAddr>,
+    keys: Vec<Vec<u8>>,
+    nodes: Vec<NodeState>,
+    requests: Vec<Request>,
+    events: BinaryHeap<Reverse<(u64, u64, Event)>>,
+    seq: u64,
+    tie: usize,
+    measured: Measured,
+}
+
+impl<'a> Sim<'a> {
+    fn new(
+        scenario: &'a Scenario,
+        router: Router,
+        requests: usize,
+        seed: u64,
+    ) -> Result<Self, ConfigError> {
+        let clock = Arc::new(ManualClock::new());
+        let pool = match router {
+            Router::Oracle => None,
+            Router::Library(kind) => Some(library_pool(scenario, kind, seed, clock.clone())?),
+        };
+        let n = scenario.nodes.len();
+        let clients = scenario.workload.clients;
+        Ok(Sim {
+            scenario,
+            pool,
+            clock,
+            workload: ChaCha8Rng::seed_from_u64(seed),
+            horizon: requests as f64 / scenario.arrival_rate() * 1e9,
+            remaining: requests,
+            clients: (0..clients as u32)
+                .map(|i| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)))
+                .collect(),
+            keys: (0..clients)
+                .map(|i| format!("user-{i}").into_bytes())
+                .collect(),
+            nodes: (0..n).map(|_| NodeState::default()).collect(),
+            requests: Vec::with_capacity(requests),
+            events: BinaryHeap::new(),
+            seq: 0,
+            tie: 0,
+            measured: Measured {
+                busy: vec![0; n],
+                cores: scenario.nodes.iter().map(|node| node.cores).collect(),
+                peak: vec![0; n],
+                ..Measured::default()
+            },
+        })
+    }
+
+    fn run(&mut self) {
+        if self.remaining > 0 {
+            self.schedule(0, Event::Arrival);
+        }
+        while let Some(Reverse((t, _, event))) = self.events.pop() {
+            self.clock.set(Duration::from_nanos(t));
+            self.measured.end = t;
+            match event {
+                Event::Arrival => self.arrive(t),
+                Event::Retry(req) => {
+                    self.requests[req].attempt = t;
+                    self.dispatch(req, t);
+                }
+                Event::Done { node, req } => self.done(node, req, t),
+            }
+        }
+    }
+
+    fn schedule(&mut self, at: u64, event: Event) {
+        self.seq += 1;
+        self.events.push(Reverse((at, self.seq, event)));
+    }
+
+    /// Where `t` falls in the run, from 0 to about 1.
+    fn phase(&self, t: u64) -> f64 {
+        t as f64 / self.horizon
+    }
+
+    fn arrive(&mut self, t: u64) {
+        let w = self.scenario.workload;
+        let rng = &mut self.workload;
+        let client = if w.hot > 0 && rng.gen::<f64>() < w.hot_share {
+            rng.gen_range(0..w.hot)
+        } else {
+            rng.gen_range(0..w.clients)
+        };
+        let work = exponential(rng);
+        let gap = exponential(rng) / self.scenario.arrival_rate() * 1e9;
+        let id = self.requests.len();
+        self.requests.push(Request {
+            arrival: t,
+            attempt: t,
+            work,
+            client,
+            pick: None,
+            refused_by: None,
+        });
+        self.remaining -= 1;
+        if self.remaining > 0 {
+            self.schedule(t + gap.round() as u64, Event::Arrival);
+        }
+        self.dispatch(id, t);
+    }
+
+    fn dispatch(&mut self, id: usize, t: u64) {
+        let Some(pool) = &self.pool else {
+            match self.shortest_queue(t) {
+                Some(node) => self.admit(id, node, t),
+                None => self.measured.failed += 1,
+            }
+            return;
+        };
+        let req = &self.requests[id];
+        let ctx = Context::new()
+            .client(self.clients[req.client])
+            .key(&self.keys[req.client])
+            .exclude(req.refused_by.as_slice());
+        let Ok(mut pick) = pool.pick(&ctx) else {
+            self.measured.failed += 1;
+            return;
+        };
+        let node = *pick.backend();
+        if !self.scenario.is_down(node, self.phase(t)) {
+            self.requests[id].pick = Some(pick);
+            self.admit(id, node, t);
+            return;
+        }
+        pick.record(Outcome::failure(FailureKind::ConnectRefused, REFUSED));
+        let req = &mut self.requests[id];
+        if req.refused_by.is_none() {
+            req.refused_by = Some(pick.id().clone());
+            self.measured.retried += 1;
+            self.schedule(t + nanos(REFUSED), Event::Retry(id));
+        } else {
+            self.measured.failed += 1;
+        }
+    }
+
+    /// The oracle: the live node where a new request expects to finish
+    /// soonest, `(queued + busy + 1) / cores` times the node's current mean
+    /// service time; ties rotate.
+    fn shortest_queue(&mut self, t: u64) -> Option<usize> {
+        let phase = self.phase(t);
+        let n = self.nodes.len();
+        self.tie = (self.tie + 1) % n;
+        let mut best: Option<(usize, f64)> = None;
+        for i in (self.tie..n).chain(0..self.tie) {
+            if self.scenario.is_down(i, phase) {
+                continue;
+            }
+            let model = &self.scenario.nodes[i];
+            let state = &self.nodes[i];
+            let in_system = f64::from(state.busy) + state.queue.len() as f64 + 1.0;
+            let cost = in_system / f64::from(model.cores)
+                * model.mean_service.as_secs_f64()
+                * self.scenario.slowdown(i, phase);
+            if best.is_none_or(|(_, top)| cost < top) {
+                best = Some((i, cost));
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+
+    fn admit(&mut self, id: usize, node: usize, t: u64) {
+        let state = &mut self.nodes[node];
+        if state.busy < self.scenario.nodes[node].cores {
+            self.start(id, node, t);
+        } else {
+            state.queue.push_back(id);
+        }
+        let state = &self.nodes[node];
+        let in_system = state.busy + state.queue.len() as u32;
+        let peak = &mut self.measured.peak[node];
+        *peak = (*peak).max(in_system);
+    }
+
+    fn start(&mut self, id: usize, node: usize, t: u64) {
+        let model = &self.scenario.nodes[node];
+        let mean = model.mean_service.as_nanos() as f64;
+        let slowdown = self.scenario.slowdown(node, self.phase(t));
+        let service = (self.requests[id].work * mean * slowdown).round() as u64;
+        self.nodes[node].busy += 1;
+        self.measured.busy[node] += service;
+        self.schedule(t + service, Event::Done { node, req: id });
+    }
+
+    fn done(&mut self, node: usize, id: usize, t: u64) {
+        self.nodes[node].busy -= 1;
+        let req = &mut self.requests[id];
+        if let Some(mut pick) = req.pick.take() {
+            pick.record(Outcome::success(Duration::from_nanos(t - req.attempt)));
+        }
+        self.measured.latencies.push(t - req.arrival);
+        if let Some(next) = self.nodes[node].queue.pop_front() {
+            self.start(next, node, t);
+        }
+    }
+}
+
+fn library_pool(
+    scenario: &Scenario,
+    kind: StrategyKind,
+    seed: u64,
+    clock: Arc<ManualClock>,
+) -> Result<Pool<AnyStrategy, usize>, ConfigError> {
+    let specs = scenario
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| BackendSpec::new(format!("n{}", i + 1), i).weight(node.weight));
+    let mut key = [0u8; 16];
+    ChaCha8Rng::seed_from_u64(seed ^ 0x6b65_7973).fill(&mut key);
+    let options = StrategyOptions {
+        hash_key: Some(HashKey::from_bytes(key)),
+        seed: Some(seed),
+    };
+    Pool::builder(AnyStrategy::with_options(kind, &options))
+        .clock(clock)
+        .health(HealthConfig {
+            consecutive_failures: 5,
+            base_ejection: Duration::from_secs(5),
+            max_ejection: Duration::from_secs(60),
+            ..HealthConfig::default()
+        })
+        .build(specs)
+}
+
+/// An exponential draw with mean 1.
+fn exponential(rng: &mut ChaCha8Rng) -> f64 {
+    -(1.0 - rng.gen::<f64>()).ln()
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
