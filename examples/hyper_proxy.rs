@@ -60,10 +60,17 @@ fn main() {
     let args =
         ProxyArgs::parse(std::env::args().skip(1)).unwrap_or_else(|e| common::exit_usage(&e));
     let pool = Arc::new(args.pool().unwrap_or_else(|e| common::exit_usage(&e)));
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(threads) = args.threads {
-        runtime.worker_threads(threads);
-    }
+    // One thread needs no work stealing: a current-thread runtime spares the
+    // cross-thread queues and wakeups.
+    let mut runtime = match args.threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(threads) => {
+            let mut runtime = tokio::runtime::Builder::new_multi_thread();
+            runtime.worker_threads(threads);
+            runtime
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     let runtime = runtime.enable_all().build().unwrap_or_else(|e| {
         eprintln!("error: cannot start the runtime: {e}");
         std::process::exit(1)
