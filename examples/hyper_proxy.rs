@@ -25,6 +25,8 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "hyper_proxy/upstream.rs"]
+mod upstream;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -36,30 +38,44 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, HOST};
-use hyper::{Method, Request, Response, StatusCode, Uri};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use loadwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use upstream::{Lease, Upstreams};
 
 type Body = BoxBody<Bytes, hyper::Error>;
-type Upstream = Client<HttpConnector, Body>;
+
+/// A backend as the proxy keeps it: where it is, its slot in the connection
+/// pool, and its `Host` value ready made.
+struct Backend {
+    addr: SocketAddr,
+    index: usize,
+    host: HeaderValue,
+}
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What every connection task needs.
 struct Proxy {
-    pool: SharedPool,
-    client: Upstream,
+    pool: SharedPool<Backend>,
+    upstreams: Arc<Upstreams>,
     timeout: Duration,
 }
 
 fn main() {
     let args =
         ProxyArgs::parse(std::env::args().skip(1)).unwrap_or_else(|e| common::exit_usage(&e));
-    let pool = Arc::new(args.pool().unwrap_or_else(|e| common::exit_usage(&e)));
+    let backend = |index, addr: SocketAddr| Backend {
+        addr,
+        index,
+        host: HeaderValue::from_str(&addr.to_string()).expect("an address is a valid header"),
+    };
+    let pool = Arc::new(
+        args.pool(backend)
+            .unwrap_or_else(|e| common::exit_usage(&e)),
+    );
     // One thread needs no work stealing: a current-thread runtime spares the
     // cross-thread queues and wakeups.
     let mut runtime = match args.threads {
@@ -81,21 +97,14 @@ fn main() {
     }
 }
 
-async fn serve(args: ProxyArgs, pool: SharedPool) -> std::io::Result<()> {
+async fn serve(args: ProxyArgs, pool: SharedPool<Backend>) -> std::io::Result<()> {
     let listener = TcpListener::bind(&args.listen).await?;
     println!("listening on {}", listener.local_addr()?);
     common::spawn_agent_pollers(&pool, &args.backends, args.agent_interval);
 
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-    let client = Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(1024)
-        .build(connector);
     let proxy = Arc::new(Proxy {
         pool,
-        client,
+        upstreams: Upstreams::new(args.backends.len(), CONNECT_TIMEOUT),
         timeout: args.timeout,
     });
     let slots = Arc::new(Semaphore::new(args.max_connections));
@@ -162,27 +171,22 @@ impl Proxy {
                 Err(_) => break,
             };
             let request_body = body.take().unwrap_or_else(empty);
-            let request = match upstream_request(&parts, request_body, *pick.backend(), client) {
-                Ok(request) => request,
-                Err(e) => {
-                    return text(
-                        StatusCode::BAD_REQUEST,
-                        &format!("bad request target: {e}\n"),
-                    )
-                }
-            };
+            let request = upstream_request(&parts, request_body, pick.backend(), client);
             let started = Instant::now();
-            match tokio::time::timeout(self.timeout, self.client.request(request)).await {
-                Ok(Ok(response)) => {
+            let backend = pick.backend();
+            let sent = self.upstreams.send(backend.index, backend.addr, request);
+            match tokio::time::timeout(self.timeout, sent).await {
+                Ok(Ok((response, lease))) => {
                     pick.record(outcome_of(response.status(), started.elapsed()));
-                    return hold_until_sent(response, pick);
+                    return hold_until_sent(response, pick, lease);
                 }
                 Ok(Err(e)) => {
-                    let kind = failure_of(&e);
+                    let kind = e.failure_kind();
                     pick.record(Outcome::failure(kind, started.elapsed()));
                     last_error = format!("{}: {kind}", pick.id());
-                    // Only a request that never reached the backend is safe to resend.
-                    if !(retryable && e.is_connect()) {
+                    // No response byte came back, so an idempotent request is
+                    // safe to send again, elsewhere.
+                    if !retryable {
                         break;
                     }
                     tried.push(pick.id().clone());
@@ -203,42 +207,33 @@ impl Proxy {
     }
 }
 
-/// The request as the backend gets it: absolute URI, Host kept, client
-/// address appended to X-Forwarded-For.
+/// The request as the backend gets it: origin-form target, Host kept (or
+/// set to the backend), client address appended to X-Forwarded-For.
 fn upstream_request(
     parts: &hyper::http::request::Parts,
     body: Body,
-    backend: SocketAddr,
+    backend: &Backend,
     client: IpAddr,
-) -> Result<Request<Body>, hyper::http::Error> {
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let uri = Uri::builder()
-        .scheme("http")
-        .authority(backend.to_string())
-        .path_and_query(path)
-        .build()?;
-    let mut request = Request::builder()
-        .method(parts.method.clone())
-        .uri(uri)
-        .body(body)?;
+) -> Request<Body> {
+    let mut request = Request::new(body);
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = parts.uri.path_and_query().map_or_else(
+        || hyper::Uri::from_static("/"),
+        |p| p.as_str().parse().unwrap_or_default(),
+    );
     *request.headers_mut() = parts.headers.clone();
-    let forwarded = match parts
-        .headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(earlier) => format!("{earlier}, {client}"),
-        None => client.to_string(),
+    let headers = request.headers_mut();
+    let forwarded = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(earlier) => HeaderValue::from_str(&format!("{earlier}, {client}")),
+        None => HeaderValue::from_str(&client.to_string()),
     };
-    if let Ok(value) = HeaderValue::from_str(&forwarded) {
-        request.headers_mut().insert("x-forwarded-for", value);
+    if let Ok(value) = forwarded {
+        headers.insert("x-forwarded-for", value);
     }
-    if !request.headers().contains_key(HOST) {
-        if let Ok(value) = HeaderValue::from_str(&backend.to_string()) {
-            request.headers_mut().insert(HOST, value);
-        }
+    if !headers.contains_key(HOST) {
+        headers.insert(HOST, backend.host.clone());
     }
-    Ok(request)
+    request
 }
 
 /// Gateway errors from the backend count as failures (its own upstream is
@@ -251,28 +246,17 @@ fn outcome_of(status: StatusCode, latency: Duration) -> Outcome {
     }
 }
 
-/// Digs the I/O error out of a client error to say what went wrong.
-fn failure_of(error: &hyper_util::client::legacy::Error) -> FailureKind {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
-    while let Some(cause) = source {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            return FailureKind::from_io(io);
-        }
-        source = cause.source();
-    }
-    if error.is_connect() {
-        FailureKind::ConnectTimeout
-    } else {
-        FailureKind::Reset
-    }
-}
-
-/// Streams the backend's response, keeping the pick until the body is done
-/// (hyper drops the body once it has been written or the client went away).
-fn hold_until_sent(response: Response<Incoming>, pick: Pick<SocketAddr>) -> Response<Body> {
+/// Streams the backend's response, keeping the pick and the connection
+/// until the body is done (hyper drops the body once it has been written or
+/// the client went away); the connection then goes back to the idle stack.
+fn hold_until_sent(
+    response: Response<Incoming>,
+    pick: Pick<Backend>,
+    lease: Lease,
+) -> Response<Body> {
     response.map(|body| {
         body.map_frame(move |frame| {
-            let _held = &pick;
+            let _held = (&pick, &lease);
             frame
         })
         .boxed()

@@ -31,7 +31,10 @@ const THREAD_STACK: usize = 128 * 1024;
 fn main() {
     let args =
         ProxyArgs::parse(std::env::args().skip(1)).unwrap_or_else(|e| common::exit_usage(&e));
-    let pool: SharedPool = Arc::new(args.pool().unwrap_or_else(|e| common::exit_usage(&e)));
+    let pool: SharedPool = Arc::new(
+        args.pool(|_, addr| addr)
+            .unwrap_or_else(|e| common::exit_usage(&e)),
+    );
     let listener = TcpListener::bind(&args.listen).unwrap_or_else(|e| {
         eprintln!("error: cannot listen on {}: {e}", args.listen);
         std::process::exit(1)

@@ -112,8 +112,12 @@ impl ProxyArgs {
         Ok(parsed)
     }
 
-    /// Builds the pool the arguments describe; state changes are logged.
-    pub fn pool(&self) -> Result<Pool<AnyStrategy, SocketAddr>, String> {
+    /// Builds the pool the arguments describe, each backend's payload made
+    /// by `payload(index, address)`; state changes are logged.
+    pub fn pool<B: Send + Sync + 'static>(
+        &self,
+        payload: impl Fn(usize, SocketAddr) -> B,
+    ) -> Result<Pool<AnyStrategy, B>, String> {
         let options = StrategyOptions {
             hash_key: self.hash_key,
             seed: None,
@@ -129,7 +133,17 @@ impl ProxyArgs {
         Pool::builder(AnyStrategy::with_options(self.strategy, &options))
             .health(health)
             .observer(log_change)
-            .build(self.backends.iter().cloned())
+            .build(
+                self.backends
+                    .iter()
+                    .enumerate()
+                    .map(|(i, spec)| BackendSpec {
+                        id: spec.id.clone(),
+                        weight: spec.weight,
+                        agent: spec.agent,
+                        value: payload(i, spec.value),
+                    }),
+            )
             .map_err(|e| e.to_string())
     }
 }
@@ -155,12 +169,12 @@ pub fn exit_usage(message: &str) -> ! {
 }
 
 /// Keeps the pool behind an `Arc` for the proxy's tasks and threads.
-pub type SharedPool = Arc<Pool<AnyStrategy, SocketAddr>>;
+pub type SharedPool<B = SocketAddr> = Arc<Pool<AnyStrategy, B>>;
 
 /// Polls each backend's agent on a thread of its own and applies the replies.
 /// Plain threads work under any runtime, and agents answer in microseconds.
-pub fn spawn_agent_pollers(
-    pool: &SharedPool,
+pub fn spawn_agent_pollers<B: Send + Sync + 'static>(
+    pool: &SharedPool<B>,
     backends: &[BackendSpec<SocketAddr>],
     every: Duration,
 ) {
@@ -189,8 +203,8 @@ pub fn spawn_agent_pollers(
 
 /// Asks one agent once and applies its reply; state changes it causes reach
 /// the pool's observers (and so the log) with the agent's words as reason.
-fn poll_agent(
-    pool: &SharedPool,
+fn poll_agent<B: Send + Sync + 'static>(
+    pool: &SharedPool<B>,
     id: &BackendId,
     agent: SocketAddr,
     timeout: Duration,
