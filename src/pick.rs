@@ -16,8 +16,11 @@ pub(crate) struct Member<B> {
 /// One chosen backend, held for the life of the request.
 ///
 /// While it lives, the backend counts one more request in flight (what the
-/// least-connections strategies balance on). Dropping it releases that count,
-/// on the right backend even if the set was replaced meanwhile. It owns what it
+/// least-connections strategies balance on; strategies that never read the
+/// count skip it unless the pool was built with
+/// [`track_in_flight`](crate::PoolBuilder::track_in_flight)). Dropping it
+/// releases that count, on the right backend even if the set was replaced
+/// meanwhile. It owns what it
 /// needs, so it may cross `.await` points, `tokio::spawn` and threads.
 ///
 /// ```
@@ -37,14 +40,19 @@ pub(crate) struct Member<B> {
 #[must_use = "dropping a pick at once ends its request: keep it while the request runs"]
 pub struct Pick<B> {
     member: Arc<Member<B>>,
+    /// Whether this pick counts in flight (see [`Strategy::reads_in_flight`](crate::Strategy::reads_in_flight)).
+    counted: bool,
     recorded: bool,
 }
 
 impl<B> Pick<B> {
-    pub(crate) fn new(member: Arc<Member<B>>) -> Self {
-        member.slot.acquire();
+    pub(crate) fn new(member: Arc<Member<B>>, counted: bool) -> Self {
+        if counted {
+            member.slot.acquire();
+        }
         Pick {
             member,
+            counted,
             recorded: false,
         }
     }
@@ -80,7 +88,9 @@ impl<B> Pick<B> {
 
 impl<B> Drop for Pick<B> {
     fn drop(&mut self) {
-        self.member.slot.release();
+        if self.counted {
+            self.member.slot.release();
+        }
     }
 }
 

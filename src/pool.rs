@@ -70,6 +70,8 @@ pub struct Pool<S: Strategy, B> {
     /// last pick ends gets its slot back, so those picks still count.
     retired: Mutex<Retired>,
     shared: Arc<Shared>,
+    /// Whether picks count in flight.
+    counted: bool,
 }
 
 /// Settings for a [`Pool`] beyond its strategy: clock, passive health, observers.
@@ -81,6 +83,7 @@ pub struct PoolBuilder<S> {
     slow_start: SlowStart,
     observers: Vec<Arc<dyn Observer>>,
     agent_expiry: Duration,
+    track_in_flight: bool,
 }
 
 /// How long an agent's capacity report holds by default: five missed polls
@@ -123,6 +126,15 @@ impl<S: Strategy> PoolBuilder<S> {
         self
     }
 
+    /// Counts picks in flight even when the strategy does not read them
+    /// (round robin, weighted round robin, random and the hash strategies
+    /// skip the count by default, saving two atomic writes per pick), so that
+    /// [`BackendStatus::in_flight`] shows them.
+    pub fn track_in_flight(mut self, track: bool) -> Self {
+        self.track_in_flight = track;
+        self
+    }
+
     /// Adds an observer of state changes; it also hears the initial `Added`s.
     pub fn observer(mut self, observer: impl Observer) -> Self {
         self.observers.push(Arc::new(observer));
@@ -154,11 +166,13 @@ impl<S: Strategy> PoolBuilder<S> {
         let specs = validate(backends)?;
         let (generation, added) =
             next_generation(&self.strategy, &shared, specs, None, &Retired::new())?;
+        let counted = self.track_in_flight || self.strategy.reads_in_flight();
         let pool = Pool {
             strategy: self.strategy,
             current: Swap::new(generation),
             retired: Mutex::new(Retired::new()),
             shared,
+            counted,
         };
         pool.publish(&added, &[]);
         Ok(pool)
@@ -235,6 +249,7 @@ impl<S: Strategy> Pool<S, ()> {
             slow_start: SlowStart::default(),
             observers: Vec::new(),
             agent_expiry: DEFAULT_AGENT_EXPIRY,
+            track_in_flight: false,
         }
     }
 }
@@ -341,7 +356,7 @@ impl<S: Strategy, B: Send + Sync + 'static> Balancer<B> for Pool<S, B> {
             .select(&generation.table, &generation.set, ctx)
             .and_then(|i| generation.members.get(i));
         match chosen {
-            Some(member) => Ok(Pick::new(Arc::clone(member))),
+            Some(member) => Ok(Pick::new(Arc::clone(member), self.counted)),
             None => Err(generation.set.why_none(ctx)),
         }
     }

@@ -435,7 +435,8 @@ pub struct BackendStatus {
     pub weight: u32,
     /// Effective weight in hundredths of a weight unit ([`WEIGHT_UNIT`]).
     pub effective_weight: u64,
-    /// Picks of it alive now.
+    /// Picks of it alive now (0 when the pool does not count them: see
+    /// [`PoolBuilder::track_in_flight`](crate::PoolBuilder::track_in_flight)).
     pub in_flight: u64,
     /// Outcomes recorded as success.
     pub successes: u64,

@@ -57,6 +57,7 @@ fn run(kind: StrategyKind, ops: &[Op]) -> Result<(), TestCaseError> {
     let clock = Arc::new(ManualClock::new());
     let pool = Pool::builder(AnyStrategy::new(kind))
         .clock(clock.clone())
+        .track_in_flight(true)
         .build((0..3).map(|n| BackendSpec::new(id(n), n)))
         .unwrap();
     let mut held: Vec<Pick<u8>> = Vec::new();

@@ -209,7 +209,8 @@ fn sticky_clients_leave_a_down_node_stay_on_a_draining_one_and_skip_an_excluded_
 #[test]
 fn concurrent_picks_and_updates_keep_the_cap_and_release_everything() {
     let strategy = SourceIpHash::with_key(KEY).sticky(TTL, 64);
-    let pool = std::sync::Arc::new(Pool::new(strategy, common::equal(4)).unwrap());
+    let pool = Pool::builder(strategy).track_in_flight(true);
+    let pool = std::sync::Arc::new(pool.build(common::equal(4)).unwrap());
     let workers: Vec<_> = (0..4u32)
         .map(|t| {
             let pool = pool.clone();

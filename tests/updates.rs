@@ -114,7 +114,11 @@ fn observers_hear_additions_removals_and_admin_changes_with_reasons() {
 #[test]
 fn concurrent_picks_and_swaps_leave_every_count_at_zero() {
     for kind in StrategyKind::ALL {
-        let pool = Arc::new(Pool::new(AnyStrategy::new(*kind), common::equal(4)).unwrap());
+        let pool = Pool::builder(AnyStrategy::new(*kind))
+            .track_in_flight(true)
+            .build(common::equal(4))
+            .unwrap();
+        let pool = Arc::new(pool);
         let done = Arc::new(AtomicBool::new(false));
         let pickers: Vec<_> = (0..2)
             .map(|_| {

@@ -98,6 +98,10 @@ macro_rules! strategies {
                 }
             }
 
+            fn reads_in_flight(&self) -> bool {
+                match self { $( AnyStrategy::$variant(s) => s.reads_in_flight(), )* }
+            }
+
             #[inline]
             fn select(&self, table: &AnyTable, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
                 match (self, table) {

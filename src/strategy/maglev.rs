@@ -66,6 +66,10 @@ hash_settings!(Maglev);
 impl Strategy for Maglev {
     type Table = MaglevTable;
 
+    fn reads_in_flight(&self) -> bool {
+        false
+    }
+
     fn build(&self, set: &BackendSet) -> Result<MaglevTable, ConfigError> {
         self.hasher.validate()?;
         MaglevTable::new(

@@ -72,6 +72,14 @@ pub trait Strategy: Send + Sync + 'static {
     /// The index of the backend for this request, or `None` when no backend
     /// is eligible ([`BackendSet::is_eligible`]). Must not block for long.
     fn select(&self, table: &Self::Table, set: &BackendSet, ctx: &Context<'_>) -> Option<usize>;
+
+    /// Whether this strategy reads in-flight counts. When it does not, picks
+    /// skip counting them (two atomic writes on a shared line fewer per pick)
+    /// unless [`PoolBuilder::track_in_flight`](crate::PoolBuilder::track_in_flight)
+    /// asks for them anyway.
+    fn reads_in_flight(&self) -> bool {
+        true
+    }
 }
 
 /// The table of the cursor-based strategies: one counter on its own cache

@@ -48,6 +48,10 @@ pub(crate) fn below_u64(rng: &AtomicRng, n: u64) -> u64 {
 impl Strategy for Random {
     type Table = ();
 
+    fn reads_in_flight(&self) -> bool {
+        false
+    }
+
     fn build(&self, _set: &BackendSet) -> Result<(), ConfigError> {
         Ok(())
     }

@@ -45,6 +45,10 @@ hash_settings!(RendezvousHash);
 impl Strategy for RendezvousHash {
     type Table = Rendezvous;
 
+    fn reads_in_flight(&self) -> bool {
+        false
+    }
+
     fn build(&self, set: &BackendSet) -> Result<Rendezvous, ConfigError> {
         self.hasher.validate()?;
         Ok(Rendezvous::new(

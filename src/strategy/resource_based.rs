@@ -41,6 +41,10 @@ impl ResourceBased {
 impl Strategy for ResourceBased {
     type Table = Scores;
 
+    fn reads_in_flight(&self) -> bool {
+        false
+    }
+
     fn build(&self, set: &BackendSet) -> Result<Scores, ConfigError> {
         self.inner.build(set)
     }

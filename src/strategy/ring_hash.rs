@@ -82,6 +82,10 @@ pub(crate) fn ring_of(
 impl Strategy for RingHash {
     type Table = Ring;
 
+    fn reads_in_flight(&self) -> bool {
+        false
+    }
+
     fn build(&self, set: &BackendSet) -> Result<Ring, ConfigError> {
         ring_of(&self.hasher, self.points_per_unit, set)
     }

@@ -25,6 +25,10 @@ impl RoundRobin {
 impl Strategy for RoundRobin {
     type Table = Cursor;
 
+    fn reads_in_flight(&self) -> bool {
+        false
+    }
+
     fn build(&self, _set: &BackendSet) -> Result<Cursor, ConfigError> {
         Ok(Cursor::default())
     }

@@ -147,6 +147,10 @@ impl SourceIpHash {
 impl Strategy for SourceIpHash {
     type Table = SourceIpTable;
 
+    fn reads_in_flight(&self) -> bool {
+        false
+    }
+
     fn build(&self, set: &BackendSet) -> Result<SourceIpTable, ConfigError> {
         if self.v6_prefix > 128 {
             return Err(ConfigError::Invalid {

@@ -38,6 +38,10 @@ pub struct Scores(Mutex<Vec<i64>>);
 impl Strategy for WeightedRoundRobin {
     type Table = Scores;
 
+    fn reads_in_flight(&self) -> bool {
+        false
+    }
+
     fn build(&self, set: &BackendSet) -> Result<Scores, ConfigError> {
         Ok(Scores(Mutex::new(vec![0; set.len()])))
     }
