@@ -185,7 +185,9 @@ pub(crate) struct Outliers {
 
 impl Outliers {
     pub(crate) fn new(config: Option<OutlierConfig>, now: Duration) -> Self {
-        let due = config.map_or(u64::MAX, |c| saturating_nanos(now.saturating_add(c.interval)));
+        let due = config.map_or(u64::MAX, |c| {
+            saturating_nanos(now.saturating_add(c.interval))
+        });
         Outliers {
             config,
             due: Deadline::new(due),

@@ -229,7 +229,9 @@ impl<S: Strategy, B: Send + Sync + 'static> Pool<S, B> {
 
     fn publish(&self, added: &[Arc<Slot>], removed: &[Arc<Slot>]) {
         let generation = self.current.load();
-        self.shared.backends.store(generation.set.len(), Ordering::Relaxed);
+        self.shared
+            .backends
+            .store(generation.set.len(), Ordering::Relaxed);
         self.shared.outliers.set_members(generation.set.slots());
         drop(generation);
         for slot in removed {

@@ -278,13 +278,12 @@ impl Slot {
         let shared = &self.shared;
         let now = shared.now();
         let from = self.state_at(now);
-        let ejected = shared.ejections.try_eject(
-            self,
-            &shared.health,
-            shared.backend_count(),
-            now,
-            || self.count_ejection(),
-        );
+        let ejected =
+            shared
+                .ejections
+                .try_eject(self, &shared.health, shared.backend_count(), now, || {
+                    self.count_ejection()
+                });
         if let Some(ejected_for) = ejected {
             let reason = Reason::Failures {
                 consecutive,
@@ -303,13 +302,12 @@ impl Slot {
     fn eject_outlier(self: &Arc<Self>, rate: u32, threshold: u32, now: Duration) {
         let shared = &self.shared;
         let from = self.state_at(now);
-        let ejected = shared.ejections.try_eject(
-            self,
-            &shared.health,
-            shared.backend_count(),
-            now,
-            || self.interval.count_ejection(),
-        );
+        let ejected =
+            shared
+                .ejections
+                .try_eject(self, &shared.health, shared.backend_count(), now, || {
+                    self.interval.count_ejection()
+                });
         if let Some(ejected_for) = ejected {
             let reason = Reason::SuccessRateOutlier {
                 rate,

@@ -110,7 +110,10 @@ fn one_backend_at_half_success_among_nine_healthy_is_ejected_and_only_it() {
         OutlierConfig::default(),
     );
     cluster.serve(10 * 100);
-    assert!(cluster.ejected().is_empty(), "nothing before the interval ends");
+    assert!(
+        cluster.ejected().is_empty(),
+        "nothing before the interval ends"
+    );
     cluster.clock.advance(INTERVAL - Duration::from_nanos(1));
     cluster.serve(1);
     assert!(cluster.ejected().is_empty(), "nor just before");
@@ -133,7 +136,9 @@ fn one_backend_at_half_success_among_nine_healthy_is_ejected_and_only_it() {
     let changes = cluster.changes.lock().unwrap();
     let last = changes.last().unwrap().to_string();
     assert!(
-        last.starts_with("backend b3 up -> ejected: success rate 50.00% below the outlier threshold"),
+        last.starts_with(
+            "backend b3 up -> ejected: success rate 50.00% below the outlier threshold"
+        ),
         "{last}"
     );
     assert!(last.ends_with("of its peers; ejected for 30s"), "{last}");
@@ -274,7 +279,9 @@ fn an_outlier_returns_after_its_ejection_time_and_stays_out_longer_next_time() {
     cluster.next_interval();
     assert_eq!(cluster.ejected(), vec![3]);
 
-    cluster.clock.advance(Duration::from_secs(30) - Duration::from_nanos(1));
+    cluster
+        .clock
+        .advance(Duration::from_secs(30) - Duration::from_nanos(1));
     assert_eq!(cluster.ejected(), vec![3]);
     cluster.clock.advance(Duration::from_nanos(1));
     assert!(cluster.ejected().is_empty(), "back after 30 s");
