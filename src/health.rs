@@ -103,13 +103,16 @@ pub(crate) struct Ejections {
 
 impl Ejections {
     /// Ejects `slot` until `now + time` if the cap allows and it is not ejected
-    /// already; returns the ejection time when it did.
+    /// already; returns the ejection time when it did. `nth` counts the
+    /// ejection and says which one in a row it is (each rule keeps its own
+    /// count); it is called only when the ejection happens.
     pub(crate) fn try_eject(
         &self,
         slot: &Arc<Slot>,
         config: &HealthConfig,
         backends: usize,
         now: Duration,
+        nth: impl FnOnce() -> u32,
     ) -> Option<Duration> {
         let mut ejected = self.ejected.lock();
         if slot.is_ejected_at(now) {
@@ -119,7 +122,7 @@ impl Ejections {
         if ejected.len() >= config.ejection_cap(backends) {
             return None;
         }
-        let time = config.ejection_time(slot.count_ejection());
+        let time = config.ejection_time(nth());
         slot.eject_until(now + time);
         ejected.push(Arc::downgrade(slot));
         Some(time)

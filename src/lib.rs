@@ -34,7 +34,8 @@
 //! - [`Pool::update`] replaces the set at run time without blocking picks;
 //!   backends that stay keep their counters and state.
 //! - Backends are up, draining or down ([`AdminState`], set by the operator or
-//!   an agent), or ejected by passive health ([`HealthConfig`]). Every change
+//!   an agent), or ejected by passive health ([`HealthConfig`]: consecutive
+//!   failures; [`OutlierConfig`]: success rates far below their peers'). Every change
 //!   carries a [`Reason`] and reaches [`Observer`]s.
 //! - Backends that join or come back can ramp their weight up ([`SlowStart`]).
 //! - Time comes from a [`Clock`]; tests drive a [`ManualClock`].
@@ -54,6 +55,7 @@ mod feedback;
 pub mod hash;
 mod health;
 mod outcome;
+mod outlier;
 mod pick;
 mod pool;
 mod rng;
@@ -74,6 +76,7 @@ pub use error::{ConfigError, NoBackend};
 pub use feedback::FeedbackConfig;
 pub use health::HealthConfig;
 pub use outcome::{FailureKind, Outcome, OutcomeKind};
+pub use outlier::OutlierConfig;
 pub use pick::Pick;
 pub use pool::{Pool, PoolBuilder, DEFAULT_AGENT_EXPIRY};
 pub use rng::AtomicRng;

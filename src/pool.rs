@@ -16,6 +16,7 @@ use crate::context::Context;
 use crate::error::{ConfigError, NoBackend};
 use crate::feedback::FeedbackConfig;
 use crate::health::HealthConfig;
+use crate::outlier::OutlierConfig;
 use crate::pick::{Member, Pick};
 use crate::set::BackendSet;
 use crate::shared::Shared;
@@ -84,6 +85,7 @@ pub struct PoolBuilder<S> {
     observers: Vec<Arc<dyn Observer>>,
     agent_expiry: Duration,
     track_in_flight: bool,
+    outliers: Option<OutlierConfig>,
 }
 
 /// How long an agent's capacity report holds by default: five missed polls
@@ -135,6 +137,15 @@ impl<S: Strategy> PoolBuilder<S> {
         self
     }
 
+    /// Turns on success-rate outlier detection (see [`OutlierConfig`]; off by
+    /// default). It ejects on top of the consecutive-failure rule, under
+    /// [`HealthConfig`]'s cap and ejection times, and needs no timer: the
+    /// first outcome recorded after each interval runs the evaluation.
+    pub fn outlier_detection(mut self, outliers: OutlierConfig) -> Self {
+        self.outliers = Some(outliers);
+        self
+    }
+
     /// Adds an observer of state changes; it also hears the initial `Added`s.
     pub fn observer(mut self, observer: impl Observer) -> Self {
         self.observers.push(Arc::new(observer));
@@ -155,6 +166,9 @@ impl<S: Strategy> PoolBuilder<S> {
             });
         }
         self.slow_start.validate()?;
+        if let Some(outliers) = &self.outliers {
+            outliers.validate()?;
+        }
         let shared = Arc::new(Shared::new(
             self.clock,
             self.health,
@@ -162,6 +176,7 @@ impl<S: Strategy> PoolBuilder<S> {
             self.slow_start,
             self.observers,
             self.agent_expiry,
+            self.outliers,
         ));
         let specs = validate(backends)?;
         let (generation, added) =
@@ -227,8 +242,12 @@ impl<S: Strategy, B: Send + Sync + 'static> Pool<S, B> {
     }
 
     fn publish(&self, added: &[Arc<Slot>], removed: &[Arc<Slot>]) {
-        let len = self.current.load().set.len();
-        self.shared.backends.store(len, Ordering::Relaxed);
+        let generation = self.current.load();
+        self.shared
+            .backends
+            .store(generation.set.len(), Ordering::Relaxed);
+        self.shared.outliers.set_members(generation.set.slots());
+        drop(generation);
         for slot in removed {
             slot.mark_removed();
         }
@@ -250,6 +269,7 @@ impl<S: Strategy> Pool<S, ()> {
             observers: Vec::new(),
             agent_expiry: DEFAULT_AGENT_EXPIRY,
             track_in_flight: false,
+            outliers: None,
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::agent::AgentExpiry;
 use crate::clock::Clock;
 use crate::feedback::FeedbackConfig;
 use crate::health::{Ejections, HealthConfig};
+use crate::outlier::{OutlierConfig, Outliers};
 use crate::slow_start::SlowStart;
 use crate::state::{Observer, StateChange};
 
@@ -22,6 +23,7 @@ pub(crate) struct Shared {
     pub(crate) slow_start: SlowStart,
     pub(crate) ejections: Ejections,
     pub(crate) agents: AgentExpiry,
+    pub(crate) outliers: Outliers,
     /// Size of the current set: the ejection cap is a share of it.
     pub(crate) backends: AtomicUsize,
     observers: RwLock<Vec<Arc<dyn Observer>>>,
@@ -35,8 +37,11 @@ impl Shared {
         slow_start: SlowStart,
         observers: Vec<Arc<dyn Observer>>,
         agent_expiry: Duration,
+        outliers: Option<OutlierConfig>,
     ) -> Self {
+        let now = clock.now();
         Shared {
+            outliers: Outliers::new(outliers, now),
             clock,
             health,
             feedback,

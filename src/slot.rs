@@ -12,6 +12,7 @@ use crate::backend::BackendId;
 use crate::clock::saturating_nanos;
 use crate::feedback::Ewma;
 use crate::outcome::{FailureKind, Outcome, OutcomeKind};
+use crate::outlier::{IntervalCounts, Outlier};
 use crate::shared::Shared;
 use crate::state::{AdminState, BackendState, Reason, StateChange};
 use crate::sync::{AtomicBool, AtomicU32, AtomicU64, AtomicU8};
@@ -48,6 +49,8 @@ pub(crate) struct Slot {
     successes: AtomicU64,
     server_errors: AtomicU64,
     failures: AtomicU64,
+    /// Outcomes of the current outlier-detection interval.
+    interval: IntervalCounts,
     /// Peak-sensitive latency EWMA, nanoseconds.
     latency: Ewma,
     /// EWMA of the share of outcomes that were errors, 0..=1.
@@ -84,6 +87,7 @@ impl Slot {
             successes: AtomicU64::new(0),
             server_errors: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            interval: IntervalCounts::new(),
             latency: Ewma::default(),
             errors: Ewma::default(),
             agent: Mutex::new(AgentCapacity::default()),
@@ -221,9 +225,19 @@ impl Slot {
     }
 
     /// Counts an outcome, feeds the EWMAs, and ejects the backend when it
-    /// crosses the failure threshold.
+    /// crosses the failure threshold. The first outcome after an outlier
+    /// interval ends runs the evaluation first, so the outcome belongs to
+    /// the new interval.
     pub(crate) fn observe(self: &Arc<Self>, outcome: &Outcome) {
-        self.learn(outcome);
+        let shared = &self.shared;
+        let now = shared.now();
+        if let Some(outliers) = shared.outliers.check(now) {
+            eject_outliers(outliers, now);
+        }
+        if shared.outliers.is_enabled() {
+            self.interval.count(outcome.is_success());
+        }
+        self.learn(outcome, saturating_nanos(now));
         match outcome.kind {
             OutcomeKind::Success => {
                 self.successes.fetch_add(1, Ordering::Relaxed);
@@ -245,9 +259,8 @@ impl Slot {
         }
     }
 
-    fn learn(&self, outcome: &Outcome) {
+    fn learn(&self, outcome: &Outcome, now: u64) {
         let feedback = &self.shared.feedback;
-        let now = saturating_nanos(self.shared.now());
         let slow = matches!(
             outcome.kind,
             OutcomeKind::Success | OutcomeKind::Failure(FailureKind::Timeout)
@@ -265,13 +278,40 @@ impl Slot {
         let shared = &self.shared;
         let now = shared.now();
         let from = self.state_at(now);
-        let ejected = shared
-            .ejections
-            .try_eject(self, &shared.health, shared.backend_count(), now);
+        let ejected =
+            shared
+                .ejections
+                .try_eject(self, &shared.health, shared.backend_count(), now, || {
+                    self.count_ejection()
+                });
         if let Some(ejected_for) = ejected {
             let reason = Reason::Failures {
                 consecutive,
                 last,
+                ejected_for,
+            };
+            self.announce(from, reason, now);
+        }
+    }
+
+    pub(crate) fn interval(&self) -> &IntervalCounts {
+        &self.interval
+    }
+
+    /// Ejects it as a success-rate outlier, if the cap allows.
+    fn eject_outlier(self: &Arc<Self>, rate: u32, threshold: u32, now: Duration) {
+        let shared = &self.shared;
+        let from = self.state_at(now);
+        let ejected =
+            shared
+                .ejections
+                .try_eject(self, &shared.health, shared.backend_count(), now, || {
+                    self.interval.count_ejection()
+                });
+        if let Some(ejected_for) = ejected {
+            let reason = Reason::SuccessRateOutlier {
+                rate,
+                threshold,
                 ejected_for,
             };
             self.announce(from, reason, now);
@@ -409,6 +449,20 @@ impl Slot {
             failures: self.failures.load(Ordering::Relaxed),
             consecutive_failures: self.consecutive_failures.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// Ejects what an evaluation found, worst first, after its lock is dropped:
+/// observers hear of it with no lock of the pool held.
+#[cold]
+fn eject_outliers(outliers: Vec<Outlier>, now: Duration) {
+    for outlier in outliers {
+        let Outlier {
+            slot,
+            rate,
+            threshold,
+        } = outlier;
+        slot.eject_outlier(rate, threshold, now);
     }
 }
 

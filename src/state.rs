@@ -65,6 +65,18 @@ pub enum Reason {
         /// How long it is ejected for.
         ejected_for: Duration,
     },
+    /// Success-rate outlier detection ejected it: over the last interval its
+    /// success rate fell below its peers' mean minus `stdev_factor` standard
+    /// deviations (see [`OutlierConfig`](crate::OutlierConfig)). Rates are
+    /// in basis points, hundredths of a percent: 10 000 is 100%.
+    SuccessRateOutlier {
+        /// Its success rate over the interval, basis points.
+        rate: u32,
+        /// The threshold it fell below, basis points.
+        threshold: u32,
+        /// How long it is ejected for.
+        ejected_for: Duration,
+    },
     /// Its ejection time ran out.
     EjectionEnded,
 }
@@ -84,8 +96,27 @@ impl fmt::Display for Reason {
                 f,
                 "{consecutive} consecutive failures, last: {last}; ejected for {ejected_for:?}"
             ),
+            Reason::SuccessRateOutlier {
+                rate,
+                threshold,
+                ejected_for,
+            } => write!(
+                f,
+                "success rate {} below the outlier threshold {} of its peers; ejected for {ejected_for:?}",
+                Percent(*rate),
+                Percent(*threshold)
+            ),
             Reason::EjectionEnded => f.write_str("ejection time ended"),
         }
+    }
+}
+
+/// Basis points shown as a percent with two decimals: 6650 is `66.50%`.
+struct Percent(u32);
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:02}%", self.0 / 100, self.0 % 100)
     }
 }
 
