@@ -3,6 +3,9 @@
 //! round robin's. Runs the example's own engine, deterministic by seed.
 
 #[allow(dead_code)]
+#[path = "../examples/simulate/agent.rs"]
+mod agent;
+#[allow(dead_code)]
 #[path = "../examples/simulate/engine.rs"]
 mod engine;
 #[allow(dead_code)]
