@@ -9,14 +9,20 @@
 //! Poisson stream from 10,000 clients, each with its own key. An all-knowing
 //! join-shortest-queue oracle (not the library) is the reference line.
 //!
+//! Every node runs an agent answering like the lab's worker (`up ready NN%`
+//! from its queue against its cores), polled every 500 ms of simulated time
+//! (`--agent-interval-ms`, 0 for none) and applied to every strategy's pool.
+//!
 //! Scenarios: identical, unequal, slow-node, node-fails, hot-keys (see
 //! `simulate/scenarios.rs`). Same seed, same table.
 //!
 //! ```text
 //! cargo run --release --example simulate -- [--requests N] [--seed N]
-//!     [--scenario NAME] [--utilisation F] [--svg FILE]
+//!     [--scenario NAME] [--utilisation F] [--agent-interval-ms N] [--svg FILE]
 //! ```
 
+#[path = "simulate/agent.rs"]
+mod agent;
 #[path = "simulate/engine.rs"]
 mod engine;
 #[path = "simulate/model.rs"]
@@ -38,13 +44,15 @@ use engine::Router;
 use report::ScenarioResult;
 
 const USAGE: &str = "usage: simulate [--requests N] [--seed N] [--scenario NAME|a-e] \
-[--utilisation F] [--svg FILE]";
+[--utilisation F] [--agent-interval-ms N] [--svg FILE]";
 
 struct Args {
     requests: usize,
     seed: u64,
     scenario: Option<String>,
     utilisation: f64,
+    /// `None`: the scenarios' own (500 ms); `Some(0)`: no agents.
+    agent_interval_ms: Option<u64>,
     svg: Option<String>,
 }
 
@@ -54,6 +62,7 @@ fn parse_args() -> Result<Args, String> {
         seed: 1,
         scenario: None,
         utilisation: 0.7,
+        agent_interval_ms: None,
         svg: None,
     };
     let mut it = std::env::args().skip(1);
@@ -75,6 +84,9 @@ fn parse_args() -> Result<Args, String> {
                     return Err(bad(&"must be between 0 and 1.5"));
                 }
             }
+            "--agent-interval-ms" => {
+                args.agent_interval_ms = Some(value.parse().map_err(|e| bad(&e))?);
+            }
             "--svg" => args.svg = Some(value),
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
@@ -94,6 +106,10 @@ fn main() -> ExitCode {
         }
     };
     let mut scenarios = scenarios::all(args.utilisation);
+    if let Some(ms) = args.agent_interval_ms {
+        let every = (ms > 0).then(|| std::time::Duration::from_millis(ms));
+        scenarios.iter_mut().for_each(|s| s.agent_interval = every);
+    }
     if let Some(name) = &args.scenario {
         // By name, or by the issue's letter: `unequal` or `b`.
         let letter = format!("({name})");

@@ -3,6 +3,16 @@
 //! [`Pool`] (its [`ManualClock`] set to simulated time before every event) or
 //! by an all-knowing join-shortest-queue oracle.
 //!
+//! Each node's agent is polled every `scenario.agent_interval` of simulated
+//! time and its reply applied with [`Pool::apply_agent_reply`], for every
+//! strategy: that is what the proxy does, so each strategy faces the cluster
+//! a deployment with agents gives it. Strategies that read effective weights
+//! (weighted round robin and resource-based, which is the same smooth
+//! round robin, weighted least connections, p2c, peak EWMA, SDN adaptive,
+//! bounded load, random) follow the reports; round robin, least connections
+//! and the hash tables (built from configured weights) ignore them, as the
+//! replies never say `drain` or 0%.
+//!
 //! The workload (arrival times, clients, each request's work) comes from its
 //! own seeded RNG and does not depend on routing, so every strategy faces the
 //! very same requests.
@@ -22,6 +32,7 @@ use loadwise::{
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::agent;
 use crate::model::Scenario;
 use crate::stats::{Measured, Summary};
 
@@ -63,7 +74,12 @@ pub fn run(
 enum Event {
     Arrival,
     Retry(usize),
-    Done { node: usize, req: usize },
+    /// Every node's agent is polled.
+    Agents,
+    Done {
+        node: usize,
+        req: usize,
+    },
 }
 
 struct Request {
@@ -90,6 +106,8 @@ struct Sim<'a> {
     /// Expected run length in nanoseconds: disturbances are placed in it.
     horizon: f64,
     remaining: usize,
+    /// Backend ids, by node index, for the agents' replies.
+    ids: Vec<BackendId>,
     clients: Vec<IpAddr>,
     keys: Vec<Vec<u8>>,
     nodes: Vec<NodeState>,
@@ -121,6 +139,7 @@ impl<'a> Sim<'a> {
             workload: ChaCha8Rng::seed_from_u64(seed),
             horizon: requests as f64 / scenario.arrival_rate() * 1e9,
             remaining: requests,
+            ids: (0..n).map(backend_id).collect(),
             clients: (0..clients as u32)
                 .map(|i| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)))
                 .collect(),
@@ -145,6 +164,9 @@ impl<'a> Sim<'a> {
         if self.remaining > 0 {
             self.schedule(0, Event::Arrival);
         }
+        if let (Some(every), Some(_)) = (self.scenario.agent_interval, &self.pool) {
+            self.schedule(nanos(every), Event::Agents);
+        }
         while let Some(Reverse((t, _, event))) = self.events.pop() {
             self.clock.set(Duration::from_nanos(t));
             self.measured.end = t;
@@ -155,6 +177,7 @@ impl<'a> Sim<'a> {
                     self.dispatch(req, t);
                 }
                 Event::Done { node, req } => self.done(node, req, t),
+                Event::Agents => self.poll_agents(t),
             }
         }
     }
@@ -229,6 +252,30 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// Applies every answering agent's reply, then schedules the next poll
+    /// while requests are still to arrive (after that the run only drains).
+    /// A node that refuses connections has no agent answering either: its
+    /// last capacity expires with the pool's agent expiry, on the pool's
+    /// clock, and passive health handles the refusals.
+    fn poll_agents(&mut self, t: u64) {
+        let (Some(pool), Some(every)) = (&self.pool, self.scenario.agent_interval) else {
+            return;
+        };
+        let phase = self.phase(t);
+        for (i, state) in self.nodes.iter().enumerate() {
+            if self.scenario.is_down(i, phase) {
+                continue;
+            }
+            let in_flight = state.busy + state.queue.len() as u32;
+            let reply = agent::reply(in_flight, self.scenario.nodes[i].cores);
+            pool.apply_agent_reply(&self.ids[i], reply.as_bytes())
+                .expect("a worker's reply about a backend of the set");
+        }
+        if self.remaining > 0 {
+            self.schedule(t + nanos(every), Event::Agents);
+        }
+    }
+
     /// The oracle: the live node where a new request expects to finish
     /// soonest, `(queued + busy + 1) / cores` times the node's current mean
     /// service time; ties rotate.
@@ -300,7 +347,7 @@ fn library_pool(
         .nodes
         .iter()
         .enumerate()
-        .map(|(i, node)| BackendSpec::new(format!("n{}", i + 1), i).weight(node.weight));
+        .map(|(i, node)| BackendSpec::new(backend_id(i), i).weight(node.weight));
     let mut key = [0u8; 16];
     ChaCha8Rng::seed_from_u64(seed ^ 0x6b65_7973).fill(&mut key);
     let options = StrategyOptions {
@@ -316,6 +363,11 @@ fn library_pool(
             ..HealthConfig::default()
         })
         .build(specs)
+}
+
+/// Node `i`'s backend id: `n1`, `n2`, ...
+fn backend_id(i: usize) -> BackendId {
+    BackendId::new(format!("n{}", i + 1))
 }
 
 /// An exponential draw with mean 1.

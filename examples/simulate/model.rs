@@ -75,6 +75,8 @@ pub struct Scenario {
     pub workload: Workload,
     /// Offered load as a share of the nominal total capacity.
     pub utilisation: f64,
+    /// How often the balancer polls each node's agent (`None`: no agents).
+    pub agent_interval: Option<Duration>,
 }
 
 impl Scenario {

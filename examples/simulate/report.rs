@@ -15,12 +15,16 @@ pub struct ScenarioResult {
 /// The table's header for `scenario`.
 pub fn header(scenario: &Scenario, requests: usize) -> String {
     format!(
-        "\n{} — {}\n{requests} requests, Poisson arrivals at {:.0}% of capacity ({:.0} req/s)\n\
+        "\n{} — {}\n{requests} requests, Poisson arrivals at {:.0}% of capacity ({:.0} req/s), {}\n\
          {:<28} {:>9} {:>9} {:>9} {:>9} {:>6} {:>7} {:>7}",
         scenario.name,
         scenario.about,
         scenario.utilisation * 100.0,
         scenario.arrival_rate(),
+        match scenario.agent_interval {
+            Some(every) => format!("agents polled every {} ms", every.as_millis()),
+            None => "no agents".to_owned(),
+        },
         "strategy",
         "p50 ms",
         "p99 ms",

@@ -1,5 +1,6 @@
 //! The scenarios every strategy runs through.
 
+use crate::agent;
 use crate::model::{Disturbance, NodeModel, Scenario, Workload};
 
 /// Cores per node and the lab's mean service time.
@@ -18,6 +19,8 @@ pub fn all(utilisation: f64) -> Vec<Scenario> {
         disturbances: Vec::new(),
         workload: Workload::uniform(CLIENTS),
         utilisation,
+        // Agents on every node, polled at the proxy's default interval.
+        agent_interval: Some(agent::INTERVAL),
     };
     vec![
         Scenario {
