@@ -25,23 +25,26 @@ const ADMIN_UP: u8 = 0;
 const ADMIN_DRAIN: u8 = 1;
 const ADMIN_DOWN: u8 = 2;
 
-/// Keeps the counter every pick writes on its own cache line, away from the
-/// read-mostly fields every pick reads.
+/// What a pick reads (and, for load-aware strategies, writes), together on
+/// one cache line of its own: a scan over N backends touches N lines, not 2N,
+/// and the rarely written rest of the slot stays out of the way.
 #[repr(align(128))]
 #[derive(Debug)]
-struct Padded<T>(T);
-
-pub(crate) struct Slot {
-    pub(crate) id: BackendId,
-    in_flight: Padded<AtomicU64>,
-    admin: AtomicU8,
+struct Hot {
+    in_flight: AtomicU64,
+    effective_weight: AtomicU64,
     /// Clock nanoseconds until which passive health ejects it; 0 when not.
     ejected_until: AtomicU64,
-    configured_weight: AtomicU32,
-    effective_weight: AtomicU64,
     /// Clock nanoseconds (plus one) when a slow-start ramp began; 0 when
     /// the backend is not ramping.
     ramp_start: AtomicU64,
+    admin: AtomicU8,
+}
+
+pub(crate) struct Slot {
+    pub(crate) id: BackendId,
+    hot: Hot,
+    configured_weight: AtomicU32,
     removed: AtomicBool,
     consecutive_failures: AtomicU32,
     /// Ejections since the last success: the multiplier of the next one.
@@ -75,12 +78,14 @@ impl Slot {
                 at,
             }),
             id,
-            in_flight: Padded(AtomicU64::new(0)),
-            admin: AtomicU8::new(ADMIN_UP),
-            ejected_until: AtomicU64::new(0),
+            hot: Hot {
+                in_flight: AtomicU64::new(0),
+                effective_weight: AtomicU64::new(u64::from(weight) * WEIGHT_UNIT),
+                ejected_until: AtomicU64::new(0),
+                ramp_start: AtomicU64::new(0),
+                admin: AtomicU8::new(ADMIN_UP),
+            },
             configured_weight: AtomicU32::new(weight),
-            effective_weight: AtomicU64::new(u64::from(weight) * WEIGHT_UNIT),
-            ramp_start: AtomicU64::new(0),
             removed: AtomicBool::new(false),
             consecutive_failures: AtomicU32::new(0),
             ejections: AtomicU32::new(0),
@@ -99,24 +104,24 @@ impl Slot {
 
     #[inline]
     pub(crate) fn in_flight(&self) -> u64 {
-        self.in_flight.0.load(Ordering::Relaxed)
+        self.hot.in_flight.load(Ordering::Relaxed)
     }
 
     #[inline]
     pub(crate) fn acquire(&self) {
-        self.in_flight.0.fetch_add(1, Ordering::Relaxed);
+        self.hot.in_flight.fetch_add(1, Ordering::Relaxed);
     }
 
     #[inline]
     pub(crate) fn release(&self) {
-        self.in_flight.0.fetch_sub(1, Ordering::Release);
+        self.hot.in_flight.fetch_sub(1, Ordering::Release);
     }
 
     /// The effective weight, scaled down while slow start ramps it.
     #[inline]
     pub(crate) fn effective_weight(&self) -> u64 {
-        let weight = self.effective_weight.load(Ordering::Relaxed);
-        let start = self.ramp_start.load(Ordering::Relaxed);
+        let weight = self.hot.effective_weight.load(Ordering::Relaxed);
+        let start = self.hot.ramp_start.load(Ordering::Relaxed);
         if start == 0 {
             return weight;
         }
@@ -131,9 +136,12 @@ impl Slot {
         let now = saturating_nanos(self.shared.now());
         let elapsed = Duration::from_nanos(now.saturating_sub(start - 1));
         if elapsed >= ramp.window {
-            let _ =
-                self.ramp_start
-                    .compare_exchange(start, 0, Ordering::Relaxed, Ordering::Relaxed);
+            let _ = self.hot.ramp_start.compare_exchange(
+                start,
+                0,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
             return weight;
         }
         // Never down to 0: a ramping backend stays eligible.
@@ -144,7 +152,8 @@ impl Slot {
     pub(crate) fn start_ramp(&self) {
         if self.shared.slow_start.is_enabled() {
             let now = saturating_nanos(self.shared.now());
-            self.ramp_start
+            self.hot
+                .ramp_start
                 .store(now.saturating_add(1), Ordering::Relaxed);
         }
     }
@@ -152,7 +161,7 @@ impl Slot {
     /// May take a new client: up, not ejected, weight above zero.
     #[inline]
     pub(crate) fn is_up(&self) -> bool {
-        self.admin.load(Ordering::Relaxed) == ADMIN_UP
+        self.hot.admin.load(Ordering::Relaxed) == ADMIN_UP
             && self.effective_weight() > 0
             && self.not_ejected()
     }
@@ -160,16 +169,16 @@ impl Slot {
     /// May keep a sticky client: up or draining, and not ejected.
     #[inline]
     pub(crate) fn keeps_sticky(&self) -> bool {
-        self.admin.load(Ordering::Relaxed) != ADMIN_DOWN && self.not_ejected()
+        self.hot.admin.load(Ordering::Relaxed) != ADMIN_DOWN && self.not_ejected()
     }
 
     pub(crate) fn is_draining(&self) -> bool {
-        self.admin.load(Ordering::Relaxed) == ADMIN_DRAIN
+        self.hot.admin.load(Ordering::Relaxed) == ADMIN_DRAIN
     }
 
     #[inline]
     fn not_ejected(&self) -> bool {
-        let until = self.ejected_until.load(Ordering::Acquire);
+        let until = self.hot.ejected_until.load(Ordering::Acquire);
         until == 0 || self.ejection_ran_out(until)
     }
 
@@ -181,6 +190,7 @@ impl Slot {
             return false;
         }
         if self
+            .hot
             .ejected_until
             .compare_exchange(until, 0, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
@@ -196,7 +206,7 @@ impl Slot {
 
     pub(crate) fn is_ejected_at(&self, now: Duration) -> bool {
         !self.removed.load(Ordering::Relaxed)
-            && self.ejected_until.load(Ordering::Acquire) > saturating_nanos(now)
+            && self.hot.ejected_until.load(Ordering::Acquire) > saturating_nanos(now)
     }
 
     pub(crate) fn count_ejection(&self) -> u32 {
@@ -207,7 +217,8 @@ impl Slot {
 
     pub(crate) fn eject_until(&self, until: Duration) {
         self.consecutive_failures.store(0, Ordering::Relaxed);
-        self.ejected_until
+        self.hot
+            .ejected_until
             .store(saturating_nanos(until).max(1), Ordering::Release);
     }
 
@@ -335,7 +346,7 @@ impl Slot {
     /// The state given the ejection part of it, with the admin state first:
     /// an operator's `down` outranks an ejection.
     fn state_with(&self, ejection: BackendState) -> BackendState {
-        match self.admin.load(Ordering::Relaxed) {
+        match self.hot.admin.load(Ordering::Relaxed) {
             ADMIN_DOWN => BackendState::Down,
             _ if ejection == BackendState::Ejected => BackendState::Ejected,
             ADMIN_DRAIN => BackendState::Draining,
@@ -355,14 +366,15 @@ impl Slot {
             // Back from down: ramp like a backend that joins.
             self.start_ramp();
         }
-        self.admin.store(code, Ordering::Release);
+        self.hot.admin.store(code, Ordering::Release);
         self.announce(from, reason, now);
     }
 
     pub(crate) fn set_configured_weight(&self, weight: u32) {
         let agent = self.agent.lock();
         self.configured_weight.store(weight, Ordering::Relaxed);
-        self.effective_weight
+        self.hot
+            .effective_weight
             .store(agent.effective(weight), Ordering::Relaxed);
     }
 
@@ -373,7 +385,8 @@ impl Slot {
         let was = agent.capacity.replace(capacity).is_some();
         agent.until = until;
         let configured = self.configured_weight.load(Ordering::Relaxed);
-        self.effective_weight
+        self.hot
+            .effective_weight
             .store(agent.effective(configured), Ordering::Relaxed);
         was
     }
@@ -388,7 +401,8 @@ impl Slot {
         }
         agent.capacity = None;
         let configured = self.configured_weight.load(Ordering::Relaxed);
-        self.effective_weight
+        self.hot
+            .effective_weight
             .store(agent.effective(configured), Ordering::Relaxed);
         None
     }
@@ -419,7 +433,7 @@ impl Slot {
 
     /// A removed backend added again: up, with its counters intact.
     pub(crate) fn rejoin(&self) {
-        self.admin.store(ADMIN_UP, Ordering::Relaxed);
+        self.hot.admin.store(ADMIN_UP, Ordering::Relaxed);
         self.removed.store(false, Ordering::Release);
         let mut last = self.last_change.lock();
         last.from = BackendState::Removed;

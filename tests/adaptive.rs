@@ -275,3 +275,35 @@ fn sdn_adaptive_skips_ineligible_and_refuses_bad_settings() {
         assert!(built.is_err(), "error weight {bad} accepted");
     }
 }
+
+#[test]
+fn resource_based_sends_new_requests_away_from_a_backend_holding_more_per_capacity() {
+    use loadwise::{Balancer, Context};
+    let (pool, _clock) = common::pool_with_clock(ResourceBased::new(), common::equal(3));
+    // Idle, it is smooth weighted round robin: one each.
+    let first: Vec<usize> = (0..3)
+        .map(|_| *pool.pick(&Context::new()).unwrap().backend())
+        .collect();
+    assert_eq!(first, vec![0, 1, 2]);
+    // b0 holds two requests, b1 one: the next picks go to b2 until it catches up.
+    let exclude = [
+        loadwise::BackendId::new("b1"),
+        loadwise::BackendId::new("b2"),
+    ];
+    let _held: Vec<_> = (0..2)
+        .map(|_| pool.pick(&Context::new().exclude(&exclude)).unwrap())
+        .collect();
+    let exclude = [
+        loadwise::BackendId::new("b0"),
+        loadwise::BackendId::new("b2"),
+    ];
+    let _one = pool.pick(&Context::new().exclude(&exclude)).unwrap();
+    let next = pool.pick(&Context::new()).unwrap();
+    assert_eq!(*next.backend(), 2);
+    let after = pool.pick(&Context::new()).unwrap();
+    assert_eq!(
+        *after.backend(),
+        1,
+        "b1 and b2 now hold one each; b0 holds two"
+    );
+}

@@ -47,11 +47,23 @@ impl Strategy for WeightedRoundRobin {
     }
 
     fn select(&self, scores: &Scores, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
-        let mut scores = scores.0.lock();
+        scores.smooth_pick(set, |i| set.is_eligible(i, ctx))
+    }
+}
+
+impl Scores {
+    /// One step of nginx's smooth weighted round robin among the backends
+    /// `takes_part` admits; the others' scores stay as they are.
+    pub(crate) fn smooth_pick(
+        &self,
+        set: &BackendSet,
+        takes_part: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
+        let mut scores = self.0.lock();
         let mut total: i64 = 0;
         let mut best: Option<(usize, i64)> = None;
         for (i, score) in scores.iter_mut().enumerate() {
-            if !set.is_eligible(i, ctx) {
+            if !takes_part(i) {
                 continue;
             }
             // Effective weights stay below 2^40 and sets below 2^17 backends,
