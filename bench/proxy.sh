@@ -20,15 +20,20 @@ PATH="$PATH:/usr/sbin"
 cargo build --release --examples -q
 
 work=$(mktemp -d)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; nginx -p "$work" -c nginx.conf -s stop 2>/dev/null || true; rm -rf "$work"; }
+# Started programs' pids go to a file: start() runs in a command
+# substitution's subshell, where a shell array would be lost.
+cleanup() {
+  [ -f "$work/pids" ] && kill $(cat "$work/pids") 2>/dev/null || true
+  nginx -p "$work" -c nginx.conf -s stop 2>/dev/null || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 # Starts an example with --listen 127.0.0.1:0 and echoes the address it bound.
 start() {
   local out="$work/$RANDOM.out"
   "target/release/examples/$1" --listen 127.0.0.1:0 "${@:2}" >"$out" 2>>"$work/log" &
-  pids+=($!)
+  echo $! >>"$work/pids"
   for _ in $(seq 100); do
     if read -r first <"$out" 2>/dev/null && [ -n "$first" ]; then echo "${first#listening on }"; return; fi
     sleep 0.05
@@ -69,7 +74,7 @@ haproxy_port=$(free_port) haproxy_tcp_port=$(free_port)
   i=0; for w in "${workers[@]}"; do i=$((i+1)); echo "  server w$i $w"; done
 } >"$work/haproxy.cfg"
 haproxy -f "$work/haproxy.cfg" -D -p "$work/haproxy.pid"
-pids+=($(cat "$work/haproxy.pid"))
+cat "$work/haproxy.pid" >>"$work/pids"
 sleep 0.3
 
 declare -A target=(

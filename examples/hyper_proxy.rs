@@ -15,10 +15,10 @@
 //! - Passive health through the library; every backend state change is logged
 //!   with its reason (connection refused, timed out, unreachable, agent said
 //!   drain). Agents (`agent=ADDR`) are polled every `--agent-interval-ms`.
-//! - A GET, HEAD or OPTIONS request that failed before any response byte is
-//!   retried once on another backend (the first is excluded); 502 with a clear
-//!   body when none can serve, 504 when the backend does not answer within
-//!   `--timeout-ms`.
+//! - A request that never reached a backend (connection refused or timed
+//!   out, a pooled connection closed before sending) is retried once on
+//!   another backend (the first is excluded); 502 with a clear body when none
+//!   can serve, 504 when the backend does not answer within `--timeout-ms`.
 //! - `X-Forwarded-For` is appended; the client address feeds `source-ip-hash`.
 //! - Request heads must arrive within `--header-timeout-ms` (10 s); at most `--max-connections`
 //!   client connections are served at once; Ctrl-C shuts down gracefully.
@@ -35,10 +35,10 @@ use std::time::{Duration, Instant};
 
 use common::{log, ProxyArgs, SharedPool};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, HOST};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use loadwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
 use tokio::net::TcpListener;
@@ -156,12 +156,12 @@ async fn serve(args: ProxyArgs, pool: SharedPool<Backend>) -> std::io::Result<()
 
 impl Proxy {
     async fn handle(&self, req: Request<Incoming>, client: IpAddr) -> Response<Body> {
-        let (parts, body) = req.into_parts();
-        let retryable = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-        let mut body = Some(body.boxed());
+        let mut request = Some(upstream_request(req, client));
         let mut tried: Vec<BackendId> = Vec::new();
         let mut last_error = String::new();
-        for _attempt in 0..2 {
+        // A request that never reached a backend (refused connect, pooled
+        // connection closed before sending) goes once more, elsewhere.
+        while let (Some(mut attempt), true) = (request.take(), tried.len() < 2) {
             let ctx = Context::new().client(client).exclude(&tried);
             let mut pick = match self.pool.pick(&ctx) {
                 Ok(pick) => pick,
@@ -170,26 +170,23 @@ impl Proxy {
                 }
                 Err(_) => break,
             };
-            let request_body = body.take().unwrap_or_else(empty);
-            let request = upstream_request(&parts, request_body, pick.backend(), client);
-            let started = Instant::now();
             let backend = pick.backend();
-            let sent = self.upstreams.send(backend.index, backend.addr, request);
+            if !attempt.headers().contains_key(HOST) {
+                attempt.headers_mut().insert(HOST, backend.host.clone());
+            }
+            let started = Instant::now();
+            let sent = self.upstreams.send(backend.index, backend.addr, attempt);
             match tokio::time::timeout(self.timeout, sent).await {
                 Ok(Ok((response, lease))) => {
                     pick.record(outcome_of(response.status(), started.elapsed()));
                     return hold_until_sent(response, pick, lease);
                 }
-                Ok(Err(e)) => {
+                Ok(Err((e, unsent))) => {
                     let kind = e.failure_kind();
                     pick.record(Outcome::failure(kind, started.elapsed()));
                     last_error = format!("{}: {kind}", pick.id());
-                    // No response byte came back, so an idempotent request is
-                    // safe to send again, elsewhere.
-                    if !retryable {
-                        break;
-                    }
                     tried.push(pick.id().clone());
+                    request = unsent;
                 }
                 Err(_elapsed) => {
                     pick.record(Outcome::failure(FailureKind::Timeout, started.elapsed()));
@@ -207,33 +204,26 @@ impl Proxy {
     }
 }
 
-/// The request as the backend gets it: origin-form target, Host kept (or
-/// set to the backend), client address appended to X-Forwarded-For.
-fn upstream_request(
-    parts: &hyper::http::request::Parts,
-    body: Body,
-    backend: &Backend,
-    client: IpAddr,
-) -> Request<Body> {
-    let mut request = Request::new(body);
-    *request.method_mut() = parts.method.clone();
-    *request.uri_mut() = parts.uri.path_and_query().map_or_else(
-        || hyper::Uri::from_static("/"),
-        |p| p.as_str().parse().unwrap_or_default(),
-    );
-    *request.headers_mut() = parts.headers.clone();
-    let headers = request.headers_mut();
-    let forwarded = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+/// The request as a backend gets it: origin-form target, the client's
+/// headers moved over (not copied), its address appended to X-Forwarded-For.
+fn upstream_request(req: Request<Incoming>, client: IpAddr) -> Request<Body> {
+    let (mut parts, body) = req.into_parts();
+    if parts.uri.authority().is_some() {
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        parts.uri = path.parse().unwrap_or_default();
+    }
+    let forwarded = match parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
         Some(earlier) => HeaderValue::from_str(&format!("{earlier}, {client}")),
         None => HeaderValue::from_str(&client.to_string()),
     };
     if let Ok(value) = forwarded {
-        headers.insert("x-forwarded-for", value);
+        parts.headers.insert("x-forwarded-for", value);
     }
-    if !headers.contains_key(HOST) {
-        headers.insert(HOST, backend.host.clone());
-    }
-    request
+    Request::from_parts(parts, body.boxed())
 }
 
 /// Gateway errors from the backend count as failures (its own upstream is
@@ -261,10 +251,6 @@ fn hold_until_sent(
         })
         .boxed()
     })
-}
-
-fn empty() -> Body {
-    Empty::new().map_err(|never| match never {}).boxed()
 }
 
 fn text(status: StatusCode, message: &str) -> Response<Body> {

@@ -62,20 +62,25 @@ impl Upstreams {
 
     /// Sends `request` to backend `index` at `addr` over an idle connection,
     /// or a new one; returns the response head and the connection's lease.
+    /// On failure the request comes back if it never left (no connection, or
+    /// a pooled connection that closed first), so it can go elsewhere.
     pub async fn send(
         self: &Arc<Self>,
         index: usize,
         addr: SocketAddr,
         request: Request<Body>,
-    ) -> Result<(Response<Incoming>, Lease), UpstreamError> {
+    ) -> Result<(Response<Incoming>, Lease), (UpstreamError, Option<Request<Body>>)> {
         let mut sender = match self.checkout(index).await {
             Some(sender) => sender,
-            None => self.connect(addr).await?,
+            None => match self.connect(addr).await {
+                Ok(sender) => sender,
+                Err(e) => return Err((e, Some(request))),
+            },
         };
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(UpstreamError::Send)?;
+        let response = sender.try_send_request(request).await.map_err(|mut e| {
+            let unsent = e.take_message();
+            (UpstreamError::Send(e.into_error()), unsent)
+        })?;
         let lease = Lease {
             upstreams: Arc::clone(self),
             index,

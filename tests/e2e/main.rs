@@ -282,3 +282,14 @@ fn a_live_worker_drained_through_its_agent_gets_no_new_requests_until_ready() {
     let seen = names(front.addr, 8);
     assert_eq!(tally(&seen, &NAMES), [2, 2, 2, 2], "{seen:?}");
 }
+
+#[test]
+fn a_request_refused_by_a_dead_backend_is_sent_to_another_even_a_post() {
+    let live = worker("live", &[]);
+    let backends = ["127.0.0.1:1".to_owned(), live.addr.to_string()];
+    let front = proxy("hyper_proxy", "round-robin", &backends, &[]);
+    for _ in 0..4 {
+        let reply = harness::post(front.addr, "/form").unwrap();
+        assert_eq!((reply.status, reply.name()), (200, "live"), "{reply:?}");
+    }
+}
