@@ -98,6 +98,10 @@ for group in ("build-table", "build-balancer"):
             rows.append([f"{group}/{n}", f"pingora-ketama {fmt(p)}", f"{name} {fmt(l)}", ratio(p, l)])
 table("builds", ["bench", "pingora", "loadwise", "pingora/loadwise"], rows)
 
+rows = [[name, fmt(estimate("anatomy", name))] for name in
+        ("fetch-add", "arc-swap-load", "arc-clone-drop", "round-robin-pick-drop")]
+table("anatomy of a round-robin pick (each part alone, one thread)", ["part", "time"], rows)
+
 # Every strategy (benches/pick.rs).
 names = sorted({f for (g, f, _) in runs if g == "pick/1thread"})
 order = ["round-robin", "weighted-round-robin", "least-connections",

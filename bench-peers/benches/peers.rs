@@ -14,7 +14,10 @@
 //!   `MaglevTable::new`;
 //! - `build-balancer`: a whole balancer over a static set:
 //!   `LoadBalancer::<Consistent>::try_from_iter` vs `Pool::new` with
-//!   `RingHash` and `Maglev`.
+//!   `RingHash` and `Maglev`;
+//! - `anatomy`: the parts a round-robin pick is made of, each alone (one
+//!   relaxed `fetch_add`, an `ArcSwap` load, an `Arc` clone and drop), to
+//!   show where its time goes on this machine.
 //!
 //! ```text
 //! cargo bench -p bench-peers
@@ -250,11 +253,32 @@ fn build_balancer(c: &mut Criterion) {
     group.finish();
 }
 
+/// The building blocks of a loadwise round-robin pick, each timed alone.
+fn anatomy(c: &mut Criterion) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut group = c.benchmark_group("anatomy");
+    let counter = AtomicUsize::new(0);
+    group.bench_function("fetch-add", |b| {
+        b.iter(|| black_box(counter.fetch_add(1, Ordering::Relaxed)))
+    });
+    let swap = arc_swap::ArcSwap::from_pointee(7u64);
+    group.bench_function("arc-swap-load", |b| b.iter(|| black_box(**swap.load())));
+    let shared = Arc::new(7u64);
+    group.bench_function("arc-clone-drop", |b| {
+        b.iter(|| black_box(*Arc::clone(&shared)))
+    });
+    let pool = pool(RoundRobin::new(), 4);
+    group.bench_function("round-robin-pick-drop", |b| {
+        b.iter(|| black_box(pool.pick(&Context::new()).map(|p| *p.backend()).ok()))
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1));
-    targets = round_robin, random, consistent, round_robin_two_threads, build_table, build_balancer
+    targets = round_robin, random, consistent, round_robin_two_threads, build_table, build_balancer, anatomy
 }
 criterion_main!(benches);
