@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# What a pick costs, loadwise beside pingora-load-balancing: runs the
+# criterion benches with short measurements (a few minutes in all) and
+# prints one table with the ratios pingora / loadwise.
+#
+#   bench/picks.sh                 # both benches, then the table
+#   bench/picks.sh --table         # only the table, from the last run
+#   MEASURE=3 bench/picks.sh       # longer measurements (seconds)
+#
+# The machine may be shared and noisy: each comparison runs side by side in
+# one criterion group, so read the ratios rather than the absolute figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TARGET=${CARGO_TARGET_DIR:-target}
+MEASURE=${MEASURE:-1}
+WARMUP=${WARMUP:-0.3}
+
+if [[ "${1:-}" != "--table" ]]; then
+    # pingora-load-balancing compiles zlib-ng, which needs cmake.
+    if ! command -v cmake >/dev/null; then
+        echo "installing cmake (pingora's zlib-ng needs it)" >&2
+        SUDO=; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+        $SUDO apt-get install -y cmake >/dev/null 2>&1 ||
+            { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y cmake >/dev/null; }
+    fi
+    ARGS=(--warm-up-time "$WARMUP" --measurement-time "$MEASURE" --noplot)
+    cargo bench -p loadwise --bench pick -- "${ARGS[@]}"
+    cargo bench -p bench-peers --bench peers -- "${ARGS[@]}"
+fi
+
+python3 - "$TARGET/criterion" <<'PY'
+import json, os, sys
+
+root = sys.argv[1]
+
+# Criterion makes directory names file-safe ("pick/1thread" -> "pick_1thread"):
+# index the runs by the ids each one records in new/benchmark.json.
+runs = {}
+for dirpath, _, files in os.walk(root):
+    if os.path.basename(dirpath) == "new" and "estimates.json" in files:
+        with open(os.path.join(dirpath, "benchmark.json")) as f:
+            b = json.load(f)
+        with open(os.path.join(dirpath, "estimates.json")) as f:
+            e = json.load(f)
+        key = (b["group_id"], b.get("function_id"), b.get("value_str"))
+        runs[key] = e["median"]["point_estimate"]
+
+def estimate(group, function, value=None):
+    """Median point estimate in ns, or None if the bench did not run."""
+    return runs.get((group, function, value))
+
+def fmt(ns):
+    if ns is None:
+        return "-"
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    if ns >= 1e3:
+        return f"{ns / 1e3:.2f} us"
+    return f"{ns:.1f} ns"
+
+def ratio(a, b):
+    return f"{a / b:.1f}x" if a and b else "-"
+
+def table(title, header, rows):
+    print(f"\n{title}")
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"
+    print(line(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print(line(r))
+
+print("Median of criterion's estimates (target/criterion/**/new/estimates.json).")
+
+# Peers, side by side: pingora / loadwise per comparison.
+rows = []
+for group, peer, ours in [
+    ("round-robin", "pingora", ["loadwise"]),
+    ("random", "pingora", ["loadwise"]),
+    ("consistent", "pingora-ketama", ["loadwise-ring-hash", "loadwise-maglev"]),
+    ("round-robin-2threads", "pingora", ["loadwise"]),
+]:
+    for n in (4, 64, 1024):
+        p = estimate(group, peer, str(n))
+        for name in ours:
+            l = estimate(group, name, str(n))
+            rows.append([f"{group}/{n}", f"{peer} {fmt(p)}", f"{name} {fmt(l)}", ratio(p, l)])
+table("pick (pingora select vs loadwise pick + drop), per pick",
+      ["bench", "pingora", "loadwise", "pingora/loadwise"], rows)
+
+rows = []
+for group in ("build-table", "build-balancer"):
+    for n in (10, 100, 1000):
+        p = estimate(group, "pingora-ketama", str(n))
+        for name in (["loadwise-ring", "loadwise-maglev"] if group == "build-table"
+                     else ["loadwise-ring-hash", "loadwise-maglev"]):
+            l = estimate(group, name, str(n))
+            rows.append([f"{group}/{n}", f"pingora-ketama {fmt(p)}", f"{name} {fmt(l)}", ratio(p, l)])
+table("builds", ["bench", "pingora", "loadwise", "pingora/loadwise"], rows)
+
+rows = [[name, fmt(estimate("anatomy", name))] for name in
+        ("fetch-add", "arc-swap-load", "arc-clone-drop", "round-robin-pick-drop")]
+table("anatomy of a round-robin pick (each part alone, one thread)", ["part", "time"], rows)
+
+# Every strategy (benches/pick.rs).
+names = sorted({f for (g, f, _) in runs if g == "pick/1thread"})
+order = ["round-robin", "weighted-round-robin", "least-connections",
+         "weighted-least-connections", "resource-based", "sdn-adaptive",
+         "source-ip-hash", "p2c", "peak-ewma", "maglev", "ring-hash",
+         "rendezvous", "bounded-load", "random"]
+names = [n for n in order if n in names] + [n for n in names if n not in order]
+rows = []
+for s in names:
+    one = [estimate("pick/1thread", s, str(n)) for n in (4, 64, 1024)]
+    two = [estimate("pick/2threads", s, str(n)) for n in (4, 64, 1024)]
+    upd = estimate("update/64", s)
+    rows.append([s] + [fmt(x) for x in one] + [fmt(x) for x in two]
+                + [ratio(two[0], one[0])] + [fmt(upd)])
+table("every strategy: pick + drop per pick (benches/pick.rs, AnyStrategy); 2 threads = per pick per thread",
+      ["strategy", "1t/4", "1t/64", "1t/1024", "2t/4", "2t/64", "2t/1024",
+       "2t/1t at 4", "update/64"], rows)
+PY
