@@ -109,6 +109,17 @@ impl BackendSet {
         self.slots[i].error_rate(now)
     }
 
+    /// Whether some backend's effective weight has ever exceeded its
+    /// configured weight in this pool (an agent's `weight:N`, or more than
+    /// 100%). Strategies that draw by configured weight and thin by effective
+    /// weight are exact only while this is false.
+    #[inline]
+    pub fn weights_boosted(&self) -> bool {
+        self.shared
+            .boosted
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Whether backend `i` may take this request: up and not excluded.
     #[inline]
     pub fn is_eligible(&self, i: usize, ctx: &Context<'_>) -> bool {

@@ -2,7 +2,7 @@
 //! the ejection registry and the observers. Slots point here, never back at
 //! the pool's snapshots, so there is no reference cycle.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +26,11 @@ pub(crate) struct Shared {
     pub(crate) outliers: Outliers,
     /// Size of the current set: the ejection cap is a share of it.
     pub(crate) backends: AtomicUsize,
+    /// Set once any backend's effective weight has exceeded its configured
+    /// one (an agent's `weight:N` or a percentage over 100), and never
+    /// cleared: strategies that sample by configured weight and thin by
+    /// effective weight are exact only while it is false.
+    pub(crate) boosted: AtomicBool,
     observers: RwLock<Vec<Arc<dyn Observer>>>,
 }
 
@@ -49,6 +54,7 @@ impl Shared {
             ejections: Ejections::default(),
             agents: AgentExpiry::new(agent_expiry),
             backends: AtomicUsize::new(0),
+            boosted: AtomicBool::new(false),
             observers: RwLock::new(observers),
         }
     }

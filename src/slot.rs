@@ -373,9 +373,18 @@ impl Slot {
     pub(crate) fn set_configured_weight(&self, weight: u32) {
         let agent = self.agent.lock();
         self.configured_weight.store(weight, Ordering::Relaxed);
+        self.store_effective(agent.effective(weight), weight);
+    }
+
+    /// Every write of the effective weight goes through here (under the
+    /// agent lock), so a boost above the configured weight is never missed.
+    fn store_effective(&self, effective: u64, configured: u32) {
         self.hot
             .effective_weight
-            .store(agent.effective(weight), Ordering::Relaxed);
+            .store(effective, Ordering::Relaxed);
+        if effective > u64::from(configured) * WEIGHT_UNIT {
+            self.shared.boosted.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Applies an agent's capacity, in force until `until` (clock nanoseconds).
@@ -385,9 +394,7 @@ impl Slot {
         let was = agent.capacity.replace(capacity).is_some();
         agent.until = until;
         let configured = self.configured_weight.load(Ordering::Relaxed);
-        self.hot
-            .effective_weight
-            .store(agent.effective(configured), Ordering::Relaxed);
+        self.store_effective(agent.effective(configured), configured);
         was
     }
 
@@ -401,9 +408,7 @@ impl Slot {
         }
         agent.capacity = None;
         let configured = self.configured_weight.load(Ordering::Relaxed);
-        self.hot
-            .effective_weight
-            .store(agent.effective(configured), Ordering::Relaxed);
+        self.store_effective(agent.effective(configured), configured);
         None
     }
 

@@ -148,6 +148,20 @@ fn random_follows_the_weights() {
     }
 }
 
+/// Agent reports below the configured weight thin the fast draw; one above
+/// it switches to the exact scan. Both must give shares by effective weight.
+#[test]
+fn random_follows_agent_weights_below_and_above_the_configured_ones() {
+    for (reply, want) in [("50%", 1.0 / 3.0), ("weight:3", 0.75)] {
+        let pool = Pool::new(Random::seeded(5), common::equal(2)).unwrap();
+        pool.apply_agent_reply(&BackendId::new("b0"), reply.as_bytes())
+            .unwrap();
+        let counts = idle_counts(&pool, 2, 100_000);
+        let share = counts[0] as f64 / 100_000.0;
+        assert!((share - want).abs() < 0.01, "{reply}: {share} vs {want}");
+    }
+}
+
 #[test]
 fn random_and_p2c_honour_exclusions() {
     let excluded = [BackendId::new("b1")];

@@ -27,7 +27,7 @@ pub use least_connections::LeastConnections;
 pub use maglev::Maglev;
 pub use p2c::PowerOfTwoChoices;
 pub use peak_ewma::PeakEwma;
-pub use random::Random;
+pub use random::{Cumulative, Random};
 pub use rendezvous::RendezvousHash;
 pub use resource_based::ResourceBased;
 pub use ring_hash::RingHash;

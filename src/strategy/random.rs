@@ -2,6 +2,7 @@ use crate::context::Context;
 use crate::error::ConfigError;
 use crate::rng::AtomicRng;
 use crate::set::BackendSet;
+use crate::slot::WEIGHT_UNIT;
 use crate::strategy::Strategy;
 
 /// Weighted random: each eligible backend with probability proportional to
@@ -13,11 +14,14 @@ use crate::strategy::Strategy;
 /// simplest baseline. It ignores load: prefer [`PowerOfTwoChoices`](super::PowerOfTwoChoices)
 /// when request durations vary.
 ///
-/// **Synchronisation**: no lock. One draw from a lock-free [`AtomicRng`]
-/// (a `fetch_add`) and two O(N) scans of the effective weights (atomic
-/// loads): the first sums the eligible weights, the second finds the drawn
-/// one. A weight that changes between the two scans is tolerated: the pick
-/// then falls on the last eligible backend seen.
+/// **Synchronisation**: no lock. Draws from a lock-free [`AtomicRng`] (a
+/// `fetch_add` each) by configured weight over a prefix-sum table built with
+/// the set (a binary search, O(log N)), thinned by effective weight. When an
+/// agent has ever pushed a backend above its configured weight, or the draws
+/// keep hitting backends that cannot take the pick, it falls back to an
+/// exact O(N) draw over the effective weights (two scans of atomic loads; a
+/// weight that changes between them is tolerated: the pick then falls on the
+/// last eligible backend seen).
 #[derive(Debug, Default)]
 pub struct Random {
     rng: AtomicRng,
@@ -45,18 +49,68 @@ pub(crate) fn below_u64(rng: &AtomicRng, n: u64) -> u64 {
     ((u128::from(rng.next_u64()) * u128::from(n)) >> 64) as u64
 }
 
+/// Prefix sums of the configured weights (in effective-weight units), for
+/// drawing by configured weight with a binary search.
+#[derive(Debug)]
+pub struct Cumulative(Vec<u64>);
+
+/// Draws by configured weight before the exact scan; each costs O(log N).
+const DRAWS: usize = 4;
+
 impl Strategy for Random {
-    type Table = ();
+    type Table = Cumulative;
 
     fn reads_in_flight(&self) -> bool {
         false
     }
 
-    fn build(&self, _set: &BackendSet) -> Result<(), ConfigError> {
-        Ok(())
+    fn build(&self, set: &BackendSet) -> Result<Cumulative, ConfigError> {
+        let mut sum = 0u64;
+        let sums = (0..set.len())
+            .map(|i| {
+                sum += u64::from(set.weight(i)) * WEIGHT_UNIT;
+                sum
+            })
+            .collect();
+        Ok(Cumulative(sums))
     }
 
-    fn select(&self, _: &(), set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
+    fn select(&self, table: &Cumulative, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
+        if !set.weights_boosted() {
+            if let Some(i) = self.draw(table, set, ctx) {
+                return Some(i);
+            }
+        }
+        self.scan(set, ctx)
+    }
+}
+
+impl Random {
+    /// Rejection sampling: propose by configured weight, accept with
+    /// probability effective / configured (0 when not eligible). Accepted
+    /// picks are distributed exactly by effective weight as long as none
+    /// exceeds its configured weight, which `weights_boosted` vouches for.
+    /// With every backend up at full weight the first draw is accepted.
+    fn draw(&self, table: &Cumulative, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
+        let total = *table.0.last()?;
+        for _ in 0..DRAWS {
+            let target = below_u64(&self.rng, total);
+            let i = table.0.partition_point(|&sum| sum <= target);
+            if i >= set.len() || !set.is_eligible(i, ctx) {
+                continue;
+            }
+            let nominal = u64::from(set.weight(i)) * WEIGHT_UNIT;
+            let effective = set.effective_weight(i);
+            if effective >= nominal || below_u64(&self.rng, nominal) < effective {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// The exact O(N) draw over effective weights: when weights are boosted,
+    /// or when the draws keep landing on backends that cannot take the pick.
+    fn scan(&self, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
         // Effective weights are at most MAX_WEIGHT * WEIGHT_UNIT (1e8) and
         // there are at most MAX_BACKENDS (65536): the sum fits a u64.
         let total: u64 = (0..set.len())
