@@ -8,7 +8,7 @@
 //!     [--timeout-ms N] [--header-timeout-ms N] [--max-connections N] [--threads N]
 //! ```
 //!
-//! - Keep-alive connections to backends, pooled by hyper-util's client.
+//! - Keep-alive connections to backends, pooled per backend (upstream.rs).
 //! - The pick lives until the response body has been sent, so the
 //!   least-connections strategies count outstanding requests; the outcome and
 //!   latency are recorded when the response headers arrive.
@@ -104,7 +104,9 @@ async fn serve(args: ProxyArgs, pool: SharedPool<Backend>) -> std::io::Result<()
 
     let proxy = Arc::new(Proxy {
         pool,
-        upstreams: Upstreams::new(args.backends.len(), CONNECT_TIMEOUT),
+        // Connecting must give up well inside the request's own timeout, so a
+        // backend that drops SYNs is logged as such and the request retried.
+        upstreams: Upstreams::new(args.backends.len(), CONNECT_TIMEOUT.min(args.timeout / 2)),
         timeout: args.timeout,
     });
     let slots = Arc::new(Semaphore::new(args.max_connections));

@@ -60,14 +60,15 @@ fn main() {
             open.fetch_sub(1, Ordering::AcqRel);
             continue;
         }
-        let (pool, open) = (pool.clone(), open.clone());
+        let (pool, still_open) = (pool.clone(), open.clone());
         let spawned = thread::Builder::new()
             .stack_size(THREAD_STACK)
             .spawn(move || {
                 forward(client, &pool);
-                open.fetch_sub(1, Ordering::AcqRel);
+                still_open.fetch_sub(1, Ordering::AcqRel);
             });
         if let Err(e) = spawned {
+            open.fetch_sub(1, Ordering::AcqRel);
             log(format_args!("cannot start a connection thread: {e}"));
         }
     }

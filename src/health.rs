@@ -115,7 +115,9 @@ impl Ejections {
         nth: impl FnOnce() -> u32,
     ) -> Option<Duration> {
         let mut ejected = self.ejected.lock();
-        if slot.is_ejected_at(now) {
+        // A late failure of a removed backend must not eject it: it would
+        // come back ejected, uncounted, if re-added.
+        if slot.is_removed() || slot.is_ejected_at(now) {
             return None;
         }
         ejected.retain(|weak| weak.upgrade().is_some_and(|s| s.is_ejected_at(now)));
@@ -123,7 +125,7 @@ impl Ejections {
             return None;
         }
         let time = config.ejection_time(nth());
-        slot.eject_until(now + time);
+        slot.eject_until(now.saturating_add(time));
         ejected.push(Arc::downgrade(slot));
         Some(time)
     }

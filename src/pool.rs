@@ -189,7 +189,8 @@ impl<S: Strategy> PoolBuilder<S> {
             shared,
             counted,
         };
-        pool.publish(&added, &[]);
+        pool.publish(&[]);
+        announce(&added, &[]);
         Ok(pool)
     }
 }
@@ -237,23 +238,26 @@ impl<S: Strategy, B: Send + Sync + 'static> Pool<S, B> {
         self.current.store(Arc::new(generation));
         retired.retain(|_, slot| slot.strong_count() > 0);
         retired.extend(removed.iter().map(|s| (s.id.clone(), Arc::downgrade(s))));
-        self.publish(&added, &removed);
+        let retirements = self.publish(&removed);
+        // Observers may call back into the pool (even update it): tell them
+        // only once the update lock is released.
+        drop(retired);
+        announce(&added, &retirements);
         Ok(())
     }
 
-    fn publish(&self, added: &[Arc<Slot>], removed: &[Arc<Slot>]) {
+    /// Makes the new set's size and members known and marks the removed
+    /// backends, while the update lock is held.
+    fn publish(&self, removed: &[Arc<Slot>]) -> Vec<Retirement> {
         let generation = self.current.load();
         self.shared
             .backends
             .store(generation.set.len(), Ordering::Relaxed);
         self.shared.outliers.set_members(generation.set.slots());
-        drop(generation);
-        for slot in removed {
-            slot.mark_removed();
-        }
-        for slot in added {
-            slot.announce_added();
-        }
+        removed
+            .iter()
+            .map(|slot| (Arc::clone(slot), slot.retire()))
+            .collect()
     }
 }
 
@@ -379,6 +383,19 @@ impl<S: Strategy, B: Send + Sync + 'static> Balancer<B> for Pool<S, B> {
             Some(member) => Ok(Pick::new(Arc::clone(member), self.counted)),
             None => Err(generation.set.why_none(ctx)),
         }
+    }
+}
+
+/// A removed backend and what its announcement needs.
+type Retirement = (Arc<Slot>, (crate::state::BackendState, Duration));
+
+/// Tells observers which backends left and joined.
+fn announce(added: &[Arc<Slot>], retirements: &[Retirement]) {
+    for (slot, retirement) in retirements {
+        slot.announce_removed(*retirement);
+    }
+    for slot in added {
+        slot.announce_added();
     }
 }
 

@@ -161,9 +161,11 @@ impl Slot {
     /// May take a new client: up, not ejected, weight above zero.
     #[inline]
     pub(crate) fn is_up(&self) -> bool {
+        // Ejection first: its end must be noticed (and announced) even while
+        // an agent holds the weight at zero.
         self.hot.admin.load(Ordering::Relaxed) == ADMIN_UP
-            && self.effective_weight() > 0
             && self.not_ejected()
+            && self.effective_weight() > 0
     }
 
     /// May keep a sticky client: up or draining, and not ejected.
@@ -195,6 +197,9 @@ impl Slot {
             .compare_exchange(until, 0, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
+            // Failures recorded by requests that were in flight during the
+            // ejection say nothing about the backend as it comes back.
+            self.consecutive_failures.store(0, Ordering::Relaxed);
             self.start_ramp();
             let from = self.state_with(BackendState::Ejected);
             self.announce(from, Reason::EjectionEnded, now);
@@ -203,6 +208,10 @@ impl Slot {
     }
 
     // ---- health ----
+
+    pub(crate) fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::Relaxed)
+    }
 
     pub(crate) fn is_ejected_at(&self, now: Duration) -> bool {
         !self.removed.load(Ordering::Relaxed)
@@ -412,15 +421,25 @@ impl Slot {
         None
     }
 
-    pub(crate) fn mark_removed(&self) {
+    /// Marks it removed (under the pool's update lock, so a later update
+    /// re-adding it sees the mark); returns what `announce_removed` needs.
+    pub(crate) fn retire(&self) -> (BackendState, Duration) {
         let now = self.shared.now();
         let from = self.state_at(now);
         self.removed.store(true, Ordering::Release);
-        self.announce(from, Reason::Removed, now);
+        (from, now)
+    }
+
+    /// Tells observers about a `retire`, after the pool's locks are released.
+    pub(crate) fn announce_removed(&self, (from, at): (BackendState, Duration)) {
+        self.announce(from, Reason::Removed, at);
     }
 
     /// Records and reports a change if the state really moved.
     fn announce(&self, from: BackendState, reason: Reason, now: Duration) {
+        // Reading the new state under the lock orders concurrent changes:
+        // the one recorded last is the one that saw the latest state.
+        let mut last = self.last_change.lock();
         let to = self.state_at(now);
         if from == to {
             return;
@@ -432,13 +451,15 @@ impl Slot {
             reason,
             at: now,
         };
-        *self.last_change.lock() = change.clone();
+        *last = change.clone();
+        drop(last);
         self.shared.notify(&change);
     }
 
     /// A removed backend added again: up, with its counters intact.
     pub(crate) fn rejoin(&self) {
         self.hot.admin.store(ADMIN_UP, Ordering::Relaxed);
+        self.hot.ejected_until.store(0, Ordering::Release);
         self.removed.store(false, Ordering::Release);
         let mut last = self.last_change.lock();
         last.from = BackendState::Removed;
@@ -453,6 +474,8 @@ impl Slot {
     }
 
     pub(crate) fn status(&self) -> BackendStatus {
+        // Settles an ejection that ran out, so the reason shown is current.
+        self.not_ejected();
         let now = self.shared.now();
         let last = self.last_change.lock().clone();
         BackendStatus {

@@ -149,9 +149,12 @@ impl fmt::Display for StateChange {
 }
 
 /// Hears about every backend state change. Called on the thread that caused
-/// the change (an update, a report, an outcome, or a pick that notices an
-/// ejection ran out), after the pool's locks are released; keep it quick,
-/// e.g. send to a channel or log.
+/// the change: an update or a report (after the pool's own locks are
+/// released, so it may call back into the pool), an outcome, or a pick that
+/// notices an ejection ran out. In that last case a strategy may be holding
+/// its own short lock (weighted round robin's scores, the sticky table), so
+/// an observer must not pick from the same pool: keep it quick, e.g. send to
+/// a channel or log.
 pub trait Observer: Send + Sync + 'static {
     /// One change happened.
     fn state_changed(&self, change: &StateChange);

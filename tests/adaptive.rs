@@ -307,3 +307,26 @@ fn resource_based_sends_new_requests_away_from_a_backend_holding_more_per_capaci
         "b1 and b2 now hold one each; b0 holds two"
     );
 }
+
+#[test]
+fn resource_based_never_fails_a_pick_while_other_threads_pick_and_drop() {
+    use loadwise::{Balancer, Context};
+    let pool = Arc::new(Pool::new(ResourceBased::new(), common::weighted(&[1, 2, 3, 4])).unwrap());
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                let mut held = Vec::new();
+                for i in 0..20_000 {
+                    held.push(pool.pick(&Context::new()).expect("every backend is up"));
+                    if i % 2 == 0 {
+                        held.truncate(held.len().saturating_sub(3));
+                    }
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}

@@ -173,3 +173,37 @@ fn bad_health_settings_are_errors() {
             .is_err());
     }
 }
+
+#[test]
+fn failures_recorded_during_an_ejection_do_not_count_once_it_ends() {
+    let clock = std::sync::Arc::new(loadwise::ManualClock::new());
+    let pool = Pool::builder(RoundRobin::new())
+        .clock(clock.clone())
+        .health(health(50))
+        .build(common::equal(4))
+        .unwrap();
+    // Requests to b1 already in flight when it gets ejected.
+    let mut late: Vec<_> = (0..12)
+        .map(|_| pool.pick(&Context::new()).unwrap())
+        .filter(|p| *p.backend() == 1)
+        .collect();
+    assert_eq!(late.len(), 3);
+    for _ in 0..3 {
+        fail_next(&pool, 1);
+    }
+    assert_eq!(
+        pool.status(&BackendId::new("b1")).unwrap().state,
+        BackendState::Ejected
+    );
+    for pick in &mut late {
+        pick.record(Outcome::failure(FailureKind::Timeout, Duration::ZERO));
+    }
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(share_of(&pool, 1, 40), 10, "back after the ejection");
+    fail_next(&pool, 1);
+    assert_eq!(
+        pool.status(&BackendId::new("b1")).unwrap().state,
+        BackendState::Up,
+        "one failure after coming back must not eject again"
+    );
+}

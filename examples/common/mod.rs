@@ -12,7 +12,8 @@ use loadwise::{BackendId, BackendSpec, HealthConfig, Pool, StateChange};
 pub const PROXY_USAGE: &str =
     "usage: --listen HOST:PORT --strategy NAME --backend ADDR[,weight=N][,agent=ADDR] \
 [--backend ...] [--hash-key HEX] [--eject-ms N] [--failures N] [--agent-interval-ms N] \
-[--timeout-ms N] [--header-timeout-ms N] [--max-connections N] [--threads N]";
+[--max-connections N] [--timeout-ms N] [--header-timeout-ms N] [--threads N] \
+(the last three: hyper_proxy only)";
 
 /// The proxies' command line (see DESIGN.md: a contract tests rely on).
 pub struct ProxyArgs {
@@ -125,7 +126,7 @@ impl ProxyArgs {
         let mut health = HealthConfig::default();
         if let Some(eject) = self.eject {
             health.base_ejection = eject.max(Duration::from_millis(1));
-            health.max_ejection = health.base_ejection * 10;
+            health.max_ejection = health.base_ejection.saturating_mul(10);
         }
         if let Some(failures) = self.failures {
             health.consecutive_failures = failures;

@@ -19,7 +19,8 @@ use crate::strategy::Strategy;
 /// the set (a binary search, O(log N)), thinned by effective weight. When an
 /// agent has ever pushed a backend above its configured weight, or the draws
 /// keep hitting backends that cannot take the pick, it falls back to an
-/// exact O(N) draw over the effective weights (two scans of atomic loads; a
+/// exact O(N) draw (for the rest of the pool's life in the first case: the
+/// boost is remembered, not tracked) over the effective weights (two scans of atomic loads; a
 /// weight that changes between them is tolerated: the pick then falls on the
 /// last eligible backend seen).
 #[derive(Debug, Default)]
@@ -111,8 +112,8 @@ impl Random {
     /// The exact O(N) draw over effective weights: when weights are boosted,
     /// or when the draws keep landing on backends that cannot take the pick.
     fn scan(&self, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
-        // Effective weights are at most MAX_WEIGHT * WEIGHT_UNIT (1e8) and
-        // there are at most MAX_BACKENDS (65536): the sum fits a u64.
+        // Effective weights stay below 2^40 (MAX_WEIGHT x WEIGHT_UNIT x an
+        // agent's 1000%) and sets below 2^17 backends: the sum fits a u64.
         let total: u64 = (0..set.len())
             .filter(|&i| set.is_eligible(i, ctx))
             .map(|i| set.effective_weight(i))

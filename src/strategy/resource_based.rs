@@ -69,9 +69,14 @@ impl Strategy for ResourceBased {
             }
         }
         let (best_n, best_w) = lightest?;
-        scores.smooth_pick(set, |i| {
-            let (n, w) = load(i);
-            set.is_eligible(i, ctx) && n * best_w == best_n * w
-        })
+        // Counts move while we look (other picks, drops): take part at or
+        // under the minimum seen, and should it have risen everywhere since,
+        // let every eligible backend take part rather than find none.
+        scores
+            .smooth_pick(set, |i| {
+                let (n, w) = load(i);
+                set.is_eligible(i, ctx) && n * best_w <= best_n * w
+            })
+            .or_else(|| scores.smooth_pick(set, |i| set.is_eligible(i, ctx)))
     }
 }
