@@ -295,23 +295,12 @@ impl Slot {
     }
 
     fn eject_after(self: &Arc<Self>, consecutive: u32, last: FailureKind) {
-        let shared = &self.shared;
-        let now = shared.now();
-        let from = self.state_at(now);
-        let ejected =
-            shared
-                .ejections
-                .try_eject(self, &shared.health, shared.backend_count(), now, || {
-                    self.count_ejection()
-                });
-        if let Some(ejected_for) = ejected {
-            let reason = Reason::Failures {
-                consecutive,
-                last,
-                ejected_for,
-            };
-            self.announce(from, reason, now);
-        }
+        let reason = |ejected_for| Reason::Failures {
+            consecutive,
+            last,
+            ejected_for,
+        };
+        self.eject(self.shared.now(), || self.count_ejection(), reason);
     }
 
     pub(crate) fn interval(&self) -> &IntervalCounts {
@@ -320,21 +309,30 @@ impl Slot {
 
     /// Ejects it as a success-rate outlier, if the cap allows.
     fn eject_outlier(self: &Arc<Self>, rate: u32, threshold: u32, now: Duration) {
+        let reason = |ejected_for| Reason::SuccessRateOutlier {
+            rate,
+            threshold,
+            ejected_for,
+        };
+        self.eject(now, || self.interval.count_ejection(), reason);
+    }
+
+    /// Ejects it if the cap allows, counting the ejection with `nth` (each
+    /// rule keeps its own count), and announces why.
+    fn eject(
+        self: &Arc<Self>,
+        now: Duration,
+        nth: impl FnOnce() -> u32,
+        reason: impl FnOnce(Duration) -> Reason,
+    ) {
         let shared = &self.shared;
         let from = self.state_at(now);
         let ejected =
             shared
                 .ejections
-                .try_eject(self, &shared.health, shared.backend_count(), now, || {
-                    self.interval.count_ejection()
-                });
+                .try_eject(self, &shared.health, shared.backend_count(), now, nth);
         if let Some(ejected_for) = ejected {
-            let reason = Reason::SuccessRateOutlier {
-                rate,
-                threshold,
-                ejected_for,
-            };
-            self.announce(from, reason, now);
+            self.announce(from, reason(ejected_for), now);
         }
     }
 

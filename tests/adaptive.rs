@@ -244,7 +244,11 @@ fn sdn_adaptive_does_not_herd_on_frozen_feedback() {
         "the fastest wins its pairs: {counts:?}"
     );
 
-    // Latency and errors frozen, requests held: no node above 2/N at all.
+    // Latency and errors frozen, requests held: the fastest node's growing
+    // queue makes it lose some of its pairs, so its expected share is at most
+    // 2/N; its count is still a binomial draw of the pairs it is in, so the
+    // same 3 sigma apply (a strict 2/N passes or fails by the seed's luck:
+    // it failed once the candidate sampling was shared with p2c).
     let pool = frozen_pool();
     let mut held = Vec::with_capacity(n);
     let mut counts = vec![0; 10];
@@ -254,7 +258,10 @@ fn sdn_adaptive_does_not_herd_on_frozen_feedback() {
         held.push(pick);
     }
     println!("frozen, held: {counts:?}");
-    assert!(counts.iter().all(|&c| c as f64 <= cap), "{counts:?}");
+    assert!(
+        counts.iter().all(|&c| c as f64 <= cap + 3.0 * sigma),
+        "{counts:?}"
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@ use crate::error::ConfigError;
 use crate::hash::{hash_settings, RequestHasher, Ring};
 use crate::set::BackendSet;
 use crate::strategy::ring_hash::ring_of;
-use crate::strategy::{RingHash, Strategy};
+use crate::strategy::{PerWeight, RingHash, Strategy};
 
 /// Consistent hashing with bounded loads (Mirrokni, Thorup and Zadimoghaddam,
 /// 2016; HAProxy's `hash-balance-factor`, Vimeo's use): ring hash, except
@@ -133,19 +133,12 @@ impl Strategy for BoundedLoad {
         // Only exclusions (or racing picks) get here: the least loaded
         // eligible backend per weight, the first in ring order on a tie so
         // that the choice does not depend on the set's order.
-        let cost = |i: usize| {
-            (
-                u128::from(set.in_flight(i) + 1),
-                u128::from(set.effective_weight(i)),
-            )
-        };
+        let cost = |i| PerWeight::of(set.in_flight(i) + 1, set.effective_weight(i));
         ring.walk(hash)
             .filter(|&i| set.is_eligible(i, ctx))
             .fold(None, |best: Option<usize>, i| match best {
-                Some(b) => {
-                    let ((ci, wi), (cb, wb)) = (cost(i), cost(b));
-                    Some(if ci * wb < cb * wi { i } else { b })
-                }
+                Some(b) if cost(i).cmp(cost(b)).is_lt() => Some(i),
+                Some(b) => Some(b),
                 None => Some(i),
             })
     }

@@ -7,6 +7,7 @@
 
 mod any;
 mod bounded_load;
+mod cost;
 mod least_connections;
 mod maglev;
 mod p2c;
@@ -93,5 +94,29 @@ impl Cursor {
     #[inline]
     pub(crate) fn next(&self) -> usize {
         self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Requests per unit of weight as an exact fraction, compared by
+/// cross-multiplying in `u128`: no floats, no division, and a weight of 0
+/// reads as infinitely loaded.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PerWeight {
+    load: u64,
+    weight: u64,
+}
+
+impl PerWeight {
+    #[inline]
+    pub(crate) fn of(load: u64, weight: u64) -> Self {
+        PerWeight { load, weight }
+    }
+
+    /// `self.load / self.weight` against `other.load / other.weight`.
+    #[inline]
+    pub(crate) fn cmp(self, other: PerWeight) -> std::cmp::Ordering {
+        let mine = u128::from(self.load) * u128::from(other.weight);
+        let theirs = u128::from(other.load) * u128::from(self.weight);
+        mine.cmp(&theirs)
     }
 }

@@ -4,7 +4,7 @@ use crate::context::Context;
 use crate::error::ConfigError;
 use crate::rng::AtomicRng;
 use crate::set::BackendSet;
-use crate::strategy::Strategy;
+use crate::strategy::{PerWeight, Strategy};
 
 /// Power of two choices: two distinct eligible backends drawn at random, the
 /// one with fewer picks in flight per unit of effective weight wins, i.e. the
@@ -57,13 +57,10 @@ impl Strategy for PowerOfTwoChoices {
             (a, Some(b)) => (a, b),
             (only, None) => return Some(only),
         };
-        let (wa, wb) = (set.effective_weight(a), set.effective_weight(b));
-        // (in_a + 1) / w_a against (in_b + 1) / w_b, multiplied out. A weight
-        // read as 0 (changed since the eligibility check) makes its backend
-        // the costlier one, never a division by zero.
-        let cost_a = u128::from(set.in_flight(a) + 1) * u128::from(wb);
-        let cost_b = u128::from(set.in_flight(b) + 1) * u128::from(wa);
-        Some(settle(&self.rng, a, b, cost_a.cmp(&cost_b)))
+        // A weight read as 0 (changed since the eligibility check) makes its
+        // backend the costlier one, never a division by zero.
+        let cost = |i| PerWeight::of(set.in_flight(i) + 1, set.effective_weight(i));
+        Some(settle(&self.rng, a, b, cost(a).cmp(cost(b))))
     }
 }
 

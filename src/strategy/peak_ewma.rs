@@ -4,6 +4,7 @@ use crate::context::Context;
 use crate::error::ConfigError;
 use crate::rng::AtomicRng;
 use crate::set::BackendSet;
+use crate::strategy::cost::{check_error_weight, latency_cost};
 use crate::strategy::p2c::{settle, two_candidates};
 use crate::strategy::Strategy;
 
@@ -100,11 +101,7 @@ impl PeakEwma {
             .latency(i, now)
             .unwrap_or(self.default_latency.as_nanos() as f64)
             .max(1.0);
-        let load = (set.in_flight(i) + 1) as f64;
-        let penalty = 1.0 + self.error_penalty * set.error_rate(i, now).clamp(0.0, 1.0);
-        // A weight read as 0 (changed since the eligibility check) makes the
-        // cost infinite: that backend loses.
-        latency * load * penalty / set.effective_weight(i) as f64
+        latency_cost(set, i, latency, self.error_penalty, now)
     }
 }
 
@@ -118,13 +115,7 @@ impl Strategy for PeakEwma {
                 why: "must be more than zero".into(),
             });
         }
-        if !self.error_penalty.is_finite() || self.error_penalty < 0.0 {
-            return Err(ConfigError::Invalid {
-                setting: "peak-ewma error penalty",
-                why: format!("{} is not a finite number >= 0", self.error_penalty),
-            });
-        }
-        Ok(())
+        check_error_weight("peak-ewma error penalty", self.error_penalty)
     }
 
     fn select(&self, _: &(), set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {

@@ -1,7 +1,7 @@
 use crate::context::Context;
 use crate::error::ConfigError;
 use crate::set::BackendSet;
-use crate::strategy::{Scores, Strategy, WeightedRoundRobin};
+use crate::strategy::{PerWeight, Scores, Strategy, WeightedRoundRobin};
 
 /// Resource-based (adaptive): each backend's share follows the capacity its
 /// agent reports. An agent on each node says `75%` (of the configured
@@ -54,28 +54,20 @@ impl Strategy for ResourceBased {
     }
 
     fn select(&self, scores: &Scores, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
-        // load / weight, compared by cross-multiplying.
-        let load = |i: usize| {
-            (
-                u128::from(set.in_flight(i)),
-                u128::from(set.effective_weight(i)),
-            )
-        };
-        let mut lightest: Option<(u128, u128)> = None;
+        let load = |i| PerWeight::of(set.in_flight(i), set.effective_weight(i));
+        let mut lightest: Option<PerWeight> = None;
         for i in (0..set.len()).filter(|&i| set.is_eligible(i, ctx)) {
-            let (n, w) = load(i);
-            if lightest.is_none_or(|(best_n, best_w)| n * best_w < best_n * w) {
-                lightest = Some((n, w));
+            if lightest.is_none_or(|best| load(i).cmp(best).is_lt()) {
+                lightest = Some(load(i));
             }
         }
-        let (best_n, best_w) = lightest?;
+        let lightest = lightest?;
         // Counts move while we look (other picks, drops): take part at or
         // under the minimum seen, and should it have risen everywhere since,
         // let every eligible backend take part rather than find none.
         scores
             .smooth_pick(set, |i| {
-                let (n, w) = load(i);
-                set.is_eligible(i, ctx) && n * best_w <= best_n * w
+                set.is_eligible(i, ctx) && load(i).cmp(lightest).is_le()
             })
             .or_else(|| scores.smooth_pick(set, |i| set.is_eligible(i, ctx)))
     }

@@ -2,7 +2,8 @@ use crate::context::Context;
 use crate::error::ConfigError;
 use crate::rng::AtomicRng;
 use crate::set::BackendSet;
-use crate::slot::WEIGHT_UNIT;
+use crate::strategy::cost::{check_error_weight, latency_cost};
+use crate::strategy::p2c::two_candidates;
 use crate::strategy::Strategy;
 
 /// Default weight of the error rate in the cost: a 10% error rate costs as
@@ -56,9 +57,9 @@ const LATENCY_FLOOR_NS: f64 = 1_000.0;
 /// want the balancer to route around trouble it can measure itself.
 ///
 /// **Synchronisation**: no lock. Two draws from a lock-free [`AtomicRng`],
-/// then a handful of atomic loads per candidate. If a drawn candidate is not
-/// eligible, one pass over the set samples two distinct eligible backends
-/// uniformly (reservoir sampling), still without a lock or allocation.
+/// then a handful of atomic loads per candidate. If drawn candidates keep
+/// being ineligible, a pass over the set draws two distinct eligible backends
+/// uniformly (the same sampling as [`PowerOfTwoChoices`](super::PowerOfTwoChoices)).
 #[derive(Debug)]
 pub struct SdnAdaptive {
     rng: AtomicRng,
@@ -91,75 +92,19 @@ impl SdnAdaptive {
         self.error_weight = weight;
         self
     }
-
-    fn cost(&self, set: &BackendSet, i: usize, latency: f64, now: u64) -> f64 {
-        let weight = set.effective_weight(i) as f64 / WEIGHT_UNIT as f64;
-        let queue = set.in_flight(i) as f64 + 1.0;
-        let errors = 1.0 + self.error_weight * set.error_rate(i, now);
-        // A weight that dropped to zero since the eligibility check makes
-        // the cost infinite, never NaN.
-        latency.max(LATENCY_FLOOR_NS) * queue * errors / weight
-    }
-
-    /// Two distinct eligible backends, uniformly, in one pass; `(i, None)`
-    /// when only one is eligible.
-    #[cold]
-    fn sample_two(&self, set: &BackendSet, ctx: &Context<'_>) -> Option<(usize, Option<usize>)> {
-        let mut chosen: (Option<usize>, Option<usize>) = (None, None);
-        let mut seen = 0usize;
-        for i in 0..set.len() {
-            if !set.is_eligible(i, ctx) {
-                continue;
-            }
-            seen += 1;
-            match seen {
-                1 => chosen.0 = Some(i),
-                2 => chosen.1 = Some(i),
-                // Keep each of the `seen` so far with probability 2/seen.
-                _ => match self.rng.below(seen) {
-                    0 => chosen.0 = Some(i),
-                    1 => chosen.1 = Some(i),
-                    _ => {}
-                },
-            }
-        }
-        match chosen {
-            // Reservoir slots keep set order; a coin flip makes the first
-            // one, which wins ties, uniform again.
-            (Some(a), Some(b)) if self.rng.next_u64() & 1 == 1 => Some((b, Some(a))),
-            (Some(a), b) => Some((a, b)),
-            (None, _) => None,
-        }
-    }
 }
 
 impl Strategy for SdnAdaptive {
     type Table = ();
 
     fn build(&self, _set: &BackendSet) -> Result<(), ConfigError> {
-        if !self.error_weight.is_finite() || self.error_weight < 0.0 {
-            return Err(ConfigError::Invalid {
-                setting: "error_weight",
-                why: format!("{} is not a finite number >= 0", self.error_weight),
-            });
-        }
-        Ok(())
+        check_error_weight("error_weight", self.error_weight)
     }
 
     fn select(&self, _: &(), set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
-        let n = set.len();
-        if n < 2 {
-            return (n == 1 && set.is_eligible(0, ctx)).then_some(0);
-        }
-        let a = self.rng.below(n);
-        let b = (a + 1 + self.rng.below(n - 1)) % n;
-        let (a, b) = if set.is_eligible(a, ctx) && set.is_eligible(b, ctx) {
-            (a, b)
-        } else {
-            match self.sample_two(set, ctx)? {
-                (a, Some(b)) => (a, b),
-                (only, None) => return Some(only),
-            }
+        let (a, b) = match two_candidates(&self.rng, set, ctx)? {
+            (a, Some(b)) => (a, b),
+            (only, None) => return Some(only),
         };
         let now = set.now();
         let (la, lb) = match (set.latency(a, now), set.latency(b, now)) {
@@ -167,8 +112,17 @@ impl Strategy for SdnAdaptive {
             (Some(l), None) | (None, Some(l)) => (l, l),
             (None, None) => (LATENCY_FLOOR_NS, LATENCY_FLOOR_NS),
         };
+        let cost = |i, latency: f64| {
+            latency_cost(
+                set,
+                i,
+                latency.max(LATENCY_FLOOR_NS),
+                self.error_weight,
+                now,
+            )
+        };
         // Ties go to `a`, itself a uniform draw.
-        if self.cost(set, b, lb, now) < self.cost(set, a, la, now) {
+        if cost(b, lb) < cost(a, la) {
             Some(b)
         } else {
             Some(a)

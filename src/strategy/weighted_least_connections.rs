@@ -2,7 +2,7 @@ use crate::context::Context;
 use crate::error::ConfigError;
 use crate::set::BackendSet;
 use crate::strategy::least_connections::scan_min;
-use crate::strategy::{Cursor, Strategy};
+use crate::strategy::{Cursor, PerWeight, Strategy};
 
 /// Weighted least connections: the backend with the fewest in-flight picks per
 /// unit of effective weight, counting the pick being made, i.e. the lowest
@@ -36,11 +36,8 @@ impl Strategy for WeightedLeastConnections {
     }
 
     fn select(&self, cursor: &Cursor, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
-        let load = |i| (set.in_flight(i) + 1, set.effective_weight(i));
-        // a_load / a_weight < b_load / b_weight, without dividing.
-        let lighter = |(a_load, a_weight): (u64, u64), (b_load, b_weight): (u64, u64)| {
-            u128::from(a_load) * u128::from(b_weight) < u128::from(b_load) * u128::from(a_weight)
-        };
+        let load = |i| PerWeight::of(set.in_flight(i) + 1, set.effective_weight(i));
+        let lighter = |a: PerWeight, b: PerWeight| a.cmp(b).is_lt();
         scan_min(cursor, set, ctx, load, lighter)
     }
 }
