@@ -16,9 +16,11 @@
 //!   with its reason (connection refused, timed out, unreachable, agent said
 //!   drain). Agents (`agent=ADDR`) are polled every `--agent-interval-ms`.
 //! - A request that never reached a backend (connection refused or timed
-//!   out, a pooled connection closed before sending) is retried once on
-//!   another backend (the first is excluded); 502 with a clear body when none
-//!   can serve, 504 when the backend does not answer within `--timeout-ms`.
+//!   out, a pooled connection closed before sending), and a bodiless GET,
+//!   HEAD or OPTIONS that failed before any response byte (a pooled
+//!   connection reset under it), is retried once on another backend (the
+//!   first is excluded); 502 with a clear body when none can serve, 504 when
+//!   the backend does not answer within `--timeout-ms`.
 //! - `X-Forwarded-For` is appended; the client address feeds `source-ip-hash`.
 //! - Request heads must arrive within `--header-timeout-ms` (10 s); at most `--max-connections`
 //!   client connections are served at once; Ctrl-C shuts down gracefully.
@@ -35,10 +37,11 @@ use std::time::{Duration, Instant};
 
 use common::{log, ProxyArgs, SharedPool};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Body as _;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, HOST};
-use hyper::{Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use loadwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
 use tokio::net::TcpListener;
@@ -158,11 +161,15 @@ async fn serve(args: ProxyArgs, pool: SharedPool<Backend>) -> std::io::Result<()
 
 impl Proxy {
     async fn handle(&self, req: Request<Incoming>, client: IpAddr) -> Response<Body> {
-        let mut request = Some(upstream_request(req, client));
+        let request = upstream_request(req, client);
+        let mut replay = replayable(&request);
+        let mut request = Some(request);
         let mut tried: Vec<BackendId> = Vec::new();
         let mut last_error = String::new();
         // A request that never reached a backend (refused connect, pooled
-        // connection closed before sending) goes once more, elsewhere.
+        // connection closed before sending) goes once more, elsewhere; so
+        // does a bodiless GET, HEAD or OPTIONS that reached one but got no
+        // response byte back (a pooled connection reset under it).
         while let (Some(mut attempt), true) = (request.take(), tried.len() < 2) {
             let ctx = Context::new().client(client).exclude(&tried);
             let mut pick = match self.pool.pick(&ctx) {
@@ -188,7 +195,7 @@ impl Proxy {
                     pick.record(Outcome::failure(kind, started.elapsed()));
                     last_error = format!("{}: {kind}", pick.id());
                     tried.push(pick.id().clone());
-                    request = unsent;
+                    request = unsent.or_else(|| replay.take().map(|r| r.map(|()| empty())));
                 }
                 Err(_elapsed) => {
                     pick.record(Outcome::failure(FailureKind::Timeout, started.elapsed()));
@@ -204,6 +211,26 @@ impl Proxy {
             &format!("no backend could serve the request; last: {last_error}\n"),
         )
     }
+}
+
+/// A copy of a bodiless idempotent request, to send again should the
+/// backend take it and fail before answering.
+fn replayable(request: &Request<Body>) -> Option<Request<()>> {
+    let idempotent = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    (idempotent && request.body().is_end_stream()).then(|| {
+        let mut copy = Request::new(());
+        *copy.method_mut() = request.method().clone();
+        *copy.uri_mut() = request.uri().clone();
+        *copy.headers_mut() = request.headers().clone();
+        copy
+    })
+}
+
+fn empty() -> Body {
+    Empty::new().map_err(|never| match never {}).boxed()
 }
 
 /// The request as a backend gets it: origin-form target, the client's

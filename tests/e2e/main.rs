@@ -293,3 +293,45 @@ fn a_request_refused_by_a_dead_backend_is_sent_to_another_even_a_post() {
         assert_eq!((reply.status, reply.name()), (200, "live"), "{reply:?}");
     }
 }
+
+/// A backend that reads each request and hangs up without answering.
+fn hang_up_backend(connections: usize) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let mut stream = stream.unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut buf);
+            // Dropping it closes the connection before any response byte.
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_get_the_backend_dropped_unanswered_is_retried_but_a_post_is_not() {
+    let live = worker("live", &[]);
+    let backends = [hang_up_backend(8).to_string(), live.addr.to_string()];
+    // Round robin starts on the hanging backend; --failures keeps it in.
+    let front = proxy(
+        "hyper_proxy",
+        "round-robin",
+        &backends,
+        &["--failures", "0"],
+    );
+    let reply = get(front.addr, "/").unwrap();
+    assert_eq!((reply.status, reply.name()), (200, "live"), "{reply:?}");
+    // Next: live. Then the hanging one again, with a POST that has a body:
+    // it reached the backend, so it is not sent twice.
+    assert_eq!(get(front.addr, "/").unwrap().name(), "live");
+    let post = raw(
+        front.addr,
+        b"POST /order HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+    )
+    .unwrap();
+    assert_eq!(post.status, 502, "{post:?}");
+}
