@@ -80,3 +80,32 @@ fn honours_exclusions_and_says_why_when_nothing_is_left() {
     }
     assert_eq!(pool.pick(&Context::new()).unwrap_err(), NoBackend::AllDown);
 }
+
+#[test]
+fn sharded_round_robin_keeps_each_thread_in_turn_and_skips_the_ineligible() {
+    use loadwise::strategy::ShardedRoundRobin;
+    let pool = std::sync::Arc::new(Pool::new(ShardedRoundRobin::new(), common::equal(5)).unwrap());
+    pool.set_state(
+        &BackendId::new("b2"),
+        AdminState::Down,
+        Reason::Admin("test".into()),
+    );
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                let mut counts = [0u32; 5];
+                for step in 0..400 {
+                    counts[*pool.pick(&Context::new()).unwrap().backend()] += 1;
+                    let up = [counts[0], counts[1], counts[3], counts[4]];
+                    let (lo, hi) = (up.iter().min().unwrap(), up.iter().max().unwrap());
+                    assert!(hi - lo <= 1, "after {} picks: {counts:?}", step + 1);
+                }
+                counts
+            })
+        })
+        .collect();
+    for thread in threads {
+        assert_eq!(thread.join().unwrap(), [100, 100, 0, 100, 100]);
+    }
+}

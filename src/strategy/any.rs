@@ -125,6 +125,7 @@ macro_rules! strategies {
 
 strategies! {
     RoundRobin => "round-robin": "Each backend in turn.",
+    ShardedRoundRobin => "round-robin-sharded": "Each backend in turn, one cursor per thread.",
     WeightedRoundRobin => "weighted-round-robin": "Smooth weighted round robin (nginx).",
     LeastConnections => "least-connections": "Fewest picks in flight.",
     WeightedLeastConnections => "weighted-least-connections": "Fewest picks in flight per unit of weight.",
@@ -141,6 +142,7 @@ strategies! {
 }
 
 impl FromOptions for RoundRobin {}
+impl FromOptions for ShardedRoundRobin {}
 impl FromOptions for WeightedRoundRobin {}
 impl FromOptions for LeastConnections {}
 impl FromOptions for WeightedLeastConnections {}

@@ -18,6 +18,7 @@ mod resource_based;
 mod ring_hash;
 mod round_robin;
 mod sdn_adaptive;
+mod sharded_round_robin;
 mod source_ip_hash;
 mod weighted_least_connections;
 mod weighted_round_robin;
@@ -34,6 +35,7 @@ pub use resource_based::ResourceBased;
 pub use ring_hash::RingHash;
 pub use round_robin::RoundRobin;
 pub use sdn_adaptive::{SdnAdaptive, DEFAULT_ERROR_WEIGHT};
+pub use sharded_round_robin::ShardedRoundRobin;
 pub use source_ip_hash::{
     SourceIpHash, SourceIpTable, DEFAULT_STICKY_CAPACITY, DEFAULT_STICKY_TTL, DEFAULT_V6_PREFIX,
 };

@@ -1,0 +1,61 @@
+use std::cell::Cell;
+
+use crate::context::Context;
+use crate::error::ConfigError;
+use crate::set::BackendSet;
+use crate::strategy::Strategy;
+
+thread_local! {
+    /// Each thread's own cursor, started at a random place so that threads
+    /// do not walk the set in step.
+    static CURSOR: Cell<usize> = Cell::new(rand::random::<u32>() as usize);
+}
+
+/// Round robin with one cursor per thread instead of one per pool: each
+/// thread takes the backends in turn, and over many threads the shares are
+/// even, but there is no single global order.
+///
+/// **Choose it** where [`RoundRobin`](super::RoundRobin)'s exact global order
+/// is not needed and many threads pick at once: the shared cursor is the one
+/// word every round-robin pick writes, and sharing it makes two threads
+/// slower per pick than one.
+///
+/// **Synchronisation**: none of its own: a thread-local counter. A backend
+/// that is not eligible is skipped by taking the thread's next value.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ShardedRoundRobin;
+
+impl ShardedRoundRobin {
+    /// Round robin with a cursor per thread.
+    pub fn new() -> Self {
+        ShardedRoundRobin
+    }
+}
+
+impl Strategy for ShardedRoundRobin {
+    type Table = ();
+
+    fn reads_in_flight(&self) -> bool {
+        false
+    }
+
+    fn build(&self, _set: &BackendSet) -> Result<(), ConfigError> {
+        Ok(())
+    }
+
+    #[inline]
+    fn select(&self, _: &(), set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
+        let n = set.len();
+        CURSOR.with(|cursor| {
+            for _ in 0..n {
+                let next = cursor.get();
+                cursor.set(next.wrapping_add(1));
+                let i = next % n;
+                if set.is_eligible(i, ctx) {
+                    return Some(i);
+                }
+            }
+            None
+        })
+    }
+}
