@@ -25,6 +25,7 @@ fn pool(kind: StrategyKind, n: usize) -> Pool<AnyStrategy, u32> {
     let options = StrategyOptions {
         hash_key: Some(HashKey::from_bytes([7; 16])),
         seed: Some(1),
+        v6_prefix: None,
     };
     let backends =
         (0..n).map(|i| BackendSpec::new(format!("10.0.{}.{}:80", i / 256, i % 256), i as u32));

@@ -29,6 +29,7 @@ fn strategy(kind: StrategyKind) -> AnyStrategy {
         &StrategyOptions {
             hash_key: Some(KEY),
             seed: Some(1),
+            v6_prefix: None,
         },
     )
 }

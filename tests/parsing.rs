@@ -64,3 +64,19 @@ fn strategy_names_round_trip_and_unknown_ones_list_the_known() {
         "{err}"
     );
 }
+
+#[test]
+fn strategy_options_reach_the_hash_strategies() {
+    use loadwise::strategy::StrategyOptions;
+    use loadwise::{BackendSpec, Pool};
+    let options = StrategyOptions {
+        v6_prefix: Some(200),
+        ..StrategyOptions::default()
+    };
+    for kind in ["maglev", "ring-hash", "rendezvous", "bounded-load", "source-ip-hash"] {
+        let strategy = AnyStrategy::with_options(kind.parse().unwrap(), &options);
+        let built = Pool::new(strategy, vec![BackendSpec::new("a", ())]);
+        let err = built.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("more than 128 bits"), "{kind}: `{err}`");
+    }
+}

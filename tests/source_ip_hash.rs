@@ -71,12 +71,15 @@ fn removing_a_node_moves_exactly_its_clients(strategy: SourceIpHash, expire_firs
 
 #[test]
 fn without_a_table_removing_a_node_moves_exactly_its_clients() {
-    removing_a_node_moves_exactly_its_clients(SourceIpHash::with_key(KEY).without_sticky(), false);
+    removing_a_node_moves_exactly_its_clients(
+        SourceIpHash::new().with_key(KEY).without_sticky(),
+        false,
+    );
 }
 
 #[test]
 fn after_the_ttl_removing_a_node_moves_exactly_its_clients() {
-    let strategy = SourceIpHash::with_key(KEY).sticky(TTL, 10_000);
+    let strategy = SourceIpHash::new().with_key(KEY).sticky(TTL, 10_000);
     removing_a_node_moves_exactly_its_clients(strategy, true);
 }
 
@@ -86,7 +89,7 @@ fn balancers_with_shuffled_backends_and_the_same_key_agree() {
     let clients = clients(1000, 13);
     for sticky in [false, true] {
         let make = |specs: Vec<BackendSpec<usize>>| {
-            let strategy = SourceIpHash::with_key(KEY);
+            let strategy = SourceIpHash::new().with_key(KEY);
             let strategy = if sticky {
                 strategy
             } else {
@@ -101,7 +104,9 @@ fn balancers_with_shuffled_backends_and_the_same_key_agree() {
         assert_eq!(place(&a, &clients), place(&b, &clients));
         // A different key disagrees somewhere: the key matters.
         let other = Pool::new(
-            SourceIpHash::with_key(HashKey::from_bytes([7; 16])).without_sticky(),
+            SourceIpHash::new()
+                .with_key(HashKey::from_bytes([7; 16]))
+                .without_sticky(),
             common::weighted(&[3, 1, 4, 1, 5, 9, 2]),
         )
         .unwrap();
@@ -112,12 +117,15 @@ fn balancers_with_shuffled_backends_and_the_same_key_agree() {
 #[test]
 fn ipv6_clients_hash_by_prefix_and_requests_without_client_still_go_somewhere() {
     let pool = Pool::new(
-        SourceIpHash::with_key(KEY).without_sticky(),
+        SourceIpHash::new().with_key(KEY).without_sticky(),
         common::equal(8),
     )
     .unwrap();
     let full = Pool::new(
-        SourceIpHash::with_key(KEY).without_sticky().v6_prefix(128),
+        SourceIpHash::new()
+            .with_key(KEY)
+            .without_sticky()
+            .v6_prefix(128),
         common::equal(8),
     )
     .unwrap();
@@ -140,10 +148,10 @@ fn ipv6_clients_hash_by_prefix_and_requests_without_client_still_go_somewhere() 
 
 #[test]
 fn sticky_clients_stay_across_a_set_change_within_the_ttl_and_leave_after_it() {
-    let strategy = SourceIpHash::with_key(KEY).sticky(TTL, 10_000);
+    let strategy = SourceIpHash::new().with_key(KEY).sticky(TTL, 10_000);
     let (pool, clock) = common::pool_with_clock(strategy, common::equal(3));
     let hashing = Pool::new(
-        SourceIpHash::with_key(KEY).without_sticky(),
+        SourceIpHash::new().with_key(KEY).without_sticky(),
         common::equal(4),
     )
     .unwrap();
@@ -168,7 +176,7 @@ fn sticky_clients_stay_across_a_set_change_within_the_ttl_and_leave_after_it() {
 
 #[test]
 fn sticky_clients_leave_a_down_node_stay_on_a_draining_one_and_skip_an_excluded_one() {
-    let strategy = SourceIpHash::with_key(KEY).sticky(TTL, 10_000);
+    let strategy = SourceIpHash::new().with_key(KEY).sticky(TTL, 10_000);
     let (pool, _clock) = common::pool_with_clock(strategy, common::equal(4));
     let clients = clients(400, 16);
     let before = place(&pool, &clients);
@@ -208,7 +216,7 @@ fn sticky_clients_leave_a_down_node_stay_on_a_draining_one_and_skip_an_excluded_
 
 #[test]
 fn concurrent_picks_and_updates_keep_the_cap_and_release_everything() {
-    let strategy = SourceIpHash::with_key(KEY).sticky(TTL, 64);
+    let strategy = SourceIpHash::new().with_key(KEY).sticky(TTL, 64);
     let pool = Pool::builder(strategy).track_in_flight(true);
     let pool = std::sync::Arc::new(pool.build(common::equal(4)).unwrap());
     let workers: Vec<_> = (0..4u32)

@@ -43,7 +43,9 @@ static ALLOCATOR: Counting = Counting;
 fn a_flood_of_a_million_clients_stays_within_the_cap_and_its_memory() {
     const CAP: usize = 10_000;
     let key = HashKey::from_bytes(*b"loadwise-test-k1");
-    let strategy = SourceIpHash::with_key(key).sticky(Duration::from_secs(60), CAP);
+    let strategy = SourceIpHash::new()
+        .with_key(key)
+        .sticky(Duration::from_secs(60), CAP);
     let (pool, clock) = common::pool_with_clock(strategy, common::equal(4));
     let table: &StickyTable = pool.strategy().sticky_table();
     assert_eq!(table.capacity(), CAP);

@@ -122,6 +122,7 @@ impl ProxyArgs {
         let options = StrategyOptions {
             hash_key: self.hash_key,
             seed: None,
+            v6_prefix: None,
         };
         let mut health = HealthConfig::default();
         if let Some(eject) = self.eject {

@@ -353,6 +353,7 @@ fn library_pool(
     let options = StrategyOptions {
         hash_key: Some(HashKey::from_bytes(key)),
         seed: Some(seed),
+        v6_prefix: None,
     };
     Pool::builder(AnyStrategy::with_options(kind, &options))
         .clock(clock)

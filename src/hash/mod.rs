@@ -101,6 +101,9 @@ macro_rules! hash_settings {
                 if let Some(seed) = options.seed {
                     strategy = strategy.seeded(seed);
                 }
+                if let Some(bits) = options.v6_prefix {
+                    strategy = strategy.v6_prefix(bits);
+                }
                 strategy
             }
         }

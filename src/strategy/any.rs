@@ -16,6 +16,9 @@ pub struct StrategyOptions {
     pub hash_key: Option<HashKey>,
     /// Seed of the randomised strategies; random when `None`.
     pub seed: Option<u64>,
+    /// Bits of an IPv6 client address the hash strategies hash; their
+    /// default ([`DEFAULT_V6_PREFIX`](crate::hash::DEFAULT_V6_PREFIX)) when `None`.
+    pub v6_prefix: Option<u8>,
 }
 
 /// Builds a strategy from [`StrategyOptions`]; strategies without options
@@ -147,16 +150,6 @@ impl FromOptions for WeightedRoundRobin {}
 impl FromOptions for LeastConnections {}
 impl FromOptions for WeightedLeastConnections {}
 impl FromOptions for ResourceBased {}
-
-impl FromOptions for SourceIpHash {
-    fn from_options(options: &StrategyOptions) -> Self {
-        let strategy = SourceIpHash::with_key(options.hash_key.unwrap_or_else(HashKey::random));
-        match options.seed {
-            Some(seed) => strategy.seed(seed),
-            None => strategy,
-        }
-    }
-}
 
 impl FromOptions for SdnAdaptive {
     fn from_options(options: &StrategyOptions) -> Self {

@@ -37,7 +37,7 @@ pub use round_robin::RoundRobin;
 pub use sdn_adaptive::{SdnAdaptive, DEFAULT_ERROR_WEIGHT};
 pub use sharded_round_robin::ShardedRoundRobin;
 pub use source_ip_hash::{
-    SourceIpHash, SourceIpTable, DEFAULT_STICKY_CAPACITY, DEFAULT_STICKY_TTL, DEFAULT_V6_PREFIX,
+    SourceIpHash, SourceIpTable, DEFAULT_STICKY_CAPACITY, DEFAULT_STICKY_TTL,
 };
 pub use weighted_least_connections::WeightedLeastConnections;
 pub use weighted_round_robin::Scores;

@@ -3,8 +3,7 @@ use std::time::Duration;
 
 use crate::context::Context;
 use crate::error::ConfigError;
-use crate::hash::{HashKey, Rendezvous};
-use crate::rng::AtomicRng;
+use crate::hash::{hash_settings, Rendezvous, RequestHasher};
 use crate::set::BackendSet;
 use crate::sticky::{Lookup, StickyTable, Verdict};
 use crate::strategy::Strategy;
@@ -13,10 +12,6 @@ use crate::strategy::Strategy;
 pub const DEFAULT_STICKY_TTL: Duration = Duration::from_secs(30 * 60);
 /// Default cap on remembered clients (at most 11 MB, see [`StickyTable`]).
 pub const DEFAULT_STICKY_CAPACITY: usize = 100_000;
-/// Default IPv6 prefix hashed: a /64 is usually one site, and privacy
-/// addresses rotate the rest.
-pub const DEFAULT_V6_PREFIX: u8 = 64;
-
 /// Source-IP hash: the client's address picks its backend, so a client
 /// keeps landing on the same one (its cache, its session) with no shared
 /// state between balancers.
@@ -51,10 +46,8 @@ pub const DEFAULT_V6_PREFIX: u8 = 64;
 /// caller's code.
 #[derive(Debug)]
 pub struct SourceIpHash {
-    key: HashKey,
-    v6_prefix: u8,
+    hasher: RequestHasher,
     sticky: StickyTable,
-    rng: AtomicRng,
 }
 
 /// The per-set table of [`SourceIpHash`]: rendezvous hashes of the backend
@@ -74,26 +67,13 @@ impl Default for SourceIpHash {
 }
 
 impl SourceIpHash {
-    /// Source-IP hash with a random key and the default sticky table.
+    /// Source-IP hash with a random key and the default sticky table; set
+    /// the key with `with_key` so that balancers sharing it map clients alike.
     pub fn new() -> Self {
-        SourceIpHash::with_key(HashKey::random())
-    }
-
-    /// Source-IP hash with `key`: balancers sharing it map clients alike.
-    pub fn with_key(key: HashKey) -> Self {
         SourceIpHash {
-            key,
-            v6_prefix: DEFAULT_V6_PREFIX,
+            hasher: RequestHasher::default(),
             sticky: StickyTable::new(DEFAULT_STICKY_TTL, DEFAULT_STICKY_CAPACITY),
-            rng: AtomicRng::random(),
         }
-    }
-
-    /// Hashes the first `bits` of IPv6 addresses (0..=128; more is refused
-    /// when the table is built).
-    pub fn v6_prefix(mut self, bits: u8) -> Self {
-        self.v6_prefix = bits;
-        self
     }
 
     /// Sets the sticky table: clients kept `ttl` after their last request,
@@ -106,12 +86,6 @@ impl SourceIpHash {
     /// Turns the sticky table off: pure consistent hashing.
     pub fn without_sticky(self) -> Self {
         self.sticky(Duration::ZERO, 0)
-    }
-
-    /// Seeds the random choice for requests with neither client nor key.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.rng = AtomicRng::seeded(seed);
-        self
     }
 
     /// The sticky table, e.g. to watch its size.
@@ -137,12 +111,14 @@ impl SourceIpHash {
     /// one is not worth a second pass.
     fn random(&self, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
         let n = set.len();
-        let start = self.rng.below(n.max(1));
+        let start = self.hasher.rng.below(n.max(1));
         (start..n)
             .chain(0..start)
             .find(|&i| set.is_eligible(i, ctx))
     }
 }
+
+hash_settings!(SourceIpHash);
 
 impl Strategy for SourceIpHash {
     type Table = SourceIpTable;
@@ -152,17 +128,15 @@ impl Strategy for SourceIpHash {
     }
 
     fn build(&self, set: &BackendSet) -> Result<SourceIpTable, ConfigError> {
-        if self.v6_prefix > 128 {
-            return Err(ConfigError::Invalid {
-                setting: "v6_prefix",
-                why: format!("{} is more than 128 bits", self.v6_prefix),
-            });
-        }
+        self.hasher.validate()?;
         let ids = (0..set.len()).map(|i| set.id(i).as_str());
-        let hashes: Vec<u64> = ids.clone().map(|id| self.key.hash(id.as_bytes())).collect();
+        let hashes: Vec<u64> = ids
+            .clone()
+            .map(|id| self.hasher.key.hash(id.as_bytes()))
+            .collect();
         let index = hashes.iter().enumerate().map(|(i, &h)| (h, i)).collect();
         Ok(SourceIpTable {
-            rendezvous: Rendezvous::new(&self.key, ids),
+            rendezvous: Rendezvous::new(&self.hasher.key, ids),
             hashes,
             index,
         })
@@ -171,11 +145,11 @@ impl Strategy for SourceIpHash {
     fn select(&self, table: &SourceIpTable, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
         let Some(ip) = ctx.client else {
             return match ctx.key {
-                Some(key) => self.hashed(table, set, ctx, self.key.hash(key)),
+                Some(key) => self.hashed(table, set, ctx, self.hasher.key.hash(key)),
                 None => self.random(set, ctx),
             };
         };
-        let h = self.key.hash_ip(ip, self.v6_prefix);
+        let h = self.hasher.key.hash_ip(ip, self.hasher.v6_prefix);
         if !self.sticky.is_enabled() {
             return self.hashed(table, set, ctx, h);
         }
