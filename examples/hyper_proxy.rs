@@ -12,7 +12,9 @@
 //! - The pick lives until the response body has been sent, so the
 //!   least-connections strategies count outstanding requests; the outcome and
 //!   latency are recorded when the response headers arrive.
-//! - Passive health through the library; every backend state change is logged
+//! - Passive health through the library (`--failures N` in a row, default
+//!   5, eject for `--eject-ms`, default 30 s, times the ejections in a row,
+//!   up to ten times it); every backend state change is logged
 //!   with its reason (connection refused, timed out, unreachable, agent said
 //!   drain). Agents (`agent=ADDR`) are polled every `--agent-interval-ms`.
 //! - A request that never reached a backend (connection refused or timed

@@ -73,7 +73,13 @@ fn strategy_options_reach_the_hash_strategies() {
         v6_prefix: Some(200),
         ..StrategyOptions::default()
     };
-    for kind in ["maglev", "ring-hash", "rendezvous", "bounded-load", "source-ip-hash"] {
+    for kind in [
+        "maglev",
+        "ring-hash",
+        "rendezvous",
+        "bounded-load",
+        "source-ip-hash",
+    ] {
         let strategy = AnyStrategy::with_options(kind.parse().unwrap(), &options);
         let built = Pool::new(strategy, vec![BackendSpec::new("a", ())]);
         let err = built.err().map(|e| e.to_string()).unwrap_or_default();

@@ -106,12 +106,14 @@ fn a_killed_worker_is_routed_around_and_comes_back_after_ejection() {
         "the dead worker answered? {seen:?}"
     );
 
-    // Restarted on its port, it is picked again once its ejection ends.
+    // Restarted on its port, it is picked again once its ejection ends: at
+    // most the longest ejection (--eject-ms grows with repeats, capped at
+    // ten times it: 3 s) plus a second of slack for the machine.
     let _revived = Program::start(
         "worker",
         &["--listen", &dead_addr.to_string(), "--name", "w2"],
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_millis(10 * 300 + 1000);
     loop {
         let seen = names(front.addr, 4);
         if seen.iter().any(|n| n == "w2") {
