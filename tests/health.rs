@@ -90,6 +90,18 @@ fn a_success_resets_the_failure_count() {
     assert!(pool.backends().iter().all(|s| s.state == BackendState::Up));
 }
 
+/// 200 picks, every one failing with `kind`; each must still find a backend.
+fn fail_every_pick(pool: &Pool<RoundRobin, usize>, kind: FailureKind) {
+    for _ in 0..200 {
+        let mut pick = pool.pick(&Context::new()).expect("never ejects everything");
+        pick.record(Outcome::failure(kind, Duration::ZERO));
+    }
+}
+
+fn count_in(pool: &Pool<RoundRobin, usize>, state: BackendState) -> usize {
+    pool.backends().iter().filter(|s| s.state == state).count()
+}
+
 #[test]
 fn the_cap_holds_and_every_backend_failing_still_leaves_one_to_pick() {
     let clock = std::sync::Arc::new(loadwise::ManualClock::new());
@@ -98,39 +110,24 @@ fn the_cap_holds_and_every_backend_failing_still_leaves_one_to_pick() {
         .health(health(10))
         .build(common::equal(10))
         .unwrap();
-    // Every backend fails every time.
-    for _ in 0..200 {
-        let mut pick = pool.pick(&Context::new()).expect("never ejects everything");
-        pick.record(Outcome::failure(
-            FailureKind::ConnectTimeout,
-            Duration::ZERO,
-        ));
-    }
-    let ejected = pool
-        .backends()
-        .iter()
-        .filter(|s| s.state == BackendState::Ejected)
-        .count();
-    assert_eq!(ejected, 1, "10% of 10 backends");
+    fail_every_pick(&pool, FailureKind::ConnectTimeout);
+    assert_eq!(
+        count_in(&pool, BackendState::Ejected),
+        1,
+        "10% of 10 backends"
+    );
 
     let pool = Pool::builder(RoundRobin::new())
         .clock(clock)
         .health(health(100))
         .build(common::equal(3))
         .unwrap();
-    for _ in 0..200 {
-        let mut pick = pool.pick(&Context::new()).expect("never ejects everything");
-        pick.record(Outcome::failure(
-            FailureKind::ConnectRefused,
-            Duration::ZERO,
-        ));
-    }
-    let up = pool
-        .backends()
-        .iter()
-        .filter(|s| s.state == BackendState::Up)
-        .count();
-    assert_eq!(up, 1, "even at 100% the last backend stays");
+    fail_every_pick(&pool, FailureKind::ConnectRefused);
+    assert_eq!(
+        count_in(&pool, BackendState::Up),
+        1,
+        "even at 100% the last backend stays"
+    );
 }
 
 #[test]

@@ -4,19 +4,7 @@ use loadwise::strategy::{LeastConnections, WeightedLeastConnections};
 use loadwise::{Balancer, Context, Pick, Pool, Strategy as Balancing};
 use proptest::prelude::*;
 
-#[derive(Debug, Clone)]
-enum Op {
-    Pick,
-    /// Drop the outstanding pick at this position (modulo their number).
-    Drop(usize),
-}
-
-fn ops() -> impl proptest::strategy::Strategy<Value = Vec<Op>> {
-    prop::collection::vec(
-        prop_oneof![3 => Just(Op::Pick), 2 => any::<usize>().prop_map(Op::Drop)],
-        1..300,
-    )
-}
+use common::{ops, Op};
 
 /// Runs `ops`, checking every pick against `is_minimum(model, chosen)` where
 /// the model is the test's own count of outstanding picks per backend.

@@ -191,18 +191,7 @@ fn p2c_ties_do_not_favour_the_lower_index() {
     }
 }
 
-#[derive(Debug, Clone)]
-enum Op {
-    Pick,
-    Drop(usize),
-}
-
-fn ops() -> impl proptest::strategy::Strategy<Value = Vec<Op>> {
-    prop::collection::vec(
-        prop_oneof![3 => Just(Op::Pick), 2 => any::<usize>().prop_map(Op::Drop)],
-        1..300,
-    )
-}
+use common::{ops, Op};
 
 proptest! {
     /// With two backends both are always the candidates, so every pick

@@ -31,3 +31,20 @@ pub fn pool_with_clock<S: Strategy>(
         .expect("valid pool");
     (pool, clock)
 }
+
+/// One step of a random sequence of picks and drops.
+#[derive(Debug, Clone)]
+pub enum Op {
+    Pick,
+    /// Drop the outstanding pick at this position (modulo their number).
+    Drop(usize),
+}
+
+/// Sequences of picks and drops, picks a little more likely.
+pub fn ops() -> impl proptest::strategy::Strategy<Value = Vec<Op>> {
+    use proptest::prelude::*;
+    prop::collection::vec(
+        prop_oneof![3 => Just(Op::Pick), 2 => any::<usize>().prop_map(Op::Drop)],
+        1..300,
+    )
+}
