@@ -72,7 +72,29 @@ fn one_thread(c: &mut Criterion) {
                 b.iter(|| {
                     i = i.wrapping_add(1);
                     let pick = pool.pick(&requests.context(i));
-                    black_box(pick.map(|p| *p.backend()).ok())
+                    black_box(pick.map_or(u32::MAX, |p| *p.backend()))
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+/// The same through a per-thread [`loadwise::Picker`]: a borrowed guard, no
+/// shared reference count.
+fn one_thread_picker(c: &mut Criterion) {
+    let requests = Requests::new();
+    let mut group = c.benchmark_group("picker/1thread");
+    for &kind in StrategyKind::ALL {
+        for n in SIZES {
+            let pool = pool(kind, n);
+            let mut picker = pool.picker();
+            let mut i = 0usize;
+            group.bench_function(BenchmarkId::new(kind.name(), n), |b| {
+                b.iter(|| {
+                    i = i.wrapping_add(1);
+                    let pick = picker.pick(&requests.context(i));
+                    black_box(pick.map_or(u32::MAX, |p| *p.backend()))
                 })
             });
         }
@@ -100,7 +122,7 @@ fn two_threads(c: &mut Criterion) {
                                 let started = Instant::now();
                                 for i in 0..iters as usize {
                                     let pick = pool.pick(&requests.context(i * 2 + t));
-                                    black_box(pick.map(|p| *p.backend()).ok());
+                                    black_box(pick.map_or(u32::MAX, |p| *p.backend()));
                                 }
                                 started.elapsed()
                             })
@@ -158,6 +180,6 @@ fn update_while_picking(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1));
-    targets = one_thread, two_threads, update_while_picking
+    targets = one_thread, one_thread_picker, two_threads, update_while_picking
 }
 criterion_main!(benches);

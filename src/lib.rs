@@ -31,6 +31,8 @@
 //!   [`Balancer`], the object-safe trait a program holds.
 //! - [`Balancer::pick`] returns a [`Pick`]: an owned guard that counts one
 //!   request in flight until dropped, and takes the request's [`Outcome`].
+//!   In a tight loop, a per-thread [`Picker`] picks without touching any
+//!   shared reference count and lends a [`PickRef`] instead.
 //! - [`Pool::update`] replaces the set at run time without blocking picks;
 //!   backends that stay keep their counters and state.
 //! - Backends are up, draining or down ([`AdminState`], set by the operator or
@@ -57,6 +59,7 @@ mod health;
 mod outcome;
 mod outlier;
 mod pick;
+mod picker;
 mod pool;
 mod rng;
 mod set;
@@ -78,6 +81,7 @@ pub use health::HealthConfig;
 pub use outcome::{FailureKind, Outcome, OutcomeKind};
 pub use outlier::OutlierConfig;
 pub use pick::Pick;
+pub use picker::{PickRef, Picker};
 pub use pool::{Pool, PoolBuilder, DEFAULT_AGENT_EXPIRY};
 pub use rng::AtomicRng;
 pub use set::BackendSet;

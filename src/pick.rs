@@ -50,10 +50,15 @@ impl<B> Pick<B> {
         if counted {
             member.slot.acquire();
         }
+        Pick::adopt(member, counted, false)
+    }
+
+    /// A pick whose in-flight count (if `counted`) was already taken.
+    pub(crate) fn adopt(member: Arc<Member<B>>, counted: bool, recorded: bool) -> Self {
         Pick {
             member,
             counted,
-            recorded: false,
+            recorded,
         }
     }
 

@@ -18,6 +18,7 @@ use crate::feedback::FeedbackConfig;
 use crate::health::HealthConfig;
 use crate::outlier::OutlierConfig;
 use crate::pick::{Member, Pick};
+use crate::picker::Picker;
 use crate::set::BackendSet;
 use crate::shared::Shared;
 use crate::slot::{BackendStatus, Slot};
@@ -27,7 +28,7 @@ use crate::strategy::Strategy;
 use crate::sync::Swap;
 
 /// One generation: a set and the table built for it, never one without the other.
-struct Generation<T, B> {
+pub(crate) struct Generation<T, B> {
     set: BackendSet,
     members: Vec<Arc<Member<B>>>,
     table: T,
@@ -363,6 +364,30 @@ impl<S: Strategy, B> Pool<S, B> {
         shared.agents.check(|| shared.now());
     }
 
+    /// The pick path both [`Balancer::pick`] and [`Picker`] share: the
+    /// strategy's choice among `generation`'s members, or why there is none.
+    #[inline]
+    pub(crate) fn choose<'g>(
+        &self,
+        generation: &'g Generation<S::Table, B>,
+        ctx: &Context<'_>,
+    ) -> Result<&'g Arc<Member<B>>, NoBackend> {
+        self.expire_agents();
+        self.strategy
+            .select(&generation.table, &generation.set, ctx)
+            .and_then(|i| generation.members.get(i))
+            .ok_or_else(|| generation.set.why_none(ctx))
+    }
+
+    /// A handle for one thread's picks: see [`Picker`].
+    pub fn picker(&self) -> Picker<'_, S, B> {
+        Picker::new(self, &self.current)
+    }
+
+    pub(crate) fn counts_in_flight(&self) -> bool {
+        self.counted
+    }
+
     fn find(&self, id: &BackendId) -> Option<Arc<Slot>> {
         let generation = self.current.load();
         let found = generation.set.slots().iter().find(|s| &s.id == id);
@@ -373,16 +398,9 @@ impl<S: Strategy, B> Pool<S, B> {
 impl<S: Strategy, B: Send + Sync + 'static> Balancer<B> for Pool<S, B> {
     #[inline]
     fn pick(&self, ctx: &Context<'_>) -> Result<Pick<B>, NoBackend> {
-        self.expire_agents();
         let generation = self.current.load();
-        let chosen = self
-            .strategy
-            .select(&generation.table, &generation.set, ctx)
-            .and_then(|i| generation.members.get(i));
-        match chosen {
-            Some(member) => Ok(Pick::new(Arc::clone(member), self.counted)),
-            None => Err(generation.set.why_none(ctx)),
-        }
+        let member = self.choose(&generation, ctx)?;
+        Ok(Pick::new(Arc::clone(member), self.counted))
     }
 }
 

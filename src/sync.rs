@@ -55,3 +55,39 @@ impl<T> Swap<T> {
         }
     }
 }
+
+/// One reader's cached copy of a [`Swap`]'s value: a load is one pointer
+/// comparison while the value has not been replaced, and no shared write.
+pub(crate) struct Cached<'a, T> {
+    #[cfg(not(loadwise_loom))]
+    inner: arc_swap::Cache<&'a arc_swap::ArcSwap<T>, Arc<T>>,
+    #[cfg(loadwise_loom)]
+    swap: &'a Swap<T>,
+    #[cfg(loadwise_loom)]
+    value: Arc<T>,
+}
+
+impl<'a, T> Cached<'a, T> {
+    pub(crate) fn new(swap: &'a Swap<T>) -> Self {
+        Cached {
+            #[cfg(not(loadwise_loom))]
+            inner: arc_swap::Cache::new(&swap.inner),
+            #[cfg(loadwise_loom)]
+            swap,
+            #[cfg(loadwise_loom)]
+            value: swap.load_full(),
+        }
+    }
+
+    /// The current value, refreshed first if it was replaced.
+    #[inline]
+    pub(crate) fn load(&mut self) -> &Arc<T> {
+        #[cfg(not(loadwise_loom))]
+        return self.inner.load();
+        #[cfg(loadwise_loom)]
+        {
+            self.value = self.swap.load_full();
+            &self.value
+        }
+    }
+}

@@ -17,6 +17,8 @@ enum Op {
     Update(Vec<(u8, u32)>),
     SetState(u8, u8),
     Pick(u8),
+    /// A pick through the pool's `Picker`: kept (made owned) or dropped at once.
+    PickLocal(u8, bool),
     Record(usize, u8),
     Drop(usize),
     Advance(u16),
@@ -33,7 +35,8 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         1 => prop::collection::vec((0u8..6, weight), 0..6).prop_map(Op::Update),
         1 => (0u8..6, 0u8..3).prop_map(|(b, s)| Op::SetState(b, s)),
-        4 => any::<u8>().prop_map(Op::Pick),
+        3 => any::<u8>().prop_map(Op::Pick),
+        2 => (any::<u8>(), any::<bool>()).prop_map(|(m, keep)| Op::PickLocal(m, keep)),
         2 => (any::<usize>(), 0u8..4).prop_map(|(i, o)| Op::Record(i, o)),
         2 => any::<usize>().prop_map(Op::Drop),
         1 => any::<u16>().prop_map(Op::Advance),
@@ -61,6 +64,7 @@ fn run(kind: StrategyKind, ops: &[Op]) -> Result<(), TestCaseError> {
         .build((0..3).map(|n| BackendSpec::new(id(n), n)))
         .unwrap();
     let mut held: Vec<Pick<u8>> = Vec::new();
+    let mut picker = pool.picker();
     for op in ops {
         match op {
             Op::Update(specs) => {
@@ -81,6 +85,17 @@ fn run(kind: StrategyKind, ops: &[Op]) -> Result<(), TestCaseError> {
                 if let Ok(pick) = pool.pick(&Context::new().exclude(&exclude)) {
                     prop_assert!(!exclude.contains(pick.id()));
                     held.push(pick);
+                }
+            }
+            Op::PickLocal(mask, keep) => {
+                let exclude: Vec<BackendId> =
+                    (0..6).filter(|b| mask & (1 << b) != 0).map(id).collect();
+                if let Ok(pick) = picker.pick(&Context::new().exclude(&exclude)) {
+                    prop_assert!(!exclude.contains(pick.id()));
+                    prop_assert!(pool.status(pick.id()).is_some(), "picked from a stale set");
+                    if *keep {
+                        held.push(pick.into_owned());
+                    }
                 }
             }
             Op::Record(i, o) if !held.is_empty() => {
@@ -110,6 +125,7 @@ fn run(kind: StrategyKind, ops: &[Op]) -> Result<(), TestCaseError> {
             prop_assert_eq!(status.in_flight, want, "{}", status.id);
         }
     }
+    drop(picker);
     held.clear();
     prop_assert!(pool.backends().iter().all(|s| s.in_flight == 0));
     Ok(())
