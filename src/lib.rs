@@ -56,6 +56,7 @@ mod error;
 mod feedback;
 pub mod hash;
 mod health;
+mod hot;
 mod outcome;
 mod outlier;
 mod pick;

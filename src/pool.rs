@@ -454,6 +454,8 @@ fn next_generation<S: Strategy, B>(
     if let Some(set) = previous {
         old.extend(set.slots().iter().map(|s| (&s.id, s)));
     }
+    // New backends' entries side by side, so scans over them stay contiguous.
+    crate::hot::reserve(specs.iter().filter(|s| !old.contains_key(&s.id)).count());
     let mut added = Vec::new();
     let mut rejoining = Vec::new();
     let mut slots = Vec::with_capacity(specs.len());

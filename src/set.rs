@@ -7,6 +7,7 @@ use crate::backend::BackendId;
 use crate::clock::saturating_nanos;
 use crate::context::Context;
 use crate::error::NoBackend;
+use crate::hot::{self, HotRef};
 use crate::shared::Shared;
 use crate::slot::Slot;
 
@@ -18,6 +19,9 @@ use crate::slot::Slot;
 /// clients. All reads are single atomic loads.
 pub struct BackendSet {
     slots: Vec<Arc<Slot>>,
+    /// The slots' pick-path entries, in set order: scans walk this instead
+    /// of following each slot's pointer.
+    hot: Vec<HotRef>,
     weights: Vec<u32>,
     shared: Arc<Shared>,
 }
@@ -26,6 +30,7 @@ impl BackendSet {
     pub(crate) fn new(slots: Vec<Arc<Slot>>, weights: Vec<u32>, shared: Arc<Shared>) -> Self {
         debug_assert_eq!(slots.len(), weights.len());
         BackendSet {
+            hot: slots.iter().map(|slot| hot::share(&slot.hot)).collect(),
             slots,
             weights,
             shared,
@@ -65,20 +70,26 @@ impl BackendSet {
     /// and slow start have scaled it. May be zero.
     #[inline]
     pub fn effective_weight(&self, i: usize) -> u64 {
-        self.slots[i].effective_weight()
+        match self.hot[i].settled_weight() {
+            Some(weight) => weight,
+            None => self.slots[i].effective_weight(),
+        }
     }
 
     /// Picks of backend `i` alive now.
     #[inline]
     pub fn in_flight(&self, i: usize) -> u64 {
-        self.slots[i].in_flight()
+        self.hot[i].in_flight()
     }
 
     /// Whether backend `i` may take a new client: up, not ejected, and with an
     /// effective weight above zero.
     #[inline]
     pub fn is_up(&self, i: usize) -> bool {
-        self.slots[i].is_up()
+        match self.hot[i].plainly_up() {
+            Some(up) => up,
+            None => self.slots[i].is_up(),
+        }
     }
 
     /// Whether backend `i` may keep a sticky client: up or draining, not

@@ -11,39 +11,21 @@ use crate::agent::{AgentCapacity, Capacity};
 use crate::backend::BackendId;
 use crate::clock::saturating_nanos;
 use crate::feedback::Ewma;
+use crate::hot::{self, HotRef, ADMIN_DOWN, ADMIN_DRAIN, ADMIN_UP};
 use crate::outcome::{FailureKind, Outcome, OutcomeKind};
 use crate::outlier::{IntervalCounts, Outlier};
 use crate::shared::Shared;
 use crate::state::{AdminState, BackendState, Reason, StateChange};
-use crate::sync::{AtomicBool, AtomicU32, AtomicU64, AtomicU8};
+use crate::sync::{AtomicBool, AtomicU32, AtomicU64};
 
 /// Effective weights count in hundredths of a configured weight unit, so a
 /// backend reported at 50% of weight 1 still has a non-zero weight.
 pub const WEIGHT_UNIT: u64 = 100;
 
-const ADMIN_UP: u8 = 0;
-const ADMIN_DRAIN: u8 = 1;
-const ADMIN_DOWN: u8 = 2;
-
-/// What a pick reads (and, for load-aware strategies, writes), together on
-/// one cache line of its own: a scan over N backends touches N lines, not 2N,
-/// and the rarely written rest of the slot stays out of the way.
-#[repr(align(128))]
-#[derive(Debug)]
-struct Hot {
-    in_flight: AtomicU64,
-    effective_weight: AtomicU64,
-    /// Clock nanoseconds until which passive health ejects it; 0 when not.
-    ejected_until: AtomicU64,
-    /// Clock nanoseconds (plus one) when a slow-start ramp began; 0 when
-    /// the backend is not ramping.
-    ramp_start: AtomicU64,
-    admin: AtomicU8,
-}
-
 pub(crate) struct Slot {
     pub(crate) id: BackendId,
-    hot: Hot,
+    /// What a pick reads, in the contiguous arena (see `hot`).
+    pub(crate) hot: HotRef,
     configured_weight: AtomicU32,
     removed: AtomicBool,
     consecutive_failures: AtomicU32,
@@ -66,6 +48,13 @@ pub(crate) struct Slot {
     shared: Arc<Shared>,
 }
 
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // No set and no pick holds the slot any more, so none holds its entry.
+        hot::give_back(&self.hot);
+    }
+}
+
 impl Slot {
     pub(crate) fn new(id: BackendId, weight: u32, shared: Arc<Shared>) -> Self {
         let at = shared.now();
@@ -78,13 +67,7 @@ impl Slot {
                 at,
             }),
             id,
-            hot: Hot {
-                in_flight: AtomicU64::new(0),
-                effective_weight: AtomicU64::new(u64::from(weight) * WEIGHT_UNIT),
-                ejected_until: AtomicU64::new(0),
-                ramp_start: AtomicU64::new(0),
-                admin: AtomicU8::new(ADMIN_UP),
-            },
+            hot: hot::take(u64::from(weight) * WEIGHT_UNIT),
             configured_weight: AtomicU32::new(weight),
             removed: AtomicBool::new(false),
             consecutive_failures: AtomicU32::new(0),
@@ -104,7 +87,7 @@ impl Slot {
 
     #[inline]
     pub(crate) fn in_flight(&self) -> u64 {
-        self.hot.in_flight.load(Ordering::Relaxed)
+        self.hot.in_flight()
     }
 
     #[inline]

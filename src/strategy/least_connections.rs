@@ -38,6 +38,11 @@ impl Strategy for LeastConnections {
 
 /// The first eligible backend with the lowest cost, scanning from a rotating
 /// start so that ties go round robin. `better(a, b)` says cost `a` beats `b`.
+///
+/// Eligibility is checked only for a backend whose cost beats the best so
+/// far: the same answer as filtering first, but the loop over N backends
+/// reads only their costs (contiguous, see `hot`), and the few candidates
+/// that improve on the minimum pay for the full check.
 #[inline]
 pub(crate) fn scan_min<C: Copy>(
     cursor: &Cursor,
@@ -49,14 +54,18 @@ pub(crate) fn scan_min<C: Copy>(
     let n = set.len();
     let start = cursor.next() % n.max(1);
     let mut best: Option<(usize, C)> = None;
-    for i in (start..n).chain(0..start) {
-        if !set.is_eligible(i, ctx) {
-            continue;
-        }
+    let mut consider = |i: usize| {
         let c = cost(i);
-        if best.is_none_or(|(_, top)| better(c, top)) {
+        let improves = match best {
+            None => true,
+            Some((_, top)) => better(c, top),
+        };
+        if improves && set.is_eligible(i, ctx) {
             best = Some((i, c));
         }
-    }
+    };
+    // Two plain ranges rather than a chained iterator: the loop stays tight.
+    (start..n).for_each(&mut consider);
+    (0..start).for_each(&mut consider);
     best.map(|(i, _)| i)
 }

@@ -1,0 +1,205 @@
+//! The per-backend fields a pick reads, packed 32 bytes each into shared
+//! chunks, so that a scan over a set's backends walks contiguous memory
+//! instead of one cache line per backend.
+//!
+//! A backend's entry belongs to its slot for the slot's life and goes back
+//! to a free list when the slot drops. Chunks are never handed back to the
+//! allocator: entries are recycled across pools, so the memory held is 32
+//! bytes per backend at the process's peak of live backends, and an entry
+//! can be a plain `&'static` reference with no reference count to touch.
+
+use std::sync::atomic::Ordering;
+
+use crate::sync::{AtomicU32, AtomicU64, AtomicU8};
+
+/// Admin states, as stored in [`Hot::admin`].
+pub(crate) const ADMIN_UP: u8 = 0;
+pub(crate) const ADMIN_DRAIN: u8 = 1;
+pub(crate) const ADMIN_DOWN: u8 = 2;
+
+/// One backend's pick-path fields. Two share a cache line and none
+/// straddles one.
+#[repr(align(32))]
+#[derive(Debug)]
+pub(crate) struct Hot {
+    /// Effective weight in hundredths of a unit (see `WEIGHT_UNIT`).
+    pub(crate) effective_weight: AtomicU64,
+    /// Clock nanoseconds until which passive health ejects it; 0 when not.
+    pub(crate) ejected_until: AtomicU64,
+    /// Clock nanoseconds (plus one) when a slow-start ramp began; 0 when
+    /// the backend is not ramping.
+    pub(crate) ramp_start: AtomicU64,
+    /// Picks alive. 32 bits: four billion picks held at once would need
+    /// far more memory than the picks themselves can have.
+    pub(crate) in_flight: AtomicU32,
+    pub(crate) admin: AtomicU8,
+}
+
+impl Hot {
+    fn new(effective_weight: u64) -> Self {
+        Hot {
+            effective_weight: AtomicU64::new(effective_weight),
+            ejected_until: AtomicU64::new(0),
+            ramp_start: AtomicU64::new(0),
+            in_flight: AtomicU32::new(0),
+            admin: AtomicU8::new(ADMIN_UP),
+        }
+    }
+
+    /// Back to a new backend's state. Taken from the free list, the entry
+    /// is its slot's alone until the slot is published (with a release
+    /// store of the generation that holds it).
+    #[cfg(not(loadwise_loom))]
+    fn reset(&self, effective_weight: u64) {
+        self.effective_weight
+            .store(effective_weight, Ordering::Relaxed);
+        self.ejected_until.store(0, Ordering::Relaxed);
+        self.ramp_start.store(0, Ordering::Relaxed);
+        self.in_flight.store(0, Ordering::Relaxed);
+        self.admin.store(ADMIN_UP, Ordering::Relaxed);
+    }
+
+    /// Picks alive now.
+    #[inline]
+    pub(crate) fn in_flight(&self) -> u64 {
+        u64::from(self.in_flight.load(Ordering::Relaxed))
+    }
+
+    /// `Some(up)` when the answer needs no clock: admin state and weight
+    /// alone decide, because no ejection and no ramp is running. `None`
+    /// sends the caller to the slot's full check.
+    #[inline]
+    pub(crate) fn plainly_up(&self) -> Option<bool> {
+        if self.admin.load(Ordering::Relaxed) != ADMIN_UP {
+            return Some(false);
+        }
+        let settled = self.ejected_until.load(Ordering::Acquire) == 0
+            && self.ramp_start.load(Ordering::Relaxed) == 0;
+        settled.then(|| self.effective_weight.load(Ordering::Relaxed) > 0)
+    }
+
+    /// The weight when no ramp is running; `None` sends the caller to the
+    /// slot, which knows the ramp.
+    #[inline]
+    pub(crate) fn settled_weight(&self) -> Option<u64> {
+        let ramping = self.ramp_start.load(Ordering::Relaxed) != 0;
+        (!ramping).then(|| self.effective_weight.load(Ordering::Relaxed))
+    }
+}
+
+/// A backend's entry, shared by its slot and the sets that hold the slot.
+#[cfg(not(loadwise_loom))]
+pub(crate) type HotRef = &'static Hot;
+/// Under loom an entry is its own allocation: loom's atomics cannot outlive
+/// one model execution, so they cannot sit in a process-wide free list.
+#[cfg(loadwise_loom)]
+pub(crate) type HotRef = std::sync::Arc<Hot>;
+
+#[cfg(not(loadwise_loom))]
+mod arena {
+    use std::sync::{Mutex, PoisonError};
+
+    use super::Hot;
+
+    /// Entries allocated at once when the free list runs dry outside a
+    /// `reserve`: 2 KB.
+    const CHUNK: usize = 64;
+
+    static FREE: Mutex<Vec<&'static Hot>> = Mutex::new(Vec::new());
+
+    fn free_list() -> std::sync::MutexGuard<'static, Vec<&'static Hot>> {
+        // The list is consistent after every push and pop: a panic
+        // elsewhere while it was locked leaves nothing half done.
+        FREE.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds a chunk of `n` fresh entries, so that the next `n` takes come
+    /// out of it in address order.
+    fn grow(list: &mut Vec<&'static Hot>, n: usize) {
+        let chunk: &'static [Hot] = Vec::leak((0..n).map(|_| Hot::new(0)).collect());
+        list.extend(chunk.iter().rev());
+    }
+
+    pub(crate) fn reserve(n: usize) {
+        let mut list = free_list();
+        if list.len() < n {
+            let missing = n - list.len();
+            grow(&mut list, missing.max(CHUNK));
+        }
+    }
+
+    pub(crate) fn take() -> &'static Hot {
+        let mut list = free_list();
+        if list.is_empty() {
+            grow(&mut list, CHUNK);
+        }
+        list.pop().expect("the free list was just grown")
+    }
+
+    pub(crate) fn give_back(hot: &'static Hot) {
+        free_list().push(hot);
+    }
+}
+
+/// Makes the next `n` new entries come from one contiguous run, if the free
+/// list does not already hold that many.
+pub(crate) fn reserve(n: usize) {
+    #[cfg(not(loadwise_loom))]
+    arena::reserve(n);
+    #[cfg(loadwise_loom)]
+    let _ = n;
+}
+
+/// A fresh entry: up, not ejected, not ramping, none in flight.
+pub(crate) fn take(effective_weight: u64) -> HotRef {
+    #[cfg(not(loadwise_loom))]
+    {
+        let hot = arena::take();
+        hot.reset(effective_weight);
+        hot
+    }
+    #[cfg(loadwise_loom)]
+    std::sync::Arc::new(Hot::new(effective_weight))
+}
+
+/// Another handle on a slot's entry, for a set that holds the slot.
+#[inline]
+pub(crate) fn share(hot: &HotRef) -> HotRef {
+    #[cfg(not(loadwise_loom))]
+    return hot;
+    #[cfg(loadwise_loom)]
+    return std::sync::Arc::clone(hot);
+}
+
+/// Returns a dropped slot's entry for reuse.
+pub(crate) fn give_back(hot: &HotRef) {
+    #[cfg(not(loadwise_loom))]
+    arena::give_back(hot);
+    #[cfg(loadwise_loom)]
+    let _ = hot;
+}
+
+#[cfg(all(test, not(loadwise_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_half_a_cache_line() {
+        assert_eq!(std::mem::size_of::<Hot>(), 32);
+        assert_eq!(std::mem::align_of::<Hot>(), 32);
+    }
+
+    #[test]
+    fn a_recycled_entry_starts_fresh() {
+        let used = Hot::new(5);
+        used.in_flight.store(9, Ordering::Relaxed);
+        used.ejected_until.store(1, Ordering::Relaxed);
+        used.ramp_start.store(1, Ordering::Relaxed);
+        used.admin.store(ADMIN_DOWN, Ordering::Relaxed);
+        assert_eq!(used.plainly_up(), Some(false));
+        used.reset(7);
+        assert_eq!(used.in_flight(), 0);
+        assert_eq!(used.plainly_up(), Some(true));
+        assert_eq!(used.settled_weight(), Some(7));
+    }
+}
