@@ -1,9 +1,8 @@
 use std::fmt;
-use std::hash::Hasher;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use siphasher::sip::SipHasher13;
+use super::sip;
 
 use crate::error::ConfigError;
 
@@ -35,26 +34,17 @@ impl HashKey {
         HashKey(rand::random())
     }
 
-    fn hasher(&self) -> SipHasher13 {
-        SipHasher13::new_with_key(&self.0)
-    }
-
-    /// The keyed hash of `data`.
+    /// The keyed hash of `data` (SipHash-1-3).
     #[inline]
     pub fn hash(&self, data: &[u8]) -> u64 {
-        let mut h = self.hasher();
-        h.write(data);
-        h.finish()
+        sip::hash(&self.0, data)
     }
 
     /// The keyed hash of `data` combined with `salt` (a backend id's hash, a
     /// replica number): one SipHash pass over both.
     #[inline]
     pub fn hash_with(&self, data: &[u8], salt: u64) -> u64 {
-        let mut h = self.hasher();
-        h.write(data);
-        h.write_u64(salt);
-        h.finish()
+        sip::hash_with(&self.0, data, salt)
     }
 
     /// The keyed hash of a client address: the whole IPv4 address, or the

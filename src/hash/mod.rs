@@ -9,6 +9,7 @@ mod key;
 mod maglev;
 mod rendezvous;
 mod ring;
+mod sip;
 
 pub use key::HashKey;
 pub use maglev::MaglevTable;

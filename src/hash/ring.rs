@@ -30,6 +30,12 @@ use crate::hash::HashKey;
 pub struct Ring {
     hashes: Vec<u64>,
     owners: Vec<u32>,
+    /// `buckets[b]`: the first point at or after the start of the b-th of
+    /// 2^k equal slices of the circle (about two points each), plus the
+    /// end. A lookup searches one slice instead of the whole ring.
+    buckets: Vec<u32>,
+    /// 64 - k: a hash's slice is `hash >> shift`.
+    shift: u32,
 }
 
 impl Ring {
@@ -75,7 +81,7 @@ impl Ring {
         let units: u64 = backends.iter().map(|&(_, w)| u64::from(w)).sum();
         let wanted = units * u64::from(points_per_unit);
         let target = wanted.min(Ring::MAX_POINTS);
-        let mut points: Vec<(u64, &str, u32)> = Vec::new();
+        let mut points: Vec<(u64, u32)> = Vec::new();
         for (index, &(id, weight)) in backends.iter().enumerate() {
             let unit = u64::from(weight);
             // unit * target / units, rounded, at least one point: exactly
@@ -84,14 +90,26 @@ impl Ring {
                 / u128::from(units))
             .max(1) as u64;
             for replica in 0..count {
-                points.push((key.hash_with(id.as_bytes(), replica), id, index as u32));
+                points.push((key.hash_with(id.as_bytes(), replica), index as u32));
             }
         }
-        // Ids only break ties of equal hashes.
-        points.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+        // Sorting plain numbers is fast; ids, not input positions, must
+        // break ties of equal hashes (2^-64-rare), so those runs are
+        // re-sorted by id.
+        points.sort_unstable();
+        let id_of = |point: &(u64, u32)| backends[point.1 as usize].0;
+        for run in points.chunk_by_mut(|a, b| a.0 == b.0) {
+            if run.len() > 1 {
+                run.sort_unstable_by(|a, b| id_of(a).cmp(id_of(b)));
+            }
+        }
+        let hashes: Vec<u64> = points.iter().map(|p| p.0).collect();
+        let (buckets, shift) = slices(&hashes);
         Ok(Ring {
-            hashes: points.iter().map(|p| p.0).collect(),
-            owners: points.iter().map(|p| p.2).collect(),
+            owners: points.iter().map(|p| p.1).collect(),
+            hashes,
+            buckets,
+            shift,
         })
     }
 
@@ -116,11 +134,23 @@ impl Ring {
     /// the ring once: a backend appears once per point it owns.
     #[inline]
     pub fn walk(&self, key_hash: u64) -> impl Iterator<Item = usize> + '_ {
-        let start = self.hashes.partition_point(|&h| h < key_hash);
+        let start = self.first_at_or_after(key_hash);
         self.owners[start..]
             .iter()
             .chain(&self.owners[..start])
             .map(|&owner| owner as usize)
+    }
+
+    /// The index of the first point at or after `key_hash` (the number of
+    /// points when there is none): a search within the hash's slice.
+    #[inline]
+    fn first_at_or_after(&self, key_hash: u64) -> usize {
+        let slice = (key_hash >> self.shift) as usize;
+        let (from, to) = (
+            self.buckets[slice] as usize,
+            self.buckets[slice + 1] as usize,
+        );
+        from + self.hashes[from..to].partition_point(|&h| h < key_hash)
     }
 
     /// The number of points each backend owns, by index.
@@ -131,5 +161,56 @@ impl Ring {
             counts[owner as usize] += 1;
         }
         counts
+    }
+}
+
+/// The slice index of sorted `hashes`: 2^k slices for about two points
+/// each, and for each slice the first point at or after its start, then
+/// the number of points. Returns it with the shift that maps a hash to its
+/// slice.
+fn slices(hashes: &[u64]) -> (Vec<u32>, u32) {
+    let bits = (hashes.len().next_power_of_two() / 2)
+        .max(2)
+        .trailing_zeros();
+    let shift = 64 - bits;
+    let count = 1usize << bits;
+    let mut buckets = Vec::with_capacity(count + 1);
+    let mut point = 0;
+    for slice in 0..count as u64 {
+        // 1 <= bits <= 17: the shift is within 47..=63.
+        let start = slice << shift;
+        while point < hashes.len() && hashes[point] < start {
+            point += 1;
+        }
+        buckets.push(point as u32);
+    }
+    buckets.push(hashes.len() as u32);
+    (buckets, shift)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_slice_search_finds_what_a_whole_ring_search_finds(
+            weights in prop::collection::vec(1u32..4, 1..40),
+            points_per_unit in 1u32..50,
+            probes in prop::collection::vec(any::<u64>(), 50),
+        ) {
+            let ids: Vec<String> = (0..weights.len()).map(|i| format!("b{i}")).collect();
+            let ring = Ring::new(
+                &HashKey::from_bytes([3; 16]),
+                points_per_unit,
+                ids.iter().map(String::as_str).zip(weights.iter().copied()),
+            ).unwrap();
+            let edges = ring.hashes.iter().flat_map(|&h| [h, h.wrapping_add(1), h.wrapping_sub(1)]);
+            for probe in probes.into_iter().chain(edges).chain([0, u64::MAX]) {
+                let whole = ring.hashes.partition_point(|&h| h < probe);
+                prop_assert_eq!(ring.first_at_or_after(probe), whole);
+            }
+        }
     }
 }

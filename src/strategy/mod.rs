@@ -5,6 +5,7 @@
 //! changes; `select` reads the table and the set's live state on every pick.
 //! The [`Pool`](crate::Pool) keeps the two in step.
 
+mod alias;
 mod any;
 mod bounded_load;
 mod cost;
@@ -23,13 +24,14 @@ mod source_ip_hash;
 mod weighted_least_connections;
 mod weighted_round_robin;
 
+pub use alias::AliasTable;
 pub use any::{AnyStrategy, AnyTable, FromOptions, StrategyKind, StrategyOptions};
 pub use bounded_load::BoundedLoad;
 pub use least_connections::LeastConnections;
 pub use maglev::Maglev;
 pub use p2c::PowerOfTwoChoices;
 pub use peak_ewma::PeakEwma;
-pub use random::{Cumulative, Random};
+pub use random::Random;
 pub use rendezvous::RendezvousHash;
 pub use resource_based::ResourceBased;
 pub use ring_hash::RingHash;

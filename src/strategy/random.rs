@@ -3,7 +3,7 @@ use crate::error::ConfigError;
 use crate::rng::AtomicRng;
 use crate::set::BackendSet;
 use crate::slot::WEIGHT_UNIT;
-use crate::strategy::Strategy;
+use crate::strategy::{AliasTable, Strategy};
 
 /// Weighted random: each eligible backend with probability proportional to
 /// its effective weight.
@@ -15,8 +15,8 @@ use crate::strategy::Strategy;
 /// when request durations vary.
 ///
 /// **Synchronisation**: no lock. Draws from a lock-free [`AtomicRng`] (a
-/// `fetch_add` each) by configured weight over a prefix-sum table built with
-/// the set (a binary search, O(log N)), thinned by effective weight. When an
+/// `fetch_add` each) by configured weight from an [`AliasTable`] built with
+/// the set (O(1) at any size), thinned by effective weight. When an
 /// agent has ever pushed a backend above its configured weight, or the draws
 /// keep hitting backends that cannot take the pick, it falls back to an
 /// exact O(N) draw (for the rest of the pool's life in the first case: the
@@ -50,33 +50,23 @@ pub(crate) fn below_u64(rng: &AtomicRng, n: u64) -> u64 {
     ((u128::from(rng.next_u64()) * u128::from(n)) >> 64) as u64
 }
 
-/// Prefix sums of the configured weights (in effective-weight units), for
-/// drawing by configured weight with a binary search.
-#[derive(Debug)]
-pub struct Cumulative(Vec<u64>);
-
-/// Draws by configured weight before the exact scan; each costs O(log N).
+/// Draws by configured weight before the exact scan.
 const DRAWS: usize = 4;
 
 impl Strategy for Random {
-    type Table = Cumulative;
+    type Table = AliasTable;
 
     fn reads_in_flight(&self) -> bool {
         false
     }
 
-    fn build(&self, set: &BackendSet) -> Result<Cumulative, ConfigError> {
-        let mut sum = 0u64;
-        let sums = (0..set.len())
-            .map(|i| {
-                sum += u64::from(set.weight(i)) * WEIGHT_UNIT;
-                sum
-            })
-            .collect();
-        Ok(Cumulative(sums))
+    fn build(&self, set: &BackendSet) -> Result<AliasTable, ConfigError> {
+        let weights: Vec<u32> = (0..set.len()).map(|i| set.weight(i)).collect();
+        Ok(AliasTable::new(&weights))
     }
 
-    fn select(&self, table: &Cumulative, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
+    #[inline]
+    fn select(&self, table: &AliasTable, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
         if !set.weights_boosted() {
             if let Some(i) = self.draw(table, set, ctx) {
                 return Some(i);
@@ -92,11 +82,10 @@ impl Random {
     /// picks are distributed exactly by effective weight as long as none
     /// exceeds its configured weight, which `weights_boosted` vouches for.
     /// With every backend up at full weight the first draw is accepted.
-    fn draw(&self, table: &Cumulative, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
-        let total = *table.0.last()?;
+    #[inline]
+    fn draw(&self, table: &AliasTable, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
         for _ in 0..DRAWS {
-            let target = below_u64(&self.rng, total);
-            let i = table.0.partition_point(|&sum| sum <= target);
+            let i = table.draw(self.rng.next_u64());
             if i >= set.len() || !set.is_eligible(i, ctx) {
                 continue;
             }
