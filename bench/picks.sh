@@ -75,10 +75,11 @@ print("Median of criterion's estimates (target/criterion/**/new/estimates.json).
 # Peers, side by side: pingora / loadwise per comparison.
 rows = []
 for group, peer, ours in [
-    ("round-robin", "pingora", ["loadwise"]),
-    ("random", "pingora", ["loadwise"]),
-    ("consistent", "pingora-ketama", ["loadwise-ring-hash", "loadwise-maglev"]),
-    ("round-robin-2threads", "pingora", ["loadwise"]),
+    ("round-robin", "pingora", ["loadwise", "loadwise-picker"]),
+    ("random", "pingora", ["loadwise", "loadwise-picker"]),
+    ("consistent", "pingora-ketama", ["loadwise-ring-hash", "loadwise-ring-hash-picker",
+                                      "loadwise-maglev", "loadwise-maglev-picker"]),
+    ("round-robin-2threads", "pingora", ["loadwise", "loadwise-picker"]),
 ]:
     for n in (4, 64, 1024):
         p = estimate(group, peer, str(n))
@@ -109,14 +110,21 @@ order = ["round-robin", "weighted-round-robin", "least-connections",
          "source-ip-hash", "p2c", "peak-ewma", "maglev", "ring-hash",
          "rendezvous", "bounded-load", "random"]
 names = [n for n in order if n in names] + [n for n in names if n not in order]
-rows = []
-for s in names:
-    one = [estimate("pick/1thread", s, str(n)) for n in (4, 64, 1024)]
-    two = [estimate("pick/2threads", s, str(n)) for n in (4, 64, 1024)]
-    upd = estimate("update/64", s)
-    rows.append([s] + [fmt(x) for x in one] + [fmt(x) for x in two]
-                + [ratio(two[0], one[0])] + [fmt(upd)])
-table("every strategy: pick + drop per pick (benches/pick.rs, AnyStrategy); 2 threads = per pick per thread",
-      ["strategy", "1t/4", "1t/64", "1t/1024", "2t/4", "2t/64", "2t/1024",
-       "2t/1t at 4", "update/64"], rows)
-PY
+def throughput(one, two):
+    """Two threads' picks per second over one thread's."""
+    return f"{2 * one / two:.2f}x" if one and two else "-"
+
+for prefix, what in (("pick", "Pool::pick, owned guard"), ("picker", "Picker::pick, borrowed guard")):
+    rows = []
+    for s in names:
+        one = [estimate(f"{prefix}/1thread", s, str(n)) for n in (4, 64, 1024)]
+        two = [estimate(f"{prefix}/2threads", s, str(n)) for n in (4, 64, 1024)]
+        rows.append([s] + [fmt(x) for x in one] + [fmt(x) for x in two]
+                    + [throughput(a, b) for a, b in zip(one, two)])
+    table(f"every strategy, {what}: pick + drop (benches/pick.rs, AnyStrategy); "
+          "2t = per pick per thread; x = two threads' throughput over one's",
+          ["strategy", "1t/4", "1t/64", "1t/1024", "2t/4", "2t/64", "2t/1024",
+           "x at 4", "x at 64", "x at 1024"], rows)
+
+rows = [[s, fmt(estimate("update/64", s))] for s in names]
+table("replacing a 64-backend set while another thread picks (update/64)", ["strategy", "time"], rows)

@@ -1,6 +1,8 @@
 //! What a pick costs: pick plus drop of the guard, for every strategy at 4,
-//! 64 and 1024 backends, on one thread and on two threads sharing one pool;
-//! and what replacing the set costs while another thread picks.
+//! 64 and 1024 backends, on one thread and on two threads sharing one pool,
+//! through `Pool::pick` (`pick/...`, an owned guard) and through a
+//! per-thread `Picker` (`picker/...`, a borrowed guard); and what replacing
+//! the set costs while another thread picks.
 //!
 //! ```text
 //! cargo bench --bench pick
@@ -138,6 +140,42 @@ fn two_threads(c: &mut Criterion) {
     group.finish();
 }
 
+/// Two threads, each with its own [`loadwise::Picker`] on one shared pool.
+fn two_threads_picker(c: &mut Criterion) {
+    let requests = Arc::new(Requests::new());
+    let mut group = c.benchmark_group("picker/2threads");
+    for &kind in StrategyKind::ALL {
+        for n in SIZES {
+            let pool = Arc::new(pool(kind, n));
+            group.bench_function(BenchmarkId::new(kind.name(), n), |b| {
+                b.iter_custom(|iters| {
+                    let barrier = Barrier::new(2);
+                    std::thread::scope(|scope| {
+                        let threads: Vec<_> = (0..2)
+                            .map(|t| {
+                                let (pool, requests, barrier) = (&pool, &requests, &barrier);
+                                scope.spawn(move || {
+                                    let mut picker = pool.picker();
+                                    barrier.wait();
+                                    let started = Instant::now();
+                                    for i in 0..iters as usize {
+                                        let pick = picker.pick(&requests.context(i * 2 + t));
+                                        black_box(pick.map_or(u32::MAX, |p| *p.backend()));
+                                    }
+                                    started.elapsed()
+                                })
+                            })
+                            .collect();
+                        let times = threads.into_iter().map(|t| t.join().unwrap());
+                        times.max().unwrap_or_default()
+                    })
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
 /// `Pool::update` with 64 backends while another thread keeps picking.
 fn update_while_picking(c: &mut Criterion) {
     let mut group = c.benchmark_group("update/64");
@@ -180,6 +218,6 @@ fn update_while_picking(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1));
-    targets = one_thread, one_thread_picker, two_threads, update_while_picking
+    targets = one_thread, one_thread_picker, two_threads, two_threads_picker, update_while_picking
 }
 criterion_main!(benches);

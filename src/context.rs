@@ -52,8 +52,15 @@ impl<'a> Context<'a> {
     }
 
     /// Whether `id` is excluded.
-    #[inline]
+    #[inline(always)]
     pub fn excludes(&self, id: &BackendId) -> bool {
-        !self.exclude.is_empty() && self.exclude.contains(id)
+        // Most requests exclude nothing: that test stays in the pick loop,
+        // the search (a retry's) out of it.
+        !self.exclude.is_empty() && self.listed(id)
+    }
+
+    #[inline(never)]
+    fn listed(&self, id: &BackendId) -> bool {
+        self.exclude.contains(id)
     }
 }

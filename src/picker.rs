@@ -93,7 +93,7 @@ pub struct PickRef<'a, B> {
 }
 
 impl<'a, B> PickRef<'a, B> {
-    #[inline]
+    #[inline(always)]
     fn new(member: &'a Arc<Member<B>>, counted: bool) -> Self {
         if counted {
             member.slot.acquire();

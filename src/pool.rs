@@ -366,7 +366,7 @@ impl<S: Strategy, B> Pool<S, B> {
 
     /// The pick path both [`Balancer::pick`] and [`Picker`] share: the
     /// strategy's choice among `generation`'s members, or why there is none.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn choose<'g>(
         &self,
         generation: &'g Generation<S::Table, B>,

@@ -137,7 +137,10 @@ impl BackendSet {
         self.is_up(i) && !ctx.excludes(self.id(i))
     }
 
-    /// Why no backend is eligible for `ctx`.
+    /// Why no backend is eligible for `ctx`. Out of line: the pick path
+    /// stays small where it is hot.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn why_none(&self, ctx: &Context<'_>) -> NoBackend {
         let (mut excluded, mut draining, mut down, mut zero_weight) = (0, 0, 0, 0);
         for slot in &self.slots {

@@ -222,6 +222,20 @@ fn round_robin_two_threads(c: &mut Criterion) {
             })
         });
         let pool = Arc::new(pool(RoundRobin::new(), n));
+        let (shared, k) = (pool.clone(), keys.clone());
+        group.bench_function(BenchmarkId::new("loadwise-picker", n), |b| {
+            b.iter_custom(|iters| {
+                let (pool, k) = (shared.clone(), k.clone());
+                two_threads(iters, move |t, iters| {
+                    let mut picker = pool.picker();
+                    for i in 0..iters as usize {
+                        let key = &k[(i * 2 + t) % KEYS];
+                        let pick = picker.pick(&Context::new().key(key));
+                        black_box(pick.map_or(0, |p| u64::from(p.backend().port())));
+                    }
+                })
+            })
+        });
         let k = keys.clone();
         group.bench_function(BenchmarkId::new("loadwise", n), |b| {
             b.iter_custom(|iters| {

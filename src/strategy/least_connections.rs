@@ -60,7 +60,7 @@ pub(crate) fn scan_min<C: Copy>(
             None => true,
             Some((_, top)) => better(c, top),
         };
-        if improves && set.is_eligible(i, ctx) {
+        if improves && eligible(set, i, ctx) {
             best = Some((i, c));
         }
     };
@@ -68,4 +68,11 @@ pub(crate) fn scan_min<C: Copy>(
     (start..n).for_each(&mut consider);
     (0..start).for_each(&mut consider);
     best.map(|(i, _)| i)
+}
+
+/// The full eligibility check, out of line: few backends of a scan reach
+/// it, and inlined it would crowd the loop that every backend goes through.
+#[inline(never)]
+fn eligible(set: &BackendSet, i: usize, ctx: &Context<'_>) -> bool {
+    set.is_eligible(i, ctx)
 }
