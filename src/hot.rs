@@ -5,8 +5,15 @@
 //! A backend's entry belongs to its slot for the slot's life and goes back
 //! to a free list when the slot drops. Chunks are never handed back to the
 //! allocator: entries are recycled across pools, so the memory held is 32
-//! bytes per backend at the process's peak of live backends, and an entry
-//! can be a plain `&'static` reference with no reference count to touch.
+//! bytes per backend at the process's peak of live backends (plus the
+//! unused rest of the last chunk, at least 64 entries), and an entry can be
+//! a plain `&'static` reference with no reference count to touch.
+//!
+//! Two entries share a cache line: a count written for one backend evicts
+//! its neighbour's line from other cores. Scans, which read every entry,
+//! gain far more from the density than single picks lose
+//! (`cargo bench --bench pick`: least connections at 1024 backends 6.8 us
+//! with a line per backend, 0.77 us with this layout).
 
 use std::sync::atomic::Ordering;
 
@@ -29,8 +36,9 @@ pub(crate) struct Hot {
     /// Clock nanoseconds (plus one) when a slow-start ramp began; 0 when
     /// the backend is not ramping.
     pub(crate) ramp_start: AtomicU64,
-    /// Picks alive. 32 bits: four billion picks held at once would need
-    /// far more memory than the picks themselves can have.
+    /// Picks alive. 32 bits: four billion picks held at once would take
+    /// more memory than a process has; only leaked picks (`mem::forget`)
+    /// could wrap it, and debug builds assert that it never does.
     pub(crate) in_flight: AtomicU32,
     pub(crate) admin: AtomicU8,
 }
@@ -88,6 +96,10 @@ impl Hot {
 }
 
 /// A backend's entry, shared by its slot and the sets that hold the slot.
+///
+/// The rule that makes recycling right: nothing keeps a `HotRef` without
+/// also holding the `Arc<Slot>` it belongs to (a set holds both), so when
+/// the slot drops and gives its entry back, no one reads it any more.
 #[cfg(not(loadwise_loom))]
 pub(crate) type HotRef = &'static Hot;
 /// Under loom an entry is its own allocation: loom's atomics cannot outlive
@@ -123,8 +135,9 @@ mod arena {
     pub(crate) fn reserve(n: usize) {
         let mut list = free_list();
         if list.len() < n {
-            let missing = n - list.len();
-            grow(&mut list, missing.max(CHUNK));
+            // A whole run of n, not just the shortfall: recycled entries
+            // are wherever their slots were.
+            grow(&mut list, n.max(CHUNK));
         }
     }
 
@@ -166,7 +179,7 @@ pub(crate) fn take(effective_weight: u64) -> HotRef {
 #[inline]
 pub(crate) fn share(hot: &HotRef) -> HotRef {
     #[cfg(not(loadwise_loom))]
-    return hot;
+    return *hot;
     #[cfg(loadwise_loom)]
     return std::sync::Arc::clone(hot);
 }

@@ -28,6 +28,10 @@ use crate::sync::Cached;
 /// turn a pick that must outlive the next one into an owned [`Pick`] with
 /// [`PickRef::into_owned`].
 ///
+/// A picker keeps the set it last saw alive until its next pick or its
+/// drop, payloads of removed backends included: drop the pickers of threads
+/// that go idle for long.
+///
 /// ```
 /// use loadwise::{BackendSpec, Context, Pool, strategy::RoundRobin};
 ///
@@ -105,15 +109,16 @@ impl<'a, B> PickRef<'a, B> {
         }
     }
 
-    /// The caller's payload for the chosen backend.
+    /// The caller's payload for the chosen backend. Borrowed from the pick,
+    /// as from a [`Pick`], so the pick cannot end before its use does.
     #[inline]
-    pub fn backend(&self) -> &'a B {
+    pub fn backend(&self) -> &B {
         &self.member.value
     }
 
     /// The chosen backend's id.
     #[inline]
-    pub fn id(&self) -> &'a BackendId {
+    pub fn id(&self) -> &BackendId {
         &self.member.slot.id
     }
 

@@ -16,7 +16,8 @@ use crate::slot::Slot;
 /// Strategies build their tables from it (ids and configured weights never
 /// change within a set) and read live state through it when they select:
 /// effective weight, in-flight count, and whether a backend may take new
-/// clients. All reads are single atomic loads.
+/// clients. All reads are atomic loads of the backend's pick-path entry (a
+/// few for eligibility), never a lock.
 pub struct BackendSet {
     slots: Vec<Arc<Slot>>,
     /// The slots' pick-path entries, in set order: scans walk this instead

@@ -1,5 +1,6 @@
-//! Per-backend runtime state that outlives set updates: in-flight count,
-//! outcome counters, state and its reason. Keyed by `BackendId` in the pool.
+//! Per-backend runtime state that outlives set updates: outcome counters,
+//! state and its reason, and its entry of pick-path fields (in-flight
+//! count, weight, ejection; see `hot`). Keyed by `BackendId` in the pool.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -92,12 +93,14 @@ impl Slot {
 
     #[inline]
     pub(crate) fn acquire(&self) {
-        self.hot.in_flight.fetch_add(1, Ordering::Relaxed);
+        let before = self.hot.in_flight.fetch_add(1, Ordering::Relaxed);
+        debug_assert_ne!(before, u32::MAX, "in-flight count overflow");
     }
 
     #[inline]
     pub(crate) fn release(&self) {
-        self.hot.in_flight.fetch_sub(1, Ordering::Release);
+        let before = self.hot.in_flight.fetch_sub(1, Ordering::Release);
+        debug_assert_ne!(before, 0, "in-flight count released twice");
     }
 
     /// The effective weight, scaled down while slow start ramps it.

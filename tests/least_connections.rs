@@ -1,7 +1,9 @@
 mod common;
 
 use loadwise::strategy::{LeastConnections, WeightedLeastConnections};
-use loadwise::{Balancer, Context, Pick, Pool, Strategy as Balancing};
+use loadwise::{
+    AdminState, BackendId, Balancer, Context, Pick, Pool, Reason, Strategy as Balancing,
+};
 use proptest::prelude::*;
 
 use common::{ops, Op};
@@ -48,6 +50,49 @@ proptest! {
     fn least_connections_picks_a_minimum(n in 1usize..12, ops in ops()) {
         let pool = Pool::new(LeastConnections::new(), common::equal(n)).unwrap();
         run(&pool, n, &ops, |model, chosen| model[chosen] == *model.iter().min().unwrap())?;
+    }
+
+    /// The scan checks eligibility only for improving candidates: the
+    /// choice must still be a minimum among the backends that are up and
+    /// not excluded, whatever the others' counts.
+    #[test]
+    fn least_connections_picks_a_minimum_among_the_eligible(
+        n in 2usize..12,
+        down in any::<u16>(),
+        steps in prop::collection::vec((any::<u16>(), any::<bool>(), any::<usize>()), 1..200),
+    ) {
+        let pool = Pool::new(LeastConnections::new(), common::equal(n)).unwrap();
+        let id = |i: usize| BackendId::new(format!("b{i}"));
+        let is_down = |i: usize| down & (1 << i) != 0;
+        for i in (0..n).filter(|&i| is_down(i)) {
+            pool.set_state(&id(i), AdminState::Down, Reason::Admin("test".into()));
+        }
+        let mut model = vec![0u64; n];
+        let mut held: Vec<Pick<usize>> = Vec::new();
+        for (excluded, pick, at) in steps {
+            if !pick {
+                if !held.is_empty() {
+                    let dropped = held.swap_remove(at % held.len());
+                    model[*dropped.backend()] -= 1;
+                }
+                continue;
+            }
+            let exclude: Vec<BackendId> = (0..n).filter(|i| excluded & (1 << i) != 0).map(id).collect();
+            let eligible: Vec<usize> = (0..n)
+                .filter(|&i| !is_down(i) && excluded & (1 << i) == 0)
+                .collect();
+            match pool.pick(&Context::new().exclude(&exclude)) {
+                Ok(pick) => {
+                    let chosen = *pick.backend();
+                    prop_assert!(eligible.contains(&chosen), "chose {} of {:?}", chosen, eligible);
+                    let least = eligible.iter().map(|&i| model[i]).min().unwrap();
+                    prop_assert_eq!(model[chosen], least, "model {:?}", model);
+                    model[chosen] += 1;
+                    held.push(pick);
+                }
+                Err(_) => prop_assert!(eligible.is_empty()),
+            }
+        }
     }
 
     #[test]

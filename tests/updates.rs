@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use loadwise::strategy::{AnyStrategy, LeastConnections, StrategyKind};
 use loadwise::{
-    BackendId, BackendSpec, BackendState, Balancer, ConfigError, Context, Pool, Reason,
+    AdminState, BackendId, BackendSpec, BackendState, Balancer, ConfigError, Context, Pool, Reason,
 };
 
 fn in_flight<S: loadwise::Strategy>(pool: &Pool<S, usize>, id: &str) -> u64 {
@@ -162,4 +162,33 @@ fn concurrent_picks_and_swaps_leave_every_count_at_zero() {
             assert_eq!(status.in_flight, 0, "{kind}: {status:?}");
         }
     }
+}
+
+#[test]
+fn a_backend_that_joins_after_another_left_starts_fresh() {
+    // The removed backend's pick-path entry is recycled for the next new
+    // one: none of its state (down, counts) may carry over.
+    let pool = Pool::new(LeastConnections::new(), common::equal(2)).unwrap();
+    let gone = BackendId::new("b1");
+    let pick = pool
+        .pick(&Context::new().exclude(std::slice::from_ref(&BackendId::new("b0"))))
+        .unwrap();
+    assert_eq!(pick.id(), &gone);
+    pool.set_state(&gone, AdminState::Down, Reason::Admin("test".into()));
+    drop(pick);
+    pool.update(common::equal(1)).unwrap();
+    pool.update(vec![BackendSpec::new("b0", 0), BackendSpec::new("new", 7)])
+        .unwrap();
+    let fresh = pool.status(&BackendId::new("new")).unwrap();
+    assert_eq!(
+        (fresh.state, fresh.in_flight, fresh.effective_weight),
+        (BackendState::Up, 0, 100)
+    );
+    let picks: Vec<_> = (0..2)
+        .map(|_| pool.pick(&Context::new()).unwrap())
+        .collect();
+    assert!(
+        picks.iter().any(|p| *p.backend() == 7),
+        "the new backend takes picks"
+    );
 }

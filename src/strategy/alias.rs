@@ -11,7 +11,7 @@ struct Column {
 /// The configured weights of a set as an alias table: one 64-bit random
 /// number picks a column and, from its low bits, the column's own backend
 /// or its alias. Built in O(N) with integers only, so each backend's share
-/// is its weight's to within 2^-64.
+/// is its weight's to within N / 2^64 (the rounding of the draw).
 #[derive(Debug)]
 pub struct AliasTable {
     columns: Vec<Column>,
@@ -58,17 +58,17 @@ impl AliasTable {
                 small.push(l);
             }
         }
-        // What is left holds exactly one column's worth (up to the last
-        // unit's rounding, which cannot happen with integer masses).
-        for i in large.into_iter().chain(small) {
-            mass[i] = full;
-        }
+        // With integer masses what is left is exactly one column's worth
+        // each: the small list empties first, never the large one.
+        debug_assert!(small.is_empty());
+        debug_assert!(large.iter().all(|&i| mass[i] == full));
         (mass, aliases, full)
     }
 
     /// The backend a 64-bit uniform random number lands on.
     #[inline]
     pub(crate) fn draw(&self, random: u64) -> usize {
+        debug_assert!(!self.columns.is_empty(), "a set has a backend");
         let wide = u128::from(random) * self.columns.len() as u128;
         let column = (wide >> 64) as usize;
         // The product's low half is the fraction of the way through the

@@ -40,9 +40,13 @@ impl Strategy for LeastConnections {
 /// start so that ties go round robin. `better(a, b)` says cost `a` beats `b`.
 ///
 /// Eligibility is checked only for a backend whose cost beats the best so
-/// far: the same answer as filtering first, but the loop over N backends
+/// far: the same choice as filtering first, but the loop over N backends
 /// reads only their costs (contiguous, see `hot`), and the few candidates
-/// that improve on the minimum pay for the full check.
+/// that improve on the minimum pay for the full check. One difference:
+/// the end of a backend's ejection is noticed (announced, its ramp
+/// started) when a scan checks that backend, not at the next pick; as it
+/// comes back idle, that is the first scan that starts before it or finds
+/// nothing lighter on the way.
 #[inline]
 pub(crate) fn scan_min<C: Copy>(
     cursor: &Cursor,
