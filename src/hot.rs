@@ -179,7 +179,7 @@ pub(crate) fn take(effective_weight: u64) -> HotRef {
 #[inline]
 pub(crate) fn share(hot: &HotRef) -> HotRef {
     #[cfg(not(loadwise_loom))]
-    return *hot;
+    return hot;
     #[cfg(loadwise_loom)]
     return std::sync::Arc::clone(hot);
 }
