@@ -6,9 +6,19 @@ use crate::set::BackendSet;
 use crate::strategy::Strategy;
 
 thread_local! {
-    /// Each thread's own cursor, started at a random place so that threads
-    /// do not walk the set in step.
-    static CURSOR: Cell<usize> = Cell::new(rand::random::<u32>() as usize);
+    /// Each thread's own cursor, started at a place drawn from the thread's
+    /// id so that threads do not walk the set in step, and a program (a
+    /// seeded simulation) that makes its threads in the same order gets the
+    /// same picks on every run.
+    static CURSOR: Cell<usize> = Cell::new(start_of(std::thread::current().id()));
+}
+
+fn start_of(thread: std::thread::ThreadId) -> usize {
+    use std::hash::{Hash, Hasher};
+    // Any fixed mix will do: the point is a spread, not secrecy.
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    thread.hash(&mut hasher);
+    hasher.finish() as u32 as usize
 }
 
 /// Round robin with one cursor per thread instead of one per pool: each
