@@ -1,8 +1,9 @@
 use std::fmt;
+use std::hash::Hasher;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use super::sip;
+use siphasher::sip::SipHasher13;
 
 use crate::error::ConfigError;
 
@@ -34,17 +35,28 @@ impl HashKey {
         HashKey(rand::random())
     }
 
+    fn hasher(&self) -> SipHasher13 {
+        SipHasher13::new_with_key(&self.0)
+    }
+
     /// The keyed hash of `data` (SipHash-1-3).
     #[inline]
     pub fn hash(&self, data: &[u8]) -> u64 {
-        sip::hash(&self.0, data)
+        let mut h = self.hasher();
+        h.write(data);
+        h.finish()
     }
 
     /// The keyed hash of `data` combined with `salt` (a backend id's hash, a
     /// replica number): one SipHash pass over both.
     #[inline]
     pub fn hash_with(&self, data: &[u8], salt: u64) -> u64 {
-        sip::hash_with(&self.0, data, salt)
+        let mut h = self.hasher();
+        h.write(data);
+        // Bytes in a fixed order, not `write_u64`'s native one: hosts of
+        // either endianness build the same rings and tables.
+        h.write(&salt.to_le_bytes());
+        h.finish()
     }
 
     /// The keyed hash of a client address: the whole IPv4 address, or the

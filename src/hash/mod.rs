@@ -9,7 +9,6 @@ mod key;
 mod maglev;
 mod rendezvous;
 mod ring;
-mod sip;
 
 pub use key::HashKey;
 pub use maglev::MaglevTable;
