@@ -7,12 +7,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use loadwise::hash::HashKey;
 use loadwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
-use loadwise::{BackendId, BackendSpec, HealthConfig, Pool, StateChange};
+use loadwise::{BackendId, BackendSpec, HealthConfig, OutlierConfig, Pool, SlowStart, StateChange};
 
 pub const PROXY_USAGE: &str =
     "usage: --listen HOST:PORT --strategy NAME --backend ADDR[,weight=N][,agent=ADDR] \
 [--backend ...] [--hash-key HEX] [--eject-ms N] [--failures N] [--agent-interval-ms N] \
-[--max-connections N] [--timeout-ms N] [--header-timeout-ms N] [--threads N] \
+[--slow-start-ms N] [--outlier-detection on|off] [--max-connections N] [--timeout-ms N] [--header-timeout-ms N] [--threads N] \
 (the last three: hyper_proxy only)";
 
 /// The proxies' command line (see DESIGN.md: a contract tests rely on).
@@ -24,6 +24,10 @@ pub struct ProxyArgs {
     pub eject: Option<Duration>,
     pub failures: Option<u32>,
     pub agent_interval: Duration,
+    /// Weight ramp for backends that join or come back; zero: none.
+    pub slow_start: Duration,
+    /// Success-rate outlier detection with Envoy's defaults.
+    pub outlier_detection: bool,
     pub timeout: Duration,
     pub header_timeout: Duration,
     pub max_connections: usize,
@@ -45,6 +49,8 @@ impl ProxyArgs {
             eject: None,
             failures: None,
             agent_interval: Duration::from_millis(500),
+            slow_start: Duration::ZERO,
+            outlier_detection: false,
             timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
             max_connections: 4096,
@@ -86,6 +92,16 @@ impl ProxyArgs {
                     )
                 }
                 "--agent-interval-ms" => parsed.agent_interval = ms(&value)?,
+                "--slow-start-ms" => parsed.slow_start = ms(&value)?,
+                "--outlier-detection" => {
+                    parsed.outlier_detection = match value.as_str() {
+                        "on" => true,
+                        "off" => false,
+                        other => {
+                            return Err(format!("--outlier-detection: `{other}` is not on or off"))
+                        }
+                    }
+                }
                 "--timeout-ms" => parsed.timeout = ms(&value)?,
                 "--header-timeout-ms" => parsed.header_timeout = ms(&value)?,
                 "--max-connections" => {
@@ -132,9 +148,14 @@ impl ProxyArgs {
         if let Some(failures) = self.failures {
             health.consecutive_failures = failures;
         }
-        Pool::builder(AnyStrategy::with_options(self.strategy, &options))
+        let mut builder = Pool::builder(AnyStrategy::with_options(self.strategy, &options))
             .health(health)
-            .observer(log_change)
+            .slow_start(SlowStart::new(self.slow_start))
+            .observer(log_change);
+        if self.outlier_detection {
+            builder = builder.outlier_detection(OutlierConfig::default());
+        }
+        builder
             .build(
                 self.backends
                     .iter()

@@ -28,6 +28,19 @@ fn the_lab_round_robin_through_the_http_proxy_and_the_tcp_forwarder() {
 }
 
 #[test]
+fn slow_start_and_outlier_detection_flags_leave_a_healthy_first_set_alone() {
+    // The first set does not ramp (there is no one to spare it) and healthy
+    // workers are no outliers: round robin stays exact with both on.
+    let (_workers, addrs) = lab();
+    for program in ["hyper_proxy", "tcp_forwarder"] {
+        let flags = ["--slow-start-ms", "60000", "--outlier-detection", "on"];
+        let front = proxy(program, "round-robin", &addrs, &flags);
+        let seen = names(front.addr, 8);
+        assert_eq!(tally(&seen, &NAMES), [2, 2, 2, 2], "{program}: {seen:?}");
+    }
+}
+
+#[test]
 fn weighted_round_robin_2_1_1_1_spreads_the_heavy_backend() {
     let (_workers, mut addrs) = lab();
     addrs[0].push_str(",weight=2");
@@ -140,7 +153,7 @@ fn no_backend_at_all_is_a_clear_502() {
 #[test]
 fn bad_command_lines_exit_non_zero_with_a_clear_message() {
     for program in ["hyper_proxy", "tcp_forwarder"] {
-        let cases: [(&[&str], &str); 3] = [
+        let cases: [(&[&str], &str); 5] = [
             (
                 &[
                     "--listen",
@@ -166,6 +179,32 @@ fn bad_command_lines_exit_non_zero_with_a_clear_message() {
             (
                 &["--listen", "127.0.0.1:0", "--strategy", "round-robin"],
                 "at least one --backend",
+            ),
+            (
+                &[
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--strategy",
+                    "round-robin",
+                    "--backend",
+                    "127.0.0.1:1",
+                    "--outlier-detection",
+                    "maybe",
+                ],
+                "`maybe` is not on or off",
+            ),
+            (
+                &[
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--strategy",
+                    "round-robin",
+                    "--backend",
+                    "127.0.0.1:1",
+                    "--slow-start-ms",
+                    "soon",
+                ],
+                "--slow-start-ms: `soon` is not a number",
             ),
         ];
         for (args, expected) in cases {
