@@ -20,7 +20,7 @@ use crate::strategy::Strategy;
 /// weight unit by default (ketama's) gives each backend a share with a
 /// relative standard deviation near 1/√160 ≈ 8%: measured over 10 equal
 /// backends, the worst was 18% off its share (the tests allow 25%). More
-/// points balance better and cost memory (12 bytes each, plus up to 4
+/// points balance better and cost memory (16 bytes each, plus up to 4
 /// for the slice index).
 ///
 /// **Choose it** for affinity over sets that change often, when the
