@@ -26,7 +26,7 @@ const KEYS: usize = 4096;
 fn pool(kind: StrategyKind, n: usize) -> Pool<AnyStrategy, u32> {
     let options = StrategyOptions {
         hash_key: Some(HashKey::from_bytes([7; 16])),
-        seed: Some(1),
+        seed: None,
         v6_prefix: None,
     };
     let backends =

@@ -152,8 +152,8 @@ fn random(c: &mut Criterion) {
     let mut group = c.benchmark_group("random");
     for n in SIZES {
         side_by_side!(group, "pingora", n, &keys, pingora: pingora::<selection::Random>(n));
-        side_by_side!(group, "loadwise", n, &keys, loadwise: pool(Random::seeded(1), n));
-        side_by_side!(group, "loadwise-picker", n, &keys, picker: pool(Random::seeded(1), n));
+        side_by_side!(group, "loadwise", n, &keys, loadwise: pool(Random::new(), n));
+        side_by_side!(group, "loadwise-picker", n, &keys, picker: pool(Random::new(), n));
     }
     group.finish();
 }
