@@ -13,7 +13,7 @@
 //! its neighbour's line from other cores. Scans, which read every entry,
 //! gain far more from the density than single picks lose
 //! (`cargo bench --bench pick`: least connections at 1024 backends 6.8 us
-//! with a line per backend, 0.77 us with this layout).
+//! with a line per backend, 0.79 us with this layout).
 
 use std::sync::atomic::Ordering;
 
