@@ -13,6 +13,61 @@ pub(crate) struct Member<B> {
     pub(crate) slot: Arc<Slot>,
 }
 
+/// What one attempt owes its backend, whichever guard holds it: an
+/// in-flight count to release, and at most one outcome.
+#[derive(Debug)]
+pub(crate) struct Attempt {
+    /// Whether this attempt counts in flight (see [`Strategy::reads_in_flight`](crate::Strategy::reads_in_flight)).
+    counted: bool,
+    recorded: bool,
+}
+
+impl Attempt {
+    /// Starts an attempt on `slot`, counting it if `counted`.
+    #[inline(always)]
+    pub(crate) fn begin(slot: &Slot, counted: bool) -> Self {
+        if counted {
+            slot.acquire();
+        }
+        Attempt {
+            counted,
+            recorded: false,
+        }
+    }
+
+    /// Records the first outcome only: one pick is one attempt.
+    pub(crate) fn record(&mut self, slot: &Arc<Slot>, outcome: Outcome) {
+        if !self.recorded {
+            self.recorded = true;
+            slot.observe(&outcome);
+        }
+    }
+
+    pub(crate) fn is_recorded(&self) -> bool {
+        self.recorded
+    }
+
+    /// Moves the attempt (its count included) to a new holder; this one
+    /// then owes nothing.
+    pub(crate) fn hand_over(&mut self) -> Attempt {
+        let moved = Attempt {
+            counted: self.counted,
+            recorded: self.recorded,
+        };
+        self.counted = false;
+        moved
+    }
+
+    /// Releases the count, if any: from the holder's `drop`.
+    #[inline]
+    pub(crate) fn end(&mut self, slot: &Slot) {
+        if self.counted {
+            self.counted = false;
+            slot.release();
+        }
+    }
+}
+
 /// One chosen backend, held for the life of the request.
 ///
 /// While it lives, the backend counts one more request in flight (what the
@@ -40,26 +95,18 @@ pub(crate) struct Member<B> {
 #[must_use = "dropping a pick at once ends its request: keep it while the request runs"]
 pub struct Pick<B> {
     member: Arc<Member<B>>,
-    /// Whether this pick counts in flight (see [`Strategy::reads_in_flight`](crate::Strategy::reads_in_flight)).
-    counted: bool,
-    recorded: bool,
+    attempt: Attempt,
 }
 
 impl<B> Pick<B> {
     pub(crate) fn new(member: Arc<Member<B>>, counted: bool) -> Self {
-        if counted {
-            member.slot.acquire();
-        }
-        Pick::adopt(member, counted, false)
+        let attempt = Attempt::begin(&member.slot, counted);
+        Pick { member, attempt }
     }
 
-    /// A pick whose in-flight count (if `counted`) was already taken.
-    pub(crate) fn adopt(member: Arc<Member<B>>, counted: bool, recorded: bool) -> Self {
-        Pick {
-            member,
-            counted,
-            recorded,
-        }
+    /// A pick that takes over an attempt already begun.
+    pub(crate) fn adopt(member: Arc<Member<B>>, attempt: Attempt) -> Self {
+        Pick { member, attempt }
     }
 
     /// The caller's payload for the chosen backend.
@@ -79,23 +126,18 @@ impl<B> Pick<B> {
     /// feedback strategies learn from it. Only the first outcome counts: one
     /// pick is one attempt.
     pub fn record(&mut self, outcome: Outcome) {
-        if !self.recorded {
-            self.recorded = true;
-            self.member.slot.observe(&outcome);
-        }
+        self.attempt.record(&self.member.slot, outcome);
     }
 
     /// Whether an outcome was recorded.
     pub fn is_recorded(&self) -> bool {
-        self.recorded
+        self.attempt.is_recorded()
     }
 }
 
 impl<B> Drop for Pick<B> {
     fn drop(&mut self) {
-        if self.counted {
-            self.member.slot.release();
-        }
+        self.attempt.end(&self.member.slot);
     }
 }
 

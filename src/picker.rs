@@ -8,7 +8,7 @@ use crate::backend::BackendId;
 use crate::context::Context;
 use crate::error::NoBackend;
 use crate::outcome::Outcome;
-use crate::pick::{Member, Pick};
+use crate::pick::{Attempt, Member, Pick};
 use crate::pool::{Generation, Pool};
 use crate::strategy::Strategy;
 use crate::sync::Cached;
@@ -92,21 +92,14 @@ impl<S: Strategy, B> fmt::Debug for Picker<'_, S, B> {
 #[must_use = "dropping a pick at once ends its request: keep it while the request runs"]
 pub struct PickRef<'a, B> {
     member: &'a Arc<Member<B>>,
-    counted: bool,
-    recorded: bool,
+    attempt: Attempt,
 }
 
 impl<'a, B> PickRef<'a, B> {
     #[inline(always)]
     fn new(member: &'a Arc<Member<B>>, counted: bool) -> Self {
-        if counted {
-            member.slot.acquire();
-        }
-        PickRef {
-            member,
-            counted,
-            recorded: false,
-        }
+        let attempt = Attempt::begin(&member.slot, counted);
+        PickRef { member, attempt }
     }
 
     /// The caller's payload for the chosen backend. Borrowed from the pick,
@@ -125,15 +118,12 @@ impl<'a, B> PickRef<'a, B> {
     /// Records what the backend did; only the first outcome counts (see
     /// [`Pick::record`]).
     pub fn record(&mut self, outcome: Outcome) {
-        if !self.recorded {
-            self.recorded = true;
-            self.member.slot.observe(&outcome);
-        }
+        self.attempt.record(&self.member.slot, outcome);
     }
 
     /// Whether an outcome was recorded.
     pub fn is_recorded(&self) -> bool {
-        self.recorded
+        self.attempt.is_recorded()
     }
 
     /// The same pick, owned: it keeps its in-flight count and recorded
@@ -152,19 +142,14 @@ impl<'a, B> PickRef<'a, B> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn into_owned(mut self) -> Pick<B> {
-        let owned = Pick::adopt(Arc::clone(self.member), self.counted, self.recorded);
-        // The count now belongs to the owned pick.
-        self.counted = false;
-        owned
+        Pick::adopt(Arc::clone(self.member), self.attempt.hand_over())
     }
 }
 
 impl<B> Drop for PickRef<'_, B> {
     #[inline]
     fn drop(&mut self) {
-        if self.counted {
-            self.member.slot.release();
-        }
+        self.attempt.end(&self.member.slot);
     }
 }
 
