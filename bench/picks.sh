@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# What a pick costs, loadwise beside pingora-load-balancing: runs the
+# What a pick costs, pickwise beside pingora-load-balancing: runs the
 # criterion benches with short measurements (a few minutes in all) and
-# prints one table with the ratios pingora / loadwise.
+# prints one table with the ratios pingora / pickwise.
 #
 #   bench/picks.sh                 # both benches, then the table
 #   bench/picks.sh --table         # only the table, from the last run
@@ -24,7 +24,7 @@ if [[ "${1:-}" != "--table" ]]; then
             { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y cmake >/dev/null; }
     fi
     ARGS=(--warm-up-time "$WARMUP" --measurement-time "$MEASURE" --noplot)
-    cargo bench -p loadwise --bench pick -- "${ARGS[@]}"
+    cargo bench -p pickwise --bench pick -- "${ARGS[@]}"
     cargo bench -p bench-peers --bench peers -- "${ARGS[@]}"
 fi
 
@@ -72,32 +72,32 @@ def table(title, header, rows):
 
 print("Median of criterion's estimates (target/criterion/**/new/estimates.json).")
 
-# Peers, side by side: pingora / loadwise per comparison.
+# Peers, side by side: pingora / pickwise per comparison.
 rows = []
 for group, peer, ours in [
-    ("round-robin", "pingora", ["loadwise", "loadwise-picker"]),
-    ("random", "pingora", ["loadwise", "loadwise-picker"]),
-    ("consistent", "pingora-ketama", ["loadwise-ring-hash", "loadwise-ring-hash-picker",
-                                      "loadwise-maglev", "loadwise-maglev-picker"]),
-    ("round-robin-2threads", "pingora", ["loadwise", "loadwise-picker"]),
+    ("round-robin", "pingora", ["pickwise", "pickwise-picker"]),
+    ("random", "pingora", ["pickwise", "pickwise-picker"]),
+    ("consistent", "pingora-ketama", ["pickwise-ring-hash", "pickwise-ring-hash-picker",
+                                      "pickwise-maglev", "pickwise-maglev-picker"]),
+    ("round-robin-2threads", "pingora", ["pickwise", "pickwise-picker"]),
 ]:
     for n in (4, 64, 1024):
         p = estimate(group, peer, str(n))
         for name in ours:
             l = estimate(group, name, str(n))
             rows.append([f"{group}/{n}", f"{peer} {fmt(p)}", f"{name} {fmt(l)}", ratio(p, l)])
-table("pick (pingora select vs loadwise pick + drop), per pick",
-      ["bench", "pingora", "loadwise", "pingora/loadwise"], rows)
+table("pick (pingora select vs pickwise pick + drop), per pick",
+      ["bench", "pingora", "pickwise", "pingora/pickwise"], rows)
 
 rows = []
 for group in ("build-table", "build-balancer"):
     for n in (10, 100, 1000):
         p = estimate(group, "pingora-ketama", str(n))
-        for name in (["loadwise-ring", "loadwise-maglev"] if group == "build-table"
-                     else ["loadwise-ring-hash", "loadwise-maglev"]):
+        for name in (["pickwise-ring", "pickwise-maglev"] if group == "build-table"
+                     else ["pickwise-ring-hash", "pickwise-maglev"]):
             l = estimate(group, name, str(n))
             rows.append([f"{group}/{n}", f"pingora-ketama {fmt(p)}", f"{name} {fmt(l)}", ratio(p, l)])
-table("builds", ["bench", "pingora", "loadwise", "pingora/loadwise"], rows)
+table("builds", ["bench", "pingora", "pickwise", "pingora/pickwise"], rows)
 
 rows = [[name, fmt(estimate("anatomy", name))] for name in
         ("fetch-add", "arc-swap-load", "arc-clone-drop", "round-robin-pick-drop")]

@@ -16,9 +16,9 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use loadwise::hash::HashKey;
-use loadwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
-use loadwise::{BackendSpec, Balancer, Context, Pool};
+use pickwise::hash::HashKey;
+use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
+use pickwise::{BackendSpec, Balancer, Context, Pool};
 
 const SIZES: [usize; 3] = [4, 64, 1024];
 const KEYS: usize = 4096;
@@ -82,7 +82,7 @@ fn one_thread(c: &mut Criterion) {
     group.finish();
 }
 
-/// The same through a per-thread [`loadwise::Picker`]: a borrowed guard, no
+/// The same through a per-thread [`pickwise::Picker`]: a borrowed guard, no
 /// shared reference count.
 fn one_thread_picker(c: &mut Criterion) {
     let requests = Requests::new();
@@ -140,7 +140,7 @@ fn two_threads(c: &mut Criterion) {
     group.finish();
 }
 
-/// Two threads, each with its own [`loadwise::Picker`] on one shared pool.
+/// Two threads, each with its own [`pickwise::Picker`] on one shared pool.
 fn two_threads_picker(c: &mut Criterion) {
     let requests = Arc::new(Requests::new());
     let mut group = c.benchmark_group("picker/2threads");

@@ -11,8 +11,8 @@
 
 use std::collections::VecDeque;
 
-use loadwise::strategy::{AnyStrategy, StrategyKind};
-use loadwise::{BackendSpec, Balancer, Context, Pick, Pool};
+use pickwise::strategy::{AnyStrategy, StrategyKind};
+use pickwise::{BackendSpec, Balancer, Context, Pick, Pool};
 
 const PICKS: usize = 4_000;
 const WEIGHTS: [u32; 4] = [1, 1, 2, 4];

@@ -1,5 +1,5 @@
 //! `hyper_proxy`: an HTTP reverse proxy (hyper 1.x, tokio) balancing with any
-//! loadwise strategy.
+//! pickwise strategy.
 //!
 //! ```text
 //! cargo run --release --example hyper_proxy -- --listen 127.0.0.1:9091 --strategy round-robin \
@@ -45,7 +45,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, HOST};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use loadwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
+use pickwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use upstream::{Lease, Upstreams};

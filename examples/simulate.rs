@@ -38,7 +38,7 @@ mod svg;
 
 use std::process::ExitCode;
 
-use loadwise::strategy::StrategyKind;
+use pickwise::strategy::StrategyKind;
 
 use engine::Router;
 use report::ScenarioResult;
@@ -129,7 +129,7 @@ fn main() -> ExitCode {
         .chain([Router::Oracle])
         .collect();
     println!(
-        "loadwise simulation: seed {}, {} strategies + oracle",
+        "pickwise simulation: seed {}, {} strategies + oracle",
         args.seed,
         StrategyKind::ALL.len()
     );

@@ -1,4 +1,4 @@
-//! `tcp_forwarder`: a TCP load balancer on std threads only, any loadwise
+//! `tcp_forwarder`: a TCP load balancer on std threads only, any pickwise
 //! strategy by name.
 //!
 //! ```text
@@ -23,7 +23,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{log, ProxyArgs, SharedPool};
-use loadwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
+use pickwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const THREAD_STACK: usize = 128 * 1024;

@@ -1,4 +1,4 @@
-//! `worker`: the tiny HTTP backend that `loadwise` examples, tests and
+//! `worker`: the tiny HTTP backend that `pickwise` examples, tests and
 //! benchmarks put behind a load balancer (nginx, HAProxy or our own proxy).
 //!
 //! ```text

@@ -7,15 +7,15 @@
 //! reply to [`Pool::apply_agent_reply`](crate::Pool::apply_agent_reply).
 //!
 //! ```
-//! use loadwise::agent::{AgentReport, Capacity};
-//! use loadwise::AdminState;
+//! use pickwise::agent::{AgentReport, Capacity};
+//! use pickwise::AdminState;
 //!
 //! let report: AgentReport = "75%,maxconn:30,maint".parse()?;
 //! assert_eq!(report.capacity, Some(Capacity::Percent(75)));
 //! assert_eq!(report.maxconn, Some(30));
 //! assert_eq!(report.state.as_ref().map(|s| s.admin), Some(AdminState::Down));
 //! assert!("-5%".parse::<AgentReport>().is_err());
-//! # Ok::<(), loadwise::agent::AgentError>(())
+//! # Ok::<(), pickwise::agent::AgentError>(())
 //! ```
 
 use std::error::Error;

@@ -23,7 +23,7 @@ pub const MAX_BACKENDS: usize = 65_536;
 /// Cloning is cheap (a reference count).
 ///
 /// ```
-/// use loadwise::BackendId;
+/// use pickwise::BackendId;
 /// let id = BackendId::new("w1");
 /// assert_eq!(id.as_str(), "w1");
 /// assert_eq!(id, BackendId::from("w1"));
@@ -77,7 +77,7 @@ impl fmt::Debug for BackendId {
 /// address and the caller's payload `B` (an address, a connection pool, ...).
 ///
 /// ```
-/// use loadwise::BackendSpec;
+/// use pickwise::BackendSpec;
 /// use std::net::SocketAddr;
 ///
 /// let spec: BackendSpec<SocketAddr> = "127.0.0.1:8002,weight=2,agent=127.0.0.1:9002".parse()?;

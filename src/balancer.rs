@@ -11,7 +11,7 @@ use crate::pick::Pick;
 /// number of threads pick at once.
 ///
 /// ```
-/// use loadwise::{Balancer, BackendSpec, Context, Pool, strategy::RoundRobin};
+/// use pickwise::{Balancer, BackendSpec, Context, Pool, strategy::RoundRobin};
 /// use std::sync::Arc;
 ///
 /// let pool = Pool::new(RoundRobin::new(), vec![BackendSpec::new("a", "10.0.0.1:80")])?;

@@ -43,7 +43,7 @@ impl Clock for SystemClock {
 /// A clock that moves only when told to: for tests and simulations.
 ///
 /// ```
-/// use loadwise::{Clock, ManualClock};
+/// use pickwise::{Clock, ManualClock};
 /// use std::time::Duration;
 ///
 /// let clock = ManualClock::new();

@@ -8,7 +8,7 @@ use crate::backend::BackendId;
 /// backends a retry must avoid. Cheap to build on every request.
 ///
 /// ```
-/// use loadwise::{BackendId, Context};
+/// use pickwise::{BackendId, Context};
 ///
 /// let failed = [BackendId::new("w2")];
 /// let ctx = Context::new()

@@ -18,7 +18,7 @@ use crate::slot::Slot;
 /// whole, so a pick still has somewhere to go when everything fails.
 ///
 /// ```
-/// use loadwise::HealthConfig;
+/// use pickwise::HealthConfig;
 /// use std::time::Duration;
 ///
 /// let health = HealthConfig {

@@ -57,7 +57,7 @@ impl Hot {
     /// Back to a new backend's state. Taken from the free list, the entry
     /// is its slot's alone until the slot is published (with a release
     /// store of the generation that holds it).
-    #[cfg(not(loadwise_loom))]
+    #[cfg(not(pickwise_loom))]
     fn reset(&self, effective_weight: u64) {
         self.effective_weight
             .store(effective_weight, Ordering::Relaxed);
@@ -100,14 +100,14 @@ impl Hot {
 /// The rule that makes recycling right: nothing keeps a `HotRef` without
 /// also holding the `Arc<Slot>` it belongs to (a set holds both), so when
 /// the slot drops and gives its entry back, no one reads it any more.
-#[cfg(not(loadwise_loom))]
+#[cfg(not(pickwise_loom))]
 pub(crate) type HotRef = &'static Hot;
 /// Under loom an entry is its own allocation: loom's atomics cannot outlive
 /// one model execution, so they cannot sit in a process-wide free list.
-#[cfg(loadwise_loom)]
+#[cfg(pickwise_loom)]
 pub(crate) type HotRef = std::sync::Arc<Hot>;
 
-#[cfg(not(loadwise_loom))]
+#[cfg(not(pickwise_loom))]
 mod arena {
     use std::sync::{Mutex, PoisonError};
 
@@ -157,42 +157,42 @@ mod arena {
 /// Makes the next `n` new entries come from one contiguous run, if the free
 /// list does not already hold that many.
 pub(crate) fn reserve(n: usize) {
-    #[cfg(not(loadwise_loom))]
+    #[cfg(not(pickwise_loom))]
     arena::reserve(n);
-    #[cfg(loadwise_loom)]
+    #[cfg(pickwise_loom)]
     let _ = n;
 }
 
 /// A fresh entry: up, not ejected, not ramping, none in flight.
 pub(crate) fn take(effective_weight: u64) -> HotRef {
-    #[cfg(not(loadwise_loom))]
+    #[cfg(not(pickwise_loom))]
     {
         let hot = arena::take();
         hot.reset(effective_weight);
         hot
     }
-    #[cfg(loadwise_loom)]
+    #[cfg(pickwise_loom)]
     std::sync::Arc::new(Hot::new(effective_weight))
 }
 
 /// Another handle on a slot's entry, for a set that holds the slot.
 #[inline]
 pub(crate) fn share(hot: &HotRef) -> HotRef {
-    #[cfg(not(loadwise_loom))]
+    #[cfg(not(pickwise_loom))]
     return hot;
-    #[cfg(loadwise_loom)]
+    #[cfg(pickwise_loom)]
     return std::sync::Arc::clone(hot);
 }
 
 /// Returns a dropped slot's entry for reuse.
 pub(crate) fn give_back(hot: &HotRef) {
-    #[cfg(not(loadwise_loom))]
+    #[cfg(not(pickwise_loom))]
     arena::give_back(hot);
-    #[cfg(loadwise_loom)]
+    #[cfg(pickwise_loom)]
     let _ = hot;
 }
 
-#[cfg(all(test, not(loadwise_loom)))]
+#[cfg(all(test, not(pickwise_loom)))]
 mod tests {
     use super::*;
 

@@ -4,8 +4,8 @@
 //! reports) that the smarter strategies need.
 //!
 //! ```
-//! use loadwise::{Balancer, BackendSpec, Context, Outcome, Pool};
-//! use loadwise::strategy::WeightedRoundRobin;
+//! use pickwise::{Balancer, BackendSpec, Context, Outcome, Pool};
+//! use pickwise::strategy::WeightedRoundRobin;
 //! use std::net::SocketAddr;
 //! use std::time::Duration;
 //!

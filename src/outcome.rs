@@ -9,7 +9,7 @@ use std::time::Duration;
 /// [`Pick::record`]: crate::Pick::record
 ///
 /// ```
-/// use loadwise::{FailureKind, Outcome};
+/// use pickwise::{FailureKind, Outcome};
 /// use std::time::Duration;
 ///
 /// let ok = Outcome::success(Duration::from_millis(12));

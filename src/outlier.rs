@@ -44,7 +44,7 @@ use crate::sync::{AtomicU32, AtomicU64};
 /// longer when no outcome arrives to notice it ended.
 ///
 /// ```
-/// use loadwise::{OutlierConfig, Pool, strategy::RoundRobin};
+/// use pickwise::{OutlierConfig, Pool, strategy::RoundRobin};
 /// use std::time::Duration;
 ///
 /// let outliers = OutlierConfig {
@@ -54,8 +54,8 @@ use crate::sync::{AtomicU32, AtomicU64};
 /// assert_eq!(outliers.interval, Duration::from_secs(10));
 /// let pool = Pool::builder(RoundRobin::new())
 ///     .outlier_detection(outliers)
-///     .build(vec![loadwise::BackendSpec::new("a", ())])?;
-/// # Ok::<(), loadwise::ConfigError>(())
+///     .build(vec![pickwise::BackendSpec::new("a", ())])?;
+/// # Ok::<(), pickwise::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OutlierConfig {

@@ -79,7 +79,7 @@ impl Attempt {
 /// needs, so it may cross `.await` points, `tokio::spawn` and threads.
 ///
 /// ```
-/// use loadwise::{Balancer, BackendSpec, Context, Outcome, Pool, strategy::LeastConnections};
+/// use pickwise::{Balancer, BackendSpec, Context, Outcome, Pool, strategy::LeastConnections};
 /// use std::time::Duration;
 ///
 /// let pool = Pool::new(LeastConnections::new(), vec![BackendSpec::new("a", 1), BackendSpec::new("b", 2)])?;

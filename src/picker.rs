@@ -33,7 +33,7 @@ use crate::sync::Cached;
 /// that go idle for long.
 ///
 /// ```
-/// use loadwise::{BackendSpec, Context, Pool, strategy::RoundRobin};
+/// use pickwise::{BackendSpec, Context, Pool, strategy::RoundRobin};
 ///
 /// let pool = Pool::new(RoundRobin::new(), vec![
 ///     BackendSpec::new("a", "10.0.0.1:80"),
@@ -131,7 +131,7 @@ impl<'a, B> PickRef<'a, B> {
     /// another thread). Costs one reference count.
     ///
     /// ```
-    /// use loadwise::{BackendSpec, Context, Pool, strategy::LeastConnections};
+    /// use pickwise::{BackendSpec, Context, Pool, strategy::LeastConnections};
     ///
     /// let pool = Pool::new(LeastConnections::new(), vec![BackendSpec::new("a", ())])?;
     /// let mut picker = pool.picker();

@@ -45,7 +45,7 @@ pub(crate) struct Generation<T, B> {
 /// slots keyed by [`BackendId`].
 ///
 /// ```
-/// use loadwise::{Balancer, BackendSpec, Context, Pool, strategy::RoundRobin};
+/// use pickwise::{Balancer, BackendSpec, Context, Pool, strategy::RoundRobin};
 ///
 /// let pool = Pool::new(RoundRobin::new(), vec![
 ///     BackendSpec::new("w1", "127.0.0.1:8001"),

@@ -18,7 +18,7 @@ use crate::error::ConfigError;
 /// Off by default (a zero window).
 ///
 /// ```
-/// use loadwise::SlowStart;
+/// use pickwise::SlowStart;
 /// use std::time::Duration;
 ///
 /// let ramp = SlowStart::new(Duration::from_secs(30));

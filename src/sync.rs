@@ -1,30 +1,30 @@
 //! The synchronisation primitives of the pick/update protocol, swapped for
-//! loom's model-checked ones under `--cfg loadwise_loom` (see tests/loom.rs).
+//! loom's model-checked ones under `--cfg pickwise_loom` (see tests/loom.rs).
 
 use std::ops::Deref;
 use std::sync::Arc;
 
-#[cfg(loadwise_loom)]
+#[cfg(pickwise_loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8};
-#[cfg(not(loadwise_loom))]
+#[cfg(not(pickwise_loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8};
 
 /// A shared pointer to the current generation, replaced atomically.
 /// Lock-free (`arc-swap`) normally; a loom mutex when model checking, since
 /// loom cannot see inside arc-swap.
 pub(crate) struct Swap<T> {
-    #[cfg(not(loadwise_loom))]
+    #[cfg(not(pickwise_loom))]
     inner: arc_swap::ArcSwap<T>,
-    #[cfg(loadwise_loom)]
+    #[cfg(pickwise_loom)]
     inner: loom::sync::Mutex<Arc<T>>,
 }
 
 impl<T> Swap<T> {
     pub(crate) fn new(value: T) -> Self {
         Swap {
-            #[cfg(not(loadwise_loom))]
+            #[cfg(not(pickwise_loom))]
             inner: arc_swap::ArcSwap::from_pointee(value),
-            #[cfg(loadwise_loom)]
+            #[cfg(pickwise_loom)]
             inner: loom::sync::Mutex::new(Arc::new(value)),
         }
     }
@@ -32,24 +32,24 @@ impl<T> Swap<T> {
     /// The current value, cheaply, for the length of one pick.
     #[inline]
     pub(crate) fn load(&self) -> impl Deref<Target = Arc<T>> + '_ {
-        #[cfg(not(loadwise_loom))]
+        #[cfg(not(pickwise_loom))]
         return self.inner.load();
-        #[cfg(loadwise_loom)]
+        #[cfg(pickwise_loom)]
         return Box::new(Arc::clone(&self.inner.lock().unwrap()));
     }
 
     /// The current value, owned.
     pub(crate) fn load_full(&self) -> Arc<T> {
-        #[cfg(not(loadwise_loom))]
+        #[cfg(not(pickwise_loom))]
         return self.inner.load_full();
-        #[cfg(loadwise_loom)]
+        #[cfg(pickwise_loom)]
         return Arc::clone(&self.inner.lock().unwrap());
     }
 
     pub(crate) fn store(&self, value: Arc<T>) {
-        #[cfg(not(loadwise_loom))]
+        #[cfg(not(pickwise_loom))]
         self.inner.store(value);
-        #[cfg(loadwise_loom)]
+        #[cfg(pickwise_loom)]
         {
             *self.inner.lock().unwrap() = value;
         }
@@ -59,22 +59,22 @@ impl<T> Swap<T> {
 /// One reader's cached copy of a [`Swap`]'s value: a load is one pointer
 /// comparison while the value has not been replaced, and no shared write.
 pub(crate) struct Cached<'a, T> {
-    #[cfg(not(loadwise_loom))]
+    #[cfg(not(pickwise_loom))]
     inner: arc_swap::Cache<&'a arc_swap::ArcSwap<T>, Arc<T>>,
-    #[cfg(loadwise_loom)]
+    #[cfg(pickwise_loom)]
     swap: &'a Swap<T>,
-    #[cfg(loadwise_loom)]
+    #[cfg(pickwise_loom)]
     value: Arc<T>,
 }
 
 impl<'a, T> Cached<'a, T> {
     pub(crate) fn new(swap: &'a Swap<T>) -> Self {
         Cached {
-            #[cfg(not(loadwise_loom))]
+            #[cfg(not(pickwise_loom))]
             inner: arc_swap::Cache::new(&swap.inner),
-            #[cfg(loadwise_loom)]
+            #[cfg(pickwise_loom)]
             swap,
-            #[cfg(loadwise_loom)]
+            #[cfg(pickwise_loom)]
             value: swap.load_full(),
         }
     }
@@ -82,9 +82,9 @@ impl<'a, T> Cached<'a, T> {
     /// The current value, refreshed first if it was replaced.
     #[inline]
     pub(crate) fn load(&mut self) -> &Arc<T> {
-        #[cfg(not(loadwise_loom))]
+        #[cfg(not(pickwise_loom))]
         return self.inner.load();
-        #[cfg(loadwise_loom)]
+        #[cfg(pickwise_loom)]
         {
             self.value = self.swap.load_full();
             &self.value

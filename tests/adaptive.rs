@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use loadwise::strategy::{ResourceBased, RoundRobin, SdnAdaptive};
-use loadwise::{
+use pickwise::strategy::{ResourceBased, RoundRobin, SdnAdaptive};
+use pickwise::{
     BackendId, Balancer, Context, FailureKind, HealthConfig, ManualClock, Outcome, Pick, Pool,
     Strategy,
 };
@@ -131,7 +131,7 @@ fn simulate<S: Strategy>(strategy: S, nodes: &[Node], requests: usize, seed: u64
     let mut counts = vec![0; nodes.len()];
     for _ in 0..requests {
         clock.advance(Duration::from_millis(1));
-        let now = loadwise::Clock::now(&*clock);
+        let now = pickwise::Clock::now(&*clock);
         let mut i = 0;
         while i < running.len() {
             if running[i].0 <= now {
@@ -285,7 +285,7 @@ fn sdn_adaptive_skips_ineligible_and_refuses_bad_settings() {
 
 #[test]
 fn resource_based_sends_new_requests_away_from_a_backend_holding_more_per_capacity() {
-    use loadwise::{Balancer, Context};
+    use pickwise::{Balancer, Context};
     let (pool, _clock) = common::pool_with_clock(ResourceBased::new(), common::equal(3));
     // Idle, it is smooth weighted round robin: one each.
     let first: Vec<usize> = (0..3)
@@ -294,15 +294,15 @@ fn resource_based_sends_new_requests_away_from_a_backend_holding_more_per_capaci
     assert_eq!(first, vec![0, 1, 2]);
     // b0 holds two requests, b1 one: the next picks go to b2 until it catches up.
     let exclude = [
-        loadwise::BackendId::new("b1"),
-        loadwise::BackendId::new("b2"),
+        pickwise::BackendId::new("b1"),
+        pickwise::BackendId::new("b2"),
     ];
     let _held: Vec<_> = (0..2)
         .map(|_| pool.pick(&Context::new().exclude(&exclude)).unwrap())
         .collect();
     let exclude = [
-        loadwise::BackendId::new("b0"),
-        loadwise::BackendId::new("b2"),
+        pickwise::BackendId::new("b0"),
+        pickwise::BackendId::new("b2"),
     ];
     let _one = pool.pick(&Context::new().exclude(&exclude)).unwrap();
     let next = pool.pick(&Context::new()).unwrap();
@@ -317,7 +317,7 @@ fn resource_based_sends_new_requests_away_from_a_backend_holding_more_per_capaci
 
 #[test]
 fn resource_based_never_fails_a_pick_while_other_threads_pick_and_drop() {
-    use loadwise::{Balancer, Context};
+    use pickwise::{Balancer, Context};
     let pool = Arc::new(Pool::new(ResourceBased::new(), common::weighted(&[1, 2, 3, 4])).unwrap());
     let threads: Vec<_> = (0..2)
         .map(|_| {

@@ -4,9 +4,9 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use loadwise::agent::{self, AgentError, AgentReport, Capacity};
-use loadwise::strategy::WeightedRoundRobin;
-use loadwise::{AdminState, BackendId, BackendSpec, BackendState, Reason, WEIGHT_UNIT};
+use pickwise::agent::{self, AgentError, AgentReport, Capacity};
+use pickwise::strategy::WeightedRoundRobin;
+use pickwise::{AdminState, BackendId, BackendSpec, BackendState, Reason, WEIGHT_UNIT};
 
 fn parse(text: &str) -> AgentReport {
     text.parse()
@@ -110,7 +110,7 @@ fn garbage_is_a_clear_error() {
     }
 }
 
-fn status(pool: &loadwise::Pool<WeightedRoundRobin, usize>, id: &str) -> loadwise::BackendStatus {
+fn status(pool: &pickwise::Pool<WeightedRoundRobin, usize>, id: &str) -> pickwise::BackendStatus {
     pool.status(&BackendId::new(id)).unwrap()
 }
 
@@ -174,7 +174,7 @@ fn bad_replies_and_unknown_backends_change_nothing() {
         pool.apply_agent_reply(&BackendId::new("nope"), b"drain"),
         Err(AgentError::UnknownBackend(BackendId::new("nope")))
     );
-    let zero = loadwise::Pool::builder(WeightedRoundRobin::new())
+    let zero = pickwise::Pool::builder(WeightedRoundRobin::new())
         .agent_expiry(Duration::ZERO)
         .build(common::equal(1));
     assert!(zero.is_err());
@@ -203,7 +203,7 @@ fn each_backend_expires_on_its_own_schedule() {
     clock.advance(Duration::from_secs(5));
     pool.apply_agent_reply(&b1, b"weight:5").unwrap();
     pool.apply_agent_reply(&b1, b"150%").unwrap();
-    let weights = |pool: &loadwise::Pool<WeightedRoundRobin, usize>| {
+    let weights = |pool: &pickwise::Pool<WeightedRoundRobin, usize>| {
         pool.backends()
             .iter()
             .map(|s| s.effective_weight / WEIGHT_UNIT)

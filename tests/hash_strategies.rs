@@ -5,16 +5,16 @@ mod common;
 
 use std::collections::HashMap;
 
-use loadwise::hash::{HashKey, MaglevTable, Ring};
-use loadwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
-use loadwise::strategy::{BoundedLoad, Maglev};
-use loadwise::{AdminState, BackendId, BackendSpec, Balancer, Context, Pick, Pool, Reason};
+use pickwise::hash::{HashKey, MaglevTable, Ring};
+use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
+use pickwise::strategy::{BoundedLoad, Maglev};
+use pickwise::{AdminState, BackendId, BackendSpec, Balancer, Context, Pick, Pool, Reason};
 use proptest::prelude::*;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const KEY: HashKey = HashKey::from_bytes(*b"loadwise-testkey");
+const KEY: HashKey = HashKey::from_bytes(*b"pickwise-testkey");
 
 const HASH_KINDS: &[StrategyKind] = &[
     StrategyKind::RendezvousHash,
@@ -443,7 +443,7 @@ fn maglev_builds_quickly_with_very_unequal_weights() {
         MaglevTable::DEFAULT_SIZE,
         ids.iter()
             .enumerate()
-            .map(|(i, id)| (id.as_str(), if i == 0 { loadwise::MAX_WEIGHT } else { 1 })),
+            .map(|(i, id)| (id.as_str(), if i == 0 { pickwise::MAX_WEIGHT } else { 1 })),
     )
     .unwrap();
     let counts = entries_per_backend(&table, 30_001);

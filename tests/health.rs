@@ -2,8 +2,8 @@ mod common;
 
 use std::time::Duration;
 
-use loadwise::strategy::RoundRobin;
-use loadwise::{
+use pickwise::strategy::RoundRobin;
+use pickwise::{
     BackendId, BackendState, Balancer, Context, FailureKind, HealthConfig, Outcome, Pool,
 };
 
@@ -38,7 +38,7 @@ fn health(max_ejected_percent: u8) -> HealthConfig {
 
 #[test]
 fn failures_in_a_row_eject_and_time_brings_it_back_for_longer_on_repeats() {
-    let clock = std::sync::Arc::new(loadwise::ManualClock::new());
+    let clock = std::sync::Arc::new(pickwise::ManualClock::new());
     let pool = Pool::builder(RoundRobin::new())
         .clock(clock.clone())
         .health(health(50))
@@ -104,7 +104,7 @@ fn count_in(pool: &Pool<RoundRobin, usize>, state: BackendState) -> usize {
 
 #[test]
 fn the_cap_holds_and_every_backend_failing_still_leaves_one_to_pick() {
-    let clock = std::sync::Arc::new(loadwise::ManualClock::new());
+    let clock = std::sync::Arc::new(pickwise::ManualClock::new());
     let pool = Pool::builder(RoundRobin::new())
         .clock(clock.clone())
         .health(health(10))
@@ -173,7 +173,7 @@ fn bad_health_settings_are_errors() {
 
 #[test]
 fn failures_recorded_during_an_ejection_do_not_count_once_it_ends() {
-    let clock = std::sync::Arc::new(loadwise::ManualClock::new());
+    let clock = std::sync::Arc::new(pickwise::ManualClock::new());
     let pool = Pool::builder(RoundRobin::new())
         .clock(clock.clone())
         .health(health(50))

@@ -1,7 +1,7 @@
 mod common;
 
-use loadwise::strategy::{LeastConnections, WeightedLeastConnections};
-use loadwise::{
+use pickwise::strategy::{LeastConnections, WeightedLeastConnections};
+use pickwise::{
     AdminState, BackendId, Balancer, Context, Pick, Pool, Reason, Strategy as Balancing,
 };
 use proptest::prelude::*;

@@ -6,8 +6,8 @@ mod common;
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use loadwise::strategy::{PeakEwma, PowerOfTwoChoices, Random, RoundRobin};
-use loadwise::{BackendId, Balancer, Context, Outcome, Pick, Pool, Strategy as Balancing};
+use pickwise::strategy::{PeakEwma, PowerOfTwoChoices, Random, RoundRobin};
+use pickwise::{BackendId, Balancer, Context, Outcome, Pick, Pool, Strategy as Balancing};
 use proptest::prelude::*;
 
 /// Picks `n` times, dropping each pick at once, and returns the count per backend.

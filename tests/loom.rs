@@ -3,15 +3,15 @@
 //! over by id, and a pick dropped after a swap releases the right counter.
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loadwise_loom" cargo test --target-dir target/loom --test loom
+//! RUSTFLAGS="--cfg pickwise_loom" cargo test --target-dir target/loom --test loom
 //! ```
-#![cfg(loadwise_loom)]
+#![cfg(pickwise_loom)]
 
 use loom::thread;
 use std::sync::Arc;
 
-use loadwise::strategy::LeastConnections;
-use loadwise::{BackendId, BackendSpec, Balancer, Context, HealthConfig, Pool};
+use pickwise::strategy::LeastConnections;
+use pickwise::{BackendId, BackendSpec, Balancer, Context, HealthConfig, Pool};
 
 fn pool(ids: &[&str]) -> Pool<LeastConnections, ()> {
     Pool::builder(LeastConnections::new())

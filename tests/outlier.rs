@@ -6,8 +6,8 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use loadwise::strategy::{Random, RoundRobin};
-use loadwise::{
+use pickwise::strategy::{Random, RoundRobin};
+use pickwise::{
     BackendId, BackendState, Balancer, ConfigError, Context, FailureKind, HealthConfig,
     ManualClock, Outcome, OutlierConfig, Pool, Reason, StateChange, Strategy,
 };
@@ -81,7 +81,7 @@ impl<S: Strategy> Cluster<S> {
             .collect()
     }
 
-    fn status(&self, i: usize) -> loadwise::BackendStatus {
+    fn status(&self, i: usize) -> pickwise::BackendStatus {
         self.pool.status(&BackendId::new(format!("b{i}"))).unwrap()
     }
 }

@@ -1,7 +1,7 @@
 use std::net::SocketAddr;
 
-use loadwise::strategy::{AnyStrategy, StrategyKind};
-use loadwise::{BackendSpec, ConfigError};
+use pickwise::strategy::{AnyStrategy, StrategyKind};
+use pickwise::{BackendSpec, ConfigError};
 
 fn parse(text: &str) -> Result<BackendSpec<SocketAddr>, ConfigError> {
     text.parse()
@@ -67,8 +67,8 @@ fn strategy_names_round_trip_and_unknown_ones_list_the_known() {
 
 #[test]
 fn strategy_options_reach_the_hash_strategies() {
-    use loadwise::strategy::StrategyOptions;
-    use loadwise::{BackendSpec, Pool};
+    use pickwise::strategy::StrategyOptions;
+    use pickwise::{BackendSpec, Pool};
     let options = StrategyOptions {
         v6_prefix: Some(200),
         ..StrategyOptions::default()

@@ -4,8 +4,8 @@
 mod common;
 
 use common::equal;
-use loadwise::strategy::{LeastConnections, RoundRobin, WeightedRoundRobin};
-use loadwise::{BackendSpec, Balancer, Context, FailureKind, HealthConfig, Outcome, Pool};
+use pickwise::strategy::{LeastConnections, RoundRobin, WeightedRoundRobin};
+use pickwise::{BackendSpec, Balancer, Context, FailureKind, HealthConfig, Outcome, Pool};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,7 +70,7 @@ fn outcomes_recorded_on_a_borrowed_pick_reach_passive_health() {
         .build(equal(4))
         .unwrap();
     let mut picker = pool.picker();
-    let failing = loadwise::BackendId::new("b2");
+    let failing = pickwise::BackendId::new("b2");
     // Round robin over 4 backends: b2 comes up every 4th pick; 2 failures eject it.
     for _ in 0..8 {
         let mut pick = picker.pick(&Context::new()).unwrap();
@@ -87,7 +87,7 @@ fn outcomes_recorded_on_a_borrowed_pick_reach_passive_health() {
     }
     assert_eq!(
         pool.status(&failing).unwrap().state,
-        loadwise::BackendState::Ejected
+        pickwise::BackendState::Ejected
     );
     for _ in 0..8 {
         assert_ne!(picker.pick(&Context::new()).unwrap().id(), &failing);

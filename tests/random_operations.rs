@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use loadwise::strategy::{AnyStrategy, StrategyKind};
-use loadwise::{
+use pickwise::strategy::{AnyStrategy, StrategyKind};
+use pickwise::{
     AdminState, BackendId, BackendSpec, Balancer, Context, FailureKind, ManualClock, Outcome, Pick,
     Pool, Reason, MAX_WEIGHT,
 };

@@ -1,7 +1,7 @@
 mod common;
 
-use loadwise::strategy::RoundRobin;
-use loadwise::{AdminState, BackendId, Balancer, Context, NoBackend, Pool, Reason};
+use pickwise::strategy::RoundRobin;
+use pickwise::{AdminState, BackendId, Balancer, Context, NoBackend, Pool, Reason};
 use proptest::prelude::*;
 
 proptest! {
@@ -83,7 +83,7 @@ fn honours_exclusions_and_says_why_when_nothing_is_left() {
 
 #[test]
 fn sharded_round_robin_keeps_each_thread_in_turn_and_skips_the_ineligible() {
-    use loadwise::strategy::ShardedRoundRobin;
+    use pickwise::strategy::ShardedRoundRobin;
     let pool = std::sync::Arc::new(Pool::new(ShardedRoundRobin::new(), common::equal(5)).unwrap());
     pool.set_state(
         &BackendId::new("b2"),

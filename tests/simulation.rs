@@ -21,7 +21,7 @@ mod scenarios;
 mod stats;
 
 use engine::Router;
-use loadwise::strategy::StrategyKind;
+use pickwise::strategy::StrategyKind;
 
 const REQUESTS: usize = 20_000;
 const SEED: u64 = 7;

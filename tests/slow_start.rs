@@ -5,8 +5,8 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use loadwise::strategy::{Random, RoundRobin};
-use loadwise::{
+use pickwise::strategy::{Random, RoundRobin};
+use pickwise::{
     AdminState, BackendId, Balancer, Context, FailureKind, HealthConfig, ManualClock, Outcome,
     Pool, Reason, SlowStart, Strategy as Balancing,
 };

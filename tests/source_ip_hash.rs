@@ -4,14 +4,14 @@ use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use loadwise::hash::HashKey;
-use loadwise::strategy::SourceIpHash;
-use loadwise::{AdminState, BackendId, BackendSpec, Balancer, Context, Pool, Reason};
+use pickwise::hash::HashKey;
+use pickwise::strategy::SourceIpHash;
+use pickwise::{AdminState, BackendId, BackendSpec, Balancer, Context, Pool, Reason};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const KEY: HashKey = HashKey::from_bytes(*b"loadwise-test-k1");
+const KEY: HashKey = HashKey::from_bytes(*b"pickwise-test-k1");
 const TTL: Duration = Duration::from_secs(60);
 
 fn clients(n: usize, seed: u64) -> Vec<IpAddr> {

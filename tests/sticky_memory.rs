@@ -9,9 +9,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
-use loadwise::hash::HashKey;
-use loadwise::strategy::SourceIpHash;
-use loadwise::{BackendSpec, Balancer, Context, StickyTable};
+use pickwise::hash::HashKey;
+use pickwise::strategy::SourceIpHash;
+use pickwise::{BackendSpec, Balancer, Context, StickyTable};
 
 /// The system allocator, counting live heap bytes.
 struct Counting;
@@ -42,7 +42,7 @@ static ALLOCATOR: Counting = Counting;
 #[test]
 fn a_flood_of_a_million_clients_stays_within_the_cap_and_its_memory() {
     const CAP: usize = 10_000;
-    let key = HashKey::from_bytes(*b"loadwise-test-k1");
+    let key = HashKey::from_bytes(*b"pickwise-test-k1");
     let strategy = SourceIpHash::new()
         .with_key(key)
         .sticky(Duration::from_secs(60), CAP);

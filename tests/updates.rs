@@ -3,12 +3,12 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use loadwise::strategy::{AnyStrategy, LeastConnections, StrategyKind};
-use loadwise::{
+use pickwise::strategy::{AnyStrategy, LeastConnections, StrategyKind};
+use pickwise::{
     AdminState, BackendId, BackendSpec, BackendState, Balancer, ConfigError, Context, Pool, Reason,
 };
 
-fn in_flight<S: loadwise::Strategy>(pool: &Pool<S, usize>, id: &str) -> u64 {
+fn in_flight<S: pickwise::Strategy>(pool: &Pool<S, usize>, id: &str) -> u64 {
     pool.status(&BackendId::new(id)).unwrap().in_flight
 }
 
@@ -65,7 +65,7 @@ fn bad_updates_are_errors_and_change_nothing() {
         pool.update(dup),
         Err(ConfigError::DuplicateId(BackendId::new("x")))
     );
-    for weight in [0, loadwise::MAX_WEIGHT + 1, u32::MAX] {
+    for weight in [0, pickwise::MAX_WEIGHT + 1, u32::MAX] {
         let bad = vec![BackendSpec::new("y", 0).weight(weight)];
         assert!(matches!(pool.update(bad), Err(ConfigError::Weight { .. })));
     }
@@ -77,12 +77,12 @@ fn observers_hear_additions_removals_and_admin_changes_with_reasons() {
     let heard = Arc::new(Mutex::new(Vec::new()));
     let sink = heard.clone();
     let pool = Pool::builder(LeastConnections::new())
-        .observer(move |c: &loadwise::StateChange| sink.lock().unwrap().push(c.clone()))
+        .observer(move |c: &pickwise::StateChange| sink.lock().unwrap().push(c.clone()))
         .build(common::equal(2))
         .unwrap();
     pool.set_state(
         &BackendId::new("b0"),
-        loadwise::AdminState::Drain,
+        pickwise::AdminState::Drain,
         Reason::Agent("drain".into()),
     );
     pool.update(common::equal(1)).unwrap();

@@ -1,7 +1,7 @@
 mod common;
 
-use loadwise::strategy::WeightedRoundRobin;
-use loadwise::{Balancer, Context, Pool};
+use pickwise::strategy::WeightedRoundRobin;
+use pickwise::{Balancer, Context, Pool};
 use proptest::prelude::*;
 
 /// nginx's smooth weighted round robin, written plainly: the reference.

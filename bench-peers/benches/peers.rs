@@ -1,16 +1,16 @@
-//! loadwise beside pingora-load-balancing, side by side in one criterion
+//! pickwise beside pingora-load-balancing, side by side in one criterion
 //! group per comparison, over the identical backend set (`10.0.X.Y:80`,
 //! weight 1) at 4, 64 and 1024 backends:
 //!
-//! - `round-robin`: pingora `LoadBalancer<RoundRobin>::select` vs loadwise
+//! - `round-robin`: pingora `LoadBalancer<RoundRobin>::select` vs pickwise
 //!   `Pool<RoundRobin>::pick` (pick plus drop of the guard);
-//! - `random`: pingora `LoadBalancer<Random>` vs loadwise `Random`;
-//! - `consistent`: pingora `LoadBalancer<Consistent>` (ketama) vs loadwise
+//! - `random`: pingora `LoadBalancer<Random>` vs pickwise `Random`;
+//! - `consistent`: pingora `LoadBalancer<Consistent>` (ketama) vs pickwise
 //!   `RingHash` and `Maglev`, with varied pre-generated keys;
 //! - `round-robin-2threads`: both round robins, two threads picking from one
 //!   shared balancer (time per pick per thread);
 //! - `build-table`: the table alone for 10, 100, 1000 backends: pingora's
-//!   ketama continuum (`Consistent::build`) vs loadwise `Ring::new` and
+//!   ketama continuum (`Consistent::build`) vs pickwise `Ring::new` and
 //!   `MaglevTable::new`;
 //! - `build-balancer`: a whole balancer over a static set:
 //!   `LoadBalancer::<Consistent>::try_from_iter` vs `Pool::new` with
@@ -26,8 +26,8 @@
 //!
 //! pingora's `select` is the call its users make: a selector snapshot, its
 //! iterator, a health lookup, and a clone of the `Backend`; the bench reads
-//! the backend's weight. loadwise's is `Pool::pick` (`loadwise`) or a
-//! per-thread `Picker::pick` (`loadwise-picker`) and the drop of the returned
+//! the backend's weight. pickwise's is `Pool::pick` (`pickwise`) or a
+//! per-thread `Picker::pick` (`pickwise-picker`) and the drop of the returned
 //! guard; the bench reads the address's port. Both read one small field, so
 //! neither pays for copying its payload out (a whole `SocketAddr` through
 //! `black_box` costs a store-forwarding stall that dwarfs a pick).
@@ -39,9 +39,9 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use loadwise::hash::{HashKey, MaglevTable, Ring};
-use loadwise::strategy::{Maglev, Random, RingHash, RoundRobin};
-use loadwise::{BackendSpec, Balancer, Context, Pool, Strategy};
+use pickwise::hash::{HashKey, MaglevTable, Ring};
+use pickwise::strategy::{Maglev, Random, RingHash, RoundRobin};
+use pickwise::{BackendSpec, Balancer, Context, Pool, Strategy};
 use pingora_load_balancing::selection::{self, BackendSelection};
 use pingora_load_balancing::{Backend, LoadBalancer};
 
@@ -90,7 +90,7 @@ fn keys() -> Vec<[u8; 8]> {
         .collect()
 }
 
-/// Times pingora's select and loadwise's pick + drop on the same keys.
+/// Times pingora's select and pickwise's pick + drop on the same keys.
 macro_rules! side_by_side {
     ($group:expr, $name:expr, $n:expr, $keys:expr, pingora: $lb:expr) => {{
         let lb = $lb;
@@ -107,7 +107,7 @@ macro_rules! side_by_side {
             })
         });
     }};
-    ($group:expr, $name:expr, $n:expr, $keys:expr, loadwise: $pool:expr) => {{
+    ($group:expr, $name:expr, $n:expr, $keys:expr, pickwise: $pool:expr) => {{
         let pool = $pool;
         let keys = $keys;
         let mut i = 0usize;
@@ -141,8 +141,8 @@ fn round_robin(c: &mut Criterion) {
     let mut group = c.benchmark_group("round-robin");
     for n in SIZES {
         side_by_side!(group, "pingora", n, &keys, pingora: pingora::<selection::RoundRobin>(n));
-        side_by_side!(group, "loadwise", n, &keys, loadwise: pool(RoundRobin::new(), n));
-        side_by_side!(group, "loadwise-picker", n, &keys, picker: pool(RoundRobin::new(), n));
+        side_by_side!(group, "pickwise", n, &keys, pickwise: pool(RoundRobin::new(), n));
+        side_by_side!(group, "pickwise-picker", n, &keys, picker: pool(RoundRobin::new(), n));
     }
     group.finish();
 }
@@ -152,8 +152,8 @@ fn random(c: &mut Criterion) {
     let mut group = c.benchmark_group("random");
     for n in SIZES {
         side_by_side!(group, "pingora", n, &keys, pingora: pingora::<selection::Random>(n));
-        side_by_side!(group, "loadwise", n, &keys, loadwise: pool(Random::new(), n));
-        side_by_side!(group, "loadwise-picker", n, &keys, picker: pool(Random::new(), n));
+        side_by_side!(group, "pickwise", n, &keys, pickwise: pool(Random::new(), n));
+        side_by_side!(group, "pickwise-picker", n, &keys, picker: pool(Random::new(), n));
     }
     group.finish();
 }
@@ -163,13 +163,13 @@ fn consistent(c: &mut Criterion) {
     let mut group = c.benchmark_group("consistent");
     for n in SIZES {
         side_by_side!(group, "pingora-ketama", n, &keys, pingora: pingora::<selection::Consistent>(n));
-        side_by_side!(group, "loadwise-ring-hash", n, &keys,
-            loadwise: pool(RingHash::new().with_key(hash_key()), n));
-        side_by_side!(group, "loadwise-maglev", n, &keys,
-            loadwise: pool(Maglev::new().with_key(hash_key()), n));
-        side_by_side!(group, "loadwise-ring-hash-picker", n, &keys,
+        side_by_side!(group, "pickwise-ring-hash", n, &keys,
+            pickwise: pool(RingHash::new().with_key(hash_key()), n));
+        side_by_side!(group, "pickwise-maglev", n, &keys,
+            pickwise: pool(Maglev::new().with_key(hash_key()), n));
+        side_by_side!(group, "pickwise-ring-hash-picker", n, &keys,
             picker: pool(RingHash::new().with_key(hash_key()), n));
-        side_by_side!(group, "loadwise-maglev-picker", n, &keys,
+        side_by_side!(group, "pickwise-maglev-picker", n, &keys,
             picker: pool(Maglev::new().with_key(hash_key()), n));
     }
     group.finish();
@@ -223,7 +223,7 @@ fn round_robin_two_threads(c: &mut Criterion) {
         });
         let pool = Arc::new(pool(RoundRobin::new(), n));
         let (shared, k) = (pool.clone(), keys.clone());
-        group.bench_function(BenchmarkId::new("loadwise-picker", n), |b| {
+        group.bench_function(BenchmarkId::new("pickwise-picker", n), |b| {
             b.iter_custom(|iters| {
                 let (pool, k) = (shared.clone(), k.clone());
                 two_threads(iters, move |t, iters| {
@@ -237,7 +237,7 @@ fn round_robin_two_threads(c: &mut Criterion) {
             })
         });
         let k = keys.clone();
-        group.bench_function(BenchmarkId::new("loadwise", n), |b| {
+        group.bench_function(BenchmarkId::new("pickwise", n), |b| {
             b.iter_custom(|iters| {
                 let (pool, k) = (pool.clone(), k.clone());
                 two_threads(iters, move |t, iters| {
@@ -266,12 +266,12 @@ fn build_table(c: &mut Criterion) {
             b.iter(|| black_box(selection::Consistent::build(&backends)))
         });
         let ids = || addresses.iter().map(|a| (a.as_str(), 1));
-        group.bench_function(BenchmarkId::new("loadwise-ring", n), |b| {
+        group.bench_function(BenchmarkId::new("pickwise-ring", n), |b| {
             b.iter(|| {
                 black_box(Ring::new(&hash_key(), RingHash::DEFAULT_POINTS_PER_UNIT, ids()).unwrap())
             })
         });
-        group.bench_function(BenchmarkId::new("loadwise-maglev", n), |b| {
+        group.bench_function(BenchmarkId::new("pickwise-maglev", n), |b| {
             b.iter(|| {
                 black_box(MaglevTable::new(&hash_key(), MaglevTable::DEFAULT_SIZE, ids()).unwrap())
             })
@@ -287,17 +287,17 @@ fn build_balancer(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("pingora-ketama", n), |b| {
             b.iter(|| black_box(pingora::<selection::Consistent>(n)))
         });
-        group.bench_function(BenchmarkId::new("loadwise-ring-hash", n), |b| {
+        group.bench_function(BenchmarkId::new("pickwise-ring-hash", n), |b| {
             b.iter(|| black_box(pool(RingHash::new().with_key(hash_key()), n)))
         });
-        group.bench_function(BenchmarkId::new("loadwise-maglev", n), |b| {
+        group.bench_function(BenchmarkId::new("pickwise-maglev", n), |b| {
             b.iter(|| black_box(pool(Maglev::new().with_key(hash_key()), n)))
         });
     }
     group.finish();
 }
 
-/// The building blocks of a loadwise round-robin pick, each timed alone.
+/// The building blocks of a pickwise round-robin pick, each timed alone.
 fn anatomy(c: &mut Criterion) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let mut group = c.benchmark_group("anatomy");

@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use loadwise::hash::HashKey;
-use loadwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
-use loadwise::{BackendId, BackendSpec, HealthConfig, OutlierConfig, Pool, SlowStart, StateChange};
+use pickwise::hash::HashKey;
+use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
+use pickwise::{BackendId, BackendSpec, HealthConfig, OutlierConfig, Pool, SlowStart, StateChange};
 
 pub const PROXY_USAGE: &str =
     "usage: --listen HOST:PORT --strategy NAME --backend ADDR[,weight=N][,agent=ADDR] \
@@ -232,7 +232,7 @@ fn poll_agent<B: Send + Sync + 'static>(
     agent: SocketAddr,
     timeout: Duration,
 ) -> Result<(), String> {
-    let reply = loadwise::agent::query(agent, timeout).map_err(|e| e.to_string())?;
+    let reply = pickwise::agent::query(agent, timeout).map_err(|e| e.to_string())?;
     pool.apply_agent_reply(id, reply.as_bytes())
         .map(|_| ())
         .map_err(|e| format!("reply `{}`: {e}", reply.trim()))

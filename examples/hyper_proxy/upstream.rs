@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use loadwise::FailureKind;
+use pickwise::FailureKind;
 use parking_lot::Mutex;
 use tokio::net::TcpStream;
 

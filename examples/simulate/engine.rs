@@ -1,5 +1,5 @@
 //! The discrete-event simulation: Poisson arrivals, nodes serving `cores`
-//! requests at once with a FIFO queue, routed either by a real loadwise
+//! requests at once with a FIFO queue, routed either by a real pickwise
 //! [`Pool`] (its [`ManualClock`] set to simulated time before every event) or
 //! by an all-knowing join-shortest-queue oracle.
 //!
@@ -23,9 +23,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use loadwise::hash::HashKey;
-use loadwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
-use loadwise::{
+use pickwise::hash::HashKey;
+use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
+use pickwise::{
     BackendId, BackendSpec, Balancer, ConfigError, Context, FailureKind, HealthConfig, ManualClock,
     Outcome, Pick, Pool,
 };
@@ -42,7 +42,7 @@ pub const REFUSED: Duration = Duration::from_millis(1);
 /// Who routes the requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Router {
-    /// A loadwise pool with this strategy.
+    /// A pickwise pool with this strategy.
     Library(StrategyKind),
     /// Join the shortest queue, knowing every node's queue, speed and health.
     Oracle,

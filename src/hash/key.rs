@@ -14,12 +14,12 @@ use crate::error::ConfigError;
 /// from a `--hash-key` flag in hex.
 ///
 /// ```
-/// use loadwise::hash::HashKey;
+/// use pickwise::hash::HashKey;
 ///
 /// let key: HashKey = "000102030405060708090a0b0c0d0e0f".parse()?;
 /// assert_eq!(key.hash(b"user-42"), key.hash(b"user-42"));
 /// assert_ne!(key.hash(b"user-42"), HashKey::from_bytes([9; 16]).hash(b"user-42"));
-/// # Ok::<(), loadwise::ConfigError>(())
+/// # Ok::<(), pickwise::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct HashKey([u8; 16]);

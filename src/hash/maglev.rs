@@ -29,7 +29,7 @@ use crate::hash::{HashKey, Rendezvous};
 /// M = 65,537, measured at most 0.63% of all keys beyond the ideal 1/N.
 ///
 /// ```
-/// use loadwise::hash::{HashKey, MaglevTable};
+/// use pickwise::hash::{HashKey, MaglevTable};
 ///
 /// let table = MaglevTable::new(&HashKey::from_bytes([1; 16]), 13, [("a", 1), ("b", 1), ("c", 1)])?;
 /// let mut counts = [0; 3];
@@ -39,7 +39,7 @@ use crate::hash::{HashKey, Rendezvous};
 /// counts.sort();
 /// assert_eq!(counts, [4, 4, 5]);
 /// assert!(MaglevTable::new(&HashKey::from_bytes([1; 16]), 12, [("a", 1)]).is_err());
-/// # Ok::<(), loadwise::ConfigError>(())
+/// # Ok::<(), pickwise::ConfigError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct MaglevTable {

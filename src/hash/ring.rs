@@ -18,13 +18,13 @@ use crate::hash::HashKey;
 /// and then moves a few more).
 ///
 /// ```
-/// use loadwise::hash::{HashKey, Ring};
+/// use pickwise::hash::{HashKey, Ring};
 ///
 /// let ring = Ring::new(&HashKey::from_bytes([7; 16]), 100, [("a", 1), ("b", 3)])?;
 /// assert_eq!(ring.len(), 400);
 /// let owner = ring.owner(HashKey::from_bytes([7; 16]).hash(b"user-42"));
 /// assert!(owner < 2);
-/// # Ok::<(), loadwise::ConfigError>(())
+/// # Ok::<(), pickwise::ConfigError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Ring {

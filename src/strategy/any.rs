@@ -37,12 +37,12 @@ macro_rules! strategies {
         /// A strategy's name, as programs take it on their command line.
         ///
         /// ```
-        /// use loadwise::strategy::StrategyKind;
+        /// use pickwise::strategy::StrategyKind;
         /// let kind: StrategyKind = "least-connections".parse()?;
         /// assert_eq!(kind, StrategyKind::LeastConnections);
         /// assert_eq!(kind.to_string(), "least-connections");
         /// assert!("fastest".parse::<StrategyKind>().is_err());
-        /// # Ok::<(), loadwise::ConfigError>(())
+        /// # Ok::<(), pickwise::ConfigError>(())
         /// ```
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum StrategyKind {

@@ -52,7 +52,7 @@ use crate::set::BackendSet;
 /// A balancing algorithm.
 ///
 /// ```
-/// use loadwise::{BackendSet, ConfigError, Context, Strategy};
+/// use pickwise::{BackendSet, ConfigError, Context, Strategy};
 ///
 /// /// Always the first eligible backend: a toy, but a complete strategy.
 /// struct First;

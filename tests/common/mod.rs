@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use loadwise::{BackendSpec, ManualClock, Pool, Strategy};
+use pickwise::{BackendSpec, ManualClock, Pool, Strategy};
 
 /// Backends named `b0`, `b1`, ... with the given weights; the payload is the index.
 pub fn weighted(weights: &[u32]) -> Vec<BackendSpec<usize>> {
