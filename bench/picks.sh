@@ -90,11 +90,10 @@ table("pick (pingora select vs pickwise pick + drop), per pick",
       ["bench", "pingora", "pickwise", "pingora/pickwise"], rows)
 
 rows = []
-for group in ("build-table", "build-balancer"):
+for group in ("build-balancer",):
     for n in (10, 100, 1000):
         p = estimate(group, "pingora-ketama", str(n))
-        for name in (["pickwise-ring", "pickwise-maglev"] if group == "build-table"
-                     else ["pickwise-ring-hash", "pickwise-maglev"]):
+        for name in ("pickwise-ring-hash", "pickwise-maglev"):
             l = estimate(group, name, str(n))
             rows.append([f"{group}/{n}", f"pingora-ketama {fmt(p)}", f"{name} {fmt(l)}", ratio(p, l)])
 table("builds", ["bench", "pingora", "pickwise", "pingora/pickwise"], rows)

@@ -4,7 +4,7 @@
 //! reports) that the smarter strategies need.
 //!
 //! ```
-//! use pickwise::{Balancer, BackendSpec, Context, Outcome, Pool};
+//! use pickwise::{BackendSpec, Balancer, Context, Outcome, Pool};
 //! use pickwise::strategy::WeightedRoundRobin;
 //! use std::net::SocketAddr;
 //! use std::time::Duration;
@@ -36,61 +36,46 @@
 //! - [`Pool::update`] replaces the set at run time without blocking picks;
 //!   backends that stay keep their counters and state.
 //! - Backends are up, draining or down ([`AdminState`], set by the operator or
-//!   an agent), or ejected by passive health ([`HealthConfig`]: consecutive
-//!   failures; [`OutlierConfig`]: success rates far below their peers'). Every change
-//!   carries a [`Reason`] and reaches [`Observer`]s.
-//! - Backends that join or come back can ramp their weight up ([`SlowStart`]).
-//! - Time comes from a [`Clock`]; tests drive a [`ManualClock`].
+//!   an agent), or ejected by passive health ([`health::HealthConfig`]:
+//!   consecutive failures; [`health::OutlierConfig`]: success rates far below
+//!   their peers'). Every change carries a [`Reason`] and reaches [`Observer`]s;
+//!   [`Pool::backends`] gives each backend's [`BackendStatus`].
+//! - Backends that join or come back can ramp their weight up
+//!   ([`health::SlowStart`]).
+//! - Time comes from a [`Clock`](clock::Clock); tests drive a
+//!   [`ManualClock`](clock::ManualClock).
 //!
-//! Strategies chosen by name at run time go through
-//! [`AnyStrategy`](strategy::AnyStrategy): `"least-connections".parse()`.
+//! # Modules
+//!
+//! - [`strategy`]: the fifteen strategies, [`AnyStrategy`](strategy::AnyStrategy)
+//!   to choose one by name (`"least-connections".parse()`), and what a custom
+//!   strategy needs ([`BackendSet`](strategy::BackendSet)).
+//! - [`health`]: passive health, outlier detection, feedback and slow start settings.
+//! - [`agent`]: agent-check replies (HAProxy's words), parsed, and a blocking query.
+//! - [`hash`]: the keyed hash ([`HashKey`](hash::HashKey)) the hash strategies share.
+//! - [`clock`]: the clock the pool reads, and a manual one for tests.
+//! - [`internals`]: how the pieces fit (the generation swap, the arena,
+//!   upkeep without timers). For readers of the code; no API.
 
 #![deny(missing_docs)]
 
 pub mod agent;
-mod backend;
-mod balancer;
-mod clock;
-mod context;
-mod error;
-mod feedback;
 pub mod hash;
-mod health;
-mod hot;
-mod outcome;
-mod outlier;
-mod pick;
-mod picker;
+pub mod health;
+pub mod internals;
 mod pool;
-mod rng;
-mod set;
-mod shared;
-mod slot;
-mod slow_start;
-mod state;
-mod sticky;
+mod runtime;
 pub mod strategy;
-mod sync;
+mod types;
 
-pub use backend::{BackendId, BackendSpec, MAX_BACKENDS, MAX_WEIGHT};
-pub use balancer::Balancer;
-pub use clock::{Clock, ManualClock, SystemClock};
-pub use context::Context;
-pub use error::{ConfigError, NoBackend};
-pub use feedback::FeedbackConfig;
-pub use health::HealthConfig;
-pub use outcome::{FailureKind, Outcome, OutcomeKind};
-pub use outlier::OutlierConfig;
-pub use pick::Pick;
-pub use picker::{PickRef, Picker};
-pub use pool::{Pool, PoolBuilder, DEFAULT_AGENT_EXPIRY};
-pub use rng::AtomicRng;
-pub use set::BackendSet;
-pub use slot::{BackendStatus, WEIGHT_UNIT};
-pub use slow_start::SlowStart;
-pub use state::{AdminState, BackendState, Observer, Reason, StateChange};
-pub use sticky::{StickyTable, MAX_STICKY_ENTRIES};
+pub use pool::{Balancer, Pick, PickRef, Picker, Pool, PoolBuilder};
+pub use runtime::slot::BackendStatus;
 pub use strategy::Strategy;
+pub use types::clock;
+pub use types::{
+    AdminState, BackendId, BackendSpec, BackendState, ConfigError, Context, FailureKind,
+    NoBackend, Observer, Outcome, OutcomeKind, Reason, StateChange, MAX_BACKENDS, MAX_WEIGHT,
+};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

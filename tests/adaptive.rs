@@ -5,10 +5,9 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use pickwise::strategy::{ResourceBased, RoundRobin, SdnAdaptive};
-use pickwise::{
-    BackendId, Balancer, Context, FailureKind, HealthConfig, ManualClock, Outcome, Pick, Pool,
-    Strategy,
-};
+use pickwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick, Pool, Strategy};
+use pickwise::clock::ManualClock;
+use pickwise::health::HealthConfig;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -131,7 +130,7 @@ fn simulate<S: Strategy>(strategy: S, nodes: &[Node], requests: usize, seed: u64
     let mut counts = vec![0; nodes.len()];
     for _ in 0..requests {
         clock.advance(Duration::from_millis(1));
-        let now = pickwise::Clock::now(&*clock);
+        let now = pickwise::clock::Clock::now(&*clock);
         let mut i = 0;
         while i < running.len() {
             if running[i].0 <= now {
@@ -169,7 +168,7 @@ fn last_node_share(nodes: &[Node], sdn: SdnAdaptive) -> (f64, f64) {
 #[test]
 fn sdn_adaptive_starves_a_ten_times_slower_backend_where_round_robin_does_not() {
     let nodes = [healthy(10), healthy(10), healthy(10), healthy(100)];
-    let (sdn, rr) = last_node_share(&nodes, SdnAdaptive::seeded(1));
+    let (sdn, rr) = last_node_share(&nodes, SdnAdaptive::new().seeded(1));
     println!("10x latency: sdn-adaptive {sdn:.3} of fair share, round robin {rr:.3}");
     assert!(sdn < 0.5, "slow node got {sdn:.3} of its fair share");
     assert!(rr > 0.95, "control: round robin gives it {rr:.3}");
@@ -183,14 +182,14 @@ fn sdn_adaptive_errors_push_share_down_like_latency() {
     fast_5xx.error_chance = 1.0;
     fast_5xx.failure = server_error;
     let nodes = [healthy(10), healthy(10), healthy(10), fast_5xx];
-    let (sdn, rr) = last_node_share(&nodes, SdnAdaptive::seeded(2));
+    let (sdn, rr) = last_node_share(&nodes, SdnAdaptive::new().seeded(2));
     println!("fast 5xx: sdn-adaptive {sdn:.3} of fair share, round robin {rr:.3}");
     assert!(sdn < 0.5, "failing node got {sdn:.3} of its fair share");
     assert!(rr > 0.95, "control: round robin gives it {rr:.3}");
     // With the error term off the same node keeps about its share: the
     // error rate, not the model, pushed it down.
     let blind = simulate(
-        SdnAdaptive::seeded(2).error_weight(0.0),
+        SdnAdaptive::new().seeded(2).error_penalty(0.0),
         &nodes,
         REQUESTS,
         7,
@@ -204,7 +203,7 @@ fn sdn_adaptive_errors_push_share_down_like_latency() {
     flaky.error_chance = 0.5;
     flaky.failure = gateway_error;
     let nodes = [healthy(10), healthy(10), healthy(10), flaky];
-    let (sdn, rr) = last_node_share(&nodes, SdnAdaptive::seeded(3));
+    let (sdn, rr) = last_node_share(&nodes, SdnAdaptive::new().seeded(3));
     println!("50% gateway errors: sdn-adaptive {sdn:.3} of fair share, round robin {rr:.3}");
     assert!(sdn < 0.5, "flaky node got {sdn:.3} of its fair share");
     assert!(rr > 0.95, "control: round robin gives it {rr:.3}");
@@ -212,7 +211,7 @@ fn sdn_adaptive_errors_push_share_down_like_latency() {
 
 /// Ten backends with frozen, distinct latencies (b0 the fastest by far).
 fn frozen_pool() -> Pool<SdnAdaptive, usize> {
-    let (pool, _clock) = model_pool(SdnAdaptive::seeded(4), 10);
+    let (pool, _clock) = model_pool(SdnAdaptive::new().seeded(4), 10);
     for i in 0..10 {
         let mut pick = pool
             .pick(&Context::new().exclude(&(0..10).filter(|&j| j != i).map(id).collect::<Vec<_>>()))
@@ -266,7 +265,7 @@ fn sdn_adaptive_does_not_herd_on_frozen_feedback() {
 
 #[test]
 fn sdn_adaptive_skips_ineligible_and_refuses_bad_settings() {
-    let (pool, _clock) = model_pool(SdnAdaptive::seeded(5), 5);
+    let (pool, _clock) = model_pool(SdnAdaptive::new().seeded(5), 5);
     for i in [0, 1, 3] {
         pool.apply_agent_reply(&id(i), b"maint").unwrap();
     }
@@ -278,7 +277,7 @@ fn sdn_adaptive_skips_ineligible_and_refuses_bad_settings() {
     let counts = shares(&pool, 5, 1000);
     assert!(counts[2] > 400 && counts[4] > 400, "{counts:?}");
     for bad in [f64::NAN, -1.0, f64::INFINITY] {
-        let built = Pool::new(SdnAdaptive::seeded(1).error_weight(bad), common::equal(2));
+        let built = Pool::new(SdnAdaptive::new().seeded(1).error_penalty(bad), common::equal(2));
         assert!(built.is_err(), "error weight {bad} accepted");
     }
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use pickwise::agent::{self, AgentError, AgentReport, Capacity};
 use pickwise::strategy::WeightedRoundRobin;
-use pickwise::{AdminState, BackendId, BackendSpec, BackendState, Reason, WEIGHT_UNIT};
+use pickwise::{AdminState, BackendId, BackendSpec, BackendState, Reason};
+use pickwise::strategy::WEIGHT_UNIT;
 
 fn parse(text: &str) -> AgentReport {
     text.parse()
@@ -28,7 +29,7 @@ fn haproxy_vectors_parse() {
     assert_eq!(admin(&r), Some(AdminState::Up));
 
     let r = parse("drain");
-    assert_eq!((r.capacity, admin(&r)), (None, Some(AdminState::Drain)));
+    assert_eq!((r.capacity, admin(&r)), (None, Some(AdminState::Draining)));
 
     let r = parse("maint");
     assert_eq!(admin(&r), Some(AdminState::Down));
@@ -60,7 +61,7 @@ fn separators_case_line_endings_and_combined_states() {
     assert_eq!(r.capacity, Some(Capacity::Percent(80)));
     assert_eq!((r.maxconn, admin(&r)), (Some(5), Some(AdminState::Up)));
     // The most restrictive state word of a line wins, whatever the order.
-    assert_eq!(admin(&parse("drain up")), Some(AdminState::Drain));
+    assert_eq!(admin(&parse("drain up")), Some(AdminState::Draining));
     assert_eq!(admin(&parse("up fail")), Some(AdminState::Down));
     assert_eq!(admin(&parse("stopped ready")), Some(AdminState::Down));
     assert_eq!(

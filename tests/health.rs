@@ -3,9 +3,8 @@ mod common;
 use std::time::Duration;
 
 use pickwise::strategy::RoundRobin;
-use pickwise::{
-    BackendId, BackendState, Balancer, Context, FailureKind, HealthConfig, Outcome, Pool,
-};
+use pickwise::{BackendId, BackendState, Balancer, Context, FailureKind, Outcome, Pool};
+use pickwise::health::HealthConfig;
 
 fn fail_next(pool: &Pool<RoundRobin, usize>, target: usize) {
     // Round robin: walk to the target, failing only it.
@@ -38,7 +37,7 @@ fn health(max_ejected_percent: u8) -> HealthConfig {
 
 #[test]
 fn failures_in_a_row_eject_and_time_brings_it_back_for_longer_on_repeats() {
-    let clock = std::sync::Arc::new(pickwise::ManualClock::new());
+    let clock = std::sync::Arc::new(pickwise::clock::ManualClock::new());
     let pool = Pool::builder(RoundRobin::new())
         .clock(clock.clone())
         .health(health(50))
@@ -104,7 +103,7 @@ fn count_in(pool: &Pool<RoundRobin, usize>, state: BackendState) -> usize {
 
 #[test]
 fn the_cap_holds_and_every_backend_failing_still_leaves_one_to_pick() {
-    let clock = std::sync::Arc::new(pickwise::ManualClock::new());
+    let clock = std::sync::Arc::new(pickwise::clock::ManualClock::new());
     let pool = Pool::builder(RoundRobin::new())
         .clock(clock.clone())
         .health(health(10))
@@ -173,7 +172,7 @@ fn bad_health_settings_are_errors() {
 
 #[test]
 fn failures_recorded_during_an_ejection_do_not_count_once_it_ends() {
-    let clock = std::sync::Arc::new(pickwise::ManualClock::new());
+    let clock = std::sync::Arc::new(pickwise::clock::ManualClock::new());
     let pool = Pool::builder(RoundRobin::new())
         .clock(clock.clone())
         .health(health(50))

@@ -6,7 +6,7 @@ mod common;
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use pickwise::strategy::{PeakEwma, PowerOfTwoChoices, Random, RoundRobin};
+use pickwise::strategy::{PeakEwma, P2c, Random, RoundRobin};
 use pickwise::{BackendId, Balancer, Context, Outcome, Pick, Pool, Strategy as Balancing};
 use proptest::prelude::*;
 
@@ -87,19 +87,19 @@ fn round_robin_control_gives_the_slow_backend_its_fair_share() {
 
 #[test]
 fn random_control_gives_the_slow_backend_about_its_fair_share() {
-    let share = slow_share(Random::seeded(7), true);
+    let share = slow_share(Random::new().seeded(7), true);
     assert!((0.23..=0.27).contains(&share), "{share}");
 }
 
 #[test]
 fn p2c_gives_a_slow_backend_less_than_half_its_fair_share() {
-    let share = slow_share(PowerOfTwoChoices::seeded(7), false);
+    let share = slow_share(P2c::new().seeded(7), false);
     assert!(share < 0.5 * 0.25, "{share}");
 }
 
 #[test]
 fn peak_ewma_gives_a_slow_backend_less_than_half_its_fair_share() {
-    let share = slow_share(PeakEwma::seeded(7), true);
+    let share = slow_share(PeakEwma::new().seeded(7), true);
     assert!(share < 0.5 * 0.25, "{share}");
 }
 
@@ -107,7 +107,7 @@ fn peak_ewma_gives_a_slow_backend_less_than_half_its_fair_share() {
 fn peak_ewma_avoids_a_backend_that_reports_slow_answers() {
     // Same holding time for everyone: only the recorded latency differs,
     // so in-flight counts alone would not see it.
-    let share = slow_share_of(PeakEwma::seeded(8), true, Slow::Reports);
+    let share = slow_share_of(PeakEwma::new().seeded(8), true, Slow::Reports);
     assert!(share < 0.5 * 0.25, "{share}");
     let control = slow_share_of(RoundRobin::new(), true, Slow::Reports);
     assert!((0.24..=0.26).contains(&control), "{control}");
@@ -115,10 +115,10 @@ fn peak_ewma_avoids_a_backend_that_reports_slow_answers() {
 
 #[test]
 fn peak_ewma_penalises_a_backend_that_fails_fast() {
-    let share = slow_share_of(PeakEwma::seeded(9), true, Slow::Fails);
+    let share = slow_share_of(PeakEwma::new().seeded(9), true, Slow::Fails);
     assert!(share < 0.5 * 0.25, "{share}");
     // Without the penalty it gets its fair share: the test can fail.
-    let share = slow_share_of(PeakEwma::seeded(9).error_penalty(0.0), true, Slow::Fails);
+    let share = slow_share_of(PeakEwma::new().seeded(9).error_penalty(0.0), true, Slow::Fails);
     assert!(share > 0.2, "{share}");
 }
 
@@ -136,7 +136,7 @@ fn peak_ewma_rejects_nonsense_settings() {
 #[test]
 fn random_follows_the_weights() {
     let weights = [1, 2, 3, 4];
-    let pool = Pool::new(Random::seeded(1), common::weighted(&weights)).unwrap();
+    let pool = Pool::new(Random::new().seeded(1), common::weighted(&weights)).unwrap();
     let counts = idle_counts(&pool, 4, 100_000);
     for (i, &w) in weights.iter().enumerate() {
         let share = counts[i] as f64 / 100_000.0;
@@ -153,7 +153,7 @@ fn random_follows_the_weights() {
 #[test]
 fn random_follows_agent_weights_below_and_above_the_configured_ones() {
     for (reply, want) in [("50%", 1.0 / 3.0), ("weight:3", 0.75)] {
-        let pool = Pool::new(Random::seeded(5), common::equal(2)).unwrap();
+        let pool = Pool::new(Random::new().seeded(5), common::equal(2)).unwrap();
         pool.apply_agent_reply(&BackendId::new("b0"), reply.as_bytes())
             .unwrap();
         let counts = idle_counts(&pool, 2, 100_000);
@@ -166,8 +166,8 @@ fn random_follows_agent_weights_below_and_above_the_configured_ones() {
 fn random_and_p2c_honour_exclusions() {
     let excluded = [BackendId::new("b1")];
     let ctx = Context::new().exclude(&excluded);
-    let random = Pool::new(Random::seeded(3), common::equal(2)).unwrap();
-    let p2c = Pool::new(PowerOfTwoChoices::seeded(3), common::equal(2)).unwrap();
+    let random = Pool::new(Random::new().seeded(3), common::equal(2)).unwrap();
+    let p2c = Pool::new(P2c::new().seeded(3), common::equal(2)).unwrap();
     for _ in 0..100 {
         assert_eq!(*random.pick(&ctx).unwrap().backend(), 0);
         assert_eq!(*p2c.pick(&ctx).unwrap().backend(), 0);
@@ -181,10 +181,10 @@ fn random_and_p2c_honour_exclusions() {
 fn p2c_ties_do_not_favour_the_lower_index() {
     // All idle: every comparison is a tie. Settling ties by position would
     // give b0 every pick of two backends, and half the picks of four.
-    let pool = Pool::new(PowerOfTwoChoices::seeded(11), common::equal(2)).unwrap();
+    let pool = Pool::new(P2c::new().seeded(11), common::equal(2)).unwrap();
     let counts = idle_counts(&pool, 2, 10_000);
     assert!((4_700..=5_300).contains(&counts[0]), "{counts:?}");
-    let pool = Pool::new(PowerOfTwoChoices::seeded(12), common::equal(4)).unwrap();
+    let pool = Pool::new(P2c::new().seeded(12), common::equal(4)).unwrap();
     let counts = idle_counts(&pool, 4, 20_000);
     for c in counts {
         assert!((4_600..=5_400).contains(&c), "{c}");
@@ -204,7 +204,7 @@ proptest! {
         ops in ops(),
     ) {
         let weights = [w0, w1];
-        let pool = Pool::new(PowerOfTwoChoices::seeded(seed), common::weighted(&weights)).unwrap();
+        let pool = Pool::new(P2c::new().seeded(seed), common::weighted(&weights)).unwrap();
         let mut model = [0u64; 2];
         let mut held: Vec<Pick<usize>> = Vec::new();
         for op in &ops {

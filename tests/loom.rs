@@ -11,7 +11,8 @@ use loom::thread;
 use std::sync::Arc;
 
 use pickwise::strategy::LeastConnections;
-use pickwise::{BackendId, BackendSpec, Balancer, Context, HealthConfig, Pool};
+use pickwise::{BackendId, BackendSpec, Balancer, Context, Pool};
+use pickwise::health::HealthConfig;
 
 fn pool(ids: &[&str]) -> Pool<LeastConnections, ()> {
     Pool::builder(LeastConnections::new())

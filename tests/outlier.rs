@@ -7,10 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pickwise::strategy::{Random, RoundRobin};
-use pickwise::{
-    BackendId, BackendState, Balancer, ConfigError, Context, FailureKind, HealthConfig,
-    ManualClock, Outcome, OutlierConfig, Pool, Reason, StateChange, Strategy,
-};
+use pickwise::{BackendId, BackendState, Balancer, ConfigError, Context, FailureKind, Outcome, Pool, Reason, StateChange, Strategy};
+use pickwise::clock::ManualClock;
+use pickwise::health::{HealthConfig, OutlierConfig};
 use proptest::prelude::*;
 
 const INTERVAL: Duration = Duration::from_secs(10);
@@ -147,7 +146,7 @@ fn one_backend_at_half_success_among_nine_healthy_is_ejected_and_only_it() {
 #[test]
 fn works_under_a_strategy_that_picks_at_random() {
     let mut cluster = Cluster::new(
-        Random::seeded(7),
+        Random::new().seeded(7),
         &one_bad_of_ten(),
         roomy(),
         OutlierConfig::default(),

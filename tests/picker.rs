@@ -5,7 +5,8 @@ mod common;
 
 use common::equal;
 use pickwise::strategy::{LeastConnections, RoundRobin, WeightedRoundRobin};
-use pickwise::{BackendSpec, Balancer, Context, FailureKind, HealthConfig, Outcome, Pool};
+use pickwise::{BackendSpec, Balancer, Context, FailureKind, Outcome, Pool};
+use pickwise::health::HealthConfig;
 use std::sync::Arc;
 use std::time::Duration;
 

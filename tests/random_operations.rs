@@ -6,10 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pickwise::strategy::{AnyStrategy, StrategyKind};
-use pickwise::{
-    AdminState, BackendId, BackendSpec, Balancer, Context, FailureKind, ManualClock, Outcome, Pick,
-    Pool, Reason, MAX_WEIGHT,
-};
+use pickwise::{AdminState, BackendId, BackendSpec, Balancer, Context, FailureKind, MAX_WEIGHT, Outcome, Pick, Pool, Reason};
+use pickwise::clock::ManualClock;
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -60,7 +58,7 @@ fn run(kind: StrategyKind, ops: &[Op]) -> Result<(), TestCaseError> {
     let clock = Arc::new(ManualClock::new());
     let pool = Pool::builder(AnyStrategy::new(kind))
         .clock(clock.clone())
-        .track_in_flight(true)
+        .counts_in_flight(true)
         .build((0..3).map(|n| BackendSpec::new(id(n), n)))
         .unwrap();
     let mut held: Vec<Pick<u8>> = Vec::new();
@@ -76,7 +74,7 @@ fn run(kind: StrategyKind, ops: &[Op]) -> Result<(), TestCaseError> {
                 prop_assert_eq!(result.is_ok(), valid(specs), "{:?} -> {:?}", specs, result);
             }
             Op::SetState(n, s) => {
-                let state = [AdminState::Up, AdminState::Drain, AdminState::Down][usize::from(*s)];
+                let state = [AdminState::Up, AdminState::Draining, AdminState::Down][usize::from(*s)];
                 pool.set_state(&id(*n), state, Reason::Admin("test".into()));
             }
             Op::Pick(mask) => {

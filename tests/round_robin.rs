@@ -31,7 +31,7 @@ fn skips_drained_and_down_backends_and_shares_evenly_among_the_rest() {
     let pool = Pool::new(RoundRobin::new(), common::equal(4)).unwrap();
     pool.set_state(
         &BackendId::new("b1"),
-        AdminState::Drain,
+        AdminState::Draining,
         Reason::Admin("test".into()),
     );
     pool.set_state(
@@ -63,7 +63,7 @@ fn honours_exclusions_and_says_why_when_nothing_is_left() {
     for id in ["b0", "b1"] {
         pool.set_state(
             &BackendId::new(id),
-            AdminState::Drain,
+            AdminState::Draining,
             Reason::Admin("test".into()),
         );
     }
@@ -82,9 +82,9 @@ fn honours_exclusions_and_says_why_when_nothing_is_left() {
 }
 
 #[test]
-fn sharded_round_robin_keeps_each_thread_in_turn_and_skips_the_ineligible() {
-    use pickwise::strategy::ShardedRoundRobin;
-    let pool = std::sync::Arc::new(Pool::new(ShardedRoundRobin::new(), common::equal(5)).unwrap());
+fn round_robin_sharded_keeps_each_thread_in_turn_and_skips_the_ineligible() {
+    use pickwise::strategy::RoundRobinSharded;
+    let pool = std::sync::Arc::new(Pool::new(RoundRobinSharded::new(), common::equal(5)).unwrap());
     pool.set_state(
         &BackendId::new("b2"),
         AdminState::Down,

@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pickwise::strategy::{Random, RoundRobin};
-use pickwise::{
-    AdminState, BackendId, Balancer, Context, FailureKind, HealthConfig, ManualClock, Outcome,
-    Pool, Reason, SlowStart, Strategy as Balancing,
-};
+use pickwise::{AdminState, BackendId, Balancer, Context, FailureKind, Outcome, Pool, Reason, Strategy as Balancing};
+use pickwise::clock::ManualClock;
+use pickwise::health::{HealthConfig, SlowStart};
 use proptest::prelude::*;
 
 const WINDOW: Duration = Duration::from_secs(10);
@@ -83,7 +82,7 @@ fn the_first_set_starts_at_full_weight_and_disabled_never_ramps() {
 
 #[test]
 fn a_ramping_backend_gets_its_reduced_share_from_a_weighted_strategy() {
-    let (pool, clock) = ramping_pool(Random::seeded(4), 1);
+    let (pool, clock) = ramping_pool(Random::new().seeded(4), 1);
     pool.update(common::equal(2)).unwrap();
     clock.advance(WINDOW / 2); // 55%
     let picks = 20_000;

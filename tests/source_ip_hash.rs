@@ -191,7 +191,7 @@ fn sticky_clients_leave_a_down_node_stay_on_a_draining_one_and_skip_an_excluded_
 
     // Draining: its clients stay; new clients never land there.
     let b1 = BackendId::new("b1");
-    pool.set_state(&b1, AdminState::Drain, Reason::Admin("test".into()));
+    pool.set_state(&b1, AdminState::Draining, Reason::Admin("test".into()));
     assert!(place(&pool, &on("b1")).iter().all(|id| *id == b1));
     let newcomers = place(&pool, &self::clients(400, 17));
     assert!(newcomers.iter().all(|id| *id != b1));
@@ -217,7 +217,7 @@ fn sticky_clients_leave_a_down_node_stay_on_a_draining_one_and_skip_an_excluded_
 #[test]
 fn concurrent_picks_and_updates_keep_the_cap_and_release_everything() {
     let strategy = SourceIpHash::new().with_key(KEY).sticky(TTL, 64);
-    let pool = Pool::builder(strategy).track_in_flight(true);
+    let pool = Pool::builder(strategy).counts_in_flight(true);
     let pool = std::sync::Arc::new(pool.build(common::equal(4)).unwrap());
     let workers: Vec<_> = (0..4u32)
         .map(|t| {

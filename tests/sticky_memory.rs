@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use pickwise::hash::HashKey;
 use pickwise::strategy::SourceIpHash;
-use pickwise::{BackendSpec, Balancer, Context, StickyTable};
+use pickwise::{BackendSpec, Balancer, Context};
+use pickwise::strategy::StickyTable;
 
 /// The system allocator, counting live heap bytes.
 struct Counting;

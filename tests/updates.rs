@@ -4,9 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pickwise::strategy::{AnyStrategy, LeastConnections, StrategyKind};
-use pickwise::{
-    AdminState, BackendId, BackendSpec, BackendState, Balancer, ConfigError, Context, Pool, Reason,
-};
+use pickwise::{AdminState, BackendId, BackendSpec, BackendState, Balancer, ConfigError, Context, Pool, Reason};
 
 fn in_flight<S: pickwise::Strategy>(pool: &Pool<S, usize>, id: &str) -> u64 {
     pool.status(&BackendId::new(id)).unwrap().in_flight
@@ -82,7 +80,7 @@ fn observers_hear_additions_removals_and_admin_changes_with_reasons() {
         .unwrap();
     pool.set_state(
         &BackendId::new("b0"),
-        pickwise::AdminState::Drain,
+        pickwise::AdminState::Draining,
         Reason::Agent("drain".into()),
     );
     pool.update(common::equal(1)).unwrap();
@@ -115,7 +113,7 @@ fn observers_hear_additions_removals_and_admin_changes_with_reasons() {
 fn concurrent_picks_and_swaps_leave_every_count_at_zero() {
     for kind in StrategyKind::ALL {
         let pool = Pool::builder(AnyStrategy::new(*kind))
-            .track_in_flight(true)
+            .counts_in_flight(true)
             .build(common::equal(4))
             .unwrap();
         let pool = Arc::new(pool);

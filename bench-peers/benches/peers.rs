@@ -9,9 +9,6 @@
 //!   `RingHash` and `Maglev`, with varied pre-generated keys;
 //! - `round-robin-2threads`: both round robins, two threads picking from one
 //!   shared balancer (time per pick per thread);
-//! - `build-table`: the table alone for 10, 100, 1000 backends: pingora's
-//!   ketama continuum (`Consistent::build`) vs pickwise `Ring::new` and
-//!   `MaglevTable::new`;
 //! - `build-balancer`: a whole balancer over a static set:
 //!   `LoadBalancer::<Consistent>::try_from_iter` vs `Pool::new` with
 //!   `RingHash` and `Maglev`;
@@ -32,14 +29,13 @@
 //! neither pays for copying its payload out (a whole `SocketAddr` through
 //! `black_box` costs a store-forwarding stall that dwarfs a pick).
 
-use std::collections::BTreeSet;
 use std::hint::black_box;
 use std::net::SocketAddr;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use pickwise::hash::{HashKey, MaglevTable, Ring};
+use pickwise::hash::HashKey;
 use pickwise::strategy::{Maglev, Random, RingHash, RoundRobin};
 use pickwise::{BackendSpec, Balancer, Context, Pool, Strategy};
 use pingora_load_balancing::selection::{self, BackendSelection};
@@ -253,33 +249,6 @@ fn round_robin_two_threads(c: &mut Criterion) {
     group.finish();
 }
 
-fn build_table(c: &mut Criterion) {
-    let mut group = c.benchmark_group("build-table");
-    group.sample_size(10);
-    for n in BUILD_SIZES {
-        let addresses = addresses(n);
-        let backends: BTreeSet<Backend> = addresses
-            .iter()
-            .map(|a| Backend::new(a).expect("valid address"))
-            .collect();
-        group.bench_function(BenchmarkId::new("pingora-ketama", n), |b| {
-            b.iter(|| black_box(selection::Consistent::build(&backends)))
-        });
-        let ids = || addresses.iter().map(|a| (a.as_str(), 1));
-        group.bench_function(BenchmarkId::new("pickwise-ring", n), |b| {
-            b.iter(|| {
-                black_box(Ring::new(&hash_key(), RingHash::DEFAULT_POINTS_PER_UNIT, ids()).unwrap())
-            })
-        });
-        group.bench_function(BenchmarkId::new("pickwise-maglev", n), |b| {
-            b.iter(|| {
-                black_box(MaglevTable::new(&hash_key(), MaglevTable::DEFAULT_SIZE, ids()).unwrap())
-            })
-        });
-    }
-    group.finish();
-}
-
 fn build_balancer(c: &mut Criterion) {
     let mut group = c.benchmark_group("build-balancer");
     group.sample_size(10);
@@ -328,6 +297,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1));
-    targets = round_robin, random, consistent, round_robin_two_threads, build_table, build_balancer, anatomy
+    targets = round_robin, random, consistent, round_robin_two_threads, build_balancer, anatomy
 }
 criterion_main!(benches);

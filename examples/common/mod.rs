@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pickwise::hash::HashKey;
 use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
-use pickwise::{BackendId, BackendSpec, HealthConfig, OutlierConfig, Pool, SlowStart, StateChange};
+use pickwise::{BackendId, BackendSpec, Pool, StateChange};
+use pickwise::health::{HealthConfig, OutlierConfig, SlowStart};
 
 pub const PROXY_USAGE: &str =
     "usage: --listen HOST:PORT --strategy NAME --backend ADDR[,weight=N][,agent=ADDR] \

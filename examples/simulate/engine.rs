@@ -25,10 +25,9 @@ use std::time::Duration;
 
 use pickwise::hash::HashKey;
 use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
-use pickwise::{
-    BackendId, BackendSpec, Balancer, ConfigError, Context, FailureKind, HealthConfig, ManualClock,
-    Outcome, Pick, Pool,
-};
+use pickwise::{BackendId, BackendSpec, Balancer, ConfigError, Context, FailureKind, Outcome, Pick, Pool};
+use pickwise::clock::ManualClock;
+use pickwise::health::HealthConfig;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

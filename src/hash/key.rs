@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use siphasher::sip::SipHasher13;
 
-use crate::error::ConfigError;
+use crate::types::ConfigError;
 
 /// The 128-bit secret of keyed hashing.
 ///

@@ -1,8 +1,8 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::error::ConfigError;
-use crate::hash::{HashKey, Rendezvous};
+use crate::types::ConfigError;
+use crate::hash::{HashKey, RendezvousTable};
 
 /// A Maglev lookup table (Eisenbud et al., NSDI 2016): `size` entries, a
 /// prime number of them, each naming the backend that owns the keys
@@ -27,24 +27,10 @@ use crate::hash::{HashKey, Rendezvous};
 /// **Disruption.** Removing one of N backends remaps its keys and, because
 /// the others' permutations then collide differently, a few more: at
 /// M = 65,537, measured at most 0.63% of all keys beyond the ideal 1/N.
-///
-/// ```
-/// use pickwise::hash::{HashKey, MaglevTable};
-///
-/// let table = MaglevTable::new(&HashKey::from_bytes([1; 16]), 13, [("a", 1), ("b", 1), ("c", 1)])?;
-/// let mut counts = [0; 3];
-/// for &owner in table.owners() {
-///     counts[owner as usize] += 1;
-/// }
-/// counts.sort();
-/// assert_eq!(counts, [4, 4, 5]);
-/// assert!(MaglevTable::new(&HashKey::from_bytes([1; 16]), 12, [("a", 1)]).is_err());
-/// # Ok::<(), pickwise::ConfigError>(())
-/// ```
 #[derive(Debug, Clone)]
 pub struct MaglevTable {
     owners: Vec<u32>,
-    rendezvous: Rendezvous,
+    rendezvous: RendezvousTable,
 }
 
 /// An entry not yet claimed while building.
@@ -152,7 +138,7 @@ impl MaglevTable {
         }
         Ok(MaglevTable {
             owners,
-            rendezvous: Rendezvous::new(key, backends.iter().map(|&(id, _)| id)),
+            rendezvous: RendezvousTable::new(key, backends.iter().map(|&(id, _)| id)),
         })
     }
 
@@ -173,9 +159,9 @@ impl MaglevTable {
         self.owners[(key_hash % self.owners.len() as u64) as usize] as usize
     }
 
-    /// Rendezvous hashing over the same backends: where a key goes when its
+    /// RendezvousTable hashing over the same backends: where a key goes when its
     /// owner cannot take it.
-    pub fn rendezvous(&self) -> &Rendezvous {
+    pub fn rendezvous(&self) -> &RendezvousTable {
         &self.rendezvous
     }
 }

@@ -26,14 +26,14 @@ fn mix(mut z: u64) -> u64 {
 
 /// A rendezvous table: each backend's keyed id hash, computed once per set.
 #[derive(Debug, Clone)]
-pub struct Rendezvous {
+pub struct RendezvousTable {
     backend_hashes: Vec<u64>,
 }
 
-impl Rendezvous {
+impl RendezvousTable {
     /// Hashes every backend id under `key`.
     pub fn new<'a>(key: &HashKey, ids: impl IntoIterator<Item = &'a str>) -> Self {
-        Rendezvous {
+        RendezvousTable {
             backend_hashes: ids.into_iter().map(|id| key.hash(id.as_bytes())).collect(),
         }
     }

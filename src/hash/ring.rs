@@ -1,4 +1,4 @@
-use crate::error::ConfigError;
+use crate::types::ConfigError;
 use crate::hash::HashKey;
 
 /// A ketama-style consistent-hash ring: every backend owns points on a
@@ -16,16 +16,6 @@ use crate::hash::HashKey;
 /// a backend's points must not depend on the others: that is what lets a
 /// removal move only the removed backend's keys (a capped ring rescales,
 /// and then moves a few more).
-///
-/// ```
-/// use pickwise::hash::{HashKey, Ring};
-///
-/// let ring = Ring::new(&HashKey::from_bytes([7; 16]), 100, [("a", 1), ("b", 3)])?;
-/// assert_eq!(ring.len(), 400);
-/// let owner = ring.owner(HashKey::from_bytes([7; 16]).hash(b"user-42"));
-/// assert!(owner < 2);
-/// # Ok::<(), pickwise::ConfigError>(())
-/// ```
 #[derive(Debug, Clone)]
 pub struct Ring {
     /// Sorted by hash; each point's owner beside its hash, so a lookup

@@ -1,9 +1,9 @@
-use crate::context::Context;
-use crate::error::ConfigError;
-use crate::hash::{hash_settings, RequestHasher, Ring};
-use crate::set::BackendSet;
-use crate::strategy::ring_hash::ring_of;
-use crate::strategy::{PerWeight, RingHash, Strategy};
+use crate::types::{ConfigError, Context};
+use crate::hash::Ring;
+use crate::strategy::kernel::hashing::{hash_settings, ring_of, RequestHasher};
+use crate::runtime::set::BackendSet;
+use crate::strategy::kernel::PerWeight;
+use crate::strategy::{RingHash, Strategy};
 
 /// Consistent hashing with bounded loads (Mirrokni, Thorup and Zadimoghaddam,
 /// 2016; HAProxy's `hash-balance-factor`, Vimeo's use): ring hash, except

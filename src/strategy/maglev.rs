@@ -1,7 +1,7 @@
-use crate::context::Context;
-use crate::error::ConfigError;
-use crate::hash::{hash_settings, MaglevTable, RequestHasher};
-use crate::set::BackendSet;
+use crate::types::{ConfigError, Context};
+use crate::hash::MaglevTable;
+use crate::strategy::kernel::hashing::{hash_settings, RequestHasher};
+use crate::runtime::set::BackendSet;
 use crate::strategy::Strategy;
 
 /// Maglev (Google's load balancer, Envoy `MAGLEV`): a prime-sized lookup
@@ -47,13 +47,18 @@ impl Default for Maglev {
 }
 
 impl Maglev {
+    /// The table size by default: 65,537 (a prime), as in the paper.
+    pub const DEFAULT_SIZE: u32 = MaglevTable::DEFAULT_SIZE;
+    /// The largest table size accepted: 2^24 entries.
+    pub const MAX_SIZE: u32 = MaglevTable::MAX_SIZE;
+
     /// Maglev with 65,537 entries under a random key.
     pub fn new() -> Self {
         Maglev::default()
     }
 
     /// The table size M: a prime, at least the number of backends, at most
-    /// [`MaglevTable::MAX_SIZE`]; checked when the pool builds. Larger
+    /// [`Maglev::MAX_SIZE`]; checked when the pool builds. Larger
     /// tables balance more finely; the paper suggests M > 100 N.
     pub fn size(mut self, size: u32) -> Self {
         self.size = size;
@@ -66,7 +71,7 @@ hash_settings!(Maglev);
 impl Strategy for Maglev {
     type Table = MaglevTable;
 
-    fn reads_in_flight(&self) -> bool {
+    fn counts_in_flight(&self) -> bool {
         false
     }
 

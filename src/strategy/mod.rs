@@ -3,12 +3,40 @@
 //! A strategy is split in two. `build` turns a backend set into a table (a
 //! cursor, a hash ring, a lookup table) off the pick path, whenever the set
 //! changes; `select` reads the table and the set's live state on every pick.
-//! The [`Pool`](crate::Pool) keeps the two in step.
+//! The [`Pool`](crate::Pool) keeps the two in step. Tables are opaque: only
+//! their strategy reads them.
+//!
+//! | name (`StrategyKind`) | type | idea |
+//! |---|---|---|
+//! | `round-robin` | [`RoundRobin`] | each backend in turn |
+//! | `round-robin-sharded` | [`RoundRobinSharded`] | each in turn, a cursor per thread |
+//! | `weighted-round-robin` | [`WeightedRoundRobin`] | nginx's smooth weighted round robin |
+//! | `least-connections` | [`LeastConnections`] | fewest picks in flight |
+//! | `weighted-least-connections` | [`WeightedLeastConnections`] | fewest in flight per unit of weight |
+//! | `resource-based` | [`ResourceBased`] | shares follow agent-reported capacity |
+//! | `sdn-adaptive` | [`SdnAdaptive`] | two random candidates by latency, errors, load, capacity |
+//! | `source-ip-hash` | [`SourceIpHash`] | client address hashed, with a sticky table |
+//! | `p2c` | [`P2c`] | power of two choices ([Mitzenmacher 2001](https://www.eecs.harvard.edu/~michaelm/postscripts/tpds2001.pdf)) |
+//! | `peak-ewma` | [`PeakEwma`] | two choices on latency x load (Finagle, [Linkerd](https://linkerd.io/2016/03/16/beyond-round-robin-load-balancing-for-latency/)) |
+//! | `maglev` | [`Maglev`] | [Maglev](https://research.google/pubs/maglev-a-fast-and-reliable-software-network-load-balancer/) lookup table (NSDI 2016) |
+//! | `ring-hash` | [`RingHash`] | [consistent hashing](https://www.cs.princeton.edu/courses/archive/fall09/cos518/papers/chash.pdf) ring (Karger et al. 1997) |
+//! | `rendezvous` | [`Rendezvous`] | highest random weight ([Thaler and Ravishankar 1998](https://doi.org/10.1109/90.663936)) |
+//! | `bounded-load` | [`BoundedLoad`] | [consistent hashing with bounded loads](https://arxiv.org/abs/1608.01350) (Mirrokni et al. 2016) |
+//! | `random` | [`Random`] | weighted random |
+//!
+//! Strategies chosen by name at run time go through [`AnyStrategy`]. What
+//! several strategies share lives in one kernel module (crate-internal):
+//! the least-cost scan, the two random candidates, the smooth weighted round
+//! robin step, the latency-times-load choice, request hashing, the random
+//! source.
+//!
+//! Randomised strategies draw from a per-thread stream unless
+//! [seeded](P2c::seeded), so picking threads share no write; a seeded
+//! strategy draws from one shared sequence, reproducibly.
 
-mod alias;
-mod any;
 mod bounded_load;
-mod cost;
+mod by_name;
+pub(crate) mod kernel;
 mod least_connections;
 mod maglev;
 mod p2c;
@@ -18,41 +46,40 @@ mod rendezvous;
 mod resource_based;
 mod ring_hash;
 mod round_robin;
+mod round_robin_sharded;
 mod sdn_adaptive;
-mod sharded_round_robin;
 mod source_ip_hash;
 mod weighted_least_connections;
 mod weighted_round_robin;
 
-pub use alias::AliasTable;
-pub use any::{AnyStrategy, AnyTable, FromOptions, StrategyKind, StrategyOptions};
 pub use bounded_load::BoundedLoad;
+pub use by_name::{AnyStrategy, FromOptions, StrategyKind, StrategyOptions};
 pub use least_connections::LeastConnections;
 pub use maglev::Maglev;
-pub use p2c::PowerOfTwoChoices;
+pub use p2c::P2c;
 pub use peak_ewma::PeakEwma;
 pub use random::Random;
-pub use rendezvous::RendezvousHash;
+pub use rendezvous::Rendezvous;
 pub use resource_based::ResourceBased;
 pub use ring_hash::RingHash;
 pub use round_robin::RoundRobin;
-pub use sdn_adaptive::{SdnAdaptive, DEFAULT_ERROR_WEIGHT};
-pub use sharded_round_robin::ShardedRoundRobin;
-pub use source_ip_hash::{
-    SourceIpHash, SourceIpTable, DEFAULT_STICKY_CAPACITY, DEFAULT_STICKY_TTL,
-};
+pub use round_robin_sharded::RoundRobinSharded;
+pub use sdn_adaptive::SdnAdaptive;
+pub use source_ip_hash::{SourceIpHash, DEFAULT_STICKY_CAPACITY, DEFAULT_STICKY_TTL};
 pub use weighted_least_connections::WeightedLeastConnections;
-pub use weighted_round_robin::Scores;
 pub use weighted_round_robin::WeightedRoundRobin;
 
-use crate::context::Context;
-use crate::error::ConfigError;
-use crate::set::BackendSet;
+pub use crate::hash::sticky::{StickyTable, MAX_STICKY_ENTRIES};
+pub use crate::runtime::set::BackendSet;
+pub use crate::runtime::slot::WEIGHT_UNIT;
+
+use crate::types::{ConfigError, Context};
 
 /// A balancing algorithm.
 ///
 /// ```
-/// use pickwise::{BackendSet, ConfigError, Context, Strategy};
+/// use pickwise::strategy::BackendSet;
+/// use pickwise::{ConfigError, Context, Strategy};
 ///
 /// /// Always the first eligible backend: a toy, but a complete strategy.
 /// struct First;
@@ -80,47 +107,9 @@ pub trait Strategy: Send + Sync + 'static {
 
     /// Whether this strategy reads in-flight counts. When it does not, picks
     /// skip counting them (two atomic writes on a shared line fewer per pick)
-    /// unless [`PoolBuilder::track_in_flight`](crate::PoolBuilder::track_in_flight)
+    /// unless [`PoolBuilder::counts_in_flight`](crate::PoolBuilder::counts_in_flight)
     /// asks for them anyway.
-    fn reads_in_flight(&self) -> bool {
+    fn counts_in_flight(&self) -> bool {
         true
-    }
-}
-
-/// The table of the cursor-based strategies: one counter on its own cache
-/// line, the one word every pick of such a strategy writes.
-#[repr(align(128))]
-#[derive(Debug, Default)]
-pub struct Cursor(std::sync::atomic::AtomicUsize);
-
-impl Cursor {
-    /// The next value, wrapping.
-    #[inline]
-    pub(crate) fn next(&self) -> usize {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
-/// Requests per unit of weight as an exact fraction, compared by
-/// cross-multiplying in `u128`: no floats, no division, and a weight of 0
-/// reads as infinitely loaded.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PerWeight {
-    load: u64,
-    weight: u64,
-}
-
-impl PerWeight {
-    #[inline]
-    pub(crate) fn of(load: u64, weight: u64) -> Self {
-        PerWeight { load, weight }
-    }
-
-    /// `self.load / self.weight` against `other.load / other.weight`.
-    #[inline]
-    pub(crate) fn cmp(self, other: PerWeight) -> std::cmp::Ordering {
-        let mine = u128::from(self.load) * u128::from(other.weight);
-        let theirs = u128::from(other.load) * u128::from(self.weight);
-        mine.cmp(&theirs)
     }
 }

@@ -1,12 +1,10 @@
 use std::time::Duration;
 
-use crate::context::Context;
-use crate::error::ConfigError;
-use crate::rng::AtomicRng;
-use crate::set::BackendSet;
-use crate::strategy::cost::{check_error_weight, latency_cost};
-use crate::strategy::p2c::{settle, two_candidates};
+use crate::runtime::set::BackendSet;
+use crate::strategy::kernel::latency::{LatencyChoice, Unknown, DEFAULT_ERROR_PENALTY};
+use crate::strategy::kernel::rng::AtomicRng;
 use crate::strategy::Strategy;
+use crate::types::{ConfigError, Context};
 
 /// Peak EWMA (Finagle, Linkerd, tower): power of two choices on an expected
 /// cost that counts how slow a backend has been, not only how busy it is.
@@ -16,12 +14,12 @@ use crate::strategy::Strategy;
 /// ```
 ///
 /// - `latency` is the backend's peak-sensitive latency EWMA
-///   ([`BackendSet::latency`]; see [`FeedbackConfig`](crate::FeedbackConfig)):
+///   ([`BackendSet::latency`]; see [`FeedbackConfig`](crate::health::FeedbackConfig)):
 ///   a slow response raises it at once, fast ones bring it down gradually.
 ///   A backend with no history yet counts [`default_latency`](Self::default_latency)
 ///   (1 ms by default: optimistic, so a new or returning backend gets tried
 ///   soon, while its in-flight factor stops a rush onto it; raise it for
-///   services whose normal latency is far above 1 ms).
+///   services whose normal latency is far above 1 ms). The floor is 1 ns.
 /// - `in_flight + 1` counts the pick being made, so idle backends still
 ///   differ by latency.
 /// - `error_rate` is the backend's error-rate EWMA (0 to 1). With the
@@ -32,30 +30,36 @@ use crate::strategy::Strategy;
 ///   proportion.
 ///
 /// The two candidates are distinct eligible backends drawn at random; the
-/// cheaper wins, a tie is settled by a coin.
+/// cheaper wins, a tie is settled by a coin. The same choice as
+/// [`SdnAdaptive`](super::SdnAdaptive), which differs only in how it treats a
+/// backend with no history and in its floor.
 ///
 /// **Choose it** when backends differ in speed, or change speed (GC pauses,
 /// noisy neighbours, a degraded node): it moves traffic off a slow backend
 /// within a few requests, where least connections waits for requests to
 /// pile up. Needs outcomes recorded with [`Pick::record`](crate::Pick::record).
 ///
-/// **Synchronisation**: as [`PowerOfTwoChoices`](super::PowerOfTwoChoices):
-/// no lock; two draws from a lock-free RNG, then per candidate one clock
-/// read for the whole pick and a few atomic loads (the EWMAs are lock-free).
-/// Costs are `f64` here because latencies and rates are.
+/// The cost is Finagle's peak EWMA load metric, described in Linkerd's
+/// [Beyond Round Robin: Load Balancing for
+/// Latency](https://linkerd.io/2016/03/16/beyond-round-robin-load-balancing-for-latency/).
+///
+/// **Synchronisation**: as [`P2c`](super::P2c): no lock; two draws from a
+/// per-thread random stream, then per candidate one clock read for the whole
+/// pick and a few atomic loads (the EWMAs are lock-free).
 #[derive(Debug)]
 pub struct PeakEwma {
-    rng: AtomicRng,
-    default_latency: Duration,
-    error_penalty: f64,
+    choice: LatencyChoice,
 }
 
 impl Default for PeakEwma {
     fn default() -> Self {
         PeakEwma {
-            rng: AtomicRng::random(),
-            default_latency: PeakEwma::DEFAULT_LATENCY,
-            error_penalty: PeakEwma::DEFAULT_ERROR_PENALTY,
+            choice: LatencyChoice {
+                rng: AtomicRng::random(),
+                unknown: Unknown::Fixed(PeakEwma::DEFAULT_LATENCY),
+                floor: Duration::from_nanos(1),
+                error_penalty: PeakEwma::DEFAULT_ERROR_PENALTY,
+            },
         }
     }
 }
@@ -64,25 +68,24 @@ impl PeakEwma {
     /// Latency assumed for a backend with no history: 1 ms.
     pub const DEFAULT_LATENCY: Duration = Duration::from_millis(1);
     /// Cost multiplier per unit of error rate: 10.
-    pub const DEFAULT_ERROR_PENALTY: f64 = 10.0;
+    pub const DEFAULT_ERROR_PENALTY: f64 = DEFAULT_ERROR_PENALTY;
 
-    /// Peak EWMA with the defaults and a random seed.
+    /// Peak EWMA with the defaults, drawing from per-thread random streams.
     pub fn new() -> Self {
         PeakEwma::default()
     }
 
-    /// Peak EWMA with a fixed seed, for tests and simulations.
-    pub fn seeded(seed: u64) -> Self {
-        PeakEwma {
-            rng: AtomicRng::seeded(seed),
-            ..PeakEwma::default()
-        }
+    /// Draws from one sequence seeded with `seed`, for reproducible tests and
+    /// simulations (exactly so from one thread).
+    pub fn seeded(mut self, seed: u64) -> Self {
+        self.choice.rng = AtomicRng::seeded(seed);
+        self
     }
 
     /// The latency assumed for a backend with no history (default 1 ms).
     /// Must be more than zero; checked when the pool builds.
     pub fn default_latency(mut self, latency: Duration) -> Self {
-        self.default_latency = latency;
+        self.choice.unknown = Unknown::Fixed(latency);
         self
     }
 
@@ -90,18 +93,8 @@ impl PeakEwma {
     /// finite and not negative; checked when the pool builds. Zero ignores
     /// errors.
     pub fn error_penalty(mut self, penalty: f64) -> Self {
-        self.error_penalty = penalty;
+        self.choice.error_penalty = penalty;
         self
-    }
-
-    fn cost(&self, set: &BackendSet, i: usize, now: u64) -> f64 {
-        // Reads decay towards zero; a floor of 1 ns keeps the in-flight
-        // factor meaningful for a backend not heard from in a long while.
-        let latency = set
-            .latency(i, now)
-            .unwrap_or(self.default_latency.as_nanos() as f64)
-            .max(1.0);
-        latency_cost(set, i, latency, self.error_penalty, now)
     }
 }
 
@@ -109,24 +102,10 @@ impl Strategy for PeakEwma {
     type Table = ();
 
     fn build(&self, _set: &BackendSet) -> Result<(), ConfigError> {
-        if self.default_latency.is_zero() {
-            return Err(ConfigError::Invalid {
-                setting: "peak-ewma default latency",
-                why: "must be more than zero".into(),
-            });
-        }
-        check_error_weight("peak-ewma error penalty", self.error_penalty)
+        self.choice.validate("peak-ewma")
     }
 
     fn select(&self, _: &(), set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
-        let (a, b) = match two_candidates(&self.rng, set, ctx)? {
-            (a, Some(b)) => (a, b),
-            (only, None) => return Some(only),
-        };
-        let now = set.now();
-        let (cost_a, cost_b) = (self.cost(set, a, now), self.cost(set, b, now));
-        // Costs are never NaN (finite latency, counts, penalty; weight 0
-        // gives +inf); `total_cmp` settles even that without a panic.
-        Some(settle(&self.rng, a, b, cost_a.total_cmp(&cost_b)))
+        self.choice.select(set, ctx)
     }
 }

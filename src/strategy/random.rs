@@ -1,9 +1,9 @@
-use crate::context::Context;
-use crate::error::ConfigError;
-use crate::rng::AtomicRng;
-use crate::set::BackendSet;
-use crate::slot::WEIGHT_UNIT;
-use crate::strategy::{AliasTable, Strategy};
+use crate::types::{ConfigError, Context};
+use crate::strategy::kernel::rng::AtomicRng;
+use crate::runtime::set::BackendSet;
+use crate::runtime::slot::WEIGHT_UNIT;
+use crate::strategy::kernel::alias::AliasTable;
+use crate::strategy::Strategy;
 
 /// Weighted random: each eligible backend with probability proportional to
 /// its effective weight.
@@ -11,7 +11,7 @@ use crate::strategy::{AliasTable, Strategy};
 /// **Choose it** when many independent balancers (one per client, per
 /// thread, per process) share the same backends and must not fall into step
 /// with each other, as round robin cursors started together can; or as the
-/// simplest baseline. It ignores load: prefer [`PowerOfTwoChoices`](super::PowerOfTwoChoices)
+/// simplest baseline. It ignores load: prefer [`P2c`](super::P2c)
 /// when request durations vary.
 ///
 /// **Synchronisation**: no lock. Draws from a lock-free [`AtomicRng`] (a
@@ -34,12 +34,11 @@ impl Random {
         Random::default()
     }
 
-    /// Weighted random with a fixed seed: the same sequence of picks for the
+    /// Draws from one sequence seeded with `seed`: the same picks for the
     /// same states (exactly so from one thread), for tests and simulations.
-    pub fn seeded(seed: u64) -> Self {
-        Random {
-            rng: AtomicRng::seeded(seed),
-        }
+    pub fn seeded(mut self, seed: u64) -> Self {
+        self.rng = AtomicRng::seeded(seed);
+        self
     }
 }
 
@@ -56,7 +55,7 @@ const DRAWS: usize = 4;
 impl Strategy for Random {
     type Table = AliasTable;
 
-    fn reads_in_flight(&self) -> bool {
+    fn counts_in_flight(&self) -> bool {
         false
     }
 

@@ -1,7 +1,7 @@
-use crate::context::Context;
-use crate::error::ConfigError;
-use crate::hash::{hash_settings, Rendezvous, RequestHasher};
-use crate::set::BackendSet;
+use crate::types::{ConfigError, Context};
+use crate::hash::RendezvousTable;
+use crate::strategy::kernel::hashing::{hash_settings, RequestHasher};
+use crate::runtime::set::BackendSet;
 use crate::strategy::Strategy;
 
 /// Weighted rendezvous hashing (highest random weight): every backend scores
@@ -29,35 +29,35 @@ use crate::strategy::Strategy;
 /// hashes, built with the set; a pick hashes the request once and scans the
 /// set (a multiply-mix, a logarithm and two atomic loads per backend).
 #[derive(Debug, Default)]
-pub struct RendezvousHash {
+pub struct Rendezvous {
     hasher: RequestHasher,
 }
 
-impl RendezvousHash {
+impl Rendezvous {
     /// Rendezvous hashing under a random key.
     pub fn new() -> Self {
-        RendezvousHash::default()
+        Rendezvous::default()
     }
 }
 
-hash_settings!(RendezvousHash);
+hash_settings!(Rendezvous);
 
-impl Strategy for RendezvousHash {
-    type Table = Rendezvous;
+impl Strategy for Rendezvous {
+    type Table = RendezvousTable;
 
-    fn reads_in_flight(&self) -> bool {
+    fn counts_in_flight(&self) -> bool {
         false
     }
 
-    fn build(&self, set: &BackendSet) -> Result<Rendezvous, ConfigError> {
+    fn build(&self, set: &BackendSet) -> Result<RendezvousTable, ConfigError> {
         self.hasher.validate()?;
-        Ok(Rendezvous::new(
+        Ok(RendezvousTable::new(
             &self.hasher.key,
             (0..set.len()).map(|i| set.id(i).as_str()),
         ))
     }
 
-    fn select(&self, table: &Rendezvous, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
+    fn select(&self, table: &RendezvousTable, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
         let hash = self.hasher.hash(ctx);
         table.best(
             hash,

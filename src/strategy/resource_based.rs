@@ -1,7 +1,8 @@
-use crate::context::Context;
-use crate::error::ConfigError;
-use crate::set::BackendSet;
-use crate::strategy::{PerWeight, Scores, Strategy, WeightedRoundRobin};
+use crate::types::{ConfigError, Context};
+use crate::runtime::set::BackendSet;
+use crate::strategy::kernel::smooth::Scores;
+use crate::strategy::kernel::PerWeight;
+use crate::strategy::{Strategy, WeightedRoundRobin};
 
 /// Resource-based (adaptive): each backend's share follows the capacity its
 /// agent reports. An agent on each node says `75%` (of the configured

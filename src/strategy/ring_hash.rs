@@ -1,7 +1,7 @@
-use crate::context::Context;
-use crate::error::ConfigError;
-use crate::hash::{hash_settings, RequestHasher, Ring};
-use crate::set::BackendSet;
+use crate::types::{ConfigError, Context};
+use crate::hash::Ring;
+use crate::strategy::kernel::hashing::{hash_settings, ring_of, RequestHasher};
+use crate::runtime::set::BackendSet;
 use crate::strategy::Strategy;
 
 /// Ring hash (ketama, nginx `hash ... consistent`, Envoy `RING_HASH`): the
@@ -16,7 +16,7 @@ use crate::strategy::Strategy;
 /// spread over the others rather than piling onto one neighbour.
 ///
 /// Removing a backend moves only its own keys (while the ring is under
-/// [`Ring::MAX_POINTS`]). Balance depends on the number of points: 160 per
+/// `RingHash::MAX_POINTS` points in all). Balance depends on the number of points: 160 per
 /// weight unit by default (ketama's) gives each backend a share with a
 /// relative standard deviation near 1/√160 ≈ 8%: measured over 10 equal
 /// backends, the worst was 18% off its share (the tests allow 25%). More
@@ -25,7 +25,7 @@ use crate::strategy::Strategy;
 ///
 /// **Choose it** for affinity over sets that change often, when the
 /// balancers must agree (same [`HashKey`](crate::hash::HashKey)).
-/// [`Maglev`](super::Maglev) balances better; [`RendezvousHash`](super::RendezvousHash) moves fewer keys at O(N).
+/// [`Maglev`](super::Maglev) balances better; [`Rendezvous`](super::Rendezvous) moves fewer keys at O(N).
 ///
 /// **Synchronisation**: no lock. The ring is built with the set, off the
 /// pick path, and only read after: a pick looks the hash's slice of the
@@ -48,6 +48,11 @@ impl Default for RingHash {
 }
 
 impl RingHash {
+    /// The most points a ring holds (2^18): heavier weights are scaled down.
+    pub const MAX_POINTS: u64 = Ring::MAX_POINTS;
+    /// The most points per unit of weight accepted.
+    pub const MAX_POINTS_PER_UNIT: u32 = Ring::MAX_POINTS_PER_UNIT;
+
     /// Points per unit of weight by default: 160, as ketama.
     pub const DEFAULT_POINTS_PER_UNIT: u32 = 160;
 
@@ -56,7 +61,7 @@ impl RingHash {
         RingHash::default()
     }
 
-    /// Points per unit of weight (default 160; `1..=Ring::MAX_POINTS_PER_UNIT`,
+    /// Points per unit of weight (default 160; `1..=`[`RingHash::MAX_POINTS_PER_UNIT`],
     /// checked when the pool builds).
     pub fn points_per_unit(mut self, points: u32) -> Self {
         self.points_per_unit = points;
@@ -66,24 +71,10 @@ impl RingHash {
 
 hash_settings!(RingHash);
 
-/// The ring of a set: configured weights, ids, in set order.
-pub(crate) fn ring_of(
-    hasher: &RequestHasher,
-    points_per_unit: u32,
-    set: &BackendSet,
-) -> Result<Ring, ConfigError> {
-    hasher.validate()?;
-    Ring::new(
-        &hasher.key,
-        points_per_unit,
-        (0..set.len()).map(|i| (set.id(i).as_str(), set.weight(i))),
-    )
-}
-
 impl Strategy for RingHash {
     type Table = Ring;
 
-    fn reads_in_flight(&self) -> bool {
+    fn counts_in_flight(&self) -> bool {
         false
     }
 

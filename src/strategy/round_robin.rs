@@ -1,7 +1,7 @@
-use crate::context::Context;
-use crate::error::ConfigError;
-use crate::set::BackendSet;
-use crate::strategy::{Cursor, Strategy};
+use crate::types::{ConfigError, Context};
+use crate::runtime::set::BackendSet;
+use crate::strategy::kernel::Cursor;
+use crate::strategy::Strategy;
 
 /// Round robin: each backend in turn, one global order.
 ///
@@ -25,7 +25,7 @@ impl RoundRobin {
 impl Strategy for RoundRobin {
     type Table = Cursor;
 
-    fn reads_in_flight(&self) -> bool {
+    fn counts_in_flight(&self) -> bool {
         false
     }
 

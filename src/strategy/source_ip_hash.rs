@@ -1,11 +1,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::context::Context;
-use crate::error::ConfigError;
-use crate::hash::{hash_settings, Rendezvous, RequestHasher};
-use crate::set::BackendSet;
-use crate::sticky::{Lookup, StickyTable, Verdict};
+use crate::types::{ConfigError, Context};
+use crate::hash::RendezvousTable;
+use crate::strategy::kernel::hashing::{hash_settings, RequestHasher};
+use crate::runtime::set::BackendSet;
+use crate::hash::sticky::{Lookup, StickyTable, Verdict};
 use crate::strategy::Strategy;
 
 /// Default time a client stays on its backend after its last request.
@@ -55,7 +55,7 @@ pub struct SourceIpHash {
 /// hold id hashes) find their backend in any later set.
 #[derive(Debug)]
 pub struct SourceIpTable {
-    rendezvous: Rendezvous,
+    rendezvous: RendezvousTable,
     hashes: Vec<u64>,
     index: HashMap<u64, usize>,
 }
@@ -123,7 +123,7 @@ hash_settings!(SourceIpHash);
 impl Strategy for SourceIpHash {
     type Table = SourceIpTable;
 
-    fn reads_in_flight(&self) -> bool {
+    fn counts_in_flight(&self) -> bool {
         false
     }
 
@@ -136,7 +136,7 @@ impl Strategy for SourceIpHash {
             .collect();
         let index = hashes.iter().enumerate().map(|(i, &h)| (h, i)).collect();
         Ok(SourceIpTable {
-            rendezvous: Rendezvous::new(&self.hasher.key, ids),
+            rendezvous: RendezvousTable::new(&self.hasher.key, ids),
             hashes,
             index,
         })

@@ -1,8 +1,7 @@
-use crate::context::Context;
-use crate::error::ConfigError;
-use crate::set::BackendSet;
-use crate::strategy::least_connections::scan_min;
-use crate::strategy::{Cursor, PerWeight, Strategy};
+use crate::types::{ConfigError, Context};
+use crate::runtime::set::BackendSet;
+use crate::strategy::kernel::{scan_min, Cursor, PerWeight};
+use crate::strategy::Strategy;
 
 /// Weighted least connections: the backend with the fewest in-flight picks per
 /// unit of effective weight, counting the pick being made, i.e. the lowest

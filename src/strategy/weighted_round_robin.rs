@@ -1,8 +1,6 @@
-use parking_lot::Mutex;
-
-use crate::context::Context;
-use crate::error::ConfigError;
-use crate::set::BackendSet;
+use crate::types::{ConfigError, Context};
+use crate::runtime::set::BackendSet;
+use crate::strategy::kernel::smooth::Scores;
 use crate::strategy::Strategy;
 
 /// Smooth weighted round robin, nginx's scheme: every pick adds each eligible
@@ -31,52 +29,18 @@ impl WeightedRoundRobin {
     }
 }
 
-/// Running scores, one per backend of the set.
-#[derive(Debug)]
-pub struct Scores(Mutex<Vec<i64>>);
-
 impl Strategy for WeightedRoundRobin {
     type Table = Scores;
 
-    fn reads_in_flight(&self) -> bool {
+    fn counts_in_flight(&self) -> bool {
         false
     }
 
     fn build(&self, set: &BackendSet) -> Result<Scores, ConfigError> {
-        Ok(Scores(Mutex::new(vec![0; set.len()])))
+        Ok(Scores::new(set.len()))
     }
 
     fn select(&self, scores: &Scores, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
         scores.smooth_pick(set, |i| set.is_eligible(i, ctx))
-    }
-}
-
-impl Scores {
-    /// One step of nginx's smooth weighted round robin among the backends
-    /// `takes_part` admits; the others' scores stay as they are.
-    pub(crate) fn smooth_pick(
-        &self,
-        set: &BackendSet,
-        takes_part: impl Fn(usize) -> bool,
-    ) -> Option<usize> {
-        let mut scores = self.0.lock();
-        let mut total: i64 = 0;
-        let mut best: Option<(usize, i64)> = None;
-        for (i, score) in scores.iter_mut().enumerate() {
-            if !takes_part(i) {
-                continue;
-            }
-            // Effective weights stay below 2^40 and sets below 2^17 backends,
-            // so neither a score nor the total can overflow an i64.
-            let weight = set.effective_weight(i) as i64;
-            *score += weight;
-            total += weight;
-            if best.is_none_or(|(_, top)| *score > top) {
-                best = Some((i, *score));
-            }
-        }
-        let (winner, _) = best?;
-        scores[winner] -= total;
-        Some(winner)
     }
 }

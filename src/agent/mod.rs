@@ -1,0 +1,34 @@
+//! Agent checks: the one-line reports a small agent on each backend sends
+//! about itself (HAProxy's agent-check words), parsed, validated and applied
+//! to the backend's effective weight and admin state.
+//!
+//! The library does no I/O on the pick path: a program polls each agent
+//! (e.g. with [`query`] on a thread, or its own async code), then hands the
+//! reply to [`Pool::apply_agent_reply`](crate::Pool::apply_agent_reply).
+//!
+//! ```
+//! use pickwise::agent::{AgentReport, Capacity};
+//! use pickwise::AdminState;
+//!
+//! let report: AgentReport = "75%,maxconn:30,maint".parse()?;
+//! assert_eq!(report.capacity, Some(Capacity::Percent(75)));
+//! assert_eq!(report.maxconn, Some(30));
+//! assert_eq!(report.state.as_ref().map(|s| s.admin), Some(AdminState::Down));
+//! assert!("-5%".parse::<AgentReport>().is_err());
+//! # Ok::<(), pickwise::agent::AgentError>(())
+//! ```
+
+
+mod query;
+mod reply;
+
+pub use query::query;
+pub use reply::{AgentError, AgentReport, AgentState, Capacity, MAX_PERCENT};
+
+use std::time::Duration;
+
+/// How long an agent's capacity report holds by default: five missed polls
+/// at HAProxy's default 2 s agent interval. Long enough to ride out a lost
+/// reply or two, short enough that a dead agent's last word does not rule.
+/// Set per pool with [`PoolBuilder::agent_expiry`](crate::PoolBuilder::agent_expiry).
+pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(10);

@@ -1,0 +1,218 @@
+//! The arena: the per-backend fields a pick reads, packed 32 bytes each into shared
+//! chunks, so that a scan over a set's backends walks contiguous memory
+//! instead of one cache line per backend.
+//!
+//! A backend's entry belongs to its slot for the slot's life and goes back
+//! to a free list when the slot drops. Chunks are never handed back to the
+//! allocator: entries are recycled across pools, so the memory held is 32
+//! bytes per backend at the process's peak of live backends (plus the
+//! unused rest of the last chunk, at least 64 entries), and an entry can be
+//! a plain `&'static` reference with no reference count to touch.
+//!
+//! Two entries share a cache line: a count written for one backend evicts
+//! its neighbour's line from other cores. Scans, which read every entry,
+//! gain far more from the density than single picks lose
+//! (`cargo bench --bench pick`: least connections at 1024 backends 6.8 us
+//! with a line per backend, 0.79 us with this layout).
+
+use std::sync::atomic::Ordering;
+
+use crate::runtime::sync::{AtomicU32, AtomicU64, AtomicU8};
+
+/// Admin states, as stored in [`Hot::admin`].
+pub(crate) const ADMIN_UP: u8 = 0;
+pub(crate) const ADMIN_DRAINING: u8 = 1;
+pub(crate) const ADMIN_DOWN: u8 = 2;
+
+/// One backend's pick-path fields. Two share a cache line and none
+/// straddles one.
+#[repr(align(32))]
+#[derive(Debug)]
+pub(crate) struct Hot {
+    /// Effective weight in hundredths of a unit (see `WEIGHT_UNIT`).
+    pub(crate) effective_weight: AtomicU64,
+    /// Clock nanoseconds until which passive health ejects it; 0 when not.
+    pub(crate) ejected_until: AtomicU64,
+    /// Clock nanoseconds (plus one) when a slow-start ramp began; 0 when
+    /// the backend is not ramping.
+    pub(crate) ramp_start: AtomicU64,
+    /// Picks alive. 32 bits: four billion picks held at once would take
+    /// more memory than a process has; only leaked picks (`mem::forget`)
+    /// could wrap it, and debug builds assert that it never does.
+    pub(crate) in_flight: AtomicU32,
+    pub(crate) admin: AtomicU8,
+}
+
+impl Hot {
+    fn new(effective_weight: u64) -> Self {
+        Hot {
+            effective_weight: AtomicU64::new(effective_weight),
+            ejected_until: AtomicU64::new(0),
+            ramp_start: AtomicU64::new(0),
+            in_flight: AtomicU32::new(0),
+            admin: AtomicU8::new(ADMIN_UP),
+        }
+    }
+
+    /// Back to a new backend's state. Taken from the free list, the entry
+    /// is its slot's alone until the slot is published (with a release
+    /// store of the generation that holds it).
+    #[cfg(not(pickwise_loom))]
+    fn reset(&self, effective_weight: u64) {
+        self.effective_weight
+            .store(effective_weight, Ordering::Relaxed);
+        self.ejected_until.store(0, Ordering::Relaxed);
+        self.ramp_start.store(0, Ordering::Relaxed);
+        self.in_flight.store(0, Ordering::Relaxed);
+        self.admin.store(ADMIN_UP, Ordering::Relaxed);
+    }
+
+    /// Picks alive now.
+    #[inline]
+    pub(crate) fn in_flight(&self) -> u64 {
+        u64::from(self.in_flight.load(Ordering::Relaxed))
+    }
+
+    /// `Some(up)` when the answer needs no clock: admin state and weight
+    /// alone decide, because no ejection and no ramp is running. `None`
+    /// sends the caller to the slot's full check.
+    #[inline]
+    pub(crate) fn plainly_up(&self) -> Option<bool> {
+        if self.admin.load(Ordering::Relaxed) != ADMIN_UP {
+            return Some(false);
+        }
+        let settled = self.ejected_until.load(Ordering::Acquire) == 0
+            && self.ramp_start.load(Ordering::Relaxed) == 0;
+        settled.then(|| self.effective_weight.load(Ordering::Relaxed) > 0)
+    }
+
+    /// The weight when no ramp is running; `None` sends the caller to the
+    /// slot, which knows the ramp.
+    #[inline]
+    pub(crate) fn settled_weight(&self) -> Option<u64> {
+        let ramping = self.ramp_start.load(Ordering::Relaxed) != 0;
+        (!ramping).then(|| self.effective_weight.load(Ordering::Relaxed))
+    }
+}
+
+/// A backend's entry, shared by its slot and the sets that hold the slot.
+///
+/// The rule that makes recycling right: nothing keeps a `HotRef` without
+/// also holding the `Arc<Slot>` it belongs to (a set holds both), so when
+/// the slot drops and gives its entry back, no one reads it any more.
+#[cfg(not(pickwise_loom))]
+pub(crate) type HotRef = &'static Hot;
+/// Under loom an entry is its own allocation: loom's atomics cannot outlive
+/// one model execution, so they cannot sit in a process-wide free list.
+#[cfg(pickwise_loom)]
+pub(crate) type HotRef = std::sync::Arc<Hot>;
+
+#[cfg(not(pickwise_loom))]
+mod free_list {
+    use std::sync::{Mutex, PoisonError};
+
+    use super::Hot;
+
+    /// Entries allocated at once when the free list runs dry outside a
+    /// `reserve`: 2 KB.
+    const CHUNK: usize = 64;
+
+    static FREE: Mutex<Vec<&'static Hot>> = Mutex::new(Vec::new());
+
+    fn free_list() -> std::sync::MutexGuard<'static, Vec<&'static Hot>> {
+        // The list is consistent after every push and pop: a panic
+        // elsewhere while it was locked leaves nothing half done.
+        FREE.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds a chunk of `n` fresh entries, so that the next `n` takes come
+    /// out of it in address order.
+    fn grow(list: &mut Vec<&'static Hot>, n: usize) {
+        let chunk: &'static [Hot] = Vec::leak((0..n).map(|_| Hot::new(0)).collect());
+        list.extend(chunk.iter().rev());
+    }
+
+    pub(crate) fn reserve(n: usize) {
+        let mut list = free_list();
+        if list.len() < n {
+            // A whole run of n, not just the shortfall: recycled entries
+            // are wherever their slots were.
+            grow(&mut list, n.max(CHUNK));
+        }
+    }
+
+    pub(crate) fn take() -> &'static Hot {
+        let mut list = free_list();
+        if list.is_empty() {
+            grow(&mut list, CHUNK);
+        }
+        list.pop().expect("the free list was just grown")
+    }
+
+    pub(crate) fn give_back(hot: &'static Hot) {
+        free_list().push(hot);
+    }
+}
+
+/// Makes the next `n` new entries come from one contiguous run, if the free
+/// list does not already hold that many.
+pub(crate) fn reserve(n: usize) {
+    #[cfg(not(pickwise_loom))]
+    free_list::reserve(n);
+    #[cfg(pickwise_loom)]
+    let _ = n;
+}
+
+/// A fresh entry: up, not ejected, not ramping, none in flight.
+pub(crate) fn take(effective_weight: u64) -> HotRef {
+    #[cfg(not(pickwise_loom))]
+    {
+        let hot = free_list::take();
+        hot.reset(effective_weight);
+        hot
+    }
+    #[cfg(pickwise_loom)]
+    std::sync::Arc::new(Hot::new(effective_weight))
+}
+
+/// Another handle on a slot's entry, for a set that holds the slot.
+#[inline]
+pub(crate) fn share(hot: &HotRef) -> HotRef {
+    #[cfg(not(pickwise_loom))]
+    return hot;
+    #[cfg(pickwise_loom)]
+    return std::sync::Arc::clone(hot);
+}
+
+/// Returns a dropped slot's entry for reuse.
+pub(crate) fn give_back(hot: &HotRef) {
+    #[cfg(not(pickwise_loom))]
+    free_list::give_back(hot);
+    #[cfg(pickwise_loom)]
+    let _ = hot;
+}
+
+#[cfg(all(test, not(pickwise_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_half_a_cache_line() {
+        assert_eq!(std::mem::size_of::<Hot>(), 32);
+        assert_eq!(std::mem::align_of::<Hot>(), 32);
+    }
+
+    #[test]
+    fn a_recycled_entry_starts_fresh() {
+        let used = Hot::new(5);
+        used.in_flight.store(9, Ordering::Relaxed);
+        used.ejected_until.store(1, Ordering::Relaxed);
+        used.ramp_start.store(1, Ordering::Relaxed);
+        used.admin.store(ADMIN_DOWN, Ordering::Relaxed);
+        assert_eq!(used.plainly_up(), Some(false));
+        used.reset(7);
+        assert_eq!(used.in_flight(), 0);
+        assert_eq!(used.plainly_up(), Some(true));
+        assert_eq!(used.settled_weight(), Some(7));
+    }
+}

@@ -1,0 +1,231 @@
+//! The pool's success-rate outlier detector at run time: per-backend interval
+//! counts and the lazy evaluation that the first outcome past each interval
+//! runs (settings: [`OutlierConfig`](crate::health::OutlierConfig)).
+
+use std::sync::atomic::{AtomicU64 as Deadline, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::health::OutlierConfig;
+use crate::runtime::slot::Slot;
+use crate::runtime::sync::{AtomicU32, AtomicU64};
+use crate::types::clock::saturating_nanos;
+
+/// One backend's outcomes in the current interval, and its success-rate
+/// ejections in a row. Two counters rather than (successes, total): each
+/// outcome bumps exactly one, so swapping them out one after the other never
+/// splits an outcome across intervals.
+#[derive(Debug)]
+pub(crate) struct IntervalCounts {
+    successes: AtomicU64,
+    errors: AtomicU64,
+    ejections: AtomicU32,
+}
+
+impl IntervalCounts {
+    pub(crate) fn new() -> Self {
+        IntervalCounts {
+            successes: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            ejections: AtomicU32::new(0),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn count(&self, success: bool) {
+        let counter = if success {
+            &self.successes
+        } else {
+            &self.errors
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (successes, total) since the last call, starting a new interval.
+    fn take(&self) -> (u64, u64) {
+        let successes = self.successes.swap(0, Ordering::Relaxed);
+        let errors = self.errors.swap(0, Ordering::Relaxed);
+        (successes, successes.saturating_add(errors))
+    }
+
+    /// Counts a success-rate ejection; the multiplier of its ejection time.
+    pub(crate) fn count_ejection(&self) -> u32 {
+        self.ejections
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1)
+    }
+
+    fn passed(&self) {
+        if self.ejections.load(Ordering::Relaxed) != 0 {
+            self.ejections.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A success rate in basis points (hundredths of a percent): 10 000 is 100%.
+/// Integers keep [`Reason`](crate::Reason) comparable.
+pub(crate) const FULL_RATE: u32 = 10_000;
+
+/// A backend found below the threshold, to eject once the lock is dropped.
+pub(crate) struct Outlier {
+    pub(crate) slot: Arc<Slot>,
+    /// Its success rate, basis points.
+    pub(crate) rate: u32,
+    /// The threshold it fell below, basis points.
+    pub(crate) threshold: u32,
+}
+
+/// The pool's detector: its settings, when it next runs, and the backends of
+/// the current set.
+pub(crate) struct Outliers {
+    config: Option<OutlierConfig>,
+    /// Clock nanoseconds of the next evaluation; `u64::MAX` when off.
+    due: Deadline,
+    /// Weak: slots point at the pool's shared state, which owns this.
+    members: Mutex<Vec<Weak<Slot>>>,
+}
+
+impl Outliers {
+    pub(crate) fn new(config: Option<OutlierConfig>, now: Duration) -> Self {
+        let due = config.map_or(u64::MAX, |c| {
+            saturating_nanos(now.saturating_add(c.interval))
+        });
+        Outliers {
+            config,
+            due: Deadline::new(due),
+            members: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Whether outcomes need counting per interval at all.
+    #[inline]
+    pub(crate) fn is_enabled(&self) -> bool {
+        self.config.is_some()
+    }
+
+    /// Tracks the backends of a new set.
+    pub(crate) fn set_members(&self, slots: &[Arc<Slot>]) {
+        if self.is_enabled() {
+            *self.members.lock() = slots.iter().map(Arc::downgrade).collect();
+        }
+    }
+
+    /// The record path's check: one load; the outliers found if an interval
+    /// ended and this caller got to run the evaluation.
+    #[inline]
+    pub(crate) fn check(&self, now: Duration) -> Option<Vec<Outlier>> {
+        let now = saturating_nanos(now);
+        if now < self.due.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.evaluate(now)
+    }
+
+    #[cold]
+    fn evaluate(&self, now: u64) -> Option<Vec<Outlier>> {
+        let config = self.config?;
+        let members = self.members.try_lock()?;
+        // Another record may have run it between our load and the lock.
+        if now < self.due.load(Ordering::Relaxed) {
+            return None;
+        }
+        let next = now.saturating_add(saturating_nanos(config.interval));
+        self.due.store(next, Ordering::Relaxed);
+        let now = Duration::from_nanos(now);
+        let mut rates = Vec::with_capacity(members.len());
+        for slot in members.iter().filter_map(Weak::upgrade) {
+            let (successes, total) = slot.interval().take();
+            // An ejected backend's stragglers say nothing about its peers.
+            if total >= config.request_volume && !slot.is_ejected_at(now) {
+                rates.push((slot, successes as f64 / total as f64));
+            }
+        }
+        drop(members);
+        Some(judge(rates, &config))
+    }
+}
+
+/// The backends below `mean - stdev_factor * stdev` (population standard
+/// deviation, as Envoy), worst first so that the cap spares the better ones.
+fn judge(rates: Vec<(Arc<Slot>, f64)>, config: &OutlierConfig) -> Vec<Outlier> {
+    if rates.len() < config.minimum_hosts {
+        return Vec::new();
+    }
+    let n = rates.len() as f64;
+    let mean = rates.iter().map(|(_, r)| r).sum::<f64>() / n;
+    let variance = rates.iter().map(|(_, r)| (r - mean).powi(2)).sum::<f64>() / n;
+    let threshold = mean - config.stdev_factor * variance.sqrt();
+    // Equal rates can differ from their mean by rounding; with a factor of 0
+    // that would make everyone an outlier. Nothing that close is.
+    const ROUNDING: f64 = 1e-9;
+    let mut outliers = Vec::new();
+    for (slot, rate) in rates {
+        if rate + ROUNDING < threshold {
+            outliers.push((slot, rate));
+        } else {
+            slot.interval().passed();
+        }
+    }
+    outliers.sort_by(|a, b| a.1.total_cmp(&b.1));
+    outliers
+        .into_iter()
+        .map(|(slot, rate)| Outlier {
+            slot,
+            rate: basis_points(rate),
+            threshold: basis_points(threshold),
+        })
+        .collect()
+}
+
+fn basis_points(rate: f64) -> u32 {
+    (rate.clamp(0.0, 1.0) * f64::from(FULL_RATE)).round() as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let good = OutlierConfig::default();
+        assert!(good.validate().is_ok());
+        for bad in [
+            OutlierConfig {
+                interval: Duration::ZERO,
+                ..good
+            },
+            OutlierConfig {
+                request_volume: 0,
+                ..good
+            },
+            OutlierConfig {
+                minimum_hosts: 1,
+                ..good
+            },
+            OutlierConfig {
+                stdev_factor: f64::NAN,
+                ..good
+            },
+            OutlierConfig {
+                stdev_factor: -0.5,
+                ..good
+            },
+            OutlierConfig {
+                stdev_factor: f64::INFINITY,
+                ..good
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn basis_points_round_and_clamp() {
+        assert_eq!(basis_points(0.5), 5000);
+        assert_eq!(basis_points(0.66666), 6667);
+        assert_eq!(basis_points(-0.3), 0);
+        assert_eq!(basis_points(1.0), FULL_RATE);
+    }
+}

@@ -1,0 +1,107 @@
+//! The state machine: up, draining, down (the operator's or an agent's
+//! word), ejected (passive health), removed (left the set); every change
+//! recorded with its reason and time and told to the observers.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::Slot;
+use crate::runtime::arena::{ADMIN_DOWN, ADMIN_DRAINING, ADMIN_UP};
+use crate::types::{AdminState, BackendState, Reason, StateChange};
+
+impl Slot {
+    pub(crate) fn state_at(&self, now: Duration) -> BackendState {
+        if self.removed.load(Ordering::Relaxed) {
+            return BackendState::Removed;
+        }
+        let ejected = if self.is_ejected_at(now) {
+            BackendState::Ejected
+        } else {
+            BackendState::Up
+        };
+        self.state_with(ejected)
+    }
+
+    /// The state given the ejection part of it, with the admin state first:
+    /// an operator's `down` outranks an ejection.
+    pub(super) fn state_with(&self, ejection: BackendState) -> BackendState {
+        match self.hot.admin.load(Ordering::Relaxed) {
+            ADMIN_DOWN => BackendState::Down,
+            _ if ejection == BackendState::Ejected => BackendState::Ejected,
+            ADMIN_DRAINING => BackendState::Draining,
+            _ => BackendState::Up,
+        }
+    }
+
+    pub(crate) fn set_admin(&self, state: AdminState, reason: Reason) {
+        let now = self.shared.now();
+        let from = self.state_at(now);
+        let code = match state {
+            AdminState::Up => ADMIN_UP,
+            AdminState::Draining => ADMIN_DRAINING,
+            AdminState::Down => ADMIN_DOWN,
+        };
+        if code == ADMIN_UP && from == BackendState::Down {
+            // Back from down: ramp like a backend that joins.
+            self.start_ramp();
+        }
+        self.hot.admin.store(code, Ordering::Release);
+        self.announce(from, reason, now);
+    }
+
+    pub(crate) fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::Relaxed)
+    }
+
+    /// Marks it removed (under the pool's update lock, so a later update
+    /// re-adding it sees the mark); returns what `announce_removed` needs.
+    pub(crate) fn retire(&self) -> (BackendState, Duration) {
+        let now = self.shared.now();
+        let from = self.state_at(now);
+        self.removed.store(true, Ordering::Release);
+        (from, now)
+    }
+
+    /// Tells observers about a `retire`, after the pool's locks are released.
+    pub(crate) fn announce_removed(&self, (from, at): (BackendState, Duration)) {
+        self.announce(from, Reason::Removed, at);
+    }
+
+    /// A removed backend added again: up, with its counters intact.
+    pub(crate) fn rejoin(&self) {
+        self.hot.admin.store(ADMIN_UP, Ordering::Relaxed);
+        self.hot.ejected_until.store(0, Ordering::Release);
+        self.removed.store(false, Ordering::Release);
+        let mut last = self.last_change.lock();
+        last.from = BackendState::Removed;
+        last.to = BackendState::Up;
+        last.reason = Reason::Added;
+        last.at = self.shared.now();
+    }
+
+    pub(crate) fn announce_added(&self) {
+        let change = self.last_change.lock().clone();
+        self.shared.notify(&change);
+    }
+
+    /// Records and reports a change if the state really moved.
+    pub(super) fn announce(&self, from: BackendState, reason: Reason, now: Duration) {
+        // Reading the new state under the lock orders concurrent changes:
+        // the one recorded last is the one that saw the latest state.
+        let mut last = self.last_change.lock();
+        let to = self.state_at(now);
+        if from == to {
+            return;
+        }
+        let change = StateChange {
+            id: self.id.clone(),
+            from,
+            to,
+            reason,
+            at: now,
+        };
+        *last = change.clone();
+        drop(last);
+        self.shared.notify(&change);
+    }
+}

@@ -1,0 +1,121 @@
+//! Pick-time checks: whether a backend may take a request now, its weight
+//! (ramped while slow start runs), and the in-flight count a pick holds.
+//! Loads only, unless an ejection or a ramp has just run out: the first
+//! reader past its end settles it (no timer).
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::Slot;
+use crate::runtime::arena::{ADMIN_DOWN, ADMIN_DRAINING, ADMIN_UP};
+use crate::types::clock::saturating_nanos;
+use crate::types::{BackendState, Reason};
+
+impl Slot {
+    #[inline]
+    pub(crate) fn in_flight(&self) -> u64 {
+        self.hot.in_flight()
+    }
+
+    #[inline]
+    pub(crate) fn acquire(&self) {
+        let before = self.hot.in_flight.fetch_add(1, Ordering::Relaxed);
+        debug_assert_ne!(before, u32::MAX, "in-flight count overflow");
+    }
+
+    #[inline]
+    pub(crate) fn release(&self) {
+        let before = self.hot.in_flight.fetch_sub(1, Ordering::Release);
+        debug_assert_ne!(before, 0, "in-flight count released twice");
+    }
+
+    /// The effective weight, scaled down while slow start ramps it.
+    #[inline]
+    pub(crate) fn effective_weight(&self) -> u64 {
+        let weight = self.hot.effective_weight.load(Ordering::Relaxed);
+        let start = self.hot.ramp_start.load(Ordering::Relaxed);
+        if start == 0 {
+            return weight;
+        }
+        self.ramped(weight, start)
+    }
+
+    /// The weight partway up its ramp; the first reader past the window
+    /// ends the ramp, so later reads skip the clock.
+    #[cold]
+    fn ramped(&self, weight: u64, start: u64) -> u64 {
+        let ramp = &self.shared.slow_start;
+        let now = saturating_nanos(self.shared.now());
+        let elapsed = Duration::from_nanos(now.saturating_sub(start - 1));
+        if elapsed >= ramp.window {
+            let _ = self.hot.ramp_start.compare_exchange(
+                start,
+                0,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            return weight;
+        }
+        // Never down to 0: a ramping backend stays eligible.
+        (weight * ramp.permille(elapsed) / 1000).max(weight.min(1))
+    }
+
+    /// Starts a slow-start ramp now, if slow start is on.
+    pub(crate) fn start_ramp(&self) {
+        if self.shared.slow_start.is_enabled() {
+            let now = saturating_nanos(self.shared.now());
+            self.hot
+                .ramp_start
+                .store(now.saturating_add(1), Ordering::Relaxed);
+        }
+    }
+
+    /// May take a new client: up, not ejected, weight above zero.
+    #[inline]
+    pub(crate) fn is_up(&self) -> bool {
+        // Ejection first: its end must be noticed (and announced) even while
+        // an agent holds the weight at zero.
+        self.hot.admin.load(Ordering::Relaxed) == ADMIN_UP
+            && self.not_ejected()
+            && self.effective_weight() > 0
+    }
+
+    /// May keep a sticky client: up or draining, and not ejected.
+    #[inline]
+    pub(crate) fn keeps_sticky(&self) -> bool {
+        self.hot.admin.load(Ordering::Relaxed) != ADMIN_DOWN && self.not_ejected()
+    }
+
+    pub(crate) fn is_draining(&self) -> bool {
+        self.hot.admin.load(Ordering::Relaxed) == ADMIN_DRAINING
+    }
+
+    #[inline]
+    pub(super) fn not_ejected(&self) -> bool {
+        let until = self.hot.ejected_until.load(Ordering::Acquire);
+        until == 0 || self.ejection_ran_out(until)
+    }
+
+    /// The first caller to see an ejection's end clears it and reports it.
+    #[cold]
+    fn ejection_ran_out(&self, until: u64) -> bool {
+        let now = self.shared.now();
+        if saturating_nanos(now) < until {
+            return false;
+        }
+        if self
+            .hot
+            .ejected_until
+            .compare_exchange(until, 0, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // Failures recorded by requests that were in flight during the
+            // ejection say nothing about the backend as it comes back.
+            self.consecutive_failures.store(0, Ordering::Relaxed);
+            self.start_ramp();
+            let from = self.state_with(BackendState::Ejected);
+            self.announce(from, Reason::EjectionEnded, now);
+        }
+        true
+    }
+}

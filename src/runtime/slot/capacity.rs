@@ -1,0 +1,72 @@
+//! Agent weight arithmetic: the capacity an agent reported, combined with
+//! the configured weight into the effective weight a pick reads.
+
+use std::sync::atomic::Ordering;
+
+use crate::agent::Capacity;
+use super::{Slot, WEIGHT_UNIT};
+
+/// The capacity an agent set on one backend, and until when it holds.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct AgentCapacity {
+    pub(crate) capacity: Option<Capacity>,
+    /// Clock nanoseconds at which it expires (meaningful when `capacity` is set).
+    pub(crate) until: u64,
+}
+
+impl AgentCapacity {
+    /// The effective weight for `configured`, in hundredths of a unit.
+    pub(crate) fn effective(&self, configured: u32) -> u64 {
+        let unit = WEIGHT_UNIT;
+        match self.capacity {
+            None => u64::from(configured) * unit,
+            // configured * UNIT * p / 100, exact since UNIT is 100.
+            Some(Capacity::Percent(p)) => u64::from(configured) * unit * u64::from(p) / 100,
+            Some(Capacity::Weight(w)) => u64::from(w) * unit,
+        }
+    }
+}
+
+impl Slot {
+    pub(crate) fn set_configured_weight(&self, weight: u32) {
+        let agent = self.agent.lock();
+        self.configured_weight.store(weight, Ordering::Relaxed);
+        self.store_effective(agent.effective(weight), weight);
+    }
+
+    /// Every write of the effective weight goes through here (under the
+    /// agent lock), so a boost above the configured weight is never missed.
+    fn store_effective(&self, effective: u64, configured: u32) {
+        self.hot
+            .effective_weight
+            .store(effective, Ordering::Relaxed);
+        if effective > u64::from(configured) * WEIGHT_UNIT {
+            self.shared.boosted.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Applies an agent's capacity, in force until `until` (clock nanoseconds).
+    /// Returns whether one was already in force (so the pool tracks it).
+    pub(crate) fn set_agent_capacity(&self, capacity: Capacity, until: u64) -> bool {
+        let mut agent = self.agent.lock();
+        let was = agent.capacity.replace(capacity).is_some();
+        agent.until = until;
+        let configured = self.configured_weight.load(Ordering::Relaxed);
+        self.store_effective(agent.effective(configured), configured);
+        was
+    }
+
+    /// Drops the agent's capacity if it ran out by `now`, restoring the
+    /// configured weight. Returns its expiry if one is still in force.
+    pub(crate) fn expire_agent(&self, now: u64) -> Option<u64> {
+        let mut agent = self.agent.lock();
+        agent.capacity?;
+        if now < agent.until {
+            return Some(agent.until);
+        }
+        agent.capacity = None;
+        let configured = self.configured_weight.load(Ordering::Relaxed);
+        self.store_effective(agent.effective(configured), configured);
+        None
+    }
+}

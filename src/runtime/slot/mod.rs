@@ -1,0 +1,96 @@
+//! A backend's runtime state, its slot: what outlives set updates (outcome
+//! counters, learned latency and error rate, state and its reason, the
+//! agent's capacity) and its entry of pick-path fields in the arena. The pool
+//! keys slots by [`BackendId`]; a backend that stays in the set keeps its slot.
+//!
+//! One file per job: [`admission`] (may it take a request now, at what
+//! weight), [`learning`] (outcomes, EWMAs, ejections), [`admin`] (the state
+//! machine and its announcements), [`capacity`] (agent weight arithmetic),
+//! [`status`] (the public picture).
+
+mod admin;
+mod admission;
+mod capacity;
+mod learning;
+mod status;
+
+pub use status::BackendStatus;
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use capacity::AgentCapacity;
+
+use crate::runtime::arena::{self, HotRef};
+use crate::runtime::ewma::Ewma;
+use crate::runtime::outliers::IntervalCounts;
+use crate::runtime::shared::Shared;
+use crate::runtime::sync::{AtomicBool, AtomicU32, AtomicU64};
+use crate::types::{BackendId, BackendState, Reason, StateChange};
+
+/// Effective weights count in hundredths of a configured weight unit, so a
+/// backend reported at 50% of weight 1 still has a non-zero weight.
+pub const WEIGHT_UNIT: u64 = 100;
+
+pub(crate) struct Slot {
+    pub(crate) id: BackendId,
+    /// What a pick reads, in the contiguous arena (see `arena`).
+    pub(crate) hot: HotRef,
+    configured_weight: AtomicU32,
+    removed: AtomicBool,
+    consecutive_failures: AtomicU32,
+    /// Ejections since the last success: the multiplier of the next one.
+    ejections: AtomicU32,
+    successes: AtomicU64,
+    server_errors: AtomicU64,
+    failures: AtomicU64,
+    /// Outcomes of the current outlier-detection interval.
+    interval: IntervalCounts,
+    /// Peak-sensitive latency EWMA, nanoseconds.
+    latency: Ewma,
+    /// EWMA of the share of outcomes that were errors, 0..=1.
+    errors: Ewma,
+    last_change: Mutex<StateChange>,
+    /// The agent's capacity report in force, if any. Every write of
+    /// `effective_weight` happens under this lock, so a configured-weight
+    /// update and an agent report combine instead of overwriting each other.
+    agent: Mutex<AgentCapacity>,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // No set and no pick holds the slot any more, so none holds its entry.
+        arena::give_back(&self.hot);
+    }
+}
+
+impl Slot {
+    pub(crate) fn new(id: BackendId, weight: u32, shared: Arc<Shared>) -> Self {
+        let at = shared.now();
+        Slot {
+            last_change: Mutex::new(StateChange {
+                id: id.clone(),
+                from: BackendState::Removed,
+                to: BackendState::Up,
+                reason: Reason::Added,
+                at,
+            }),
+            id,
+            hot: arena::take(u64::from(weight) * WEIGHT_UNIT),
+            configured_weight: AtomicU32::new(weight),
+            removed: AtomicBool::new(false),
+            consecutive_failures: AtomicU32::new(0),
+            ejections: AtomicU32::new(0),
+            successes: AtomicU64::new(0),
+            server_errors: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            interval: IntervalCounts::new(),
+            latency: Ewma::default(),
+            errors: Ewma::default(),
+            agent: Mutex::new(AgentCapacity::default()),
+            shared,
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Errors: bad configuration, and the reasons a pick can find no backend.
+
+use std::error::Error;
+use std::fmt;
+
+use crate::types::{BackendId, MAX_BACKENDS, MAX_WEIGHT};
+
+/// Configuration the library refuses. Nothing is changed when one is returned:
+/// a failed update leaves the previous backend set in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A backend set must hold at least one backend.
+    EmptySet,
+    /// More backends than [`MAX_BACKENDS`].
+    TooManyBackends(usize),
+    /// Two backends share an id.
+    DuplicateId(BackendId),
+    /// A backend id is the empty string.
+    EmptyId,
+    /// A weight outside `1..=MAX_WEIGHT`.
+    Weight {
+        /// The backend.
+        id: BackendId,
+        /// The weight given.
+        weight: u64,
+    },
+    /// A backend spec string that does not parse.
+    BackendSpec {
+        /// The text given.
+        spec: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A strategy name that is not known.
+    UnknownStrategy(String),
+    /// A setting out of its range.
+    Invalid {
+        /// The setting.
+        setting: &'static str,
+        /// What is wrong with it.
+        why: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::EmptySet => f.write_str("the backend set is empty"),
+            ConfigError::TooManyBackends(n) => {
+                write!(f, "{n} backends is more than the limit of {MAX_BACKENDS}")
+            }
+            ConfigError::DuplicateId(id) => write!(f, "backend id `{id}` appears twice"),
+            ConfigError::EmptyId => f.write_str("a backend id is empty"),
+            ConfigError::Weight { id, weight } => write!(
+                f,
+                "backend `{id}` has weight {weight}, outside 1..={MAX_WEIGHT}"
+            ),
+            ConfigError::BackendSpec { spec, why } => {
+                write!(f, "bad backend `{spec}`: {why}")
+            }
+            ConfigError::UnknownStrategy(name) => write!(
+                f,
+                "unknown strategy `{name}` (known: {})",
+                crate::strategy::StrategyKind::NAMES.join(", ")
+            ),
+            ConfigError::Invalid { setting, why } => write!(f, "bad {setting}: {why}"),
+        }
+    }
+}
+
+impl Error for ConfigError {}
+
+/// Why a pick found no backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NoBackend {
+    /// The set is empty.
+    Empty,
+    /// Every backend is in the context's exclusion list.
+    AllExcluded,
+    /// Every backend is draining: it keeps its sticky clients, takes no new ones.
+    AllDraining,
+    /// Every backend is down or ejected by passive health.
+    AllDown,
+    /// Every backend's effective weight is zero (e.g. agents reported 0%).
+    AllZeroWeight,
+    /// A mix of the above, counted.
+    Unavailable {
+        /// Backends in the exclusion list.
+        excluded: usize,
+        /// Backends draining.
+        draining: usize,
+        /// Backends down or ejected.
+        down: usize,
+        /// Backends with effective weight zero.
+        zero_weight: usize,
+    },
+}
+
+impl fmt::Display for NoBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoBackend::Empty => f.write_str("no backend: the set is empty"),
+            NoBackend::AllExcluded => f.write_str("no backend: every backend is excluded"),
+            NoBackend::AllDraining => f.write_str("no backend: every backend is draining"),
+            NoBackend::AllDown => f.write_str("no backend: every backend is down or ejected"),
+            NoBackend::AllZeroWeight => {
+                f.write_str("no backend: every backend has effective weight 0")
+            }
+            NoBackend::Unavailable {
+                excluded,
+                draining,
+                down,
+                zero_weight,
+            } => write!(
+                f,
+                "no backend: {excluded} excluded, {draining} draining, {down} down, {zero_weight} at weight 0"
+            ),
+        }
+    }
+}
+
+impl Error for NoBackend {}
