@@ -73,8 +73,8 @@ pub use runtime::slot::BackendStatus;
 pub use strategy::Strategy;
 pub use types::clock;
 pub use types::{
-    AdminState, BackendId, BackendSpec, BackendState, ConfigError, Context, FailureKind,
-    NoBackend, Observer, Outcome, OutcomeKind, Reason, StateChange, MAX_BACKENDS, MAX_WEIGHT,
+    AdminState, BackendId, BackendSpec, BackendState, ConfigError, Context, FailureKind, NoBackend,
+    Observer, Outcome, OutcomeKind, Reason, StateChange, MAX_BACKENDS, MAX_WEIGHT,
 };
 
 /// The README's examples, compiled and run as doc tests.

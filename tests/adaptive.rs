@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use pickwise::strategy::{ResourceBased, RoundRobin, SdnAdaptive};
-use pickwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick, Pool, Strategy};
 use pickwise::clock::ManualClock;
 use pickwise::health::HealthConfig;
+use pickwise::strategy::{ResourceBased, RoundRobin, SdnAdaptive};
+use pickwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick, Pool, Strategy};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -277,7 +277,10 @@ fn sdn_adaptive_skips_ineligible_and_refuses_bad_settings() {
     let counts = shares(&pool, 5, 1000);
     assert!(counts[2] > 400 && counts[4] > 400, "{counts:?}");
     for bad in [f64::NAN, -1.0, f64::INFINITY] {
-        let built = Pool::new(SdnAdaptive::new().seeded(1).error_penalty(bad), common::equal(2));
+        let built = Pool::new(
+            SdnAdaptive::new().seeded(1).error_penalty(bad),
+            common::equal(2),
+        );
         assert!(built.is_err(), "error weight {bad} accepted");
     }
 }

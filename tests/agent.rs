@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use pickwise::agent::{self, AgentError, AgentReport, Capacity};
 use pickwise::strategy::WeightedRoundRobin;
-use pickwise::{AdminState, BackendId, BackendSpec, BackendState, Reason};
 use pickwise::strategy::WEIGHT_UNIT;
+use pickwise::{AdminState, BackendId, BackendSpec, BackendState, Reason};
 
 fn parse(text: &str) -> AgentReport {
     text.parse()

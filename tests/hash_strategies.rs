@@ -174,17 +174,12 @@ fn clients_fall_back_to_their_address_and_keyless_requests_spread() {
     }
 }
 
-
 #[test]
 fn maglev_rejects_bad_sizes() {
     assert!(Pool::new(Maglev::new().size(65_536), common::equal(3)).is_err());
     assert!(Pool::new(Maglev::new().size(1), common::equal(1)).is_err());
     assert!(Pool::new(Maglev::new().size(5), common::equal(6)).is_err());
-    assert!(Pool::new(
-        Maglev::new().size(Maglev::MAX_SIZE + 1),
-        common::equal(3)
-    )
-    .is_err());
+    assert!(Pool::new(Maglev::new().size(Maglev::MAX_SIZE + 1), common::equal(3)).is_err());
     assert!(Pool::new(Maglev::new().size(7), common::equal(7)).is_ok());
 }
 
@@ -296,4 +291,3 @@ fn bounded_load_rejects_nonsense_epsilon() {
     }
     assert!(Pool::new(BoundedLoad::new().epsilon(0.1), common::equal(2)).is_ok());
 }
-

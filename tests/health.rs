@@ -2,9 +2,9 @@ mod common;
 
 use std::time::Duration;
 
+use pickwise::health::HealthConfig;
 use pickwise::strategy::RoundRobin;
 use pickwise::{BackendId, BackendState, Balancer, Context, FailureKind, Outcome, Pool};
-use pickwise::health::HealthConfig;
 
 fn fail_next(pool: &Pool<RoundRobin, usize>, target: usize) {
     // Round robin: walk to the target, failing only it.

@@ -1,7 +1,9 @@
 mod common;
 
 use pickwise::strategy::{LeastConnections, WeightedLeastConnections};
-use pickwise::{AdminState, BackendId, Balancer, Context, Pick, Pool, Reason, Strategy as Balancing};
+use pickwise::{
+    AdminState, BackendId, Balancer, Context, Pick, Pool, Reason, Strategy as Balancing,
+};
 use proptest::prelude::*;
 
 use common::{ops, Op};

@@ -6,7 +6,7 @@ mod common;
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use pickwise::strategy::{PeakEwma, P2c, Random, RoundRobin};
+use pickwise::strategy::{P2c, PeakEwma, Random, RoundRobin};
 use pickwise::{BackendId, Balancer, Context, Outcome, Pick, Pool, Strategy as Balancing};
 use proptest::prelude::*;
 
@@ -118,7 +118,11 @@ fn peak_ewma_penalises_a_backend_that_fails_fast() {
     let share = slow_share_of(PeakEwma::new().seeded(9), true, Slow::Fails);
     assert!(share < 0.5 * 0.25, "{share}");
     // Without the penalty it gets its fair share: the test can fail.
-    let share = slow_share_of(PeakEwma::new().seeded(9).error_penalty(0.0), true, Slow::Fails);
+    let share = slow_share_of(
+        PeakEwma::new().seeded(9).error_penalty(0.0),
+        true,
+        Slow::Fails,
+    );
     assert!(share > 0.2, "{share}");
 }
 

@@ -10,9 +10,9 @@
 use loom::thread;
 use std::sync::Arc;
 
+use pickwise::health::HealthConfig;
 use pickwise::strategy::LeastConnections;
 use pickwise::{BackendId, BackendSpec, Balancer, Context, Pool};
-use pickwise::health::HealthConfig;
 
 fn pool(ids: &[&str]) -> Pool<LeastConnections, ()> {
     Pool::builder(LeastConnections::new())

@@ -6,10 +6,13 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pickwise::strategy::{Random, RoundRobin};
-use pickwise::{BackendId, BackendState, Balancer, ConfigError, Context, FailureKind, Outcome, Pool, Reason, StateChange, Strategy};
 use pickwise::clock::ManualClock;
 use pickwise::health::{HealthConfig, OutlierConfig};
+use pickwise::strategy::{Random, RoundRobin};
+use pickwise::{
+    BackendId, BackendState, Balancer, ConfigError, Context, FailureKind, Outcome, Pool, Reason,
+    StateChange, Strategy,
+};
 use proptest::prelude::*;
 
 const INTERVAL: Duration = Duration::from_secs(10);

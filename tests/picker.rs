@@ -4,9 +4,9 @@
 mod common;
 
 use common::equal;
+use pickwise::health::HealthConfig;
 use pickwise::strategy::{LeastConnections, RoundRobin, WeightedRoundRobin};
 use pickwise::{BackendSpec, Balancer, Context, FailureKind, Outcome, Pool};
-use pickwise::health::HealthConfig;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -5,9 +5,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pickwise::strategy::{AnyStrategy, StrategyKind};
-use pickwise::{AdminState, BackendId, BackendSpec, Balancer, Context, FailureKind, MAX_WEIGHT, Outcome, Pick, Pool, Reason};
 use pickwise::clock::ManualClock;
+use pickwise::strategy::{AnyStrategy, StrategyKind};
+use pickwise::{
+    AdminState, BackendId, BackendSpec, Balancer, Context, FailureKind, Outcome, Pick, Pool,
+    Reason, MAX_WEIGHT,
+};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -74,7 +77,8 @@ fn run(kind: StrategyKind, ops: &[Op]) -> Result<(), TestCaseError> {
                 prop_assert_eq!(result.is_ok(), valid(specs), "{:?} -> {:?}", specs, result);
             }
             Op::SetState(n, s) => {
-                let state = [AdminState::Up, AdminState::Draining, AdminState::Down][usize::from(*s)];
+                let state =
+                    [AdminState::Up, AdminState::Draining, AdminState::Down][usize::from(*s)];
                 pool.set_state(&id(*n), state, Reason::Admin("test".into()));
             }
             Op::Pick(mask) => {

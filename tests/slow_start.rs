@@ -5,10 +5,13 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pickwise::strategy::{Random, RoundRobin};
-use pickwise::{AdminState, BackendId, Balancer, Context, FailureKind, Outcome, Pool, Reason, Strategy as Balancing};
 use pickwise::clock::ManualClock;
 use pickwise::health::{HealthConfig, SlowStart};
+use pickwise::strategy::{Random, RoundRobin};
+use pickwise::{
+    AdminState, BackendId, Balancer, Context, FailureKind, Outcome, Pool, Reason,
+    Strategy as Balancing,
+};
 use proptest::prelude::*;
 
 const WINDOW: Duration = Duration::from_secs(10);

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use pickwise::hash::HashKey;
 use pickwise::strategy::SourceIpHash;
-use pickwise::{BackendSpec, Balancer, Context};
 use pickwise::strategy::StickyTable;
+use pickwise::{BackendSpec, Balancer, Context};
 
 /// The system allocator, counting live heap bytes.
 struct Counting;

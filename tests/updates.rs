@@ -4,7 +4,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pickwise::strategy::{AnyStrategy, LeastConnections, StrategyKind};
-use pickwise::{AdminState, BackendId, BackendSpec, BackendState, Balancer, ConfigError, Context, Pool, Reason};
+use pickwise::{
+    AdminState, BackendId, BackendSpec, BackendState, Balancer, ConfigError, Context, Pool, Reason,
+};
 
 fn in_flight<S: pickwise::Strategy>(pool: &Pool<S, usize>, id: &str) -> u64 {
     pool.status(&BackendId::new(id)).unwrap().in_flight

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pickwise::hash::HashKey;
+use pickwise::health::{HealthConfig, OutlierConfig, SlowStart};
 use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
 use pickwise::{BackendId, BackendSpec, Pool, StateChange};
-use pickwise::health::{HealthConfig, OutlierConfig, SlowStart};
 
 pub const PROXY_USAGE: &str =
     "usage: --listen HOST:PORT --strategy NAME --backend ADDR[,weight=N][,agent=ADDR] \

@@ -23,11 +23,13 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pickwise::hash::HashKey;
-use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
-use pickwise::{BackendId, BackendSpec, Balancer, ConfigError, Context, FailureKind, Outcome, Pick, Pool};
 use pickwise::clock::ManualClock;
+use pickwise::hash::HashKey;
 use pickwise::health::HealthConfig;
+use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
+use pickwise::{
+    BackendId, BackendSpec, Balancer, ConfigError, Context, FailureKind, Outcome, Pick, Pool,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -18,7 +18,6 @@
 //! # Ok::<(), pickwise::agent::AgentError>(())
 //! ```
 
-
 mod query;
 mod reply;
 

@@ -1,8 +1,8 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::types::ConfigError;
 use crate::hash::{HashKey, RendezvousTable};
+use crate::types::ConfigError;
 
 /// A Maglev lookup table (Eisenbud et al., NSDI 2016): `size` entries, a
 /// prime number of them, each naming the backend that owns the keys

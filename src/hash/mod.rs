@@ -35,4 +35,3 @@ pub(crate) use ring::Ring;
 /// The IPv6 prefix length client addresses are hashed on by default: a /64
 /// is usually one site, and privacy addresses rotate the rest.
 pub const DEFAULT_V6_PREFIX: u8 = 64;
-

@@ -1,5 +1,5 @@
-use crate::types::ConfigError;
 use crate::hash::HashKey;
+use crate::types::ConfigError;
 
 /// A ketama-style consistent-hash ring: every backend owns points on a
 /// 64-bit circle, in proportion to its weight, and a key belongs to the

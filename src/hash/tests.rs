@@ -154,9 +154,12 @@ fn maglev_builds_quickly_with_very_unequal_weights() {
     let table = MaglevTable::new(
         &KEY,
         MaglevTable::DEFAULT_SIZE,
-        ids.iter()
-            .enumerate()
-            .map(|(i, id)| (id.as_str(), if i == 0 { crate::types::MAX_WEIGHT } else { 1 })),
+        ids.iter().enumerate().map(|(i, id)| {
+            (
+                id.as_str(),
+                if i == 0 { crate::types::MAX_WEIGHT } else { 1 },
+            )
+        }),
     )
     .unwrap();
     let counts = entries_per_backend(&table, 30_001);
@@ -178,7 +181,10 @@ fn a_small_maglev_table_splits_its_entries_evenly() {
     }
     counts.sort();
     assert_eq!(counts, [4, 4, 5]);
-    assert!(MaglevTable::new(&key, 12, [("a", 1)]).is_err(), "12 is not prime");
+    assert!(
+        MaglevTable::new(&key, 12, [("a", 1)]).is_err(),
+        "12 is not prime"
+    );
 }
 
 #[test]

@@ -146,4 +146,3 @@ impl<S: Strategy> Pool<S, ()> {
         }
     }
 }
-

@@ -13,6 +13,8 @@ mod builder;
 mod generation;
 mod pick;
 mod picker;
+#[cfg(test)]
+mod tests;
 
 pub use balancer::Balancer;
 pub use builder::PoolBuilder;
@@ -31,7 +33,9 @@ use crate::runtime::slot::{BackendStatus, Slot};
 use crate::runtime::sync::Swap;
 use crate::strategy::Strategy;
 use crate::types::clock::{saturating_nanos, Clock};
-use crate::types::{AdminState, BackendId, BackendSpec, ConfigError, Context, NoBackend, Observer, Reason};
+use crate::types::{
+    AdminState, BackendId, BackendSpec, ConfigError, Context, NoBackend, Observer, Reason,
+};
 use generation::{announce, next_generation, validate, Generation, Retired, Retirement};
 use pick::Member;
 
@@ -268,4 +272,3 @@ impl<S: Strategy, B: Send + Sync + 'static> Balancer<B> for Pool<S, B> {
         Ok(Pick::new(Arc::clone(member), self.counted))
     }
 }
-

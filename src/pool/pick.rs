@@ -3,9 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::runtime::slot::Slot;
 use crate::types::BackendId;
 use crate::types::Outcome;
-use crate::runtime::slot::Slot;
 
 /// A backend's payload and the runtime slot it counts against.
 pub(crate) struct Member<B> {

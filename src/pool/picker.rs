@@ -4,14 +4,14 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::pool::pick::{Attempt, Member, Pick};
+use crate::pool::{Generation, Pool};
+use crate::runtime::sync::Cached;
+use crate::strategy::Strategy;
 use crate::types::BackendId;
 use crate::types::Context;
 use crate::types::NoBackend;
 use crate::types::Outcome;
-use crate::pool::pick::{Attempt, Member, Pick};
-use crate::pool::{Generation, Pool};
-use crate::strategy::Strategy;
-use crate::runtime::sync::Cached;
 
 /// One thread's handle on a [`Pool`], for code that picks in a tight loop.
 ///

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use crate::types::BackendId;
-use crate::types::clock::saturating_nanos;
-use crate::types::Context;
-use crate::types::NoBackend;
 use crate::runtime::arena::{self, HotRef};
 use crate::runtime::shared::Shared;
 use crate::runtime::slot::Slot;
+use crate::types::clock::saturating_nanos;
+use crate::types::BackendId;
+use crate::types::Context;
+use crate::types::NoBackend;
 
 /// The backends of one generation, in the order the caller gave them.
 ///

@@ -1,9 +1,9 @@
-use crate::types::{ConfigError, Context};
 use crate::hash::Ring;
-use crate::strategy::kernel::hashing::{hash_settings, ring_of, RequestHasher};
 use crate::runtime::set::BackendSet;
+use crate::strategy::kernel::hashing::{hash_settings, ring_of, RequestHasher};
 use crate::strategy::kernel::PerWeight;
 use crate::strategy::{RingHash, Strategy};
+use crate::types::{ConfigError, Context};
 
 /// Consistent hashing with bounded loads (Mirrokni, Thorup and Zadimoghaddam,
 /// 2016; HAProxy's `hash-balance-factor`, Vimeo's use): ring hash, except

@@ -176,7 +176,10 @@ impl FromStr for StrategyKind {
             .iter()
             .copied()
             .find(|kind| kind.name() == wanted)
-            .ok_or_else(|| ConfigError::UnknownStrategy(name.to_owned()))
+            .ok_or_else(|| ConfigError::UnknownStrategy {
+                name: name.to_owned(),
+                known: StrategyKind::NAMES,
+            })
     }
 }
 

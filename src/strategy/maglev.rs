@@ -1,8 +1,8 @@
-use crate::types::{ConfigError, Context};
 use crate::hash::MaglevTable;
-use crate::strategy::kernel::hashing::{hash_settings, RequestHasher};
 use crate::runtime::set::BackendSet;
+use crate::strategy::kernel::hashing::{hash_settings, RequestHasher};
 use crate::strategy::Strategy;
+use crate::types::{ConfigError, Context};
 
 /// Maglev (Google's load balancer, Envoy `MAGLEV`): a prime-sized lookup
 /// table ([`MaglevTable`]) built with the set, each entry owned by a

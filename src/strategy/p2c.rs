@@ -1,9 +1,9 @@
-use crate::types::{ConfigError, Context};
-use crate::strategy::kernel::rng::AtomicRng;
 use crate::runtime::set::BackendSet;
+use crate::strategy::kernel::rng::AtomicRng;
 use crate::strategy::kernel::two_choices::{settle, two_candidates};
 use crate::strategy::kernel::PerWeight;
 use crate::strategy::Strategy;
+use crate::types::{ConfigError, Context};
 
 /// Power of two choices: two distinct eligible backends drawn at random, the
 /// one with fewer picks in flight per unit of effective weight wins, i.e. the

@@ -1,9 +1,9 @@
-use crate::types::{ConfigError, Context};
-use crate::strategy::kernel::rng::AtomicRng;
 use crate::runtime::set::BackendSet;
 use crate::runtime::slot::WEIGHT_UNIT;
 use crate::strategy::kernel::alias::AliasTable;
+use crate::strategy::kernel::rng::AtomicRng;
 use crate::strategy::Strategy;
+use crate::types::{ConfigError, Context};
 
 /// Weighted random: each eligible backend with probability proportional to
 /// its effective weight.

@@ -1,8 +1,8 @@
-use crate::types::{ConfigError, Context};
 use crate::hash::RendezvousTable;
-use crate::strategy::kernel::hashing::{hash_settings, RequestHasher};
 use crate::runtime::set::BackendSet;
+use crate::strategy::kernel::hashing::{hash_settings, RequestHasher};
 use crate::strategy::Strategy;
+use crate::types::{ConfigError, Context};
 
 /// Weighted rendezvous hashing (highest random weight): every backend scores
 /// the request's hash, `-weight / ln(u)` with `u` drawn from the keyed hash
@@ -57,7 +57,12 @@ impl Strategy for Rendezvous {
         ))
     }
 
-    fn select(&self, table: &RendezvousTable, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
+    fn select(
+        &self,
+        table: &RendezvousTable,
+        set: &BackendSet,
+        ctx: &Context<'_>,
+    ) -> Option<usize> {
         let hash = self.hasher.hash(ctx);
         table.best(
             hash,

@@ -1,8 +1,8 @@
-use crate::types::{ConfigError, Context};
 use crate::runtime::set::BackendSet;
 use crate::strategy::kernel::smooth::Scores;
 use crate::strategy::kernel::PerWeight;
 use crate::strategy::{Strategy, WeightedRoundRobin};
+use crate::types::{ConfigError, Context};
 
 /// Resource-based (adaptive): each backend's share follows the capacity its
 /// agent reports. An agent on each node says `75%` (of the configured

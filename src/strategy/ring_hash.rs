@@ -1,8 +1,8 @@
-use crate::types::{ConfigError, Context};
 use crate::hash::Ring;
-use crate::strategy::kernel::hashing::{hash_settings, ring_of, RequestHasher};
 use crate::runtime::set::BackendSet;
+use crate::strategy::kernel::hashing::{hash_settings, ring_of, RequestHasher};
 use crate::strategy::Strategy;
+use crate::types::{ConfigError, Context};
 
 /// Ring hash (ketama, nginx `hash ... consistent`, Envoy `RING_HASH`): the
 /// request's hash lands on a [`Ring`] of points, each backend owning points

@@ -1,7 +1,7 @@
-use crate::types::{ConfigError, Context};
 use crate::runtime::set::BackendSet;
 use crate::strategy::kernel::Cursor;
 use crate::strategy::Strategy;
+use crate::types::{ConfigError, Context};
 
 /// Round robin: each backend in turn, one global order.
 ///

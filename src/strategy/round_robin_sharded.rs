@@ -1,8 +1,8 @@
 use std::cell::Cell;
 
-use crate::types::{ConfigError, Context};
 use crate::runtime::set::BackendSet;
 use crate::strategy::Strategy;
+use crate::types::{ConfigError, Context};
 
 thread_local! {
     /// Each thread's own cursor, started at a place drawn from the thread's

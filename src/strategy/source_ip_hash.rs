@@ -1,12 +1,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::types::{ConfigError, Context};
-use crate::hash::RendezvousTable;
-use crate::strategy::kernel::hashing::{hash_settings, RequestHasher};
-use crate::runtime::set::BackendSet;
 use crate::hash::sticky::{Lookup, StickyTable, Verdict};
+use crate::hash::RendezvousTable;
+use crate::runtime::set::BackendSet;
+use crate::strategy::kernel::hashing::{hash_settings, RequestHasher};
 use crate::strategy::Strategy;
+use crate::types::{ConfigError, Context};
 
 /// Default time a client stays on its backend after its last request.
 pub const DEFAULT_STICKY_TTL: Duration = Duration::from_secs(30 * 60);

@@ -1,7 +1,7 @@
-use crate::types::{ConfigError, Context};
 use crate::runtime::set::BackendSet;
 use crate::strategy::kernel::{scan_min, Cursor, PerWeight};
 use crate::strategy::Strategy;
+use crate::types::{ConfigError, Context};
 
 /// Weighted least connections: the backend with the fewest in-flight picks per
 /// unit of effective weight, counting the pick being made, i.e. the lowest

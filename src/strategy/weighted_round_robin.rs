@@ -1,7 +1,7 @@
-use crate::types::{ConfigError, Context};
 use crate::runtime::set::BackendSet;
 use crate::strategy::kernel::smooth::Scores;
 use crate::strategy::Strategy;
+use crate::types::{ConfigError, Context};
 
 /// Smooth weighted round robin, nginx's scheme: every pick adds each eligible
 /// backend's effective weight to its running score, takes the first highest

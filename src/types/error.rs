@@ -33,7 +33,12 @@ pub enum ConfigError {
         why: String,
     },
     /// A strategy name that is not known.
-    UnknownStrategy(String),
+    UnknownStrategy {
+        /// The name given.
+        name: String,
+        /// The names that are known.
+        known: &'static [&'static str],
+    },
     /// A setting out of its range.
     Invalid {
         /// The setting.
@@ -59,11 +64,9 @@ impl fmt::Display for ConfigError {
             ConfigError::BackendSpec { spec, why } => {
                 write!(f, "bad backend `{spec}`: {why}")
             }
-            ConfigError::UnknownStrategy(name) => write!(
-                f,
-                "unknown strategy `{name}` (known: {})",
-                crate::strategy::StrategyKind::NAMES.join(", ")
-            ),
+            ConfigError::UnknownStrategy { name, known } => {
+                write!(f, "unknown strategy `{name}` (known: {})", known.join(", "))
+            }
             ConfigError::Invalid { setting, why } => write!(f, "bad {setting}: {why}"),
         }
     }

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use pickwise::{BackendSpec, Pool, Strategy};
 use pickwise::clock::ManualClock;
+use pickwise::{BackendSpec, Pool, Strategy};
 
 /// Backends named `b0`, `b1`, ... with the given weights; the payload is the index.
 pub fn weighted(weights: &[u32]) -> Vec<BackendSpec<usize>> {

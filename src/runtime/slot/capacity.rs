@@ -3,8 +3,8 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::agent::Capacity;
 use super::{Slot, WEIGHT_UNIT};
+use crate::agent::Capacity;
 
 /// The capacity an agent set on one backend, and until when it holds.
 #[derive(Debug, Clone, Copy, Default)]

@@ -21,6 +21,13 @@ thread_local! {
     static THREAD_STATE: Cell<u64> = Cell::new(rand::random());
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Draws this thread made from a shared (seeded) sequence: the check
+    /// that unseeded strategies never do (`strategy::by_name`'s tests).
+    pub(crate) static SHARED_DRAWS: Cell<u64> = const { Cell::new(0) };
+}
+
 const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
 
 impl AtomicRng {
@@ -51,6 +58,8 @@ impl AtomicRng {
                 next
             })
         } else {
+            #[cfg(test)]
+            SHARED_DRAWS.with(|draws| draws.set(draws.get() + 1));
             self.state
                 .fetch_add(GAMMA, Ordering::Relaxed)
                 .wrapping_add(GAMMA)

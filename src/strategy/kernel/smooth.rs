@@ -16,7 +16,6 @@ impl Scores {
     }
 }
 
-
 impl Scores {
     /// One step of nginx's smooth weighted round robin among the backends
     /// `takes_part` admits; the others' scores stay as they are.
