@@ -26,7 +26,7 @@ use crate::types::ConfigError;
 /// [`OutcomeKind::Success`](crate::OutcomeKind::Success); server errors and
 /// failures both count against the rate.
 ///
-/// Ejections share [`HealthConfig`](crate::HealthConfig)'s cap
+/// Ejections share [`HealthConfig`](crate::health::HealthConfig)'s cap
 /// (`max_ejected_percent`, never the last backend) and its ejection times:
 /// `base_ejection` times the number of success-rate ejections in a row,
 /// capped at `max_ejection`. The count starts over once the backend passes

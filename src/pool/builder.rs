@@ -66,7 +66,7 @@ impl<S: Strategy> PoolBuilder<S> {
     /// Counts picks in flight even when the strategy does not read them
     /// (round robin, weighted round robin, random and the hash strategies
     /// skip the count by default, saving two atomic writes per pick), so that
-    /// [`BackendStatus::in_flight`] shows them.
+    /// [`BackendStatus::in_flight`](crate::BackendStatus::in_flight) shows them.
     pub fn counts_in_flight(mut self, track: bool) -> Self {
         self.counts_in_flight = track;
         self

@@ -67,7 +67,7 @@ impl BackendSet {
     }
 
     /// The effective weight of backend `i` now, in hundredths of a weight unit
-    /// ([`WEIGHT_UNIT`](crate::WEIGHT_UNIT)): the configured weight as agents
+    /// ([`WEIGHT_UNIT`](crate::strategy::WEIGHT_UNIT)): the configured weight as agents
     /// and slow start have scaled it. May be zero.
     #[inline]
     pub fn effective_weight(&self, i: usize) -> u64 {
@@ -108,7 +108,7 @@ impl BackendSet {
     }
 
     /// Backend `i`'s latency estimate at `now` in nanoseconds (see
-    /// [`FeedbackConfig`](crate::FeedbackConfig)); `None` before its first
+    /// [`FeedbackConfig`](crate::health::FeedbackConfig)); `None` before its first
     /// success or timeout.
     #[inline]
     pub fn latency(&self, i: usize, now: u64) -> Option<f64> {

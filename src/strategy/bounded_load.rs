@@ -6,7 +6,7 @@ use crate::strategy::{RingHash, Strategy};
 use crate::types::{ConfigError, Context};
 
 /// Consistent hashing with bounded loads (Mirrokni, Thorup and Zadimoghaddam,
-/// 2016; HAProxy's `hash-balance-factor`, Vimeo's use): ring hash, except
+/// [arXiv:1608.01350](https://arxiv.org/abs/1608.01350), 2016; HAProxy's `hash-balance-factor`, Vimeo's use): ring hash, except
 /// that a backend already at its bound is passed over, and the walk goes on
 /// round the ring to the first eligible backend under its bound.
 ///

@@ -4,8 +4,9 @@ use crate::strategy::kernel::hashing::{hash_settings, RequestHasher};
 use crate::strategy::Strategy;
 use crate::types::{ConfigError, Context};
 
-/// Maglev (Google's load balancer, Envoy `MAGLEV`): a prime-sized lookup
-/// table ([`MaglevTable`]) built with the set, each entry owned by a
+/// Maglev (Google's load balancer, Envoy `MAGLEV`; Eisenbud et al.,
+/// [NSDI 2016](https://research.google/pubs/maglev-a-fast-and-reliable-software-network-load-balancer/)):
+/// a prime-sized lookup table built with the set, each entry owned by a
 /// backend in proportion to its configured weight; the request's hash
 /// modulo the size names the entry.
 ///

@@ -9,7 +9,8 @@ use crate::types::{ConfigError, Context};
 /// one with fewer picks in flight per unit of effective weight wins, i.e. the
 /// lower `(in_flight + 1) / weight`; a tie is settled by a coin.
 ///
-/// Mitzenmacher's result: comparing just two random candidates brings the
+/// Mitzenmacher's result ([The Power of Two Choices in Randomized Load
+/// Balancing](https://www.eecs.harvard.edu/~michaelm/postscripts/tpds2001.pdf), 2001): comparing just two random candidates brings the
 /// maximum load down from `log n / log log n` to `log log n`, nearly as good
 /// as scanning everyone, at O(1) cost and without every balancer herding onto
 /// the same "least loaded" backend, as a full scan from many uncoordinated
@@ -20,8 +21,8 @@ use crate::types::{ConfigError, Context};
 /// [`WeightedLeastConnections`](super::WeightedLeastConnections)'s O(N) scan
 /// is too much. Envoy's and Finagle's default.
 ///
-/// **Synchronisation**: no lock. Two draws from a lock-free [`AtomicRng`]
-/// and four atomic loads in the common case; when a drawn backend is not
+/// **Synchronisation**: no lock. Two draws from a per-thread random stream
+/// (a shared lock-free sequence when [seeded](Self::seeded)) and four atomic loads in the common case; when a drawn backend is not
 /// eligible (down, excluded) it retries a few times, then draws from the
 /// eligible ones by an O(N) scan. Costs are compared by cross-multiplying
 /// in `u128`, no floats.

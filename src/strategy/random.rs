@@ -14,9 +14,9 @@ use crate::types::{ConfigError, Context};
 /// simplest baseline. It ignores load: prefer [`P2c`](super::P2c)
 /// when request durations vary.
 ///
-/// **Synchronisation**: no lock. Draws from a lock-free [`AtomicRng`] (a
-/// `fetch_add` each) by configured weight from an [`AliasTable`] built with
-/// the set (O(1) at any size), thinned by effective weight. When an
+/// **Synchronisation**: no lock. Draws from a per-thread random stream (a
+/// shared lock-free sequence when [seeded](Self::seeded)) by configured
+/// weight from an alias table (Vose's method) built with the set (O(1) at any size), thinned by effective weight. When an
 /// agent has ever pushed a backend above its configured weight, or the draws
 /// keep hitting backends that cannot take the pick, it falls back to an
 /// exact O(N) draw (for the rest of the pool's life in the first case: the

@@ -4,7 +4,8 @@ use crate::strategy::kernel::hashing::{hash_settings, RequestHasher};
 use crate::strategy::Strategy;
 use crate::types::{ConfigError, Context};
 
-/// Weighted rendezvous hashing (highest random weight): every backend scores
+/// Weighted rendezvous hashing (highest random weight; Thaler and
+/// Ravishankar, [ToN 1998](https://doi.org/10.1109/90.663936)): every backend scores
 /// the request's hash, `-weight / ln(u)` with `u` drawn from the keyed hash
 /// of (request, backend); the highest eligible score wins.
 ///

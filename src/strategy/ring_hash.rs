@@ -5,7 +5,9 @@ use crate::strategy::Strategy;
 use crate::types::{ConfigError, Context};
 
 /// Ring hash (ketama, nginx `hash ... consistent`, Envoy `RING_HASH`): the
-/// request's hash lands on a [`Ring`] of points, each backend owning points
+/// request's hash lands on a ring of points ([consistent
+/// hashing](https://www.cs.princeton.edu/courses/archive/fall09/cos518/papers/chash.pdf),
+/// Karger et al. 1997), each backend owning points
 /// in proportion to its configured weight; the owner of the first point at
 /// or after the hash takes the request.
 ///

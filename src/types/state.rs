@@ -67,7 +67,7 @@ pub enum Reason {
     },
     /// Success-rate outlier detection ejected it: over the last interval its
     /// success rate fell below its peers' mean minus `stdev_factor` standard
-    /// deviations (see [`OutlierConfig`](crate::OutlierConfig)). Rates are
+    /// deviations (see [`OutlierConfig`](crate::health::OutlierConfig)). Rates are
     /// in basis points, hundredths of a percent: 10 000 is 100%.
     SuccessRateOutlier {
         /// Its success rate over the interval, basis points.

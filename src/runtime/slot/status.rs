@@ -19,7 +19,7 @@ pub struct BackendStatus {
     pub since: Duration,
     /// Configured weight.
     pub weight: u32,
-    /// Effective weight in hundredths of a weight unit ([`WEIGHT_UNIT`]).
+    /// Effective weight in hundredths of a weight unit ([`WEIGHT_UNIT`](crate::strategy::WEIGHT_UNIT)).
     pub effective_weight: u64,
     /// Picks of it alive now (0 when the pool does not count them: see
     /// [`PoolBuilder::counts_in_flight`](crate::PoolBuilder::counts_in_flight)).
