@@ -2,12 +2,13 @@
 //! the passive-health ejections (consecutive failures, success-rate
 //! outliers) that outcomes trigger.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::Slot;
 use crate::runtime::outliers::{IntervalCounts, Outlier};
+use crate::runtime::sync::AtomicU32;
 use crate::types::clock::saturating_nanos;
 use crate::types::{FailureKind, Outcome, OutcomeKind, Reason};
 
