@@ -15,8 +15,8 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use pickwise::FailureKind;
 use parking_lot::Mutex;
+use pickwise::FailureKind;
 use tokio::net::TcpStream;
 
 use crate::Body;
