@@ -367,7 +367,8 @@ async fn answer_admin(shared: Arc<Shared>, req: Request<Incoming>, peer: SocketA
         ("/admin/drain" | "/admin/ready", &Method::POST) => {
             let draining = path == "/admin/drain";
             if shared.draining.swap(draining, Ordering::Relaxed) != draining {
-                info!("{}: admin request from {peer}", state(draining).trim());
+                let now = if draining { "draining" } else { "ready" };
+                info!("{now}: POST {path} from {peer}");
             }
             text(StatusCode::OK, state(draining).into())
         }
