@@ -5,8 +5,12 @@
 //! cargo run --release --example hyper_proxy -- --listen 127.0.0.1:9091 --strategy round-robin \
 //!     --backend 127.0.0.1:8001 --backend 127.0.0.1:8002,weight=2[,agent=127.0.0.1:9002] \
 //!     [--hash-key HEX] [--eject-ms N] [--failures N] [--agent-interval-ms N] \
-//!     [--timeout-ms N] [--header-timeout-ms N] [--max-connections N] [--threads N]
+//!     [--timeout-ms N] [--header-timeout-ms N] [--max-connections N] [--threads N] \
+//!     [--log-level FILTER]
 //! ```
+//!
+//! `--help` lists every flag (clap); logs go to stderr (tracing; the level
+//! from `--log-level`, else `RUST_LOG`, else info).
 //!
 //! - Keep-alive connections to backends, pooled per backend (upstream.rs).
 //! - The pick lives until the response body has been sent, so the
@@ -26,6 +30,10 @@
 //! - `X-Forwarded-For` is appended; the client address feeds `source-ip-hash`.
 //! - Request heads must arrive within `--header-timeout-ms` (10 s); at most `--max-connections`
 //!   client connections are served at once; Ctrl-C shuts down gracefully.
+//! - Every request goes to a backend, whatever its path: a worker's drain
+//!   and ready actions live on its own admin listener, which the proxy never
+//!   forwards to, so `POST /admin/drain` through the proxy is an ordinary
+//!   request.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -34,10 +42,12 @@ mod upstream;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{log, ProxyArgs, SharedPool};
+use clap::Parser;
+use common::{millis, ProxyArgs, SharedPool};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Body as _;
@@ -48,7 +58,25 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use pickwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tracing::{info, warn};
 use upstream::{Lease, Upstreams};
+
+/// An HTTP reverse proxy balancing with any pickwise strategy.
+#[derive(Parser)]
+#[command(name = "hyper_proxy", version)]
+struct Args {
+    #[command(flatten)]
+    proxy: ProxyArgs,
+    /// How long a backend has to answer a request (504 after)
+    #[arg(long = "timeout-ms", value_name = "MS", default_value = "10000", value_parser = millis)]
+    timeout: Duration,
+    /// How long a client has to send a request head
+    #[arg(long = "header-timeout-ms", value_name = "MS", default_value = "10000", value_parser = millis)]
+    header_timeout: Duration,
+    /// Runtime threads (1: a single-threaded runtime) [default: one per core]
+    #[arg(long, value_name = "N")]
+    threads: Option<NonZeroUsize>,
+}
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
@@ -70,20 +98,21 @@ struct Proxy {
 }
 
 fn main() {
-    let args =
-        ProxyArgs::parse(std::env::args().skip(1)).unwrap_or_else(|e| common::exit_usage(&e));
+    let args = Args::parse();
+    args.proxy.log.init();
     let backend = |index, addr: SocketAddr| Backend {
         addr,
         index,
         host: HeaderValue::from_str(&addr.to_string()).expect("an address is a valid header"),
     };
     let pool = Arc::new(
-        args.pool(backend)
-            .unwrap_or_else(|e| common::exit_usage(&e)),
+        args.proxy
+            .pool(backend)
+            .unwrap_or_else(|e| common::exit_usage::<Args>(e)),
     );
     // One thread needs no work stealing: a current-thread runtime spares the
     // cross-thread queues and wakeups.
-    let mut runtime = match args.threads {
+    let mut runtime = match args.threads.map(NonZeroUsize::get) {
         Some(1) => tokio::runtime::Builder::new_current_thread(),
         Some(threads) => {
             let mut runtime = tokio::runtime::Builder::new_multi_thread();
@@ -102,19 +131,27 @@ fn main() {
     }
 }
 
-async fn serve(args: ProxyArgs, pool: SharedPool<Backend>) -> std::io::Result<()> {
-    let listener = TcpListener::bind(&args.listen).await?;
+async fn serve(args: Args, pool: SharedPool<Backend>) -> std::io::Result<()> {
+    let listener = TcpListener::bind(&args.proxy.listen).await.map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot listen on {}: {e}", args.proxy.listen),
+        )
+    })?;
     println!("listening on {}", listener.local_addr()?);
-    common::spawn_agent_pollers(&pool, &args.backends, args.agent_interval);
+    common::spawn_agent_pollers(&pool, &args.proxy.backends, args.proxy.agent_interval);
 
     let proxy = Arc::new(Proxy {
         pool,
         // Connecting must give up well inside the request's own timeout, so a
         // backend that drops SYNs is logged as such and the request retried.
-        upstreams: Upstreams::new(args.backends.len(), CONNECT_TIMEOUT.min(args.timeout / 2)),
+        upstreams: Upstreams::new(
+            args.proxy.backends.len(),
+            CONNECT_TIMEOUT.min(args.timeout / 2),
+        ),
         timeout: args.timeout,
     });
-    let slots = Arc::new(Semaphore::new(args.max_connections));
+    let slots = Arc::new(Semaphore::new(args.proxy.max_connections.get()));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -132,7 +169,7 @@ async fn serve(args: ProxyArgs, pool: SharedPool<Backend>) -> std::io::Result<()
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
-                    log(format_args!("accept failed: {e}"));
+                    warn!("accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
@@ -153,10 +190,10 @@ async fn serve(args: ProxyArgs, pool: SharedPool<Backend>) -> std::io::Result<()
             drop(permit);
         });
     }
-    log(format_args!("shutting down: finishing requests in flight"));
+    info!("shutting down: finishing requests in flight");
     tokio::select! {
         _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(Duration::from_secs(10)) => log(format_args!("gave up waiting after 10 s")),
+        _ = tokio::time::sleep(Duration::from_secs(10)) => warn!("gave up waiting after 10 s"),
     }
     Ok(())
 }

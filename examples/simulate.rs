@@ -38,73 +38,71 @@ mod svg;
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use pickwise::strategy::StrategyKind;
 
 use engine::Router;
 use report::ScenarioResult;
 
-const USAGE: &str = "usage: simulate [--requests N] [--seed N] [--scenario NAME|a-e] \
-[--utilisation F] [--agent-interval-ms N] [--svg FILE]";
-
+/// Every strategy against a modelled cluster: latency and balance tables.
+#[derive(Parser)]
+#[command(name = "simulate", version)]
 struct Args {
+    /// Requests per scenario and strategy
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "200000",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..),
+    )]
     requests: usize,
+    /// Seed of the run: same seed, same table
+    #[arg(long, value_name = "N", default_value = "1")]
     seed: u64,
+    /// One scenario, by name or by letter (a-e) [default: all]
+    #[arg(long, value_name = "NAME", value_parser = scenario_name)]
     scenario: Option<String>,
+    /// Offered load, a fraction of the nominal capacity (0 < F < 1.5)
+    #[arg(long, visible_alias = "utilization", value_name = "F", default_value = "0.7", value_parser = utilisation)]
     utilisation: f64,
-    /// `None`: the scenarios' own (500 ms); `Some(0)`: no agents.
+    /// How often agents are polled, in simulated ms (0: no agents)
+    /// [default: 500]
+    #[arg(long, value_name = "MS")]
     agent_interval_ms: Option<u64>,
+    /// Also plot p99 latency per strategy and scenario to this SVG file
+    #[arg(long, value_name = "FILE")]
     svg: Option<String>,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        requests: 200_000,
-        seed: 1,
-        scenario: None,
-        utilisation: 0.7,
-        agent_interval_ms: None,
-        svg: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        if flag == "--help" || flag == "-h" {
-            return Err(USAGE.into());
-        }
-        let value = it
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
-        let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
-        match flag.as_str() {
-            "--requests" => args.requests = value.parse().map_err(|e| bad(&e))?,
-            "--seed" => args.seed = value.parse().map_err(|e| bad(&e))?,
-            "--scenario" => args.scenario = Some(value),
-            "--utilisation" | "--utilization" => {
-                args.utilisation = value.parse().map_err(|e| bad(&e))?;
-                if !(args.utilisation > 0.0 && args.utilisation < 1.5) {
-                    return Err(bad(&"must be between 0 and 1.5"));
-                }
-            }
-            "--agent-interval-ms" => {
-                args.agent_interval_ms = Some(value.parse().map_err(|e| bad(&e))?);
-            }
-            "--svg" => args.svg = Some(value),
-            _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
-        }
+fn utilisation(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if value > 0.0 && value < 1.5 {
+        Ok(value)
+    } else {
+        Err("must be between 0 and 1.5".into())
     }
-    if args.requests == 0 {
-        return Err("--requests must be at least 1".into());
+}
+
+/// A scenario by name (`unequal`) or by the issue's letter (`b`).
+fn scenario_name(name: &str) -> Result<String, String> {
+    let all = scenarios::all(0.7);
+    let letter = format!("({name})");
+    if all
+        .iter()
+        .any(|s| s.name == name || s.about.starts_with(&letter))
+    {
+        return Ok(name.to_owned());
     }
-    Ok(args)
+    let names: Vec<_> = all.iter().map(|s| s.name).collect();
+    Err(format!(
+        "unknown scenario; known: {} (or a-e)",
+        names.join(", ")
+    ))
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let args = Args::parse();
+    let requests = args.requests;
     let mut scenarios = scenarios::all(args.utilisation);
     if let Some(ms) = args.agent_interval_ms {
         let every = (ms > 0).then(|| std::time::Duration::from_millis(ms));
@@ -114,14 +112,6 @@ fn main() -> ExitCode {
         // By name, or by the issue's letter: `unequal` or `b`.
         let letter = format!("({name})");
         scenarios.retain(|s| s.name == name.as_str() || s.about.starts_with(&letter));
-        if scenarios.is_empty() {
-            let names: Vec<_> = scenarios::all(args.utilisation)
-                .iter()
-                .map(|s| s.name)
-                .collect();
-            eprintln!("unknown scenario {name}; known: {}", names.join(", "));
-            return ExitCode::FAILURE;
-        }
     }
     let routers: Vec<Router> = StrategyKind::ALL
         .iter()
@@ -135,11 +125,11 @@ fn main() -> ExitCode {
     );
     let mut results = Vec::new();
     for scenario in scenarios {
-        println!("{}", report::header(&scenario, args.requests));
+        println!("{}", report::header(&scenario, requests));
         let mut lines = Vec::new();
         for &router in &routers {
             // A strategy that cannot be built here is reported, not fatal.
-            let summary = match engine::run(&scenario, router, args.requests, args.seed) {
+            let summary = match engine::run(&scenario, router, requests, args.seed) {
                 Ok(summary) => {
                     println!("{}", report::line(router.name(), &summary));
                     Some(summary)
@@ -155,7 +145,7 @@ fn main() -> ExitCode {
     }
     println!("{}", report::LEGEND);
     if let Some(path) = &args.svg {
-        if let Err(e) = std::fs::write(path, svg::plot(&results, args.requests, args.seed)) {
+        if let Err(e) = std::fs::write(path, svg::plot(&results, requests, args.seed)) {
             eprintln!("cannot write {path}: {e}");
             return ExitCode::FAILURE;
         }

@@ -3,8 +3,12 @@
 //!
 //! ```text
 //! cargo run --release --example tcp_forwarder -- --listen 127.0.0.1:9092 --strategy least-connections \
-//!     --backend 127.0.0.1:8001 --backend 127.0.0.1:8002,weight=2 [--hash-key HEX] [--eject-ms N]
+//!     --backend 127.0.0.1:8001 --backend 127.0.0.1:8002,weight=2 [--hash-key HEX] [--eject-ms N] \
+//!     [--max-connections N] [--log-level FILTER]
 //! ```
+//!
+//! The balancing flags are hyper_proxy's (`--help` lists them); logs go to
+//! stderr (tracing; `--log-level`, else `RUST_LOG`, else info).
 //!
 //! Each client connection picks a backend (the client address feeds
 //! `source-ip-hash`); a failed connect is recorded and another backend tried,
@@ -22,18 +26,28 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{log, ProxyArgs, SharedPool};
+use clap::Parser;
+use common::{ProxyArgs, SharedPool};
 use pickwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
+use tracing::{info, warn};
+
+/// A TCP load balancer on std threads, balancing with any pickwise strategy.
+#[derive(Parser)]
+#[command(name = "tcp_forwarder", version)]
+struct Args {
+    #[command(flatten)]
+    proxy: ProxyArgs,
+}
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const THREAD_STACK: usize = 128 * 1024;
 
 fn main() {
-    let args =
-        ProxyArgs::parse(std::env::args().skip(1)).unwrap_or_else(|e| common::exit_usage(&e));
+    let args = Args::parse().proxy;
+    args.log.init();
     let pool: SharedPool = Arc::new(
         args.pool(|_, addr| addr)
-            .unwrap_or_else(|e| common::exit_usage(&e)),
+            .unwrap_or_else(|e| common::exit_usage::<Args>(e)),
     );
     let listener = TcpListener::bind(&args.listen).unwrap_or_else(|e| {
         eprintln!("error: cannot listen on {}: {e}", args.listen);
@@ -41,7 +55,7 @@ fn main() {
     });
     match listener.local_addr() {
         Ok(addr) => println!("listening on {addr}"),
-        Err(e) => log(format_args!("cannot read the bound address: {e}")),
+        Err(e) => warn!("cannot read the bound address: {e}"),
     }
     common::spawn_agent_pollers(&pool, &args.backends, args.agent_interval);
     let open = Arc::new(AtomicUsize::new(0));
@@ -49,14 +63,14 @@ fn main() {
         let client = match accepted {
             Ok(client) => client,
             Err(e) => {
-                log(format_args!("accept failed: {e}"));
+                warn!("accept failed: {e}");
                 thread::sleep(Duration::from_millis(10));
                 continue;
             }
         };
         // Over the cap, refuse rather than queue: a client waiting on a
         // connection nobody serves is worse than one that can retry.
-        if open.fetch_add(1, Ordering::AcqRel) >= args.max_connections {
+        if open.fetch_add(1, Ordering::AcqRel) >= args.max_connections.get() {
             open.fetch_sub(1, Ordering::AcqRel);
             continue;
         }
@@ -69,7 +83,7 @@ fn main() {
             });
         if let Err(e) = spawned {
             open.fetch_sub(1, Ordering::AcqRel);
-            log(format_args!("cannot start a connection thread: {e}"));
+            warn!("cannot start a connection thread: {e}");
         }
     }
 }
@@ -86,7 +100,7 @@ fn forward(client: TcpStream, pool: &SharedPool) {
     let _ = client.set_nodelay(true);
     let _ = backend.set_nodelay(true);
     if let Err(e) = pipe(client, backend) {
-        log(format_args!("{peer} via {}: {e}", pick.id()));
+        info!("{peer} via {}: {e}", pick.id());
     }
     drop(pick);
 }
@@ -99,7 +113,7 @@ fn connect(pool: &SharedPool, peer: SocketAddr) -> Option<(TcpStream, Pick<Socke
         let mut pick = match pool.pick(&ctx) {
             Ok(pick) => pick,
             Err(none) => {
-                log(format_args!("{peer}: {none}"));
+                warn!("{peer}: {none}");
                 return None;
             }
         };

@@ -1,135 +1,82 @@
 //! What the proxy examples share: their command line, building the pool from
 //! it, and logging backend state changes.
 
+pub mod logging;
+
 use std::net::SocketAddr;
+use std::num::{NonZeroUsize, ParseIntError};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use pickwise::hash::HashKey;
 use pickwise::health::{HealthConfig, OutlierConfig, SlowStart};
 use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
-use pickwise::{BackendId, BackendSpec, Pool, StateChange};
+use pickwise::{BackendId, BackendSpec, BackendState, Pool, StateChange};
 
-pub const PROXY_USAGE: &str =
-    "usage: --listen HOST:PORT --strategy NAME --backend ADDR[,weight=N][,agent=ADDR] \
-[--backend ...] [--hash-key HEX] [--eject-ms N] [--failures N] [--agent-interval-ms N] \
-[--slow-start-ms N] [--outlier-detection on|off] [--max-connections N] [--timeout-ms N] [--header-timeout-ms N] [--threads N] \
-(the last three: hyper_proxy only)";
-
-/// The proxies' command line (see DESIGN.md: a contract tests rely on).
+/// The proxies' balancing flags (see DESIGN.md: a contract tests rely on).
+/// Strategy names, backend specs and hash keys parse through the library.
+#[derive(clap::Args)]
 pub struct ProxyArgs {
+    /// Where to accept clients (port 0: a free port, printed as `listening on ADDR`)
+    #[arg(long, value_name = "HOST:PORT")]
     pub listen: String,
+    #[arg(long, value_name = "NAME", help = strategy_help())]
     pub strategy: StrategyKind,
+    /// A backend: ADDR[,weight=N][,agent=ADDR][,id=NAME], ADDR being IP:PORT
+    /// or [v6]:PORT; repeat for each
+    #[arg(long = "backend", value_name = "SPEC", required = true)]
     pub backends: Vec<BackendSpec<SocketAddr>>,
+    /// Key of the hash strategies, 32 hex digits: proxies with the same key
+    /// and backends agree on every key [default: random per process]
+    #[arg(long, value_name = "HEX")]
     pub hash_key: Option<HashKey>,
+    /// First ejection of a failing backend; repeats multiply it, up to ten
+    /// times [default: 30000]
+    #[arg(long = "eject-ms", value_name = "MS", value_parser = millis)]
     pub eject: Option<Duration>,
+    /// Failures in a row that eject a backend [default: 5]
+    #[arg(long, value_name = "N")]
     pub failures: Option<u32>,
+    /// How often each backend's agent (agent=ADDR) is asked
+    #[arg(long = "agent-interval-ms", value_name = "MS", default_value = "500", value_parser = millis)]
     pub agent_interval: Duration,
-    /// Weight ramp for backends that join or come back; zero: none.
+    /// Backends that join or come back ramp their weight up over this long
+    /// (0: at once)
+    #[arg(long = "slow-start-ms", value_name = "MS", default_value = "0", value_parser = millis)]
     pub slow_start: Duration,
-    /// Success-rate outlier detection with Envoy's defaults.
+    /// Success-rate outlier detection with Envoy's defaults
+    #[arg(
+        long,
+        value_name = "MODE",
+        action = clap::ArgAction::Set,
+        default_value = "off",
+        value_parser = on_off(),
+    )]
     pub outlier_detection: bool,
-    pub timeout: Duration,
-    pub header_timeout: Duration,
-    pub max_connections: usize,
-    pub threads: Option<usize>,
+    /// Client connections served at once; hyper_proxy leaves the rest waiting
+    /// in the kernel's accept queue, tcp_forwarder closes them
+    #[arg(long, value_name = "N", default_value = "4096")]
+    pub max_connections: NonZeroUsize,
+    #[command(flatten)]
+    pub log: logging::LogArgs,
+}
+
+fn strategy_help() -> String {
+    format!("The balancing strategy: {}", StrategyKind::NAMES.join(", "))
+}
+
+/// `on` or `off`, listed in `--help` and in the error for anything else.
+fn on_off() -> impl clap::builder::TypedValueParser<Value = bool> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["on", "off"]).map(|v| v == "on")
+}
+
+/// A number of milliseconds.
+pub fn millis(text: &str) -> Result<Duration, ParseIntError> {
+    text.parse().map(Duration::from_millis)
 }
 
 impl ProxyArgs {
-    /// Parses the arguments after the program name; any error is a message
-    /// for the user.
-    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
-        let mut listen = None;
-        let mut strategy = None;
-        let mut backends = Vec::new();
-        let mut parsed = ProxyArgs {
-            listen: String::new(),
-            strategy: StrategyKind::RoundRobin,
-            backends: Vec::new(),
-            hash_key: None,
-            eject: None,
-            failures: None,
-            agent_interval: Duration::from_millis(500),
-            slow_start: Duration::ZERO,
-            outlier_detection: false,
-            timeout: Duration::from_secs(10),
-            header_timeout: Duration::from_secs(10),
-            max_connections: 4096,
-            threads: None,
-        };
-        let mut args = args.into_iter();
-        while let Some(flag) = args.next() {
-            let (flag, inline) = match flag.split_once('=') {
-                Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-                _ => (flag, None),
-            };
-            if flag == "--help" || flag == "-h" {
-                return Err(PROXY_USAGE.to_owned());
-            }
-            let value = match inline.or_else(|| args.next()) {
-                Some(v) => v,
-                None => return Err(format!("{flag} needs a value\n{PROXY_USAGE}")),
-            };
-            let ms = |v: &str| -> Result<Duration, String> {
-                v.parse::<u64>()
-                    .map(Duration::from_millis)
-                    .map_err(|_| format!("{flag}: `{v}` is not a number of milliseconds"))
-            };
-            match flag.as_str() {
-                "--listen" => listen = Some(value),
-                "--strategy" => {
-                    strategy = Some(value.parse().map_err(|e| format!("--strategy: {e}"))?)
-                }
-                "--backend" => backends.push(value.parse().map_err(|e| format!("--backend: {e}"))?),
-                "--hash-key" => {
-                    parsed.hash_key = Some(value.parse().map_err(|e| format!("--hash-key: {e}"))?)
-                }
-                "--eject-ms" => parsed.eject = Some(ms(&value)?),
-                "--failures" => {
-                    parsed.failures = Some(
-                        value
-                            .parse()
-                            .map_err(|_| format!("--failures: `{value}` is not a count"))?,
-                    )
-                }
-                "--agent-interval-ms" => parsed.agent_interval = ms(&value)?,
-                "--slow-start-ms" => parsed.slow_start = ms(&value)?,
-                "--outlier-detection" => {
-                    parsed.outlier_detection = match value.as_str() {
-                        "on" => true,
-                        "off" => false,
-                        other => {
-                            return Err(format!("--outlier-detection: `{other}` is not on or off"))
-                        }
-                    }
-                }
-                "--timeout-ms" => parsed.timeout = ms(&value)?,
-                "--header-timeout-ms" => parsed.header_timeout = ms(&value)?,
-                "--max-connections" => {
-                    parsed.max_connections =
-                        value.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
-                            format!("--max-connections: `{value}` is not a positive count")
-                        })?
-                }
-                "--threads" => {
-                    parsed.threads =
-                        Some(value.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
-                            format!("--threads: `{value}` is not a positive count")
-                        })?)
-                }
-                other => return Err(format!("unknown flag `{other}`\n{PROXY_USAGE}")),
-            }
-        }
-        parsed.listen = listen.ok_or_else(|| format!("--listen is required\n{PROXY_USAGE}"))?;
-        parsed.strategy =
-            strategy.ok_or_else(|| format!("--strategy is required\n{PROXY_USAGE}"))?;
-        if backends.is_empty() {
-            return Err(format!("at least one --backend is required\n{PROXY_USAGE}"));
-        }
-        parsed.backends = backends;
-        Ok(parsed)
-    }
-
     /// Builds the pool the arguments describe, each backend's payload made
     /// by `payload(index, address)`; state changes are logged.
     pub fn pool<B: Send + Sync + 'static>(
@@ -175,21 +122,20 @@ impl ProxyArgs {
 /// Logs a backend state change with its reason: the signal the lab lacked
 /// when a firewall silently made one node unreachable.
 pub fn log_change(change: &StateChange) {
-    log(format_args!("{change}"));
+    match change.to {
+        BackendState::Up | BackendState::Removed => tracing::info!("{change}"),
+        BackendState::Draining | BackendState::Down | BackendState::Ejected => {
+            tracing::warn!("{change}")
+        }
+    }
 }
 
-/// One line on stderr, stamped with seconds since the epoch.
-pub fn log(message: std::fmt::Arguments) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    eprintln!("[{}.{:03}] {message}", now.as_secs(), now.subsec_millis());
-}
-
-/// Exits with a message and status 2 (bad usage) .
-pub fn exit_usage(message: &str) -> ! {
-    eprintln!("error: {message}");
-    std::process::exit(2);
+/// Exits as clap does on bad usage: the message, the usage line, status 2.
+/// For what clap cannot check alone (e.g. two backends with one id).
+pub fn exit_usage<P: clap::CommandFactory>(message: impl std::fmt::Display) -> ! {
+    P::command()
+        .error(clap::error::ErrorKind::ValueValidation, message)
+        .exit()
 }
 
 /// Keeps the pool behind an `Arc` for the proxy's tasks and threads.
@@ -214,8 +160,8 @@ pub fn spawn_agent_pollers<B: Send + Sync + 'static>(
                 // Say it once when it starts and once when it clears, not every poll.
                 if problem != last_problem {
                     match problem.as_str() {
-                        "" => log(format_args!("agent {agent} of {id} answers again")),
-                        _ => log(format_args!("agent {agent} of {id}: {problem}")),
+                        "" => tracing::info!("agent {agent} of {id} answers again"),
+                        _ => tracing::warn!("agent {agent} of {id}: {problem}"),
                     }
                     last_problem = problem;
                 }

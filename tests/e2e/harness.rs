@@ -2,33 +2,92 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The examples `cargo test` built next to this test binary. (`cargo test
-/// --test e2e` alone does not build them: run `cargo build --examples` first.)
+/// The example program `name`, built by this test process the first time
+/// it is asked for (once for all the tests in it), so `cargo test --test
+/// e2e`, `cargo test --all-targets` and `cargo nextest run` need nothing
+/// built beforehand.
 pub fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let target = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir");
-    let path = target.join("examples").join(name);
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = match BUILT.get_or_init(build_examples) {
+        Ok(dir) => dir,
+        Err(e) => panic!("{e}"),
+    };
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
-        "{path:?} is missing: run `cargo build --examples` or plain `cargo test`"
+        "{} is missing after `cargo build --examples`",
+        path.display()
     );
     path
+}
+
+/// Runs `$CARGO build --examples` for this package with the profile (and
+/// target, if any) this test binary was built with, into the same target
+/// directory, and returns where the binaries are.
+///
+/// Same target directory: cargo holds its build-directory lock only while
+/// it builds, not while `cargo test` runs the test binaries, so this does
+/// not wait on the `cargo test` that started us; it shares the compiled
+/// dependencies with it, and finds the examples up to date when `cargo
+/// test` already built them.
+fn build_examples() -> Result<PathBuf, String> {
+    // <target>/[<triple>/]<profile>/deps/e2e-<hash>
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the test binary: {e}"))?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| format!("unexpected test binary path {}", exe.display()))?;
+    // Cargo hands integration tests `<target>/tmp`.
+    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .ok_or("CARGO_TARGET_TMPDIR has no parent")?;
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev",
+        Some(name) => name,
+        None => return Err(format!("no profile in {}", profile_dir.display())),
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(&cargo);
+    command
+        .args(["build", "--examples", "--profile", profile])
+        .arg("--manifest-path")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir)
+        .stdin(Stdio::null());
+    // Built for an explicit `--target`: one more level, named after it.
+    let triple_dir = profile_dir.parent().filter(|p| *p != target_dir);
+    if let Some(triple) = triple_dir.and_then(Path::file_name) {
+        command.arg("--target").arg(triple);
+    }
+    let described = format!("{command:?}");
+    let output = command
+        .output()
+        .map_err(|e| format!("cannot run {cargo:?} to build the examples: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "building the examples failed ({}): {described}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(profile_dir.join("examples"))
 }
 
 /// A running example program, killed when dropped.
 pub struct Program {
     child: Child,
     pub addr: SocketAddr,
-    /// The second listening address a worker prints with `--agent`.
+    /// The agent port a worker prints with `--agent`.
     pub agent: Option<SocketAddr>,
+    /// The admin listener a worker prints with `--admin`.
+    pub admin: Option<SocketAddr>,
     /// The `--name` it was started with, if any.
     pub name: String,
     /// Lines the program writes on stderr (its log).
@@ -36,7 +95,9 @@ pub struct Program {
 }
 
 impl Program {
-    /// Starts `name` with `args` and waits for its `listening on ADDR` line.
+    /// Starts `name` with `args` and reads the lines the contract says it
+    /// prints first: `listening on ADDR`, then `agent listening on ADDR`
+    /// with `--agent`, then `admin on ADDR` with `--admin`.
     pub fn start(name: &str, args: &[&str]) -> Program {
         let mut child = Command::new(example(name))
             .args(args)
@@ -46,24 +107,24 @@ impl Program {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        stdout.read_line(&mut first).unwrap();
-        let addr = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("{name} printed `{first}` first"))
-            .parse()
-            .unwrap();
-        let agent = if args.contains(&"--agent") {
-            let mut second = String::new();
-            stdout.read_line(&mut second).unwrap();
-            second
-                .trim()
-                .strip_prefix("agent listening on ")
-                .and_then(|a| a.parse().ok())
-        } else {
-            None
+        let mut announced = |prefix: &str| -> SocketAddr {
+            let mut line = String::new();
+            let _ = stdout.read_line(&mut line);
+            match line.trim_end().strip_prefix(prefix).map(str::parse) {
+                Some(Ok(addr)) => addr,
+                _ => {
+                    let _ = child.kill();
+                    let mut stderr = String::new();
+                    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+                    panic!("{name} {args:?} printed `{line}` where `{prefix}ADDR` was due; stderr:\n{stderr}")
+                }
+            }
         };
+        let addr = announced("listening on ");
+        let agent = args
+            .contains(&"--agent")
+            .then(|| announced("agent listening on "));
+        let admin = args.contains(&"--admin").then(|| announced("admin on "));
         let name = args
             .iter()
             .position(|a| *a == "--name")
@@ -86,6 +147,7 @@ impl Program {
             child,
             addr,
             agent,
+            admin,
             name,
             log,
         }
@@ -165,6 +227,28 @@ pub fn raw(addr: SocketAddr, bytes: &[u8]) -> std::io::Result<Reply> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     stream.write_all(bytes)?;
     read_reply(&mut stream)
+}
+
+/// Sends raw bytes and returns everything written back, until close.
+pub fn exchange(addr: SocketAddr, bytes: &[u8]) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(bytes)?;
+    let mut text = Vec::new();
+    stream.read_to_end(&mut text)?;
+    Ok(String::from_utf8_lossy(&text).into_owned())
+}
+
+/// The one line a worker's agent port answers with.
+pub fn agent_reply(agent: SocketAddr) -> String {
+    let mut stream =
+        TcpStream::connect_timeout(&agent, Duration::from_secs(5)).expect("agent connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut line = String::new();
+    stream.read_to_string(&mut line).expect("agent reply");
+    line
 }
 
 fn read_reply(stream: &mut TcpStream) -> std::io::Result<Reply> {
