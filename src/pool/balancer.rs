@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use crate::pool::pick::Pick;
-use crate::types::Context;
-use crate::types::NoBackend;
+use crate::types::{Context, NoBackend};
 
 /// Chooses a backend for each request. Object safe, so a program can hold an
 /// `Arc<dyn Balancer<B>>` chosen at run time; `pick` takes `&self` so any

@@ -4,8 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::runtime::slot::Slot;
-use crate::types::BackendId;
-use crate::types::Outcome;
+use crate::types::{BackendId, Outcome};
 
 /// A backend's payload and the runtime slot it counts against.
 pub(crate) struct Member<B> {

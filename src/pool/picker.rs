@@ -8,10 +8,7 @@ use crate::pool::pick::{Attempt, Member, Pick};
 use crate::pool::{Generation, Pool};
 use crate::runtime::sync::Cached;
 use crate::strategy::Strategy;
-use crate::types::BackendId;
-use crate::types::Context;
-use crate::types::NoBackend;
-use crate::types::Outcome;
+use crate::types::{BackendId, Context, NoBackend, Outcome};
 
 /// One thread's handle on a [`Pool`], for code that picks in a tight loop.
 ///

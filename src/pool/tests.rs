@@ -4,8 +4,7 @@
 use super::{Balancer, Pool};
 use crate::strategy::kernel::rng::SHARED_DRAWS;
 use crate::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
-use crate::types::Context;
-use crate::types::{BackendSpec, Outcome};
+use crate::types::{BackendSpec, Context, Outcome};
 
 /// Draws from a shared sequence made by this thread during `picks`
 /// keyless, clientless picks (the ones hash strategies spread at random)

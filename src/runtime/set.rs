@@ -7,9 +7,7 @@ use crate::runtime::arena::{self, HotRef};
 use crate::runtime::shared::Shared;
 use crate::runtime::slot::Slot;
 use crate::types::clock::saturating_nanos;
-use crate::types::BackendId;
-use crate::types::Context;
-use crate::types::NoBackend;
+use crate::types::{BackendId, Context, NoBackend};
 
 /// The backends of one generation, in the order the caller gave them.
 ///

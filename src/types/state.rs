@@ -3,8 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::types::BackendId;
-use crate::types::FailureKind;
+use crate::types::{BackendId, FailureKind};
 
 /// Where a backend stands, for every strategy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
