@@ -17,12 +17,11 @@ pub(crate) struct AgentCapacity {
 impl AgentCapacity {
     /// The effective weight for `configured`, in hundredths of a unit.
     pub(crate) fn effective(&self, configured: u32) -> u64 {
-        let unit = WEIGHT_UNIT;
         match self.capacity {
-            None => u64::from(configured) * unit,
+            None => u64::from(configured) * WEIGHT_UNIT,
             // configured * UNIT * p / 100, exact since UNIT is 100.
-            Some(Capacity::Percent(p)) => u64::from(configured) * unit * u64::from(p) / 100,
-            Some(Capacity::Weight(w)) => u64::from(w) * unit,
+            Some(Capacity::Percent(p)) => u64::from(configured) * WEIGHT_UNIT * u64::from(p) / 100,
+            Some(Capacity::Weight(w)) => u64::from(w) * WEIGHT_UNIT,
         }
     }
 }
@@ -31,12 +30,16 @@ impl Slot {
     pub(crate) fn set_configured_weight(&self, weight: u32) {
         let agent = self.agent.lock();
         self.configured_weight.store(weight, Ordering::Relaxed);
-        self.store_effective(agent.effective(weight), weight);
+        self.store_effective(&agent);
     }
 
-    /// Every write of the effective weight goes through here (under the
-    /// agent lock), so a boost above the configured weight is never missed.
-    fn store_effective(&self, effective: u64, configured: u32) {
+    /// Every write of the effective weight goes through here, under the
+    /// agent lock (`agent` is its guard's contents), so a configured-weight
+    /// update and an agent report combine, and a boost above the configured
+    /// weight is never missed.
+    fn store_effective(&self, agent: &AgentCapacity) {
+        let configured = self.configured_weight.load(Ordering::Relaxed);
+        let effective = agent.effective(configured);
         self.hot
             .effective_weight
             .store(effective, Ordering::Relaxed);
@@ -51,8 +54,7 @@ impl Slot {
         let mut agent = self.agent.lock();
         let was = agent.capacity.replace(capacity).is_some();
         agent.until = until;
-        let configured = self.configured_weight.load(Ordering::Relaxed);
-        self.store_effective(agent.effective(configured), configured);
+        self.store_effective(&agent);
         was
     }
 
@@ -65,8 +67,7 @@ impl Slot {
             return Some(agent.until);
         }
         agent.capacity = None;
-        let configured = self.configured_weight.load(Ordering::Relaxed);
-        self.store_effective(agent.effective(configured), configured);
+        self.store_effective(&agent);
         None
     }
 }
