@@ -14,9 +14,7 @@ impl Scores {
     pub(crate) fn new(n: usize) -> Self {
         Scores(Mutex::new(vec![0; n]))
     }
-}
 
-impl Scores {
     /// One step of nginx's smooth weighted round robin among the backends
     /// `takes_part` admits; the others' scores stay as they are.
     pub(crate) fn smooth_pick(
