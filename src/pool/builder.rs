@@ -67,8 +67,8 @@ impl<S: Strategy> PoolBuilder<S> {
     /// (round robin, weighted round robin, random and the hash strategies
     /// skip the count by default, saving two atomic writes per pick), so that
     /// [`BackendStatus::in_flight`](crate::BackendStatus::in_flight) shows them.
-    pub fn counts_in_flight(mut self, track: bool) -> Self {
-        self.counts_in_flight = track;
+    pub fn counts_in_flight(mut self, counts: bool) -> Self {
+        self.counts_in_flight = counts;
         self
     }
 
@@ -116,13 +116,13 @@ impl<S: Strategy> PoolBuilder<S> {
         let specs = validate(backends)?;
         let (generation, added) =
             next_generation(&self.strategy, &shared, specs, None, &Retired::new())?;
-        let counted = self.counts_in_flight || self.strategy.counts_in_flight();
+        let counts_in_flight = self.counts_in_flight || self.strategy.counts_in_flight();
         let pool = Pool {
             strategy: self.strategy,
             current: Swap::new(generation),
             retired: Mutex::new(Retired::new()),
             shared,
-            counted,
+            counts_in_flight,
         };
         pool.publish(&[]);
         announce(&added, &[]);

@@ -79,7 +79,7 @@ pub struct Pool<S: Strategy, B> {
     retired: Mutex<Retired>,
     shared: Arc<Shared>,
     /// Whether picks count in flight.
-    counted: bool,
+    counts_in_flight: bool,
 }
 
 impl<S: Strategy, B: Send + Sync + 'static> Pool<S, B> {
@@ -254,7 +254,7 @@ impl<S: Strategy, B> Pool<S, B> {
     }
 
     pub(crate) fn counts_in_flight(&self) -> bool {
-        self.counted
+        self.counts_in_flight
     }
 
     fn find(&self, id: &BackendId) -> Option<Arc<Slot>> {
@@ -269,6 +269,6 @@ impl<S: Strategy, B: Send + Sync + 'static> Balancer<B> for Pool<S, B> {
     fn pick(&self, ctx: &Context<'_>) -> Result<Pick<B>, NoBackend> {
         let generation = self.current.load();
         let member = self.choose(&generation, ctx)?;
-        Ok(Pick::new(Arc::clone(member), self.counted))
+        Ok(Pick::new(Arc::clone(member), self.counts_in_flight))
     }
 }
