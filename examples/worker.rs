@@ -41,6 +41,8 @@
 //! sends no complete head for 10 s (idle keep-alive included) is closed; a
 //! request body that stalls for 10 s gets 408.
 
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "common/logging.rs"]
 mod logging;
 
@@ -54,7 +56,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
+use cli::{exit_usage, millis};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body as _, Bytes, Incoming};
 use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE};
@@ -110,10 +113,6 @@ struct Args {
     log: logging::LogArgs,
 }
 
-fn millis(text: &str) -> Result<Duration, std::num::ParseIntError> {
-    text.parse().map(Duration::from_millis)
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
     let name = args
@@ -124,12 +123,9 @@ fn main() -> ExitCode {
     // The name goes into a header and a body line; keep both well formed.
     let name_header = match HeaderValue::from_str(&name) {
         Ok(value) if !name.is_empty() && !name.chars().any(char::is_control) => value,
-        _ => Args::command()
-            .error(
-                clap::error::ErrorKind::ValueValidation,
-                format!("the name {name:?} must be non-empty and without control characters"),
-            )
-            .exit(),
+        _ => exit_usage::<Args>(format!(
+            "the name {name:?} must be non-empty and without control characters"
+        )),
     };
     args.log.init();
     let runtime = match tokio::runtime::Runtime::new() {

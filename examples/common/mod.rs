@@ -1,10 +1,13 @@
 //! What the proxy examples share: their command line, building the pool from
 //! it, and logging backend state changes.
 
+pub mod cli;
 pub mod logging;
 
+pub use cli::{exit_usage, millis};
+
 use std::net::SocketAddr;
-use std::num::{NonZeroUsize, ParseIntError};
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,11 +74,6 @@ fn on_off() -> impl clap::builder::TypedValueParser<Value = bool> {
     clap::builder::PossibleValuesParser::new(["on", "off"]).map(|v| v == "on")
 }
 
-/// A number of milliseconds.
-pub fn millis(text: &str) -> Result<Duration, ParseIntError> {
-    text.parse().map(Duration::from_millis)
-}
-
 impl ProxyArgs {
     /// Builds the pool the arguments describe, each backend's payload made
     /// by `payload(index, address)`; state changes are logged.
@@ -128,14 +126,6 @@ pub fn log_change(change: &StateChange) {
             tracing::warn!("{change}")
         }
     }
-}
-
-/// Exits as clap does on bad usage: the message, the usage line, status 2.
-/// For what clap cannot check alone (e.g. two backends with one id).
-pub fn exit_usage<P: clap::CommandFactory>(message: impl std::fmt::Display) -> ! {
-    P::command()
-        .error(clap::error::ErrorKind::ValueValidation, message)
-        .exit()
 }
 
 /// Keeps the pool behind an `Arc` for the proxy's tasks and threads.
