@@ -70,11 +70,13 @@ mod types;
 
 pub use pool::{Balancer, Pick, PickRef, Picker, Pool, PoolBuilder};
 pub use runtime::slot::BackendStatus;
+pub use runtime::tiers::TierStatus;
 pub use strategy::Strategy;
 pub use types::clock;
 pub use types::{
-    AdminState, BackendId, BackendSpec, BackendState, ConfigError, Context, FailureKind, NoBackend,
-    Observer, Outcome, OutcomeKind, Reason, StateChange, MAX_BACKENDS, MAX_WEIGHT,
+    AdminState, BackendId, BackendSpec, BackendState, CheckFailure, CheckResult, ConfigError,
+    Context, FailureKind, NoBackend, Observer, Outcome, OutcomeKind, PanicChange, Reason,
+    StateChange, MAX_BACKENDS, MAX_CONNS, MAX_PRIORITY, MAX_WEIGHT, SPEC_KEYS,
 };
 
 /// The README's examples, compiled and run as doc tests.

@@ -22,7 +22,10 @@ fn pool(ids: &[&str]) -> Pool<LeastConnections, ()> {
 }
 
 fn in_flight(pool: &Pool<LeastConnections, ()>, id: &str) -> u64 {
-    pool.status(&BackendId::new(id)).unwrap().in_flight
+    pool.status(&BackendId::new(id))
+        .unwrap()
+        .in_flight
+        .unwrap_or(0)
 }
 
 #[test]

@@ -25,6 +25,34 @@ fn backend_specs_parse_with_options_and_ipv6() {
 }
 
 #[test]
+fn backup_priority_and_max_conns_parse() {
+    let spec = parse("127.0.0.1:8003,backup,max_conns=2").unwrap();
+    assert_eq!((spec.priority, spec.max_conns), (1, Some(2)));
+    let spec = parse("127.0.0.1:8003,priority=3").unwrap();
+    assert_eq!((spec.priority, spec.max_conns), (3, None));
+    let plain = parse("127.0.0.1:8003").unwrap();
+    assert_eq!((plain.priority, plain.max_conns), (0, None));
+}
+
+#[test]
+fn specs_built_in_code_are_checked_when_the_set_is_built() {
+    use pickwise::strategy::RoundRobin;
+    use pickwise::Pool;
+    let too_deep = BackendSpec::new("a", ()).priority(16);
+    let err = Pool::new(RoundRobin::new(), vec![too_deep]).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "bad priority: backend `a` has priority 16, above the largest, 15"
+    );
+    let no_room = BackendSpec::new("a", ()).max_conns(0);
+    let err = Pool::new(RoundRobin::new(), vec![no_room]).err().unwrap();
+    assert!(
+        err.to_string().contains("max_conns 0, outside 1..="),
+        "{err}"
+    );
+}
+
+#[test]
 fn bad_backend_specs_say_what_is_wrong() {
     let cases = [
         ("", "address is missing"),
@@ -34,8 +62,23 @@ fn bad_backend_specs_say_what_is_wrong() {
         ("127.0.0.1:80,weight=0", "outside 1..="),
         ("127.0.0.1:80,weight=99999999999", "outside 1..="),
         ("127.0.0.1:80,weight=-1", "not a whole number"),
-        ("127.0.0.1:80,weight", "not KEY=VALUE"),
-        ("127.0.0.1:80,colour=red", "unknown option `colour`"),
+        ("127.0.0.1:80,weight", "`weight` needs a value"),
+        (
+            "127.0.0.1:80,colour=red",
+            "unknown option `colour` (known: weight, agent, id, priority, backup, max_conns)",
+        ),
+        ("127.0.0.1:80,weight=2,weight=3", "`weight` appears twice"),
+        ("127.0.0.1:80,id=a,id=b", "`id` appears twice"),
+        ("127.0.0.1:80,backup,backup", "`backup` appears twice"),
+        ("127.0.0.1:80,backup,priority=2", "exclude each other"),
+        ("127.0.0.1:80,priority=0,backup", "exclude each other"),
+        ("127.0.0.1:80,backup=yes", "`backup` takes no value"),
+        ("127.0.0.1:80,priority=16", "priority 16 is outside 0..=15"),
+        ("127.0.0.1:80,max_conns=0", "max_conns 0 is outside 1..="),
+        (
+            "127.0.0.1:80,max_conns=many",
+            "max_conns `many` is not a whole number",
+        ),
         ("127.0.0.1:80,agent=nowhere", "not IP:PORT"),
         ("127.0.0.1:80,id=", "id is empty"),
     ];

@@ -1,5 +1,9 @@
-//! Arbitrary sequences of everything a program can do to a pool: no panic,
-//! bad input is an `Err`, and the in-flight counts stay exact.
+//! Arbitrary sequences of everything a program can do to a pool (updates
+//! with tiers, caps and empty sets, admin states, health-check results,
+//! picks held and dropped, outcomes, clock jumps): no panic, bad input is an
+//! `Err`, in-flight counts stay exact, and no pick goes to a backend at its
+//! cap, held out by the operator, or in a tier the plan gives no traffic
+//! while a better tier could have taken it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,15 +12,17 @@ use std::time::Duration;
 use pickwise::clock::ManualClock;
 use pickwise::strategy::{AnyStrategy, StrategyKind};
 use pickwise::{
-    AdminState, BackendId, BackendSpec, Balancer, Context, FailureKind, Outcome, Pick, Pool,
-    Reason, MAX_WEIGHT,
+    AdminState, BackendId, BackendSpec, BackendState, BackendStatus, Balancer, CheckFailure,
+    CheckResult, Context, FailureKind, Outcome, Pick, Pool, Reason, TierStatus, MAX_WEIGHT,
 };
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Update(Vec<(u8, u32)>),
+    /// Backends as (id, weight, priority, cap; 0 for none).
+    Update(Vec<(u8, u32, u8, u32)>),
     SetState(u8, u8),
+    SetHealth(u8, bool),
     Pick(u8),
     /// A pick through the pool's `Picker`: kept (made owned) or dropped at once.
     PickLocal(u8, bool),
@@ -34,8 +40,9 @@ fn op() -> impl Strategy<Value = Op> {
         Just(u32::MAX)
     ];
     prop_oneof![
-        1 => prop::collection::vec((0u8..6, weight), 0..6).prop_map(Op::Update),
+        1 => prop::collection::vec((0u8..6, weight, 0u8..3, 0u32..4), 0..6).prop_map(Op::Update),
         1 => (0u8..6, 0u8..3).prop_map(|(b, s)| Op::SetState(b, s)),
+        1 => (0u8..6, any::<bool>()).prop_map(|(b, pass)| Op::SetHealth(b, pass)),
         3 => any::<u8>().prop_map(Op::Pick),
         2 => (any::<u8>(), any::<bool>()).prop_map(|(m, keep)| Op::PickLocal(m, keep)),
         2 => (any::<usize>(), 0u8..4).prop_map(|(i, o)| Op::Record(i, o)),
@@ -48,13 +55,87 @@ fn id(n: u8) -> BackendId {
     BackendId::new(format!("b{n}"))
 }
 
-fn valid(specs: &[(u8, u32)]) -> bool {
+fn valid(specs: &[(u8, u32, u8, u32)]) -> bool {
     let mut ids: Vec<u8> = specs.iter().map(|s| s.0).collect();
     ids.sort_unstable();
     ids.dedup();
-    !specs.is_empty()
-        && ids.len() == specs.len()
-        && specs.iter().all(|&(_, w)| (1..=MAX_WEIGHT).contains(&w))
+    ids.len() == specs.len() && specs.iter().all(|s| (1..=MAX_WEIGHT).contains(&s.1))
+}
+
+fn spec(&(n, weight, priority, cap): &(u8, u32, u8, u32)) -> BackendSpec<u8> {
+    let spec = BackendSpec::new(id(n), n).weight(weight).priority(priority);
+    if cap > 0 {
+        spec.max_conns(cap)
+    } else {
+        spec
+    }
+}
+
+/// Whether the backend could take a request that excludes `exclude`, in a
+/// tier whose panic state is `panic`.
+fn could_take(status: &BackendStatus, panic: bool, exclude: &[BackendId]) -> bool {
+    let healthy_enough = match status.state {
+        BackendState::Up => true,
+        BackendState::Ejected | BackendState::Unhealthy => panic && status.admin == AdminState::Up,
+        _ => false,
+    };
+    healthy_enough
+        && status.effective_weight > 0
+        && !exclude.contains(&status.id)
+        && status
+            .max_conns
+            .is_none_or(|cap| status.in_flight.unwrap_or(0) < u64::from(cap))
+}
+
+/// Checks one pick against the pool as it stood just before it.
+fn check_pick(
+    picked: &BackendId,
+    before: &[BackendStatus],
+    tiers: &[TierStatus],
+    exclude: &[BackendId],
+) -> Result<(), TestCaseError> {
+    let status = before.iter().find(|s| &s.id == picked).unwrap();
+    prop_assert!(!exclude.contains(picked));
+    prop_assert!(
+        status.admin == AdminState::Up,
+        "picked {} while {:?}",
+        picked,
+        status.admin
+    );
+    let tier_of = |s: &BackendStatus| tiers.iter().find(|t| t.priority == s.priority).unwrap();
+    prop_assert!(
+        status.state == BackendState::Up || tier_of(status).in_panic,
+        "picked {} while {} outside panic",
+        picked,
+        status.state
+    );
+    if let Some(cap) = status.max_conns {
+        prop_assert!(
+            status.in_flight.unwrap() < u64::from(cap),
+            "picked {} at its cap",
+            picked
+        );
+    }
+    let tier = tiers
+        .iter()
+        .find(|t| t.priority == status.priority)
+        .unwrap();
+    if tier.share == 0.0 {
+        for better in tiers.iter().filter(|t| t.priority < status.priority) {
+            let open = before
+                .iter()
+                .find(|s| s.priority == better.priority && could_take(s, better.in_panic, exclude));
+            prop_assert!(
+                better.share == 0.0 || open.is_none(),
+                "picked {} in tier {} with no share while {:?} in tier {} could take it",
+                picked,
+                status.priority,
+                open.map(|s| &s.id),
+                better.priority
+            );
+        }
+    }
+    Ok(())
 }
 
 fn run(kind: StrategyKind, ops: &[Op]) -> Result<(), TestCaseError> {
@@ -69,12 +150,19 @@ fn run(kind: StrategyKind, ops: &[Op]) -> Result<(), TestCaseError> {
     for op in ops {
         match op {
             Op::Update(specs) => {
-                let result = pool.update(
-                    specs
-                        .iter()
-                        .map(|&(n, w)| BackendSpec::new(id(n), n).weight(w)),
-                );
+                let result = pool.update(specs.iter().map(spec));
                 prop_assert_eq!(result.is_ok(), valid(specs), "{:?} -> {:?}", specs, result);
+                if result.is_ok() {
+                    prop_assert_eq!(pool.is_empty(), specs.is_empty());
+                }
+            }
+            Op::SetHealth(n, pass) => {
+                let result = if *pass {
+                    CheckResult::Passed
+                } else {
+                    CheckResult::Failed(CheckFailure::TimedOut)
+                };
+                pool.set_health(&id(*n), result);
             }
             Op::SetState(n, s) => {
                 let state =
@@ -84,16 +172,29 @@ fn run(kind: StrategyKind, ops: &[Op]) -> Result<(), TestCaseError> {
             Op::Pick(mask) => {
                 let exclude: Vec<BackendId> =
                     (0..6).filter(|b| mask & (1 << b) != 0).map(id).collect();
-                if let Ok(pick) = pool.pick(&Context::new().exclude(&exclude)) {
-                    prop_assert!(!exclude.contains(pick.id()));
-                    held.push(pick);
+                let tiers = pool.tiers();
+                let before = pool.backends();
+                match pool.pick(&Context::new().exclude(&exclude)) {
+                    Ok(pick) => {
+                        check_pick(pick.id(), &before, &tiers, &exclude)?;
+                        held.push(pick);
+                    }
+                    Err(_) => {
+                        let open = before.iter().find(|s| {
+                            let tier = tiers.iter().find(|t| t.priority == s.priority).unwrap();
+                            could_take(s, tier.in_panic, &exclude)
+                        });
+                        prop_assert!(open.is_none(), "no pick while {:?} could take it", open);
+                    }
                 }
             }
             Op::PickLocal(mask, keep) => {
                 let exclude: Vec<BackendId> =
                     (0..6).filter(|b| mask & (1 << b) != 0).map(id).collect();
+                let tiers = pool.tiers();
+                let before = pool.backends();
                 if let Ok(pick) = picker.pick(&Context::new().exclude(&exclude)) {
-                    prop_assert!(!exclude.contains(pick.id()));
+                    check_pick(pick.id(), &before, &tiers, &exclude)?;
                     prop_assert!(pool.status(pick.id()).is_some(), "picked from a stale set");
                     if *keep {
                         held.push(pick.into_owned());
@@ -124,12 +225,15 @@ fn run(kind: StrategyKind, ops: &[Op]) -> Result<(), TestCaseError> {
         }
         for status in pool.backends() {
             let want = expected.get(&status.id).copied().unwrap_or(0);
-            prop_assert_eq!(status.in_flight, want, "{}", status.id);
+            prop_assert_eq!(status.in_flight.unwrap_or(0), want, "{}", status.id);
         }
     }
     drop(picker);
     held.clear();
-    prop_assert!(pool.backends().iter().all(|s| s.in_flight == 0));
+    prop_assert!(pool
+        .backends()
+        .iter()
+        .all(|s| s.in_flight.unwrap_or(0) == 0));
     Ok(())
 }
 

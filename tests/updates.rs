@@ -5,11 +5,15 @@ use std::sync::{Arc, Mutex};
 
 use pickwise::strategy::{AnyStrategy, LeastConnections, StrategyKind};
 use pickwise::{
-    AdminState, BackendId, BackendSpec, BackendState, Balancer, ConfigError, Context, Pool, Reason,
+    AdminState, BackendId, BackendSpec, BackendState, Balancer, ConfigError, Context, NoBackend,
+    Pool, Reason,
 };
 
 fn in_flight<S: pickwise::Strategy>(pool: &Pool<S, usize>, id: &str) -> u64 {
-    pool.status(&BackendId::new(id)).unwrap().in_flight
+    pool.status(&BackendId::new(id))
+        .unwrap()
+        .in_flight
+        .unwrap_or(0)
 }
 
 #[test]
@@ -56,10 +60,60 @@ fn a_pick_dropped_after_its_backend_left_releases_that_backend_only() {
 }
 
 #[test]
+fn a_pool_may_start_empty_and_be_filled_and_emptied_by_updates() {
+    let none: Vec<BackendSpec<usize>> = Vec::new();
+    let pool = Pool::new(LeastConnections::new(), none.clone()).unwrap();
+    assert!(pool.is_empty());
+    assert_eq!(pool.pick(&Context::new()).err(), Some(NoBackend::Empty));
+    assert_eq!(
+        pool.picker().pick(&Context::new()).err(),
+        Some(NoBackend::Empty)
+    );
+    pool.update(common::equal(2)).unwrap();
+    assert!(!pool.is_empty());
+    let pick = pool.pick(&Context::new()).unwrap();
+    let id = pick.id().clone();
+    pool.update(none).unwrap();
+    assert_eq!(pool.pick(&Context::new()).err(), Some(NoBackend::Empty));
+    assert!(pool.backends().is_empty());
+    // The pick made before still releases; the backend rejoins with its count.
+    pool.update(common::equal(2)).unwrap();
+    assert_eq!(in_flight(&pool, id.as_str()), 1);
+    drop(pick);
+    assert_eq!(in_flight(&pool, id.as_str()), 0);
+}
+
+#[test]
+fn the_current_set_lists_with_payloads_and_round_trips_through_update() {
+    let pool = Pool::new(
+        LeastConnections::new(),
+        vec![
+            BackendSpec::new("a", 1).weight(3).max_conns(5),
+            BackendSpec::new("b", 2).backup(),
+        ],
+    )
+    .unwrap();
+    let specs = pool.specs();
+    assert_eq!(specs.len(), 2);
+    assert_eq!(
+        (
+            specs[0].id.as_str(),
+            specs[0].value,
+            specs[0].weight,
+            specs[0].max_conns
+        ),
+        ("a", 1, 3, Some(5))
+    );
+    assert_eq!((specs[1].id.as_str(), specs[1].priority), ("b", 1));
+    let held = pool.pick(&Context::new()).unwrap();
+    pool.update(specs.clone()).unwrap();
+    assert_eq!(pool.specs(), specs);
+    assert_eq!(in_flight(&pool, held.id().as_str()), 1, "counters kept");
+}
+
+#[test]
 fn bad_updates_are_errors_and_change_nothing() {
     let pool = Pool::new(LeastConnections::new(), common::equal(3)).unwrap();
-    let empty: Vec<BackendSpec<usize>> = Vec::new();
-    assert_eq!(pool.update(empty), Err(ConfigError::EmptySet));
     let dup = vec![BackendSpec::new("x", 0), BackendSpec::new("x", 1)];
     assert_eq!(
         pool.update(dup),
@@ -159,7 +213,7 @@ fn concurrent_picks_and_swaps_leave_every_count_at_zero() {
         updater.join().unwrap();
         pool.update(common::equal(4)).unwrap();
         for status in pool.backends() {
-            assert_eq!(status.in_flight, 0, "{kind}: {status:?}");
+            assert_eq!(status.in_flight.unwrap_or(0), 0, "{kind}: {status:?}");
         }
     }
 }
@@ -181,7 +235,11 @@ fn a_backend_that_joins_after_another_left_starts_fresh() {
         .unwrap();
     let fresh = pool.status(&BackendId::new("new")).unwrap();
     assert_eq!(
-        (fresh.state, fresh.in_flight, fresh.effective_weight),
+        (
+            fresh.state,
+            fresh.in_flight.unwrap_or(0),
+            fresh.effective_weight
+        ),
         (BackendState::Up, 0, 100)
     );
     let picks: Vec<_> = (0..2)

@@ -106,12 +106,7 @@ impl ProxyArgs {
                 self.backends
                     .iter()
                     .enumerate()
-                    .map(|(i, spec)| BackendSpec {
-                        id: spec.id.clone(),
-                        weight: spec.weight,
-                        agent: spec.agent,
-                        value: payload(i, spec.value),
-                    }),
+                    .map(|(i, spec)| spec.clone().map(|addr| payload(i, addr))),
             )
             .map_err(|e| e.to_string())
     }
@@ -122,9 +117,7 @@ impl ProxyArgs {
 pub fn log_change(change: &StateChange) {
     match change.to {
         BackendState::Up | BackendState::Removed => tracing::info!("{change}"),
-        BackendState::Draining | BackendState::Down | BackendState::Ejected => {
-            tracing::warn!("{change}")
-        }
+        _ => tracing::warn!("{change}"),
     }
 }
 

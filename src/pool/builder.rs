@@ -9,8 +9,9 @@ use parking_lot::Mutex;
 use super::generation::{announce, next_generation, validate, Retired};
 use super::Pool;
 use crate::health::{FeedbackConfig, HealthConfig, OutlierConfig, SlowStart};
-use crate::runtime::shared::Shared;
+use crate::runtime::shared::{Settings, Shared};
 use crate::runtime::sync::Swap;
+use crate::runtime::tiers::TierConfig;
 use crate::strategy::Strategy;
 use crate::types::clock::{Clock, SystemClock};
 use crate::types::{BackendSpec, ConfigError, Observer};
@@ -26,6 +27,8 @@ pub struct PoolBuilder<S> {
     agent_expiry: Duration,
     counts_in_flight: bool,
     outliers: Option<OutlierConfig>,
+    overprovisioning: f64,
+    panic_threshold: u8,
 }
 
 impl<S: Strategy> PoolBuilder<S> {
@@ -65,8 +68,9 @@ impl<S: Strategy> PoolBuilder<S> {
 
     /// Counts picks in flight even when the strategy does not read them
     /// (round robin, weighted round robin, random and the hash strategies
-    /// skip the count by default, saving two atomic writes per pick), so that
+    /// skip the count by default, saving atomic writes per pick), so that
     /// [`BackendStatus::in_flight`](crate::BackendStatus::in_flight) shows them.
+    /// A set with a `max_conns` cap is counted whatever this says.
     pub fn counts_in_flight(mut self, counts: bool) -> Self {
         self.counts_in_flight = counts;
         self
@@ -78,6 +82,29 @@ impl<S: Strategy> PoolBuilder<S> {
     /// first outcome recorded after each interval runs the evaluation.
     pub fn outlier_detection(mut self, outliers: OutlierConfig) -> Self {
         self.outliers = Some(outliers);
+        self
+    }
+
+    /// How far a tier's available share stretches before traffic spills to
+    /// the next tier (Envoy's overprovisioning factor, default 1.4, at
+    /// least 1): a tier takes min(100%, available share x factor) of the
+    /// traffic, and the rest moves down a tier. With 1.4, a tier with 72% of
+    /// its backends available still takes everything; at 50% it takes 70%.
+    pub fn overprovisioning(mut self, factor: f64) -> Self {
+        self.overprovisioning = factor;
+        self
+    }
+
+    /// The panic threshold in percent (Envoy's, default 50; 0 turns panic
+    /// off): when the tiers together cannot take all the traffic and a
+    /// tier's available share is below this, that tier's picks ignore
+    /// health (passive ejections and failed health checks, never an
+    /// operator's or agent's down or drain) and spread over all its members,
+    /// because sending everything to the few survivors would take them down
+    /// too. Observers hear of it ([`Observer::panic_changed`]) and
+    /// [`Pool::tiers`] shows it.
+    pub fn panic_threshold(mut self, percent: u8) -> Self {
+        self.panic_threshold = percent;
         self
     }
 
@@ -104,19 +131,42 @@ impl<S: Strategy> PoolBuilder<S> {
         if let Some(outliers) = &self.outliers {
             outliers.validate()?;
         }
-        let shared = Arc::new(Shared::new(
-            self.clock,
-            self.health,
-            self.feedback,
-            self.slow_start,
-            self.observers,
-            self.agent_expiry,
-            self.outliers,
-        ));
+        if !(1.0..=100.0).contains(&self.overprovisioning) {
+            return Err(ConfigError::Invalid {
+                setting: "overprovisioning",
+                why: format!("{} is outside 1..=100", self.overprovisioning),
+            });
+        }
+        if self.panic_threshold > 100 {
+            return Err(ConfigError::Invalid {
+                setting: "panic_threshold",
+                why: format!("{}% is above 100%", self.panic_threshold),
+            });
+        }
+        let tiers = TierConfig {
+            overprovisioning: (self.overprovisioning * 1000.0).round() as u32,
+            panic_threshold: self.panic_threshold,
+        };
+        let shared = Arc::new(Shared::new(Settings {
+            clock: self.clock,
+            health: self.health,
+            feedback: self.feedback,
+            slow_start: self.slow_start,
+            observers: self.observers,
+            agent_expiry: self.agent_expiry,
+            outliers: self.outliers,
+            tiers,
+        }));
         let specs = validate(backends)?;
-        let (generation, added) =
-            next_generation(&self.strategy, &shared, specs, None, &Retired::new())?;
         let counts_in_flight = self.counts_in_flight || self.strategy.counts_in_flight();
+        let (generation, added) = next_generation(
+            &self.strategy,
+            &shared,
+            specs,
+            None,
+            &Retired::new(),
+            counts_in_flight,
+        )?;
         let pool = Pool {
             strategy: self.strategy,
             current: Swap::new(generation),
@@ -143,6 +193,8 @@ impl<S: Strategy> Pool<S, ()> {
             agent_expiry: crate::agent::DEFAULT_EXPIRY,
             counts_in_flight: false,
             outliers: None,
+            overprovisioning: 1.4,
+            panic_threshold: 50,
         }
     }
 }

@@ -28,15 +28,20 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::agent::{AgentError, AgentReport};
+use crate::hash::HashKey;
+use crate::runtime::set::Unavailable;
 use crate::runtime::shared::Shared;
 use crate::runtime::slot::{BackendStatus, Slot};
 use crate::runtime::sync::Swap;
+use crate::runtime::tiers::{Route, TierStatus, WHOLE};
+use crate::strategy::kernel::rng::AtomicRng;
 use crate::strategy::Strategy;
 use crate::types::clock::{saturating_nanos, Clock};
 use crate::types::{
-    AdminState, BackendId, BackendSpec, ConfigError, Context, NoBackend, Observer, Reason,
+    AdminState, BackendId, BackendSpec, CheckResult, ConfigError, Context, NoBackend, Observer,
+    Reason,
 };
-use generation::{announce, next_generation, validate, Generation, Retired, Retirement};
+use generation::{announce, next_generation, validate, Generation, Retired, Retirement, Tier};
 use pick::Member;
 
 /// A balancer: a [`Strategy`] over a backend set that may change at run time.
@@ -102,17 +107,17 @@ impl<S: Strategy, B: Send + Sync + 'static> Pool<S, B> {
         let specs = validate(backends)?;
         let mut retired = self.retired.lock();
         let old = self.current.load_full();
+        let old_slots: Vec<Arc<Slot>> = old.slots().cloned().collect();
         let (generation, added) = next_generation(
             &self.strategy,
             &self.shared,
             specs,
-            Some(&old.set),
+            Some(&old_slots),
             &retired,
+            self.counts_in_flight,
         )?;
-        let kept: HashSet<&BackendId> = generation.set.slots().iter().map(|s| &s.id).collect();
-        let removed: Vec<Arc<Slot>> = old
-            .set
-            .slots()
+        let kept: HashSet<&BackendId> = generation.slots().map(|s| &s.id).collect();
+        let removed: Vec<Arc<Slot>> = old_slots
             .iter()
             .filter(|s| !kept.contains(&s.id))
             .cloned()
@@ -139,8 +144,11 @@ impl<S: Strategy, B: Send + Sync + 'static> Pool<S, B> {
         let generation = self.current.load();
         self.shared
             .backends
-            .store(generation.set.len(), Ordering::Relaxed);
-        self.shared.outliers.set_members(generation.set.slots());
+            .store(generation.members.len(), Ordering::Relaxed);
+        let slots: Vec<Arc<Slot>> = generation.slots().cloned().collect();
+        self.shared.outliers.set_members(&slots);
+        // A new generation's plan starts from the states as they are.
+        self.shared.states_changed();
         removed
             .iter()
             .map(|slot| (Arc::clone(slot), slot.retire()))
@@ -155,12 +163,47 @@ impl<S: Strategy, B> Pool<S, B> {
     }
 
     /// Sets a backend's admin state (up, drain, down) with a reason that
-    /// observers and [`Pool::backends`] will show. Returns false if no backend
-    /// of the current set has that id.
+    /// observers and [`Pool::backends`] will show: [`Reason::Admin`] for an
+    /// operator's word, [`Reason::Program`] for the caller's own code.
+    /// Health checks have their own call, [`Pool::set_health`], and neither
+    /// overrides the other. Returns false if no backend of the current set
+    /// has that id.
     pub fn set_state(&self, id: &BackendId, state: AdminState, reason: Reason) -> bool {
         match self.find(id) {
             Some(slot) => {
                 slot.set_admin(state, reason);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Applies an active health check's verdict to backend `id`, with the
+    /// probe's cause as the reason ([`Reason::HealthCheck`]). A failed check
+    /// holds the backend out ([`BackendState::Unhealthy`](crate::BackendState::Unhealthy))
+    /// until a check passes; a passing check lifts that and ends a passive
+    /// ejection (the backend has just been seen serving). The admin state
+    /// (an operator's or agent's down or drain) is left alone either way.
+    /// Returns false if no backend of the current set has that id.
+    ///
+    /// ```
+    /// use pickwise::{BackendSpec, BackendState, CheckFailure, CheckResult, Pool};
+    /// use pickwise::strategy::RoundRobin;
+    ///
+    /// let pool = Pool::new(RoundRobin::new(), vec![BackendSpec::new("a", ()), BackendSpec::new("b", ())])?;
+    /// let a = "a".into();
+    /// pool.set_health(&a, CheckResult::Failed(CheckFailure::Refused));
+    /// let status = pool.status(&a).unwrap();
+    /// assert_eq!(status.state, BackendState::Unhealthy);
+    /// assert_eq!(status.reason.to_string(), "health check failed: connection refused");
+    /// pool.set_health(&a, CheckResult::Passed);
+    /// assert_eq!(pool.status(&a).unwrap().state, BackendState::Up);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_health(&self, id: &BackendId, result: CheckResult) -> bool {
+        match self.find(id) {
+            Some(slot) => {
+                slot.set_health(result);
                 true
             }
             None => false,
@@ -205,14 +248,102 @@ impl<S: Strategy, B> Pool<S, B> {
     /// The runtime picture of one backend of the current set.
     pub fn status(&self, id: &BackendId) -> Option<BackendStatus> {
         self.expire_agents();
-        self.find(id).map(|slot| slot.status())
+        let generation = self.current.load();
+        let member = generation.members.iter().find(|m| &m.slot.id == id)?;
+        Some(member.status(generation.counted))
     }
 
     /// The runtime picture of every backend, in set order.
     pub fn backends(&self) -> Vec<BackendStatus> {
         self.expire_agents();
         let generation = self.current.load();
-        generation.set.slots().iter().map(|s| s.status()).collect()
+        let counted = generation.counted;
+        generation
+            .members
+            .iter()
+            .map(|m| m.status(counted))
+            .collect()
+    }
+
+    /// Each tier's picture, best first: its members, how many are
+    /// available, its share of the traffic and whether it is in panic.
+    /// Brings the plan up to date first (observers hear of a panic change
+    /// then, if no pick noticed it before).
+    ///
+    /// ```
+    /// use pickwise::{BackendSpec, Pool};
+    /// use pickwise::strategy::RoundRobin;
+    ///
+    /// let pool = Pool::new(RoundRobin::new(), vec![
+    ///     BackendSpec::new("a", ()),
+    ///     BackendSpec::new("spare", ()).backup(),
+    /// ])?;
+    /// let tiers = pool.tiers();
+    /// assert_eq!((tiers[0].priority, tiers[0].share, tiers[0].in_panic), (0, 1.0, false));
+    /// assert_eq!((tiers[1].priority, tiers[1].share), (1, 0.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tiers(&self) -> Vec<TierStatus> {
+        self.expire_agents();
+        let generation = self.current.load();
+        let sets = generation.sets();
+        let epoch = self.shared.epoch();
+        generation.router.refresh(epoch, &self.shared, &sets);
+        let loads = generation.router.loads();
+        sets.iter()
+            .zip(loads)
+            .map(|(set, load)| {
+                let availability = set.availability();
+                TierStatus {
+                    priority: set.priority(),
+                    members: availability.members,
+                    available: availability.available,
+                    share: f64::from(load) / f64::from(WHOLE),
+                    in_panic: set.in_panic(),
+                }
+            })
+            .collect()
+    }
+
+    /// Whether the current set has no backend (picks fail with
+    /// [`NoBackend::Empty`] until an update fills it).
+    pub fn is_empty(&self) -> bool {
+        self.current.load().members.is_empty()
+    }
+
+    /// The current set, as specs with their payloads, in set order: what a
+    /// discovery task or an admin page edits and hands back to
+    /// [`Pool::update`], with no copy of its own to keep in step.
+    ///
+    /// ```
+    /// use pickwise::{BackendSpec, Pool};
+    /// use pickwise::strategy::RoundRobin;
+    ///
+    /// let pool = Pool::new(RoundRobin::new(), vec![BackendSpec::new("a", "10.0.0.1:80").max_conns(8)])?;
+    /// let mut specs = pool.specs();
+    /// specs.push(BackendSpec::new("b", "10.0.0.2:80").backup());
+    /// pool.update(specs)?;
+    /// assert_eq!(pool.specs()[0].max_conns, Some(8));
+    /// assert_eq!(pool.specs()[1].priority, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn specs(&self) -> Vec<BackendSpec<B>>
+    where
+        B: Clone,
+    {
+        let generation = self.current.load();
+        generation
+            .members
+            .iter()
+            .map(|m| BackendSpec {
+                id: m.slot.id.clone(),
+                weight: m.weight,
+                agent: m.agent,
+                priority: m.priority,
+                max_conns: m.cap,
+                value: m.value.clone(),
+            })
+            .collect()
     }
 
     /// Adds an observer of state changes.
@@ -234,18 +365,102 @@ impl<S: Strategy, B> Pool<S, B> {
     }
 
     /// The pick path both [`Balancer::pick`] and [`Picker`] share: the
-    /// strategy's choice among `generation`'s members, or why there is none.
+    /// strategy's choice in the tier the plan sends this pick to (other
+    /// tiers if that one has no backend for it), with its in-flight place
+    /// taken, or why there is none. Returns whether the pick counts.
     #[inline(always)]
     pub(crate) fn choose<'g>(
         &self,
         generation: &'g Generation<S::Table, B>,
         ctx: &Context<'_>,
-    ) -> Result<&'g Arc<Member<B>>, NoBackend> {
+    ) -> Result<(&'g Arc<Member<B>>, bool), NoBackend> {
         self.expire_agents();
-        self.strategy
-            .select(&generation.table, &generation.set, ctx)
-            .and_then(|i| generation.members.get(i))
-            .ok_or_else(|| generation.set.why_none(ctx))
+        let tiers = &generation.tiers;
+        let Some(first_tier) = tiers.first() else {
+            return Err(NoBackend::Empty);
+        };
+        let first = match generation.router.route(&self.shared, || generation.sets()) {
+            Route::First => 0,
+            Route::Draw => generation.router.tier_of(tier_draw(ctx)),
+        };
+        let tier = tiers.get(first).unwrap_or(first_tier);
+        if let Some(found) = self.choose_in(tier, generation.counted, ctx) {
+            return Ok(found);
+        }
+        self.choose_elsewhere(generation, first, ctx)
+    }
+
+    /// The strategy's choice in one tier, admitted: its in-flight place
+    /// taken (within its cap, if it has one).
+    #[inline(always)]
+    fn choose_in<'g>(
+        &self,
+        tier: &'g Tier<S::Table, B>,
+        counted: bool,
+        ctx: &Context<'_>,
+    ) -> Option<(&'g Arc<Member<B>>, bool)> {
+        let i = self.strategy.select(&tier.table, &tier.set, ctx)?;
+        if tier.set.has_caps() {
+            return self.admit_capped(tier, i, ctx);
+        }
+        let member = tier.members.get(i)?;
+        if counted {
+            member.slot.acquire();
+        }
+        Some((member, counted))
+    }
+
+    /// Admits backend `i` of a tier with caps: a compare-and-swap takes its
+    /// place only below its cap. A picker that loses the last place to
+    /// another asks the strategy again (which now sees it full), a bounded
+    /// number of times.
+    #[cold]
+    #[inline(never)]
+    fn admit_capped<'g>(
+        &self,
+        tier: &'g Tier<S::Table, B>,
+        mut i: usize,
+        ctx: &Context<'_>,
+    ) -> Option<(&'g Arc<Member<B>>, bool)> {
+        for _ in 0..=tier.set.len() {
+            let member = tier.members.get(i)?;
+            let admitted = match tier.set.cap(i) {
+                Some(cap) => member.slot.try_acquire(cap),
+                None => {
+                    member.slot.acquire();
+                    true
+                }
+            };
+            if admitted {
+                return Some((member, true));
+            }
+            i = self.strategy.select(&tier.table, &tier.set, ctx)?;
+        }
+        None
+    }
+
+    /// The other tiers, best first, when the planned one had no backend for
+    /// this pick; then the reason, counted over every tier.
+    #[cold]
+    #[inline(never)]
+    fn choose_elsewhere<'g>(
+        &self,
+        generation: &'g Generation<S::Table, B>,
+        tried: usize,
+        ctx: &Context<'_>,
+    ) -> Result<(&'g Arc<Member<B>>, bool), NoBackend> {
+        for (n, tier) in generation.tiers.iter().enumerate() {
+            if n != tried {
+                if let Some(found) = self.choose_in(tier, generation.counted, ctx) {
+                    return Ok(found);
+                }
+            }
+        }
+        let mut why = Unavailable::default();
+        for tier in &generation.tiers {
+            tier.set.count_unavailable(ctx, &mut why);
+        }
+        Err(why.reason())
     }
 
     /// A handle for one thread's picks: see [`Picker`].
@@ -253,22 +468,34 @@ impl<S: Strategy, B> Pool<S, B> {
         Picker::new(self, &self.current)
     }
 
-    pub(crate) fn counts_in_flight(&self) -> bool {
-        self.counts_in_flight
-    }
-
     fn find(&self, id: &BackendId) -> Option<Arc<Slot>> {
         let generation = self.current.load();
-        let found = generation.set.slots().iter().find(|s| &s.id == id);
+        let found = generation.slots().find(|s| &s.id == id);
         found.cloned()
     }
+}
+
+/// Where in `0..WHOLE` a pick lands when tiers share traffic: from the
+/// request's key or client address when it has one, so hashed requests
+/// keep to one tier as long as the shares hold; at random otherwise.
+#[cold]
+#[inline(never)]
+fn tier_draw(ctx: &Context<'_>) -> u32 {
+    /// A fixed key: every pool and process draws the same for one request.
+    const TIER_KEY: HashKey = HashKey::from_bytes(*b"pickwise::tiers!");
+    let hash = match (ctx.key, ctx.client) {
+        (Some(key), _) => TIER_KEY.hash(key),
+        (None, Some(ip)) => TIER_KEY.hash_ip(ip, 128),
+        (None, None) => AtomicRng::random().next_u64(),
+    };
+    ((u128::from(hash) * u128::from(WHOLE)) >> 64) as u32
 }
 
 impl<S: Strategy, B: Send + Sync + 'static> Balancer<B> for Pool<S, B> {
     #[inline]
     fn pick(&self, ctx: &Context<'_>) -> Result<Pick<B>, NoBackend> {
         let generation = self.current.load();
-        let member = self.choose(&generation, ctx)?;
-        Ok(Pick::new(Arc::clone(member), self.counts_in_flight))
+        let (member, counted) = self.choose(&generation, ctx)?;
+        Ok(Pick::new(Arc::clone(member), counted))
     }
 }

@@ -6,10 +6,23 @@ use std::sync::Arc;
 use crate::runtime::slot::Slot;
 use crate::types::{BackendId, Outcome};
 
-/// A backend's payload and the runtime slot it counts against.
+/// A backend's payload, the runtime slot it counts against, and the rest
+/// of its spec (for listing the set).
 pub(crate) struct Member<B> {
     pub(crate) value: B,
     pub(crate) slot: Arc<Slot>,
+    pub(crate) weight: u32,
+    pub(crate) priority: u8,
+    pub(crate) cap: Option<u32>,
+    pub(crate) agent: Option<std::net::SocketAddr>,
+}
+
+impl<B> Member<B> {
+    /// Its status, with what its set knows (tier, cap) and whether its
+    /// generation counts in flight.
+    pub(crate) fn status(&self, counted: bool) -> crate::runtime::slot::BackendStatus {
+        self.slot.status(counted, self.priority, self.cap)
+    }
 }
 
 /// What one attempt owes its backend, whichever guard holds it: an
@@ -22,12 +35,11 @@ pub(crate) struct Attempt {
 }
 
 impl Attempt {
-    /// Starts an attempt on `slot`, counting it if `counted`.
+    /// An attempt whose in-flight place, if `counted`, the pick has
+    /// already taken (the pool takes it when it admits the backend, so a
+    /// cap is checked and taken in one step).
     #[inline(always)]
-    pub(crate) fn begin(slot: &Slot, counted: bool) -> Self {
-        if counted {
-            slot.acquire();
-        }
+    pub(crate) fn taken(counted: bool) -> Self {
         Attempt {
             counted,
             recorded: false,
@@ -84,12 +96,12 @@ impl Attempt {
 ///
 /// let pool = Pool::new(LeastConnections::new(), vec![BackendSpec::new("a", 1), BackendSpec::new("b", 2)])?;
 /// let mut pick = pool.pick(&Context::new())?;
-/// assert_eq!(pool.status(pick.id()).unwrap().in_flight, 1);
+/// assert_eq!(pool.status(pick.id()).unwrap().in_flight, Some(1));
 /// // ... send the request to *pick.backend() ...
 /// pick.record(Outcome::success(Duration::from_millis(3)));
 /// let id = pick.id().clone();
 /// drop(pick);
-/// assert_eq!(pool.status(&id).unwrap().in_flight, 0);
+/// assert_eq!(pool.status(&id).unwrap().in_flight, Some(0));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[must_use = "dropping a pick at once ends its request: keep it while the request runs"]
@@ -99,8 +111,9 @@ pub struct Pick<B> {
 }
 
 impl<B> Pick<B> {
+    /// A pick of `member`, whose in-flight place (if `counted`) is taken.
     pub(crate) fn new(member: Arc<Member<B>>, counted: bool) -> Self {
-        let attempt = Attempt::begin(&member.slot, counted);
+        let attempt = Attempt::taken(counted);
         Pick { member, attempt }
     }
 

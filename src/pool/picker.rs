@@ -67,8 +67,8 @@ impl<'p, S: Strategy, B> Picker<'p, S, B> {
     #[inline]
     pub fn pick(&mut self, ctx: &Context<'_>) -> Result<PickRef<'_, B>, NoBackend> {
         let generation = self.current.load();
-        let member = self.pool.choose(generation, ctx)?;
-        Ok(PickRef::new(member, self.pool.counts_in_flight()))
+        let (member, counted) = self.pool.choose(generation, ctx)?;
+        Ok(PickRef::new(member, counted))
     }
 
     /// The pool this picker picks from.
@@ -96,7 +96,7 @@ pub struct PickRef<'a, B> {
 impl<'a, B> PickRef<'a, B> {
     #[inline(always)]
     fn new(member: &'a Arc<Member<B>>, counted: bool) -> Self {
-        let attempt = Attempt::begin(&member.slot, counted);
+        let attempt = Attempt::taken(counted);
         PickRef { member, attempt }
     }
 
@@ -136,7 +136,7 @@ impl<'a, B> PickRef<'a, B> {
     /// let mut picker = pool.picker();
     /// let owned = picker.pick(&Context::new())?.into_owned();
     /// let again = picker.pick(&Context::new())?; // the picker is free again
-    /// assert_eq!(pool.status(owned.id()).unwrap().in_flight, 2);
+    /// assert_eq!(pool.status(owned.id()).unwrap().in_flight, Some(2));
     /// # drop(again);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

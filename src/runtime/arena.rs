@@ -19,10 +19,16 @@ use std::sync::atomic::Ordering;
 
 use crate::runtime::sync::{AtomicU32, AtomicU64, AtomicU8};
 
-/// Admin states, as stored in [`Hot::admin`].
+/// Admin states, as stored in the low bits of [`Hot::gate`].
 pub(crate) const ADMIN_UP: u8 = 0;
 pub(crate) const ADMIN_DRAINING: u8 = 1;
 pub(crate) const ADMIN_DOWN: u8 = 2;
+/// The admin state's bits of [`Hot::gate`].
+pub(crate) const ADMIN_MASK: u8 = 0b11;
+/// Set in [`Hot::gate`] while the active health check fails it: a bit of
+/// its own, so the operator's word and the check's never overwrite each
+/// other.
+pub(crate) const HEALTH_FAILED: u8 = 0b100;
 
 /// One backend's pick-path fields. Two share a cache line and none
 /// straddles one.
@@ -40,7 +46,9 @@ pub(crate) struct Hot {
     /// more memory than a process has; only leaked picks (`mem::forget`)
     /// could wrap it, and debug builds assert that it never does.
     pub(crate) in_flight: AtomicU32,
-    pub(crate) admin: AtomicU8,
+    /// What holds it back besides ejection: the admin state (`ADMIN_*`,
+    /// low bits) and `HEALTH_FAILED`. Zero when nothing does.
+    pub(crate) gate: AtomicU8,
 }
 
 impl Hot {
@@ -50,7 +58,7 @@ impl Hot {
             ejected_until: AtomicU64::new(0),
             ramp_start: AtomicU64::new(0),
             in_flight: AtomicU32::new(0),
-            admin: AtomicU8::new(ADMIN_UP),
+            gate: AtomicU8::new(ADMIN_UP),
         }
     }
 
@@ -64,7 +72,7 @@ impl Hot {
         self.ejected_until.store(0, Ordering::Relaxed);
         self.ramp_start.store(0, Ordering::Relaxed);
         self.in_flight.store(0, Ordering::Relaxed);
-        self.admin.store(ADMIN_UP, Ordering::Relaxed);
+        self.gate.store(ADMIN_UP, Ordering::Relaxed);
     }
 
     /// Picks alive now.
@@ -74,12 +82,18 @@ impl Hot {
     }
 
     /// `Some(up)` when the answer needs no clock: admin state and weight
-    /// alone decide, because no ejection and no ramp is running. `None`
-    /// sends the caller to the slot's full check.
+    /// alone decide, because no ejection, no failed health check and no
+    /// ramp is running. `None` sends the caller to the slot's full check
+    /// (which also knows whether its tier is in panic).
     #[inline]
     pub(crate) fn plainly_up(&self) -> Option<bool> {
-        if self.admin.load(Ordering::Relaxed) != ADMIN_UP {
-            return Some(false);
+        let gate = self.gate.load(Ordering::Relaxed);
+        if gate != 0 {
+            return if gate & ADMIN_MASK != ADMIN_UP {
+                Some(false)
+            } else {
+                None
+            };
         }
         let settled = self.ejected_until.load(Ordering::Acquire) == 0
             && self.ramp_start.load(Ordering::Relaxed) == 0;
@@ -208,7 +222,7 @@ mod tests {
         used.in_flight.store(9, Ordering::Relaxed);
         used.ejected_until.store(1, Ordering::Relaxed);
         used.ramp_start.store(1, Ordering::Relaxed);
-        used.admin.store(ADMIN_DOWN, Ordering::Relaxed);
+        used.gate.store(ADMIN_DOWN, Ordering::Relaxed);
         assert_eq!(used.plainly_up(), Some(false));
         used.reset(7);
         assert_eq!(used.in_flight(), 0);

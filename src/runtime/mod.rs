@@ -9,6 +9,7 @@
 //!   observers, registries).
 //! - [`ejections`], [`outliers`], [`agent_expiry`]: the registries that
 //!   apply [`crate::health`]'s settings and agents' reports, with no timer.
+//! - [`tiers`]: how tiers (priority levels) share traffic, and panic.
 //! - [`ewma`]: the lock-free moving average behind latency and error rates.
 //! - [`sync`]: the primitives loom model-checks.
 //!
@@ -23,3 +24,4 @@ pub(crate) mod set;
 pub(crate) mod shared;
 pub(crate) mod slot;
 pub(crate) mod sync;
+pub(crate) mod tiers;

@@ -6,38 +6,55 @@ use std::sync::Arc;
 use crate::runtime::arena::{self, HotRef};
 use crate::runtime::shared::Shared;
 use crate::runtime::slot::Slot;
+use crate::runtime::tiers::{Availability, PanicFlag};
 use crate::types::clock::saturating_nanos;
 use crate::types::{BackendId, Context, NoBackend};
 
-/// The backends of one generation, in the order the caller gave them.
+/// The backends of one tier of one generation, in the order the caller
+/// gave them.
 ///
-/// Strategies build their tables from it (ids and configured weights never
-/// change within a set) and read live state through it when they select:
-/// effective weight, in-flight count, and whether a backend may take new
-/// clients. All reads are atomic loads of the backend's pick-path entry (a
-/// few for eligibility), never a lock.
+/// Strategies build their tables from it (ids, configured weights and caps
+/// never change within a set) and read live state through it when they
+/// select: effective weight, in-flight count, and whether a backend may take
+/// this request. All reads are atomic loads of the backend's pick-path entry
+/// (a few for eligibility), never a lock.
 pub struct BackendSet {
     slots: Vec<Arc<Slot>>,
     /// The slots' pick-path entries, in set order: scans walk this instead
     /// of following each slot's pointer.
     hot: Vec<HotRef>,
     weights: Vec<u32>,
+    /// Caps on requests in flight (0 for none); `None` when no backend of
+    /// the set has one, so uncapped sets pay one branch.
+    caps: Option<Box<[u32]>>,
+    priority: u8,
+    panic: PanicFlag,
     shared: Arc<Shared>,
 }
 
 impl BackendSet {
-    pub(crate) fn new(slots: Vec<Arc<Slot>>, weights: Vec<u32>, shared: Arc<Shared>) -> Self {
+    /// A set of one tier: `caps` holds each backend's cap (0 for none).
+    pub(crate) fn new(
+        slots: Vec<Arc<Slot>>,
+        weights: Vec<u32>,
+        caps: Vec<u32>,
+        priority: u8,
+        shared: Arc<Shared>,
+    ) -> Self {
         debug_assert_eq!(slots.len(), weights.len());
+        debug_assert_eq!(slots.len(), caps.len());
+        let capped = caps.iter().any(|&cap| cap > 0);
+        let panic = PanicFlag::default();
+        panic.replace(shared.in_panic(priority));
         BackendSet {
             hot: slots.iter().map(|slot| arena::share(&slot.hot)).collect(),
             slots,
             weights,
+            caps: capped.then(|| caps.into_boxed_slice()),
+            priority,
+            panic,
             shared,
         }
-    }
-
-    pub(crate) fn slots(&self) -> &[Arc<Slot>] {
-        &self.slots
     }
 
     /// Number of backends.
@@ -46,7 +63,8 @@ impl BackendSet {
         self.slots.len()
     }
 
-    /// Whether the set has no backend (a pool never holds such a set).
+    /// Whether the set has no backend (a pool never builds a table for such
+    /// a set).
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
@@ -81,21 +99,83 @@ impl BackendSet {
         self.hot[i].in_flight()
     }
 
-    /// Whether backend `i` may take a new client: up, not ejected, and with an
-    /// effective weight above zero.
+    /// Whether backend `i` may take a new client: up, healthy, not
+    /// ejected, and with an effective weight above zero. While the set's
+    /// tier is [in panic](Self::in_panic), health is not asked: up and
+    /// weight above zero suffice.
     #[inline]
     pub fn is_up(&self, i: usize) -> bool {
         match self.hot[i].plainly_up() {
             Some(up) => up,
-            None => self.slots[i].is_up(),
+            None => self.up_beyond_plain(i),
         }
     }
 
-    /// Whether backend `i` may keep a sticky client: up or draining, not
-    /// down, not ejected.
+    /// The slow half of `is_up`: ejections, failed checks, ramps, panic.
+    #[cold]
+    #[inline(never)]
+    fn up_beyond_plain(&self, i: usize) -> bool {
+        let slot = &self.slots[i];
+        slot.is_up() || (self.panic.get() && slot.is_up_in_panic())
+    }
+
+    /// Whether backend `i` may keep a sticky client: up or draining,
+    /// healthy, not down, not ejected (or its tier is in panic).
     #[inline]
     pub fn keeps_sticky(&self, i: usize) -> bool {
-        self.slots[i].keeps_sticky()
+        let slot = &self.slots[i];
+        slot.keeps_sticky() || (self.panic.get() && slot.is_up_in_panic())
+    }
+
+    /// Backend `i`'s cap on requests in flight, if it has one.
+    #[inline]
+    pub fn cap(&self, i: usize) -> Option<u32> {
+        match &self.caps {
+            None => None,
+            Some(caps) => Some(caps[i]).filter(|&cap| cap > 0),
+        }
+    }
+
+    /// Whether backend `i` is below its cap on requests in flight (always,
+    /// without a cap).
+    #[inline]
+    pub fn has_room(&self, i: usize) -> bool {
+        match self.cap(i) {
+            None => true,
+            Some(cap) => self.in_flight(i) < u64::from(cap),
+        }
+    }
+
+    /// Whether some backend of the set has a cap on requests in flight.
+    #[inline]
+    pub fn has_caps(&self) -> bool {
+        self.caps.is_some()
+    }
+
+    /// The set's tier: its backends' priority (0 is the best).
+    #[inline]
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+
+    /// Whether the set's tier is in panic: too few of its backends are
+    /// available, so picks ignore health and spread over all its members
+    /// (see [`PoolBuilder::panic_threshold`](crate::PoolBuilder::panic_threshold)).
+    #[inline]
+    pub fn in_panic(&self) -> bool {
+        self.panic.get()
+    }
+
+    pub(crate) fn set_panic(&self, panic: bool) -> bool {
+        self.panic.replace(panic)
+    }
+
+    /// How many of its backends are available, health asked (panic or not).
+    pub(crate) fn availability(&self) -> Availability {
+        Availability {
+            available: self.slots.iter().filter(|slot| slot.is_up()).count(),
+            members: self.slots.len(),
+        }
     }
 
     /// The pool clock's time now, in nanoseconds: what the feedback reads
@@ -130,41 +210,63 @@ impl BackendSet {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Whether backend `i` may take this request: up and not excluded.
+    /// Whether backend `i` may take this request: up, not excluded, and
+    /// below its cap on requests in flight.
     #[inline]
     pub fn is_eligible(&self, i: usize, ctx: &Context<'_>) -> bool {
-        self.is_up(i) && !ctx.excludes(self.id(i))
+        self.is_up(i) && !ctx.excludes(self.id(i)) && self.has_room(i)
     }
 
-    /// Why no backend is eligible for `ctx`. Out of line: the pick path
-    /// stays small where it is hot.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn why_none(&self, ctx: &Context<'_>) -> NoBackend {
-        let (mut excluded, mut draining, mut down, mut zero_weight) = (0, 0, 0, 0);
-        for slot in &self.slots {
+    /// Adds this set's backends to `why`, each under the first thing that
+    /// keeps it from `ctx`.
+    pub(crate) fn count_unavailable(&self, ctx: &Context<'_>, why: &mut Unavailable) {
+        for (i, slot) in self.slots.iter().enumerate() {
+            why.members += 1;
             if ctx.excludes(&slot.id) {
-                excluded += 1;
-            } else if !slot.keeps_sticky() {
-                down += 1;
+                why.excluded += 1;
+            } else if !self.keeps_sticky(i) {
+                why.down += 1;
             } else if slot.is_draining() {
-                draining += 1;
+                why.draining += 1;
             } else if slot.effective_weight() == 0 {
-                zero_weight += 1;
+                why.zero_weight += 1;
+            } else if !self.has_room(i) {
+                why.at_capacity += 1;
             }
         }
-        let n = self.slots.len();
-        match (excluded, draining, down, zero_weight) {
+    }
+}
+
+/// Backends counted by what keeps them from a request, across the tiers.
+#[derive(Debug, Default)]
+pub(crate) struct Unavailable {
+    members: usize,
+    excluded: usize,
+    draining: usize,
+    down: usize,
+    zero_weight: usize,
+    at_capacity: usize,
+}
+
+impl Unavailable {
+    /// The reason a pick gives: at capacity when caps alone kept otherwise
+    /// eligible backends out; else one cause when it covers every backend,
+    /// else the counts.
+    pub(crate) fn reason(&self) -> NoBackend {
+        let n = self.members;
+        match self {
             _ if n == 0 => NoBackend::Empty,
-            (e, _, _, _) if e == n => NoBackend::AllExcluded,
-            (_, d, _, _) if d == n => NoBackend::AllDraining,
-            (_, _, d, _) if d == n => NoBackend::AllDown,
-            (_, _, _, z) if z == n => NoBackend::AllZeroWeight,
+            _ if self.excluded == n => NoBackend::AllExcluded,
+            _ if self.at_capacity > 0 => NoBackend::AtCapacity,
+            _ if self.draining == n => NoBackend::AllDraining,
+            _ if self.down == n => NoBackend::AllDown,
+            _ if self.zero_weight == n => NoBackend::AllZeroWeight,
             _ => NoBackend::Unavailable {
-                excluded,
-                draining,
-                down,
-                zero_weight,
+                excluded: self.excluded,
+                draining: self.draining,
+                down: self.down,
+                zero_weight: self.zero_weight,
+                at_capacity: self.at_capacity,
             },
         }
     }

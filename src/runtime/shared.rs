@@ -2,7 +2,7 @@
 //! the ejection registry and the observers. Slots point here, never back at
 //! the pool's snapshots, so there is no reference cycle.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +12,9 @@ use crate::health::{FeedbackConfig, HealthConfig, OutlierConfig, SlowStart};
 use crate::runtime::agent_expiry::AgentExpiry;
 use crate::runtime::ejections::Ejections;
 use crate::runtime::outliers::Outliers;
+use crate::runtime::tiers::TierConfig;
 use crate::types::clock::Clock;
-use crate::types::{Observer, StateChange};
+use crate::types::{Observer, PanicChange, StateChange};
 
 pub(crate) struct Shared {
     pub(crate) clock: Arc<dyn Clock>,
@@ -30,19 +31,42 @@ pub(crate) struct Shared {
     /// cleared: strategies that sample by configured weight and thin by
     /// effective weight are exact only while it is false.
     pub(crate) boosted: AtomicBool,
+    /// Bumped whenever a backend's availability may have moved (a state
+    /// change, a weight crossing zero): each generation's tier plan is
+    /// computed for one value of it and recomputed when it moves.
+    epoch: AtomicU64,
+    /// How tiers share traffic and when they panic.
+    pub(crate) tiers: TierConfig,
+    /// The priorities whose panic observers last heard of, one bit each:
+    /// kept across generations, so an update does not repeat the news.
+    panics: parking_lot::Mutex<u32>,
     observers: RwLock<Vec<Arc<dyn Observer>>>,
 }
 
+/// A pool's settings, validated, as the builder hands them over.
+pub(crate) struct Settings {
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) health: HealthConfig,
+    pub(crate) feedback: FeedbackConfig,
+    pub(crate) slow_start: SlowStart,
+    pub(crate) observers: Vec<Arc<dyn Observer>>,
+    pub(crate) agent_expiry: Duration,
+    pub(crate) outliers: Option<OutlierConfig>,
+    pub(crate) tiers: TierConfig,
+}
+
 impl Shared {
-    pub(crate) fn new(
-        clock: Arc<dyn Clock>,
-        health: HealthConfig,
-        feedback: FeedbackConfig,
-        slow_start: SlowStart,
-        observers: Vec<Arc<dyn Observer>>,
-        agent_expiry: Duration,
-        outliers: Option<OutlierConfig>,
-    ) -> Self {
+    pub(crate) fn new(settings: Settings) -> Self {
+        let Settings {
+            clock,
+            health,
+            feedback,
+            slow_start,
+            observers,
+            agent_expiry,
+            outliers,
+            tiers,
+        } = settings;
         let now = clock.now();
         Shared {
             outliers: Outliers::new(outliers, now),
@@ -54,6 +78,9 @@ impl Shared {
             agents: AgentExpiry::new(agent_expiry),
             backends: AtomicUsize::new(0),
             boosted: AtomicBool::new(false),
+            epoch: AtomicU64::new(0),
+            tiers,
+            panics: parking_lot::Mutex::new(0),
             observers: RwLock::new(observers),
         }
     }
@@ -72,6 +99,44 @@ impl Shared {
         let observers = self.observers.read().clone();
         for observer in observers {
             observer.state_changed(change);
+        }
+    }
+
+    /// Says that some backend's availability may have moved.
+    pub(crate) fn states_changed(&self) {
+        self.epoch.fetch_add(1, Ordering::Release);
+    }
+
+    /// The current availability epoch (see `states_changed`).
+    #[inline]
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Records that tier `priority` is (or is not) in panic; true when
+    /// that is news.
+    pub(crate) fn panic_noted(&self, priority: u8, in_panic: bool) -> bool {
+        let bit = 1u32 << u32::from(priority.min(31));
+        let mut panics = self.panics.lock();
+        let was = *panics & bit != 0;
+        if in_panic {
+            *panics |= bit;
+        } else {
+            *panics &= !bit;
+        }
+        was != in_panic
+    }
+
+    /// Whether tier `priority` is in panic, as last noted.
+    pub(crate) fn in_panic(&self, priority: u8) -> bool {
+        *self.panics.lock() & (1u32 << u32::from(priority.min(31))) != 0
+    }
+
+    /// Tells every observer that a tier entered or left panic.
+    pub(crate) fn notify_panic(&self, change: &PanicChange) {
+        let observers = self.observers.read().clone();
+        for observer in observers {
+            observer.panic_changed(change);
         }
     }
 

@@ -73,8 +73,16 @@ impl fmt::Debug for BackendId {
     }
 }
 
-/// One backend as handed to a pool: id, configured weight, optional agent
-/// address and the caller's payload `B` (an address, a connection pool, ...).
+/// The largest priority a backend may have (see [`BackendSpec::priority`]).
+pub const MAX_PRIORITY: u8 = 15;
+
+/// The largest per-backend cap on requests in flight (see
+/// [`BackendSpec::max_conns`]).
+pub const MAX_CONNS: u32 = 1 << 30;
+
+/// One backend as handed to a pool: id, configured weight, priority (tier),
+/// cap on requests in flight, optional agent address and the caller's
+/// payload `B` (an address, a connection pool, ...).
 ///
 /// ```
 /// use pickwise::BackendSpec;
@@ -84,6 +92,10 @@ impl fmt::Debug for BackendId {
 /// assert_eq!(spec.weight, 2);
 /// assert_eq!(spec.id.as_str(), "127.0.0.1:8002");
 /// assert_eq!(spec.agent, Some("127.0.0.1:9002".parse()?));
+///
+/// // A backup (priority 1) that takes at most 100 requests at once.
+/// let spare: BackendSpec<SocketAddr> = "127.0.0.1:8009,backup,max_conns=100".parse()?;
+/// assert_eq!((spare.priority, spare.max_conns), (1, Some(100)));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +107,16 @@ pub struct BackendSpec<B> {
     /// Where this backend's agent answers, if it has one (the pool does not
     /// poll it: the caller's runtime does, and feeds the reply to the pool).
     pub agent: Option<SocketAddr>,
+    /// Its tier, `0..=MAX_PRIORITY`: 0 (the default) is the primary tier,
+    /// 1 the backups. Traffic goes to the best tier while enough of it is
+    /// available and spills to the next as its available share drops (see
+    /// [`PoolBuilder::overprovisioning`](crate::PoolBuilder::overprovisioning)).
+    pub priority: u8,
+    /// The most requests it may have in flight at once (nginx's
+    /// `max_conns`), or `None` for no cap. A backend at its cap is skipped
+    /// by every strategy; when every eligible backend is at its cap the pick
+    /// fails with [`NoBackend::AtCapacity`](crate::NoBackend::AtCapacity).
+    pub max_conns: Option<u32>,
     /// The caller's payload, handed back by every pick of this backend.
     pub value: B,
 }
@@ -106,6 +128,8 @@ impl<B> BackendSpec<B> {
             id: id.into(),
             weight: 1,
             agent: None,
+            priority: 0,
+            max_conns: None,
             value,
         }
     }
@@ -122,6 +146,45 @@ impl<B> BackendSpec<B> {
         self
     }
 
+    /// The same spec with its payload turned into another, e.g. an address
+    /// into a connection pool.
+    ///
+    /// ```
+    /// use pickwise::BackendSpec;
+    /// let spec = BackendSpec::new("a", 8001).backup().map(|port| format!("127.0.0.1:{port}"));
+    /// assert_eq!((spec.value.as_str(), spec.priority), ("127.0.0.1:8001", 1));
+    /// ```
+    pub fn map<C>(self, payload: impl FnOnce(B) -> C) -> BackendSpec<C> {
+        BackendSpec {
+            id: self.id,
+            weight: self.weight,
+            agent: self.agent,
+            priority: self.priority,
+            max_conns: self.max_conns,
+            value: payload(self.value),
+        }
+    }
+
+    /// Sets the priority (tier): 0 is the primary tier (validated when the
+    /// set is built: at most [`MAX_PRIORITY`]).
+    pub fn priority(mut self, priority: u8) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// Makes it a backup: priority 1, picked only when the primaries cannot
+    /// take the traffic (nginx's `backup`).
+    pub fn backup(self) -> Self {
+        self.priority(1)
+    }
+
+    /// Caps its requests in flight at `max_conns` (`1..=MAX_CONNS`,
+    /// validated when the set is built).
+    pub fn max_conns(mut self, max_conns: u32) -> Self {
+        self.max_conns = Some(max_conns);
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.id.as_str().is_empty() {
             return Err(ConfigError::EmptyId);
@@ -131,6 +194,26 @@ impl<B> BackendSpec<B> {
                 id: self.id.clone(),
                 weight: u64::from(self.weight),
             });
+        }
+        if self.priority > MAX_PRIORITY {
+            return Err(ConfigError::Invalid {
+                setting: "priority",
+                why: format!(
+                    "backend `{}` has priority {}, above the largest, {MAX_PRIORITY}",
+                    self.id, self.priority
+                ),
+            });
+        }
+        if let Some(cap) = self.max_conns {
+            if cap == 0 || cap > MAX_CONNS {
+                return Err(ConfigError::Invalid {
+                    setting: "max_conns",
+                    why: format!(
+                        "backend `{}` has max_conns {cap}, outside 1..={MAX_CONNS}",
+                        self.id
+                    ),
+                });
+            }
         }
         Ok(())
     }
@@ -142,9 +225,26 @@ impl From<SocketAddr> for BackendSpec<SocketAddr> {
     }
 }
 
-/// Parses `ADDR[,weight=N][,agent=ADDR][,id=NAME]`, where `ADDR` is an IP
-/// literal and port (`127.0.0.1:8001`, `[::1]:80`). Names are not resolved:
-/// resolving is I/O, and the library does none.
+/// The words a backend spec may carry after its address.
+pub const SPEC_KEYS: &[&str] = &["weight", "agent", "id", "priority", "backup", "max_conns"];
+
+/// Parses `ADDR[,weight=N][,agent=ADDR][,id=NAME][,priority=N|,backup][,max_conns=N]`,
+/// where `ADDR` is an IP literal and port (`127.0.0.1:8001`, `[::1]:80`).
+/// Each key may appear once; `backup` (priority 1) and `priority` exclude
+/// each other. Names are not resolved: resolving is I/O, and the library
+/// does none.
+///
+/// ```
+/// use pickwise::BackendSpec;
+/// use std::net::SocketAddr;
+///
+/// let twice = "127.0.0.1:80,weight=2,weight=3".parse::<BackendSpec<SocketAddr>>();
+/// assert_eq!(
+///     twice.unwrap_err().to_string(),
+///     "bad backend `127.0.0.1:80,weight=2,weight=3`: `weight` appears twice"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 impl FromStr for BackendSpec<SocketAddr> {
     type Err = ConfigError;
 
@@ -157,33 +257,69 @@ impl FromStr for BackendSpec<SocketAddr> {
         let addr_text = parts.next().unwrap_or_default();
         let addr = parse_addr(addr_text).map_err(&bad)?;
         let mut spec = BackendSpec::from(addr);
+        let mut seen: Vec<&str> = Vec::new();
         for option in parts {
-            let (key, value) = option
-                .split_once('=')
-                .ok_or_else(|| bad(format!("`{option}` is not KEY=VALUE")))?;
-            match key.trim() {
+            let (key, value) = match option.split_once('=') {
+                Some((key, value)) => (key.trim(), Some(value.trim())),
+                None => (option, None),
+            };
+            if !SPEC_KEYS.contains(&key) {
+                return Err(bad(format!(
+                    "unknown option `{key}` (known: {})",
+                    SPEC_KEYS.join(", ")
+                )));
+            }
+            if seen.contains(&key) {
+                return Err(bad(format!("`{key}` appears twice")));
+            }
+            if (key == "backup" && seen.contains(&"priority"))
+                || (key == "priority" && seen.contains(&"backup"))
+            {
+                return Err(bad(
+                    "`backup` and `priority` exclude each other (`backup` is priority 1)".into(),
+                ));
+            }
+            seen.push(key);
+            let value = match (key, value) {
+                ("backup", None) => {
+                    spec.priority = 1;
+                    continue;
+                }
+                ("backup", Some(_)) => return Err(bad("`backup` takes no value".into())),
+                (_, Some(value)) => value,
+                (_, None) => return Err(bad(format!("`{key}` needs a value: `{key}=...`"))),
+            };
+            match key {
                 "weight" => {
-                    let weight: u64 = value
-                        .trim()
-                        .parse()
-                        .map_err(|_| bad(format!("weight `{value}` is not a whole number")))?;
-                    if weight == 0 || weight > u64::from(MAX_WEIGHT) {
-                        return Err(bad(format!("weight {weight} is outside 1..={MAX_WEIGHT}")));
-                    }
+                    let weight = whole(key, value, 1, u64::from(MAX_WEIGHT)).map_err(&bad)?;
                     spec.weight = weight as u32;
                 }
-                "agent" => spec.agent = Some(parse_addr(value.trim()).map_err(&bad)?),
-                "id" if !value.trim().is_empty() => spec.id = BackendId::new(value.trim()),
-                "id" => return Err(bad("id is empty".into())),
-                other => {
-                    return Err(bad(format!(
-                        "unknown option `{other}` (expected weight, agent or id)"
-                    )))
+                "priority" => {
+                    let priority = whole(key, value, 0, u64::from(MAX_PRIORITY)).map_err(&bad)?;
+                    spec.priority = priority as u8;
                 }
+                "max_conns" => {
+                    let cap = whole(key, value, 1, u64::from(MAX_CONNS)).map_err(&bad)?;
+                    spec.max_conns = Some(cap as u32);
+                }
+                "agent" => spec.agent = Some(parse_addr(value).map_err(&bad)?),
+                "id" if !value.is_empty() => spec.id = BackendId::new(value),
+                _ => return Err(bad("id is empty".into())),
             }
         }
         Ok(spec)
     }
+}
+
+/// A whole number in `low..=high`, or why not.
+fn whole(key: &str, value: &str, low: u64, high: u64) -> Result<u64, String> {
+    let n: u64 = value
+        .parse()
+        .map_err(|_| format!("{key} `{value}` is not a whole number"))?;
+    if n < low || n > high {
+        return Err(format!("{key} {n} is outside {low}..={high}"));
+    }
+    Ok(n)
 }
 
 fn parse_addr(text: &str) -> Result<SocketAddr, String> {

@@ -10,7 +10,8 @@ use crate::types::{BackendId, MAX_BACKENDS, MAX_WEIGHT};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// A backend set must hold at least one backend.
+    /// A strategy's table needs at least one backend (pools accept empty
+    /// sets and never build a table for one).
     EmptySet,
     /// More backends than [`MAX_BACKENDS`].
     TooManyBackends(usize),
@@ -84,20 +85,26 @@ pub enum NoBackend {
     AllExcluded,
     /// Every backend is draining: it keeps its sticky clients, takes no new ones.
     AllDraining,
-    /// Every backend is down or ejected by passive health.
+    /// Every backend is down, failing its health check, or ejected by
+    /// passive health.
     AllDown,
     /// Every backend's effective weight is zero (e.g. agents reported 0%).
     AllZeroWeight,
+    /// Every backend that could take the request (up, healthy, not
+    /// excluded) is at its `max_conns` cap: queue the request or shed it.
+    AtCapacity,
     /// A mix of the above, counted.
     Unavailable {
         /// Backends in the exclusion list.
         excluded: usize,
         /// Backends draining.
         draining: usize,
-        /// Backends down or ejected.
+        /// Backends down, unhealthy or ejected.
         down: usize,
         /// Backends with effective weight zero.
         zero_weight: usize,
+        /// Backends at their cap on requests in flight.
+        at_capacity: usize,
     },
 }
 
@@ -111,14 +118,18 @@ impl fmt::Display for NoBackend {
             NoBackend::AllZeroWeight => {
                 f.write_str("no backend: every backend has effective weight 0")
             }
+            NoBackend::AtCapacity => {
+                f.write_str("no backend: every available backend is at its max_conns cap")
+            }
             NoBackend::Unavailable {
                 excluded,
                 draining,
                 down,
                 zero_weight,
+                at_capacity,
             } => write!(
                 f,
-                "no backend: {excluded} excluded, {draining} draining, {down} down, {zero_weight} at weight 0"
+                "no backend: {excluded} excluded, {draining} draining, {down} down, {zero_weight} at weight 0, {at_capacity} at capacity"
             ),
         }
     }

@@ -3,14 +3,18 @@
 //! clock. Nothing here knows about pools or strategies.
 
 mod backend;
+mod check;
 pub mod clock;
 mod context;
 mod error;
 mod outcome;
 mod state;
 
-pub use backend::{BackendId, BackendSpec, MAX_BACKENDS, MAX_WEIGHT};
+pub use backend::{
+    BackendId, BackendSpec, MAX_BACKENDS, MAX_CONNS, MAX_PRIORITY, MAX_WEIGHT, SPEC_KEYS,
+};
+pub use check::{CheckFailure, CheckResult};
 pub use context::Context;
 pub use error::{ConfigError, NoBackend};
 pub use outcome::{FailureKind, Outcome, OutcomeKind};
-pub use state::{AdminState, BackendState, Observer, Reason, StateChange};
+pub use state::{AdminState, BackendState, Observer, PanicChange, Reason, StateChange};

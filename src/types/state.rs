@@ -3,10 +3,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::types::{BackendId, FailureKind};
+use crate::types::{BackendId, CheckResult, FailureKind};
 
 /// Where a backend stands, for every strategy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum BackendState {
     /// Takes new requests.
     Up,
@@ -14,6 +15,10 @@ pub enum BackendState {
     Draining,
     /// Set down by the operator or its agent: skipped, sticky entries ignored.
     Down,
+    /// Failed its active health check: skipped, sticky entries ignored,
+    /// until a check passes. Separate from `Down`: a passing check never
+    /// lifts an operator's down, nor an operator's up a failing check.
+    Unhealthy,
     /// Ejected by passive health until a time: skipped, sticky entries ignored.
     Ejected,
     /// No longer in the set.
@@ -26,6 +31,7 @@ impl fmt::Display for BackendState {
             BackendState::Up => "up",
             BackendState::Draining => "draining",
             BackendState::Down => "down",
+            BackendState::Unhealthy => "unhealthy",
             BackendState::Ejected => "ejected",
             BackendState::Removed => "removed",
         })
@@ -78,6 +84,13 @@ pub enum Reason {
     },
     /// Its ejection time ran out.
     EjectionEnded,
+    /// An active health check decided it (see
+    /// [`Pool::set_health`](crate::Pool::set_health)); a passing check also
+    /// ends a passive ejection.
+    HealthCheck(CheckResult),
+    /// Set by the caller's own code (not an operator, not a health check);
+    /// the text is theirs and is shown as is.
+    Program(String),
 }
 
 impl fmt::Display for Reason {
@@ -106,6 +119,8 @@ impl fmt::Display for Reason {
                 Percent(*threshold)
             ),
             Reason::EjectionEnded => f.write_str("ejection time ended"),
+            Reason::HealthCheck(result) => result.fmt(f),
+            Reason::Program(text) => f.write_str(text),
         }
     }
 }
@@ -157,6 +172,51 @@ impl fmt::Display for StateChange {
 pub trait Observer: Send + Sync + 'static {
     /// One change happened.
     fn state_changed(&self, change: &StateChange);
+
+    /// A tier entered or left panic (see
+    /// [`PoolBuilder::panic_threshold`](crate::PoolBuilder::panic_threshold)).
+    /// Noticed by the first pick or status read after the backends' states
+    /// changed, and told on that thread: the same rules as above apply.
+    fn panic_changed(&self, change: &PanicChange) {
+        let _ = change;
+    }
+}
+
+/// A tier entering or leaving panic: with too few of its backends
+/// available, its picks ignore health (passive ejections and failed health
+/// checks, never an operator's down or drain) and spread over all its
+/// members, so the survivors are not crushed by the whole load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PanicChange {
+    /// The tier's priority.
+    pub priority: u8,
+    /// Whether it is in panic now.
+    pub in_panic: bool,
+    /// Its backends available (up, healthy, not ejected, weight above zero).
+    pub available: usize,
+    /// Its backends.
+    pub members: usize,
+    /// When it was noticed, on the pool's clock.
+    pub at: Duration,
+}
+
+impl fmt::Display for PanicChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let PanicChange {
+            priority,
+            available,
+            members,
+            ..
+        } = self;
+        if self.in_panic {
+            write!(f, "tier {priority} in panic: {available} of {members} available, picks spread over all {members}")
+        } else {
+            write!(
+                f,
+                "tier {priority} out of panic: {available} of {members} available"
+            )
+        }
+    }
 }
 
 impl<F: Fn(&StateChange) + Send + Sync + 'static> Observer for F {

@@ -1,13 +1,14 @@
 //! The state machine: up, draining, down (the operator's or an agent's
-//! word), ejected (passive health), removed (left the set); every change
-//! recorded with its reason and time and told to the observers.
+//! word), unhealthy (the active health check's word), ejected (passive
+//! health), removed (left the set); every change recorded with its reason
+//! and time and told to the observers.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::Slot;
-use crate::runtime::arena::{ADMIN_DOWN, ADMIN_DRAINING, ADMIN_UP};
-use crate::types::{AdminState, BackendState, Reason, StateChange};
+use crate::runtime::arena::{ADMIN_DOWN, ADMIN_DRAINING, ADMIN_MASK, ADMIN_UP, HEALTH_FAILED};
+use crate::types::{AdminState, BackendState, CheckResult, Reason, StateChange};
 
 impl Slot {
     pub(crate) fn state_at(&self, now: Duration) -> BackendState {
@@ -22,11 +23,14 @@ impl Slot {
         self.state_with(ejected)
     }
 
-    /// The state given the ejection part of it, with the admin state first:
-    /// an operator's `down` outranks an ejection.
+    /// The state given the ejection part of it, the strongest word first:
+    /// an operator's `down`, then a failed health check, then an ejection,
+    /// then draining.
     pub(super) fn state_with(&self, ejection: BackendState) -> BackendState {
-        match self.hot.admin.load(Ordering::Relaxed) {
+        let gate = self.hot.gate.load(Ordering::Relaxed);
+        match gate & ADMIN_MASK {
             ADMIN_DOWN => BackendState::Down,
+            _ if gate & HEALTH_FAILED != 0 => BackendState::Unhealthy,
             _ if ejection == BackendState::Ejected => BackendState::Ejected,
             ADMIN_DRAINING => BackendState::Draining,
             _ => BackendState::Up,
@@ -45,8 +49,39 @@ impl Slot {
             // Back from down: ramp like a backend that joins.
             self.start_ramp();
         }
-        self.hot.admin.store(code, Ordering::Release);
+        // The health bit stays as the check left it.
+        let mut gate = self.hot.gate.load(Ordering::Relaxed);
+        while let Err(seen) = self.hot.gate.compare_exchange_weak(
+            gate,
+            (gate & !ADMIN_MASK) | code,
+            Ordering::Release,
+            Ordering::Relaxed,
+        ) {
+            gate = seen;
+        }
         self.announce(from, reason, now);
+    }
+
+    /// Applies an active health check's verdict. A failure holds the backend
+    /// out until a check passes; a pass lifts that and also ends a passive
+    /// ejection (the check has just seen it serve). The admin state is left
+    /// alone either way. The result is kept for the status even when the
+    /// state does not move.
+    pub(crate) fn set_health(&self, result: CheckResult) {
+        let now = self.shared.now();
+        let from = self.state_at(now);
+        if result.passed() {
+            let gate = self.hot.gate.fetch_and(!HEALTH_FAILED, Ordering::Release);
+            let ejected = self.hot.ejected_until.swap(0, Ordering::AcqRel) != 0;
+            if ejected || gate & HEALTH_FAILED != 0 {
+                self.consecutive_failures.store(0, Ordering::Relaxed);
+                self.start_ramp();
+            }
+        } else {
+            self.hot.gate.fetch_or(HEALTH_FAILED, Ordering::Release);
+        }
+        *self.last_check.lock() = Some((result.clone(), now));
+        self.announce(from, Reason::HealthCheck(result), now);
     }
 
     pub(crate) fn is_removed(&self) -> bool {
@@ -69,7 +104,7 @@ impl Slot {
 
     /// A removed backend added again: up, with its counters intact.
     pub(crate) fn rejoin(&self) {
-        self.hot.admin.store(ADMIN_UP, Ordering::Relaxed);
+        self.hot.gate.store(ADMIN_UP, Ordering::Relaxed);
         self.hot.ejected_until.store(0, Ordering::Release);
         self.removed.store(false, Ordering::Release);
         let mut last = self.last_change.lock();
@@ -93,6 +128,7 @@ impl Slot {
         if from == to {
             return;
         }
+        self.shared.states_changed();
         let change = StateChange {
             id: self.id.clone(),
             from,

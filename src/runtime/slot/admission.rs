@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::Slot;
-use crate::runtime::arena::{ADMIN_DOWN, ADMIN_DRAINING, ADMIN_UP};
+use crate::runtime::arena::{ADMIN_DOWN, ADMIN_DRAINING, ADMIN_MASK, ADMIN_UP, HEALTH_FAILED};
 use crate::types::clock::saturating_nanos;
 use crate::types::{BackendState, Reason};
 
@@ -21,6 +21,29 @@ impl Slot {
     pub(crate) fn acquire(&self) {
         let before = self.hot.in_flight.fetch_add(1, Ordering::Relaxed);
         debug_assert_ne!(before, u32::MAX, "in-flight count overflow");
+        self.picks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Takes one of `cap` places in flight, or none if all are taken: a
+    /// compare-and-swap, so two pickers never both take the last place.
+    #[inline]
+    pub(crate) fn try_acquire(&self, cap: u32) -> bool {
+        let mut seen = self.hot.in_flight.load(Ordering::Relaxed);
+        while seen < cap {
+            match self.hot.in_flight.compare_exchange_weak(
+                seen,
+                seen + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    self.picks.fetch_add(1, Ordering::Relaxed);
+                    return true;
+                }
+                Err(now) => seen = now,
+            }
+        }
+        false
     }
 
     #[inline]
@@ -70,24 +93,40 @@ impl Slot {
         }
     }
 
-    /// May take a new client: up, not ejected, weight above zero.
+    /// May take a new client: up, healthy, not ejected, weight above zero.
     #[inline]
     pub(crate) fn is_up(&self) -> bool {
         // Ejection first: its end must be noticed (and announced) even while
         // an agent holds the weight at zero.
-        self.hot.admin.load(Ordering::Relaxed) == ADMIN_UP
-            && self.not_ejected()
+        let not_ejected = self.not_ejected();
+        self.hot.gate.load(Ordering::Relaxed) == ADMIN_UP
+            && not_ejected
             && self.effective_weight() > 0
     }
 
-    /// May keep a sticky client: up or draining, and not ejected.
+    /// May take a new client while its tier is in panic: the operator's (or
+    /// agent's) word and the weight count, health does not.
+    pub(crate) fn is_up_in_panic(&self) -> bool {
+        // Still settles an ejection that ran out, so its end is announced.
+        self.not_ejected();
+        self.admin_code() == ADMIN_UP && self.effective_weight() > 0
+    }
+
+    /// May keep a sticky client: up or draining, healthy, and not ejected.
     #[inline]
     pub(crate) fn keeps_sticky(&self) -> bool {
-        self.hot.admin.load(Ordering::Relaxed) != ADMIN_DOWN && self.not_ejected()
+        let gate = self.hot.gate.load(Ordering::Relaxed);
+        gate & ADMIN_MASK != ADMIN_DOWN && gate & HEALTH_FAILED == 0 && self.not_ejected()
     }
 
     pub(crate) fn is_draining(&self) -> bool {
-        self.hot.admin.load(Ordering::Relaxed) == ADMIN_DRAINING
+        self.admin_code() == ADMIN_DRAINING
+    }
+
+    /// The admin state's code (`ADMIN_*`), without the health bit.
+    #[inline]
+    pub(crate) fn admin_code(&self) -> u8 {
+        self.hot.gate.load(Ordering::Relaxed) & ADMIN_MASK
     }
 
     #[inline]

@@ -40,9 +40,11 @@ impl Slot {
     fn store_effective(&self, agent: &AgentCapacity) {
         let configured = self.configured_weight.load(Ordering::Relaxed);
         let effective = agent.effective(configured);
-        self.hot
-            .effective_weight
-            .store(effective, Ordering::Relaxed);
+        let before = self.hot.effective_weight.swap(effective, Ordering::Relaxed);
+        if (before == 0) != (effective == 0) {
+            // At weight 0 it is not available: its tier's share moved.
+            self.shared.states_changed();
+        }
         if effective > u64::from(configured) * WEIGHT_UNIT {
             self.shared.boosted.store(true, Ordering::Relaxed);
         }

@@ -110,6 +110,7 @@ impl Slot {
                 .ejections
                 .try_eject(self, &shared.health, shared.backend_count(), now, nth);
         if let Some(ejected_for) = ejected {
+            self.times_ejected.fetch_add(1, Ordering::Relaxed);
             self.announce(from, reason(ejected_for), now);
         }
     }

@@ -27,7 +27,7 @@ use crate::runtime::ewma::Ewma;
 use crate::runtime::outliers::IntervalCounts;
 use crate::runtime::shared::Shared;
 use crate::runtime::sync::{AtomicBool, AtomicU32, AtomicU64};
-use crate::types::{BackendId, BackendState, Reason, StateChange};
+use crate::types::{BackendId, BackendState, CheckResult, Reason, StateChange};
 
 /// Effective weights count in hundredths of a configured weight unit, so a
 /// backend reported at 50% of weight 1 still has a non-zero weight.
@@ -43,6 +43,10 @@ pub(crate) struct Slot {
     /// Ejections since the last success: the multiplier of the next one.
     ejections: AtomicU32,
     successes: AtomicU64,
+    /// Picks counted in flight since it joined.
+    picks: AtomicU64,
+    /// Times passive health ejected it.
+    times_ejected: AtomicU64,
     server_errors: AtomicU64,
     failures: AtomicU64,
     /// Outcomes of the current outlier-detection interval.
@@ -52,6 +56,8 @@ pub(crate) struct Slot {
     /// EWMA of the share of outcomes that were errors, 0..=1.
     errors: Ewma,
     last_change: Mutex<StateChange>,
+    /// The last active health check's result and when it came.
+    last_check: Mutex<Option<(CheckResult, std::time::Duration)>>,
     /// The agent's capacity report in force, if any. Every write of
     /// `effective_weight` happens under this lock, so a configured-weight
     /// update and an agent report combine instead of overwriting each other.
@@ -77,6 +83,7 @@ impl Slot {
                 reason: Reason::Added,
                 at,
             }),
+            last_check: Mutex::new(None),
             id,
             hot: arena::take(u64::from(weight) * WEIGHT_UNIT),
             configured_weight: AtomicU32::new(weight),
@@ -84,6 +91,8 @@ impl Slot {
             consecutive_failures: AtomicU32::new(0),
             ejections: AtomicU32::new(0),
             successes: AtomicU64::new(0),
+            picks: AtomicU64::new(0),
+            times_ejected: AtomicU64::new(0),
             server_errors: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             interval: IntervalCounts::new(),

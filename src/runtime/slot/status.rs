@@ -4,15 +4,21 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::Slot;
-use crate::types::{BackendId, BackendState, Reason};
+use crate::runtime::arena::{ADMIN_DOWN, ADMIN_DRAINING};
+use crate::types::clock::saturating_nanos;
+use crate::types::{AdminState, BackendId, BackendState, CheckResult, Reason};
 
 /// A backend's runtime picture, from [`Pool::backends`](crate::Pool::backends).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BackendStatus {
     /// The backend.
     pub id: BackendId,
-    /// Its state now.
+    /// Its state now: the strongest of what holds it back.
     pub state: BackendState,
+    /// The operator's (or agent's) word alone, whatever health says: a
+    /// backend failing its check while draining shows `Unhealthy` above
+    /// and `Draining` here.
+    pub admin: AdminState,
     /// Why it last changed state.
     pub reason: Reason,
     /// When it last changed state, on the pool's clock.
@@ -21,9 +27,18 @@ pub struct BackendStatus {
     pub weight: u32,
     /// Effective weight in hundredths of a weight unit ([`WEIGHT_UNIT`](crate::strategy::WEIGHT_UNIT)).
     pub effective_weight: u64,
-    /// Picks of it alive now (0 when the pool does not count them: see
-    /// [`PoolBuilder::counts_in_flight`](crate::PoolBuilder::counts_in_flight)).
-    pub in_flight: u64,
+    /// Its tier (0 is the best).
+    pub priority: u8,
+    /// Its cap on requests in flight, if it has one.
+    pub max_conns: Option<u32>,
+    /// Picks of it alive now; `None` when the pool does not count them
+    /// (round robin, weighted round robin, random and the hash strategies
+    /// skip the count unless [`PoolBuilder::counts_in_flight`](crate::PoolBuilder::counts_in_flight)
+    /// asks for it or a backend has a cap).
+    pub in_flight: Option<u64>,
+    /// Picks of it since it joined, counted with `in_flight` (`None` when
+    /// that is not counted).
+    pub picks: Option<u64>,
     /// Outcomes recorded as success.
     pub successes: u64,
     /// Outcomes recorded as server errors.
@@ -32,26 +47,57 @@ pub struct BackendStatus {
     pub failures: u64,
     /// Failures since the last success.
     pub consecutive_failures: u32,
+    /// Times passive health ejected it.
+    pub ejections: u64,
+    /// Its latency estimate (the peak-sensitive EWMA the latency-aware
+    /// strategies read); `None` before its first success.
+    pub latency: Option<Duration>,
+    /// Its error-rate estimate now, from 0 to 1.
+    pub error_rate: f64,
+    /// The last active health check's result and when it came, if any.
+    pub last_check: Option<(CheckResult, Duration)>,
 }
 
 impl Slot {
-    pub(crate) fn status(&self) -> BackendStatus {
+    /// Its picture; `counted` says whether its pool counts in flight, the
+    /// tier and cap are its set's.
+    pub(crate) fn status(
+        &self,
+        counted: bool,
+        priority: u8,
+        max_conns: Option<u32>,
+    ) -> BackendStatus {
         // Settles an ejection that ran out, so the reason shown is current.
         self.not_ejected();
         let now = self.shared.now();
+        let nanos = saturating_nanos(now);
         let last = self.last_change.lock().clone();
         BackendStatus {
             id: self.id.clone(),
             state: self.state_at(now),
+            admin: match self.admin_code() {
+                ADMIN_DOWN => AdminState::Down,
+                ADMIN_DRAINING => AdminState::Draining,
+                _ => AdminState::Up,
+            },
             reason: last.reason,
             since: last.at,
             weight: self.configured_weight.load(Ordering::Relaxed),
             effective_weight: self.effective_weight(),
-            in_flight: self.in_flight(),
+            priority,
+            max_conns,
+            in_flight: counted.then(|| self.in_flight()),
+            picks: counted.then(|| self.picks.load(Ordering::Relaxed)),
             successes: self.successes.load(Ordering::Relaxed),
             server_errors: self.server_errors.load(Ordering::Relaxed),
             failures: self.failures.load(Ordering::Relaxed),
             consecutive_failures: self.consecutive_failures.load(Ordering::Relaxed),
+            ejections: self.times_ejected.load(Ordering::Relaxed),
+            latency: self
+                .latency_ns(nanos)
+                .map(|ns| Duration::from_nanos(ns as u64)),
+            error_rate: self.error_rate(nanos),
+            last_check: self.last_check.lock().clone(),
         }
     }
 }
