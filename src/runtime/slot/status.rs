@@ -30,6 +30,8 @@ pub struct BackendStatus {
     pub server_errors: u64,
     /// Outcomes recorded as failures.
     pub failures: u64,
+    /// Outcomes recorded as client faults: counted for neither side.
+    pub client_faults: u64,
     /// Failures since the last success.
     pub consecutive_failures: u32,
 }
@@ -51,6 +53,7 @@ impl Slot {
             successes: self.successes.load(Ordering::Relaxed),
             server_errors: self.server_errors.load(Ordering::Relaxed),
             failures: self.failures.load(Ordering::Relaxed),
+            client_faults: self.client_faults.load(Ordering::Relaxed),
             consecutive_failures: self.consecutive_failures.load(Ordering::Relaxed),
         }
     }
