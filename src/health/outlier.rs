@@ -24,7 +24,9 @@ use crate::types::ConfigError;
 /// provided at least 5 of them qualify, and those below
 /// `mean - 1.9 * stdev` of their success rates are ejected. A success is
 /// [`OutcomeKind::Success`](crate::OutcomeKind::Success); server errors and
-/// failures both count against the rate.
+/// failures both count against the rate, client faults not at all. A
+/// failure found after the head ([`Pick::record_late_failure`](crate::Pick::record_late_failure))
+/// replaces the head's success.
 ///
 /// Ejections share [`HealthConfig`](crate::health::HealthConfig)'s cap
 /// (`max_ejected_percent`, never the last backend) and its ejection times:

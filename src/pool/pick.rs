@@ -2,9 +2,10 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::runtime::slot::Slot;
-use crate::types::{BackendId, Outcome};
+use crate::runtime::slot::{Revisable, Slot};
+use crate::types::{BackendId, FailureKind, Outcome};
 
 /// A backend's payload, the runtime slot it counts against, and the rest
 /// of its spec (for listing the set).
@@ -26,12 +27,23 @@ impl<B> Member<B> {
 }
 
 /// What one attempt owes its backend, whichever guard holds it: an
-/// in-flight count to release, and at most one outcome.
+/// in-flight count to release, and at most one outcome (which one late
+/// failure may replace).
 #[derive(Debug)]
 pub(crate) struct Attempt {
     /// Whether this attempt counts in flight (see [`Strategy::counts_in_flight`](crate::Strategy::counts_in_flight)).
     counted: bool,
-    recorded: bool,
+    recorded: Recorded,
+}
+
+/// How far an attempt's outcome has gone.
+#[derive(Debug, Clone, Copy)]
+enum Recorded {
+    Nothing,
+    /// A success or server error that a late failure may still replace.
+    Revisable(Revisable),
+    /// Final: nothing more counts.
+    Final,
 }
 
 impl Attempt {
@@ -42,20 +54,40 @@ impl Attempt {
     pub(crate) fn taken(counted: bool) -> Self {
         Attempt {
             counted,
-            recorded: false,
+            recorded: Recorded::Nothing,
         }
     }
 
     /// Records the first outcome only: one pick is one attempt.
     pub(crate) fn record(&mut self, slot: &Arc<Slot>, outcome: Outcome) {
-        if !self.recorded {
-            self.recorded = true;
-            slot.observe(&outcome);
+        if let Recorded::Nothing = self.recorded {
+            self.recorded = match slot.observe(&outcome) {
+                Some(revisable) => Recorded::Revisable(revisable),
+                None => Recorded::Final,
+            };
+        }
+    }
+
+    /// Replaces a recorded success or server error with a failure of
+    /// `kind`, once; with nothing recorded, records the failure.
+    pub(crate) fn record_late_failure(
+        &mut self,
+        slot: &Arc<Slot>,
+        kind: FailureKind,
+        latency: Duration,
+    ) {
+        match self.recorded {
+            Recorded::Nothing => self.record(slot, Outcome::failure(kind, latency)),
+            Recorded::Revisable(was) => {
+                self.recorded = Recorded::Final;
+                slot.revise(was, kind);
+            }
+            Recorded::Final => {}
         }
     }
 
     pub(crate) fn is_recorded(&self) -> bool {
-        self.recorded
+        !matches!(self.recorded, Recorded::Nothing)
     }
 
     /// Moves the attempt (its count included) to a new holder; this one
@@ -137,9 +169,51 @@ impl<B> Pick<B> {
     /// Records what the backend did: at response headers for a success or a
     /// server error, or when the attempt fails. Passive health and the
     /// feedback strategies learn from it. Only the first outcome counts: one
-    /// pick is one attempt.
+    /// pick is one attempt. A failure found later, in the body, replaces a
+    /// success or server error: [`record_late_failure`](Self::record_late_failure).
     pub fn record(&mut self, outcome: Outcome) {
         self.attempt.record(&self.member.slot, outcome);
+    }
+
+    /// Records a failure found after the response head (the body was cut
+    /// short, [`FailureKind::BodyCut`], or stalled past the caller's timeout,
+    /// [`FailureKind::BodyStalled`]) in place of the success or server error
+    /// recorded at the head.
+    ///
+    /// The outcome moves from the successes (or server errors) to the
+    /// failures; the failures in a row count it as if the success had never
+    /// cleared them, so passive health ejects a backend that cuts its bodies
+    /// as one that refuses connections, with [`Reason::Failures`] naming
+    /// `kind`; a success turns into an error for the error rate and for
+    /// outlier detection. The latency recorded at the head stays. With
+    /// nothing recorded yet, it records `Outcome::failure(kind, latency)`;
+    /// `latency` serves only then. It counts once per pick, and not at all
+    /// after a failure or a client fault was recorded.
+    ///
+    /// With other requests to the backend in flight, the failures in a row
+    /// are approximate: a success recorded between this pick's head and now
+    /// does not clear what this failure puts back. The error-rate estimate
+    /// keeps the head's success as well as this error.
+    ///
+    /// [`Reason::Failures`]: crate::Reason::Failures
+    ///
+    /// ```
+    /// use pickwise::{BackendSpec, Balancer, Context, FailureKind, Outcome, Pool};
+    /// use pickwise::strategy::RoundRobin;
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::new(RoundRobin::new(), vec![BackendSpec::new("a", ())])?;
+    /// let mut pick = pool.pick(&Context::new())?;
+    /// pick.record(Outcome::success(Duration::from_millis(2))); // the head arrived
+    /// // ... the body is reset half way ...
+    /// pick.record_late_failure(FailureKind::BodyCut, Duration::from_millis(9));
+    /// let status = pool.status(pick.id()).unwrap();
+    /// assert_eq!((status.successes, status.failures, status.consecutive_failures), (0, 1, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn record_late_failure(&mut self, kind: FailureKind, latency: Duration) {
+        self.attempt
+            .record_late_failure(&self.member.slot, kind, latency);
     }
 
     /// Whether an outcome was recorded.

@@ -3,12 +3,13 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::pool::pick::{Attempt, Member, Pick};
 use crate::pool::{Generation, Pool};
 use crate::runtime::sync::Cached;
 use crate::strategy::Strategy;
-use crate::types::{BackendId, Context, NoBackend, Outcome};
+use crate::types::{BackendId, Context, FailureKind, NoBackend, Outcome};
 
 /// One thread's handle on a [`Pool`], for code that picks in a tight loop.
 ///
@@ -117,6 +118,14 @@ impl<'a, B> PickRef<'a, B> {
     /// [`Pick::record`]).
     pub fn record(&mut self, outcome: Outcome) {
         self.attempt.record(&self.member.slot, outcome);
+    }
+
+    /// Replaces the success or server error recorded at the head with a
+    /// failure found later; with nothing recorded, records the failure (see
+    /// [`Pick::record_late_failure`]).
+    pub fn record_late_failure(&mut self, kind: FailureKind, latency: Duration) {
+        self.attempt
+            .record_late_failure(&self.member.slot, kind, latency);
     }
 
     /// Whether an outcome was recorded.

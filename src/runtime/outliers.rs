@@ -22,6 +22,8 @@ pub(crate) struct IntervalCounts {
     successes: AtomicU64,
     errors: AtomicU64,
     ejections: AtomicU32,
+    /// Intervals taken so far: whether a success to revise is still counted.
+    taken: AtomicU32,
 }
 
 impl IntervalCounts {
@@ -30,7 +32,30 @@ impl IntervalCounts {
             successes: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             ejections: AtomicU32::new(0),
+            taken: AtomicU32::new(0),
         }
+    }
+
+    /// The current interval, for [`revise`](Self::revise); read before counting.
+    #[inline]
+    pub(crate) fn current(&self) -> u32 {
+        self.taken.load(Ordering::Relaxed)
+    }
+
+    /// Turns a success counted in interval `counted_in` into an error. While
+    /// that interval runs the success moves to the errors; once it has been
+    /// taken, the error counts in the current interval and the old one keeps
+    /// its success. (A revision racing the evaluation may land half in each
+    /// interval: one outcome's worth, rarely.)
+    pub(crate) fn revise(&self, counted_in: u32) {
+        if self.current() == counted_in {
+            // Never below zero: the success may have left with an interval
+            // taken since the check.
+            let _ = self
+                .successes
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
+        self.errors.fetch_add(1, Ordering::Relaxed);
     }
 
     #[inline]
@@ -45,6 +70,9 @@ impl IntervalCounts {
 
     /// (successes, total) since the last call, starting a new interval.
     fn take(&self) -> (u64, u64) {
+        // First: a revision that still sees the old number finds its
+        // success here, unless it races this swap.
+        self.taken.fetch_add(1, Ordering::Relaxed);
         let successes = self.successes.swap(0, Ordering::Relaxed);
         let errors = self.errors.swap(0, Ordering::Relaxed);
         (successes, successes.saturating_add(errors))

@@ -1,12 +1,16 @@
 //! What the caller learned from a backend, recorded on the pick.
 
+use std::error::Error;
 use std::fmt;
+use std::io;
 use std::time::Duration;
 
 /// The result of one request to a backend, recorded with [`Pick::record`]
-/// when the response headers arrive (or the attempt fails).
+/// when the response headers arrive (or the attempt fails). A failure found
+/// later, in the body, replaces it: [`Pick::record_late_failure`].
 ///
 /// [`Pick::record`]: crate::Pick::record
+/// [`Pick::record_late_failure`]: crate::Pick::record_late_failure
 ///
 /// ```
 /// use pickwise::{FailureKind, Outcome};
@@ -50,6 +54,18 @@ impl Outcome {
         }
     }
 
+    /// The attempt failed because of the client, not the backend: it sent a
+    /// malformed body, aborted its upload, or went away. Counted apart (the
+    /// status's `client_faults`); it never counts for or against the backend:
+    /// no failure, no ejection, no error rate, no latency, no outlier
+    /// detection, and the failures in a row stay as they were.
+    pub fn client_fault(latency: Duration) -> Self {
+        Outcome {
+            kind: OutcomeKind::ClientFault,
+            latency,
+        }
+    }
+
     /// Whether the backend answered normally.
     pub fn is_success(&self) -> bool {
         self.kind == OutcomeKind::Success
@@ -65,6 +81,8 @@ pub enum OutcomeKind {
     ServerError,
     /// A failure that counts towards passive-health ejection.
     Failure(FailureKind),
+    /// A failure the client caused; says nothing about the backend.
+    ClientFault,
 }
 
 /// Failures that say a backend is unhealthy, named so that logs say exactly
@@ -85,6 +103,11 @@ pub enum FailureKind {
     Timeout,
     /// The backend answered with a gateway error (502, 503, 504).
     GatewayError,
+    /// The response body ended before its end: the connection closed or was
+    /// reset mid-body.
+    BodyCut,
+    /// The response body stopped arriving for longer than the caller waits.
+    BodyStalled,
     /// Any other transport failure.
     Other,
 }
@@ -98,6 +121,8 @@ impl fmt::Display for FailureKind {
             FailureKind::Reset => "connection reset",
             FailureKind::Timeout => "response timed out",
             FailureKind::GatewayError => "gateway error",
+            FailureKind::BodyCut => "response body cut short",
+            FailureKind::BodyStalled => "response body stalled",
             FailureKind::Other => "transport failure",
         })
     }
@@ -105,8 +130,8 @@ impl fmt::Display for FailureKind {
 
 impl FailureKind {
     /// Classifies an I/O error from connecting to or talking with a backend.
-    pub fn from_io(err: &std::io::Error) -> Self {
-        use std::io::ErrorKind as K;
+    pub fn from_io(err: &io::Error) -> Self {
+        use io::ErrorKind as K;
         match err.kind() {
             K::ConnectionRefused => FailureKind::ConnectRefused,
             K::TimedOut | K::WouldBlock => FailureKind::ConnectTimeout,
@@ -118,5 +143,54 @@ impl FailureKind {
             }
             _ => FailureKind::Other,
         }
+    }
+
+    /// Classifies any error from connecting to or talking with a backend by
+    /// the first [`io::Error`] in its [`source`](Error::source) chain, with
+    /// [`from_io`](Self::from_io): HTTP clients wrap the socket's error in
+    /// their own. An `io::Error` of no telling kind that wraps another error
+    /// ([`io::Error::get_ref`]) is looked through, since an `io::Error`'s
+    /// `source` skips the error it wraps. With no telling `io::Error` in the
+    /// chain, [`Other`](Self::Other).
+    ///
+    /// ```
+    /// use pickwise::FailureKind;
+    /// use std::{error::Error, fmt, io};
+    ///
+    /// // A client's error that keeps the socket's as its source.
+    /// #[derive(Debug)]
+    /// struct ConnectError(io::Error);
+    /// impl fmt::Display for ConnectError {
+    ///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    ///         f.write_str("connect error")
+    ///     }
+    /// }
+    /// impl Error for ConnectError {
+    ///     fn source(&self) -> Option<&(dyn Error + 'static)> {
+    ///         Some(&self.0)
+    ///     }
+    /// }
+    ///
+    /// let refused = ConnectError(io::ErrorKind::ConnectionRefused.into());
+    /// assert_eq!(FailureKind::from_error(&refused), FailureKind::ConnectRefused);
+    ///
+    /// // An io::Error of kind Other wrapping the real one.
+    /// let wrapped = io::Error::other(io::Error::from(io::ErrorKind::ConnectionReset));
+    /// assert_eq!(FailureKind::from_error(&wrapped), FailureKind::Reset);
+    ///
+    /// assert_eq!(FailureKind::from_error(&fmt::Error), FailureKind::Other);
+    /// ```
+    pub fn from_error(err: &(dyn Error + 'static)) -> Self {
+        let mut next = Some(err);
+        while let Some(error) = next {
+            next = match error.downcast_ref::<io::Error>() {
+                Some(io) => match FailureKind::from_io(io) {
+                    FailureKind::Other => io.get_ref().map(|inner| inner as &(dyn Error + 'static)),
+                    kind => return kind,
+                },
+                None => error.source(),
+            };
+        }
+        FailureKind::Other
     }
 }

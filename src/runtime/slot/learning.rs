@@ -8,21 +8,42 @@ use std::time::Duration;
 
 use super::Slot;
 use crate::runtime::outliers::{IntervalCounts, Outlier};
-use crate::runtime::sync::AtomicU32;
+use crate::runtime::sync::{AtomicU32, AtomicU64};
 use crate::types::clock::saturating_nanos;
 use crate::types::{FailureKind, Outcome, OutcomeKind, Reason};
+
+/// What recording a success or a server error at the response head cleared,
+/// kept by the pick so that a failure found later can take its place
+/// ([`Slot::revise`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Revisable {
+    /// A success; else a server error.
+    success: bool,
+    /// The outlier-detection interval it counted in.
+    interval: u32,
+    /// The failures in a row it reset.
+    consecutive: u32,
+    /// The ejections in a row it reset.
+    ejections: u32,
+}
 
 impl Slot {
     /// Counts an outcome, feeds the EWMAs, and ejects the backend when it
     /// crosses the failure threshold. The first outcome after an outlier
     /// interval ends runs the evaluation first, so the outcome belongs to
-    /// the new interval.
-    pub(crate) fn observe(self: &Arc<Self>, outcome: &Outcome) {
+    /// the new interval. A client fault is only counted, apart. Returns what
+    /// a success or a server error cleared, for [`revise`](Self::revise).
+    pub(crate) fn observe(self: &Arc<Self>, outcome: &Outcome) -> Option<Revisable> {
         let shared = &self.shared;
         let now = shared.now();
         if let Some(outliers) = shared.outliers.check(now) {
             eject_outliers(outliers, now);
         }
+        if outcome.kind == OutcomeKind::ClientFault {
+            self.client_faults.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let interval = self.interval.current();
         if shared.outliers.is_enabled() {
             self.interval.count(outcome.is_success());
         }
@@ -30,21 +51,70 @@ impl Slot {
         match outcome.kind {
             OutcomeKind::Success => {
                 self.successes.fetch_add(1, Ordering::Relaxed);
-                reset(&self.consecutive_failures);
-                reset(&self.ejections);
+                Some(Revisable {
+                    success: true,
+                    interval,
+                    consecutive: reset(&self.consecutive_failures),
+                    ejections: reset(&self.ejections),
+                })
             }
             OutcomeKind::ServerError => {
                 self.server_errors.fetch_add(1, Ordering::Relaxed);
-                reset(&self.consecutive_failures);
+                Some(Revisable {
+                    success: false,
+                    interval,
+                    consecutive: reset(&self.consecutive_failures),
+                    ejections: 0,
+                })
             }
             OutcomeKind::Failure(kind) => {
-                self.failures.fetch_add(1, Ordering::Relaxed);
-                let in_a_row = self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
-                let threshold = self.shared.health.consecutive_failures;
-                if threshold > 0 && in_a_row >= threshold {
-                    self.eject_after(in_a_row, kind);
-                }
+                self.fail(kind, 1);
+                None
             }
+            // Counted above.
+            OutcomeKind::ClientFault => None,
+        }
+    }
+
+    /// Replaces the success or server error `was` with a failure of `kind`
+    /// found after the response head: the counters move it to the failures,
+    /// the failures in a row resume from where it reset them (plus this
+    /// one), as does the ejection multiplier, and a success becomes an error
+    /// for the error rate and the outlier interval (see
+    /// [`IntervalCounts::revise`]). The latency the head brought stays.
+    pub(crate) fn revise(self: &Arc<Self>, was: Revisable, kind: FailureKind) {
+        let shared = &self.shared;
+        let now = shared.now();
+        if let Some(outliers) = shared.outliers.check(now) {
+            eject_outliers(outliers, now);
+        }
+        if was.success {
+            if shared.outliers.is_enabled() {
+                self.interval.revise(was.interval);
+            }
+            // A server error taught the error rate its error already.
+            let decay = shared.feedback.error_decay;
+            self.errors
+                .observe(1.0, saturating_nanos(now), decay, false);
+            take_back(&self.successes);
+            self.ejections.fetch_max(was.ejections, Ordering::Relaxed);
+        } else {
+            take_back(&self.server_errors);
+        }
+        self.fail(kind, was.consecutive.saturating_add(1));
+    }
+
+    /// Counts a failure of `kind` that adds `in_a_row` to the failures in a
+    /// row, and ejects the backend at the threshold.
+    fn fail(self: &Arc<Self>, kind: FailureKind, in_a_row: u32) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        let before = self
+            .consecutive_failures
+            .fetch_add(in_a_row, Ordering::Relaxed);
+        let in_a_row = before.saturating_add(in_a_row);
+        let threshold = self.shared.health.consecutive_failures;
+        if threshold > 0 && in_a_row >= threshold {
+            self.eject_after(in_a_row, kind);
         }
     }
 
@@ -152,10 +222,17 @@ fn eject_outliers(outliers: Vec<Outlier>, now: Duration) {
     }
 }
 
-/// Stores zero only when needed: a store on every success would bounce the
-/// cache line between threads for nothing.
-fn reset(counter: &AtomicU32) {
-    if counter.load(Ordering::Relaxed) != 0 {
-        counter.store(0, Ordering::Relaxed);
+/// Zeroes a counter and returns what it held. Writes only when needed: a
+/// write on every success would bounce the cache line between threads for
+/// nothing.
+fn reset(counter: &AtomicU32) -> u32 {
+    if counter.load(Ordering::Relaxed) == 0 {
+        return 0;
     }
+    counter.swap(0, Ordering::Relaxed)
+}
+
+/// Takes one back from a counter, never below zero.
+fn take_back(counter: &AtomicU64) {
+    let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
 }

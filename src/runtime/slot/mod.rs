@@ -14,6 +14,7 @@ mod capacity;
 mod learning;
 mod status;
 
+pub(crate) use learning::Revisable;
 pub use status::BackendStatus;
 
 use std::sync::Arc;
@@ -49,6 +50,8 @@ pub(crate) struct Slot {
     times_ejected: AtomicU64,
     server_errors: AtomicU64,
     failures: AtomicU64,
+    /// Outcomes the client caused: never counted for or against it.
+    client_faults: AtomicU64,
     /// Outcomes of the current outlier-detection interval.
     interval: IntervalCounts,
     /// Peak-sensitive latency EWMA, nanoseconds.
@@ -95,6 +98,7 @@ impl Slot {
             times_ejected: AtomicU64::new(0),
             server_errors: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            client_faults: AtomicU64::new(0),
             interval: IntervalCounts::new(),
             latency: Ewma::default(),
             errors: Ewma::default(),

@@ -45,6 +45,8 @@ pub struct BackendStatus {
     pub server_errors: u64,
     /// Outcomes recorded as failures.
     pub failures: u64,
+    /// Outcomes recorded as client faults: counted for neither side.
+    pub client_faults: u64,
     /// Failures since the last success.
     pub consecutive_failures: u32,
     /// Times passive health ejected it.
@@ -91,6 +93,7 @@ impl Slot {
             successes: self.successes.load(Ordering::Relaxed),
             server_errors: self.server_errors.load(Ordering::Relaxed),
             failures: self.failures.load(Ordering::Relaxed),
+            client_faults: self.client_faults.load(Ordering::Relaxed),
             consecutive_failures: self.consecutive_failures.load(Ordering::Relaxed),
             ejections: self.times_ejected.load(Ordering::Relaxed),
             latency: self
