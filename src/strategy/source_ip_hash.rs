@@ -157,7 +157,9 @@ impl Strategy for SourceIpHash {
         let found = self.sticky.lookup(h, now, |backend| {
             match table.index.get(&backend) {
                 Some(&i) if set.keeps_sticky(i) => {
-                    if ctx.excludes(set.id(i)) {
+                    // Excluded by a retry, or at its cap: this request goes
+                    // elsewhere, the client's entry stays.
+                    if ctx.excludes(set.id(i)) || !set.has_room(i) {
                         Verdict::Skip
                     } else {
                         Verdict::Keep
