@@ -193,7 +193,18 @@ impl Router {
     #[cold]
     #[inline(never)]
     pub(crate) fn refresh(&self, epoch: u64, shared: &Shared, sets: &[&BackendSet]) -> Route {
-        let guard = self.recompute.lock();
+        let tag = self.tag.load(Ordering::Acquire);
+        let current = if tag != NEVER && tag & 1 == 1 {
+            Route::First
+        } else {
+            Route::Draw
+        };
+        // One picker recomputes; the others go on with the plan as it was
+        // (before the first plan, every bound sends a draw to tier 0)
+        // rather than wait on the pick path.
+        let Some(guard) = self.recompute.try_lock() else {
+            return current;
+        };
         let tag = self.tag.load(Ordering::Acquire);
         if tag != NEVER && tag >> 1 == epoch {
             return if tag & 1 == 1 {
