@@ -18,13 +18,17 @@
 //!
 //! # The generation swap
 //!
-//! A pool's current state is one `Generation`: the `BackendSet` (the slots
-//! of its backends, in order, with their arena entries and configured
-//! weights), the members (each backend's payload beside its slot) and the
-//! strategy's table built for exactly that set. The three are built
-//! together and published together behind one `arc-swap` pointer, so a pick
-//! can never use a table with another set (a Maglev table indexing a set
-//! that lost a backend would point past its end).
+//! A pool's current state is one `Generation`: its tiers, one per priority
+//! present, each a `BackendSet` (the slots of its backends, in order, with
+//! their arena entries, configured weights and caps), its members (each
+//! backend's payload beside its slot) and the strategy's table built for
+//! exactly that set; plus every member in the caller's order (for
+//! [`Pool::specs`](crate::Pool::specs) and the status) and the tier plan
+//! (below). They are built together and published together behind one
+//! `arc-swap` pointer, so a pick can never use a table with another set (a
+//! Maglev table indexing a set that lost a backend would point past its
+//! end). An empty set is a generation with no tier: picks fail with
+//! `NoBackend::Empty` and no strategy ever builds a table for nothing.
 //!
 //! [`Pool::update`](crate::Pool::update) takes the update lock (never taken
 //! by picks), validates the new specs, and builds the next generation off
@@ -45,10 +49,43 @@
 //! `Cache`): one pointer comparison per pick, and the next pick after a swap
 //! sees the new generation.
 //!
+//! # Tiers, panic and caps on the pick path
+//!
+//! Each generation keeps its tier plan (`runtime/tiers.rs`: Envoy's
+//! spillover with the overprovisioning factor, and the panic threshold) in
+//! atomics, tagged with the pool's *availability epoch*: a counter every
+//! state change bumps (an ejection, its end, a health verdict, an admin
+//! word, a weight crossing zero, an update). A pick loads the epoch and the
+//! tag; while they match and the plan is "tier 0 takes everything, no
+//! panic" (nearly always), that is all it pays. Otherwise it draws (from the
+//! request's key or client when it has one, so hashed requests keep to one
+//! tier) and takes the tier the draw lands in. The first picker to see the
+//! epoch moved recomputes the plan under a `try_lock` (the others go on with
+//! the old one), sets each tier's panic flag and tells observers what
+//! entered or left panic, after releasing the lock.
+//!
+//! Panic costs nothing on the plain path: `Hot::plainly_up` answers from
+//! the admin-and-health byte and the ejection deadline alone when nothing
+//! unusual is going on; only a backend that is ejected or failing its check
+//! takes the slow path, which is where the tier's panic flag is read.
+//!
+//! A set with caps keeps them in one array beside the weights, `None` when
+//! no backend of it has one, so an uncapped set pays one branch. The
+//! strategy skips a backend at its cap (`BackendSet::is_eligible` compares
+//! its in-flight count); the pool then takes the place with a
+//! compare-and-swap below the cap, and a picker that lost the last place to
+//! another asks the strategy again, which now sees it full. Two pickers can
+//! never both take the last place (`tests/loom.rs` checks it under every
+//! interleaving). A tier that has nothing for a pick sends it to the other
+//! tiers, best first; when caps alone kept otherwise eligible backends out,
+//! the pick fails with `NoBackend::AtCapacity`.
+//!
 //! # The arena and its recycling invariant
 //!
 //! The fields every pick reads (in-flight count, effective weight, ejection
-//! deadline, ramp start, admin state) live in 32-byte entries, two per cache
+//! deadline, ramp start, and one byte for the admin state and the health
+//! check's verdict, kept in separate bits so neither overwrites the other)
+//! live in 32-byte entries, two per cache
 //! line, in chunks that are never returned to the allocator; a set holds its
 //! backends' entries in order, so a least-connections scan walks contiguous
 //! memory. An entry is a plain `&'static` reference, with no reference count
@@ -67,7 +104,8 @@
 //!
 //! The library starts no thread and arms no timer. Four things that run out
 //! with time are settled by the first reader past their end, on a path that
-//! pays one relaxed load while nothing is due:
+//! pays one relaxed load while nothing is due (and the tier plan, above, is
+//! recomputed by the first pick after a change):
 //!
 //! 1. **Agent expiry** (`runtime/agent_expiry.rs`): an agent's capacity
 //!    report holds for the pool's agent expiry. Every pick loads the
