@@ -1,12 +1,15 @@
 //! What a pick costs: pick plus drop of the guard, for every strategy at 4,
 //! 64 and 1024 backends, on one thread and on two threads sharing one pool,
 //! through `Pool::pick` (`pick/...`, an owned guard) and through a
-//! per-thread `Picker` (`picker/...`, a borrowed guard); and what replacing
-//! the set costs while another thread picks.
+//! per-thread `Picker` (`picker/...`, a borrowed guard); what replacing
+//! the set costs while another thread picks; and what a production set
+//! (caps on every backend, or a backup tier) adds to a pick
+//! (`pool/production/...`).
 //!
 //! ```text
 //! cargo bench --bench pick
 //! cargo bench --bench pick -- 'pick/1thread/round-robin'
+//! cargo bench --bench pick -- 'pool/production'
 //! ```
 
 use std::hint::black_box;
@@ -32,6 +35,48 @@ fn pool(kind: StrategyKind, n: usize) -> Pool<AnyStrategy, u32> {
     let backends =
         (0..n).map(|i| BackendSpec::new(format!("10.0.{}.{}:80", i / 256, i % 256), i as u32));
     Pool::new(AnyStrategy::with_options(kind, &options), backends).expect("valid pool")
+}
+
+/// How a production set differs from a plain one.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// One tier, no caps: the same set as the other groups.
+    Plain,
+    /// A `max_conns` cap on every backend, never reached.
+    Capped,
+    /// Half the backends primaries, half backups, all available.
+    Tiered,
+}
+
+impl Shape {
+    const ALL: [Shape; 3] = [Shape::Plain, Shape::Capped, Shape::Tiered];
+
+    fn name(self) -> &'static str {
+        match self {
+            Shape::Plain => "one-tier",
+            Shape::Capped => "capped",
+            Shape::Tiered => "two-tiers",
+        }
+    }
+
+    fn pool(self, kind: StrategyKind, n: usize) -> Pool<AnyStrategy, u32> {
+        let pool = pool(kind, n);
+        let specs = pool
+            .specs()
+            .into_iter()
+            .enumerate()
+            .map(|(i, spec)| match self {
+                Shape::Plain => spec,
+                Shape::Capped => spec.max_conns(1_000_000),
+                Shape::Tiered if i >= n / 2 => spec.backup(),
+                Shape::Tiered => spec,
+            });
+        pool.update(specs.collect::<Vec<_>>())
+            .expect("valid update");
+        let tiers = if matches!(self, Shape::Tiered) { 2 } else { 1 };
+        assert_eq!(pool.tiers().len(), tiers);
+        pool
+    }
 }
 
 /// Varied request keys and client addresses, generated before timing.
@@ -176,6 +221,39 @@ fn two_threads_picker(c: &mut Criterion) {
     group.finish();
 }
 
+/// Round robin and least connections at 64 backends, one thread, through
+/// `Pool::pick` (`pick`) and a `Picker` (`picker`): the plain set (the
+/// figures of `pick/1thread`), caps on every backend (admission by
+/// compare-and-swap, counts kept even for round robin), and two tiers.
+fn production(c: &mut Criterion) {
+    const N: usize = 64;
+    let requests = Requests::new();
+    let mut group = c.benchmark_group("pool/production");
+    for kind in [StrategyKind::RoundRobin, StrategyKind::LeastConnections] {
+        for shape in Shape::ALL {
+            let pool = shape.pool(kind, N);
+            let name = format!("{}/{}", kind.name(), shape.name());
+            let mut i = 0usize;
+            group.bench_function(BenchmarkId::new(format!("pick/{name}"), N), |b| {
+                b.iter(|| {
+                    i = i.wrapping_add(1);
+                    let pick = pool.pick(&requests.context(i));
+                    black_box(pick.map_or(u32::MAX, |p| *p.backend()))
+                })
+            });
+            let mut picker = pool.picker();
+            group.bench_function(BenchmarkId::new(format!("picker/{name}"), N), |b| {
+                b.iter(|| {
+                    i = i.wrapping_add(1);
+                    let pick = picker.pick(&requests.context(i));
+                    black_box(pick.map_or(u32::MAX, |p| *p.backend()))
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
 /// `Pool::update` with 64 backends while another thread keeps picking.
 fn update_while_picking(c: &mut Criterion) {
     let mut group = c.benchmark_group("update/64");
@@ -218,6 +296,6 @@ fn update_while_picking(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1));
-    targets = one_thread, one_thread_picker, two_threads, two_threads_picker, update_while_picking
+    targets = one_thread, one_thread_picker, two_threads, two_threads_picker, update_while_picking, production
 }
 criterion_main!(benches);
