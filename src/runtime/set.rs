@@ -218,7 +218,9 @@ impl BackendSet {
     }
 
     /// Adds this set's backends to `why`, each under the first thing that
-    /// keeps it from `ctx`.
+    /// keeps it from `ctx`. It runs after a pick found nothing, so a backend
+    /// that looks open now was full when the pick looked if it has a cap
+    /// (another picker freed a place since): it counts as at capacity.
     pub(crate) fn count_unavailable(&self, ctx: &Context<'_>, why: &mut Unavailable) {
         for (i, slot) in self.slots.iter().enumerate() {
             why.members += 1;
@@ -230,7 +232,7 @@ impl BackendSet {
                 why.draining += 1;
             } else if slot.effective_weight() == 0 {
                 why.zero_weight += 1;
-            } else if !self.has_room(i) {
+            } else if self.cap(i).is_some() {
                 why.at_capacity += 1;
             }
         }
