@@ -47,7 +47,7 @@ for round in $(seq 1 "$ROUNDS"); do
     for side in base head; do
         exe=base_exe; [[ $side == head ]] && exe=head_exe
         echo "round $round: $side" >&2
-        CRITERION_HOME="$DIR/criterion-$side" "${!exe}" "${ARGS[@]}" >/dev/null
+        CRITERION_HOME="$DIR/criterion-$side" "${!exe}" "${ARGS[@]}" >/dev/null 2>&1
         python3 - "$DIR/criterion-$side" "$DIR/medians/$side.$round.json" <<'PY'
 import json, os, sys
 root, out = sys.argv[1], sys.argv[2]

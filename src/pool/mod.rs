@@ -375,19 +375,38 @@ impl<S: Strategy, B> Pool<S, B> {
         ctx: &Context<'_>,
     ) -> Result<(&'g Arc<Member<B>>, bool), NoBackend> {
         self.expire_agents();
-        let tiers = &generation.tiers;
-        let Some(first_tier) = tiers.first() else {
+        let Some(first) = generation.tiers.first() else {
             return Err(NoBackend::Empty);
         };
-        let first = match generation.router.route(&self.shared, || generation.sets()) {
-            Route::First => 0,
-            Route::Draw => generation.router.tier_of(tier_draw(ctx)),
-        };
-        let tier = tiers.get(first).unwrap_or(first_tier);
-        if let Some(found) = self.choose_in(tier, generation.counted, ctx) {
-            return Ok(found);
+        if !generation.router.plainly_first(&self.shared) {
+            return self.choose_routed(generation, ctx);
         }
-        self.choose_elsewhere(generation, first, ctx)
+        match self.choose_in(first, generation.counted, ctx) {
+            Some(found) => Ok(found),
+            None => self.choose_elsewhere(generation, 0, ctx),
+        }
+    }
+
+    /// The pick when the plan is not plainly "tier 0 takes everything":
+    /// brought up to date if states changed, then a draw over the tiers'
+    /// shares. Out of line: the plain path stays small.
+    #[cold]
+    #[inline(never)]
+    fn choose_routed<'g>(
+        &self,
+        generation: &'g Generation<S::Table, B>,
+        ctx: &Context<'_>,
+    ) -> Result<(&'g Arc<Member<B>>, bool), NoBackend> {
+        let router = &generation.router;
+        let first = match router.route(&self.shared, || generation.sets()) {
+            Route::First => 0,
+            Route::Draw => router.tier_of(tier_draw(ctx)),
+        };
+        let tier = generation.tiers.get(first);
+        match tier.and_then(|tier| self.choose_in(tier, generation.counted, ctx)) {
+            Some(found) => Ok(found),
+            None => self.choose_elsewhere(generation, first, ctx),
+        }
     }
 
     /// The strategy's choice in one tier, admitted: its in-flight place

@@ -146,6 +146,13 @@ impl Router {
         }
     }
 
+    /// Whether the plan is current and sends everything to tier 0 with no
+    /// panic: two loads, the whole cost of tiers on the plain pick path.
+    #[inline(always)]
+    pub(crate) fn plainly_first(&self, shared: &Shared) -> bool {
+        self.tag.load(Ordering::Acquire) == (shared.epoch() << 1 | 1)
+    }
+
     /// The route for a pick now: two loads while the plan is current;
     /// `sets` (the tiers' sets, best first) is called only to recompute it.
     #[inline]
