@@ -14,10 +14,10 @@ use parking_lot::{Condvar, Mutex};
 use crate::health_check::checker::HealthChecker;
 use crate::health_check::probe::Probe;
 use crate::health_check::probe_std;
-use crate::health_check::round::{Answer, Core, Target};
+use crate::health_check::round::{Core, Reply, Target};
 use crate::pool::Pool;
 use crate::strategy::Strategy;
-use crate::types::{BackendSpec, CheckFailure};
+use crate::types::BackendSpec;
 
 impl HealthChecker {
     /// Starts the checker on a thread of its own (probes run on up to
@@ -156,9 +156,8 @@ fn probe_all(
     timeout: Duration,
     concurrency: usize,
     stop: &Stop,
-) -> Vec<Option<Result<Answer, CheckFailure>>> {
-    let answers: Vec<Mutex<Option<Result<Answer, CheckFailure>>>> =
-        targets.iter().map(|_| Mutex::new(None)).collect();
+) -> Vec<Option<Reply>> {
+    let answers: Vec<Mutex<Option<Reply>>> = targets.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let work = || {
         while !stop.is_stopped() {
@@ -174,7 +173,7 @@ fn probe_all(
         for _ in 1..concurrency.min(targets.len()) {
             let spawned = thread::Builder::new()
                 .name("pickwise-probe".to_owned())
-                .spawn_scoped(scope, move || work());
+                .spawn_scoped(scope, work);
             if spawned.is_err() {
                 break; // fewer threads: the others take more turns
             }

@@ -12,10 +12,10 @@ use tokio::time::Instant;
 
 use crate::health_check::checker::HealthChecker;
 use crate::health_check::probe_tokio;
-use crate::health_check::round::{Answer, Core};
+use crate::health_check::round::{Core, Reply};
 use crate::pool::Pool;
 use crate::strategy::Strategy;
-use crate::types::{BackendSpec, CheckFailure};
+use crate::types::BackendSpec;
 
 impl HealthChecker {
     /// Starts the checker as a task on the current tokio runtime (probes run
@@ -27,6 +27,38 @@ impl HealthChecker {
     /// Fails if called outside a tokio runtime. The runtime needs its time
     /// and I/O drivers (`enable_all`). A panic in the event callback ends
     /// the checker.
+    ///
+    /// ```
+    /// use pickwise::health_check::{CheckConfig, HealthChecker, Probe};
+    /// use pickwise::strategy::RoundRobin;
+    /// use pickwise::{BackendSpec, BackendState, CheckResult, Pool};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let live = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let pool = Arc::new(Pool::new(RoundRobin::new(), vec![
+    ///     BackendSpec::new("live", live.local_addr()?),
+    /// ])?);
+    /// let config = CheckConfig { interval: Duration::from_millis(50), ..CheckConfig::default() };
+    /// let checker = HealthChecker::new(config, Probe::Tcp)?
+    ///     .spawn_tokio(Arc::clone(&pool), |spec| Some(spec.value))?;
+    ///
+    /// let checked = || pool.status(&"live".into()).and_then(|s| s.last_check).is_some();
+    /// for _ in 0..500 {
+    ///     if checked() {
+    ///         break;
+    ///     }
+    ///     tokio::time::sleep(Duration::from_millis(10)).await;
+    /// }
+    /// let live_status = pool.status(&"live".into()).unwrap();
+    /// assert_eq!(live_status.last_check.map(|(result, _)| result), Some(CheckResult::Passed));
+    /// assert_eq!(live_status.state, BackendState::Up);
+    /// checker.stop().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn spawn_tokio<S, B, T>(
         self,
         pool: Arc<Pool<S, B>>,
@@ -88,7 +120,7 @@ where
     loop {
         let start = Instant::now();
         let targets = core.targets();
-        let mut answers: Vec<Option<Result<Answer, CheckFailure>>> = vec![None; targets.len()];
+        let mut answers: Vec<Option<Reply>> = vec![None; targets.len()];
         let mut probes = JoinSet::new();
         for (i, target) in targets.iter().enumerate() {
             if probes.len() >= core.config.concurrency {
@@ -116,8 +148,8 @@ where
 /// Files one finished probe's answer by its target's index. A probe task
 /// that panicked (it should not) leaves its target unanswered this round.
 fn collect(
-    joined: Option<Result<(usize, Result<Answer, CheckFailure>), tokio::task::JoinError>>,
-    answers: &mut [Option<Result<Answer, CheckFailure>>],
+    joined: Option<Result<(usize, Reply), tokio::task::JoinError>>,
+    answers: &mut [Option<Reply>],
 ) {
     if let Some(Ok((i, answer))) = joined {
         if let Some(slot) = answers.get_mut(i) {

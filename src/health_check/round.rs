@@ -26,6 +26,9 @@ pub(crate) enum Answer {
     AgentReply(Vec<u8>),
 }
 
+/// A probe's answer, or why it failed.
+pub(crate) type Reply = Result<Answer, CheckFailure>;
+
 /// One backend to probe this round, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
@@ -130,7 +133,7 @@ where
 
     /// Takes one probe's answer: applies an agent's reply, counts the
     /// result, tells the pool if the rule says so, and sends the event.
-    pub(crate) fn settle(&mut self, target: &Target, answer: Result<Answer, CheckFailure>) {
+    pub(crate) fn settle(&mut self, target: &Target, answer: Reply) {
         let result = match answer {
             Ok(Answer::Passed) => CheckResult::Passed,
             Ok(Answer::AgentReply(line)) => match self.pool.apply_agent_reply(&target.id, &line) {
@@ -168,14 +171,14 @@ mod tests {
     use std::sync::Mutex;
 
     type Events = Arc<Mutex<Vec<CheckEvent>>>;
+    type TestCore = Core<RoundRobin, u16, fn(&BackendSpec<u16>) -> Option<SocketAddr>>;
 
-    fn core(
-        specs: Vec<BackendSpec<u16>>,
-        probe: Probe,
-    ) -> (
-        Core<RoundRobin, u16, impl Fn(&BackendSpec<u16>) -> Option<SocketAddr>>,
-        Events,
-    ) {
+    /// Port 0 means no address.
+    fn target(spec: &BackendSpec<u16>) -> Option<SocketAddr> {
+        (spec.value != 0).then(|| SocketAddr::from(([127, 0, 0, 1], spec.value)))
+    }
+
+    fn core(specs: Vec<BackendSpec<u16>>, probe: Probe) -> (TestCore, Events) {
         let pool = Arc::new(Pool::new(RoundRobin::new(), specs).unwrap());
         let events: Events = Arc::default();
         let sink = Arc::clone(&events);
@@ -186,9 +189,6 @@ mod tests {
         };
         let on_event: EventFn =
             Arc::new(move |e: &CheckEvent| sink.lock().unwrap().push(e.clone()));
-        let target = |spec: &BackendSpec<u16>| {
-            (spec.value != 0).then(|| SocketAddr::from(([127, 0, 0, 1], spec.value)))
-        };
         (
             Core::new(pool, config, probe, target, Some(on_event)),
             events,
