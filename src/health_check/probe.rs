@@ -38,7 +38,11 @@ pub enum Probe {
     /// one-line report and applies it
     /// ([`Pool::apply_agent_reply`](crate::Pool::apply_agent_reply)):
     /// passes if the reply parses. A backend with no agent address is not
-    /// checked by this probe.
+    /// checked by this probe. Its results reach
+    /// [`Pool::set_health`](crate::Pool::set_health) like any probe's (an
+    /// agent that cannot be reached takes its backend out after `fall`
+    /// checks), so run it as the pool's only checker: beside an HTTP
+    /// checker, each would overrule the other's verdict.
     Agent,
 }
 
