@@ -52,6 +52,9 @@
 //!   strategy needs ([`BackendSet`](strategy::BackendSet)).
 //! - [`health`]: passive health, outlier detection, feedback and slow start settings.
 //! - [`agent`]: agent-check replies (HAProxy's words), parsed, and a blocking query.
+//! - `health_check` (feature `health-check`; `tokio` adds the tokio
+//!   driver): active health checks (TCP, HTTP, agent) with HAProxy's
+//!   rise/fall rule, on std threads or a tokio task.
 //! - [`hash`]: the keyed hash ([`HashKey`](hash::HashKey)) the hash strategies share.
 //! - [`clock`]: the clock the pool reads, and a manual one for tests.
 //! - [`internals`]: how the pieces fit (the generation swap, the arena,
@@ -62,6 +65,8 @@
 pub mod agent;
 pub mod hash;
 pub mod health;
+#[cfg(feature = "health-check")]
+pub mod health_check;
 pub mod internals;
 mod pool;
 mod runtime;

@@ -1,0 +1,63 @@
+//! What a checker tells a program after each probe: [`CheckEvent`].
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::health_check::rise_fall::Verdict;
+use crate::types::{BackendId, CheckResult};
+
+/// One probe's result and what the rise/fall rule made of it, for a
+/// program's log or metrics (see
+/// [`HealthChecker::on_event`](super::HealthChecker::on_event)). Its
+/// `Display` is a log line:
+///
+/// ```
+/// use pickwise::health_check::{CheckEvent, Verdict};
+/// use pickwise::{BackendId, CheckFailure, CheckResult};
+///
+/// let event = CheckEvent {
+///     id: BackendId::new("web1"),
+///     addr: "10.0.0.1:80".parse()?,
+///     result: CheckResult::Failed(CheckFailure::Refused),
+///     verdict: Verdict::Failing { count: 1, fall: 3 },
+/// };
+/// assert_eq!(
+///     event.to_string(),
+///     "backend web1 (10.0.0.1:80): health check failed: connection refused (1 of 3)"
+/// );
+/// assert!(!event.applied());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckEvent {
+    /// The backend.
+    pub id: BackendId,
+    /// The address probed (the agent's, for an agent probe).
+    pub addr: SocketAddr,
+    /// What the probe found.
+    pub result: CheckResult,
+    /// What the rise/fall rule made of it.
+    pub verdict: Verdict,
+}
+
+impl CheckEvent {
+    /// Whether the result went to the pool
+    /// ([`Pool::set_health`](crate::Pool::set_health)); see [`Verdict`].
+    pub fn applied(&self) -> bool {
+        self.verdict.applies()
+    }
+}
+
+impl fmt::Display for CheckEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "backend {} ({}): {}", self.id, self.addr, self.result)?;
+        match self.verdict {
+            Verdict::Healthy => Ok(()),
+            verdict => write!(f, " {verdict}"),
+        }
+    }
+}
+
+/// The callback a checker calls with each event.
+pub(crate) type EventFn = Arc<dyn Fn(&CheckEvent) + Send + Sync + 'static>;

@@ -1,0 +1,441 @@
+//! Active health checks on real sockets (127.0.0.1, ports chosen at run
+//! time), driven by the std-thread checker: each probe's failure reaches the
+//! pool with its true cause after `fall` checks, a backend comes back after
+//! `rise` passes, agent replies are applied, and the checker follows the
+//! pool's membership and stops at once.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use pickwise::health::HealthConfig;
+use pickwise::health_check::{
+    CheckConfig, CheckEvent, CheckerHandle, HealthChecker, HttpProbe, Probe, Verdict,
+};
+use pickwise::strategy::{RoundRobin, WEIGHT_UNIT};
+use pickwise::{
+    BackendId, BackendSpec, BackendState, Balancer, CheckFailure, CheckResult, ConfigError,
+    Context, FailureKind, Outcome, Pool,
+};
+
+type Events = Arc<Mutex<Vec<CheckEvent>>>;
+
+/// Fast checks: 50 ms apart, no jitter, HAProxy's rise 2 fall 3.
+fn fast() -> CheckConfig {
+    CheckConfig {
+        interval: Duration::from_millis(50),
+        jitter: 0.0,
+        timeout: Duration::from_secs(1),
+        rise: 2,
+        fall: 3,
+        ..CheckConfig::default()
+    }
+}
+
+/// A pool of `(id, addr)` backends.
+fn pool_of(backends: &[(&str, SocketAddr)]) -> Arc<Pool<RoundRobin, SocketAddr>> {
+    let specs = backends
+        .iter()
+        .map(|(id, addr)| BackendSpec::new(*id, *addr));
+    Arc::new(Pool::new(RoundRobin::new(), specs).unwrap())
+}
+
+/// Starts a checker on `pool` that records its events.
+fn start(
+    pool: &Arc<Pool<RoundRobin, SocketAddr>>,
+    config: CheckConfig,
+    probe: Probe,
+) -> (CheckerHandle, Events) {
+    let events: Events = Arc::default();
+    let sink = Arc::clone(&events);
+    let handle = HealthChecker::new(config, probe)
+        .unwrap()
+        .on_event(move |event| sink.lock().unwrap().push(event.clone()))
+        .spawn(Arc::clone(pool), |spec| Some(spec.value))
+        .unwrap();
+    (handle, events)
+}
+
+/// A port nothing listens on: bound, then let go.
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// Polls `done` every 10 ms for at most 5 s.
+fn within_5s(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(Instant::now() < deadline, "not within 5 s: {what}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn state(pool: &Pool<RoundRobin, SocketAddr>, id: &str) -> BackendState {
+    pool.status(&BackendId::new(id)).unwrap().state
+}
+
+fn reason(pool: &Pool<RoundRobin, SocketAddr>, id: &str) -> String {
+    pool.status(&BackendId::new(id)).unwrap().reason.to_string()
+}
+
+fn last_check(pool: &Pool<RoundRobin, SocketAddr>, id: &str) -> Option<CheckResult> {
+    pool.status(&BackendId::new(id))
+        .unwrap()
+        .last_check
+        .map(|(result, _)| result)
+}
+
+fn events_of(events: &Events, id: &str) -> Vec<CheckEvent> {
+    let events = events.lock().unwrap();
+    events
+        .iter()
+        .filter(|e| e.id.as_str() == id)
+        .cloned()
+        .collect()
+}
+
+/// A server on its own thread that answers each of its first 1000
+/// connections with `reply` (after reading the request head) and closes.
+fn http_server(reply: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming().take(1000) {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    addr
+}
+
+/// A server that accepts its first 100 connections and never answers.
+fn silent_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let held: Vec<TcpStream> = listener.incoming().take(100).flatten().collect();
+        drop(held);
+    });
+    addr
+}
+
+/// An agent that answers each of its first 1000 connections with the
+/// current line and closes.
+fn agent(line: &Arc<Mutex<String>>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let line = Arc::clone(line);
+    thread::spawn(move || {
+        for stream in listener.incoming().take(1000) {
+            let Ok(mut stream) = stream else { continue };
+            let reply = format!("{}\n", line.lock().unwrap());
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_backend_that_accepts_passes_and_stays_up() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let pool = pool_of(&[("live", listener.local_addr().unwrap())]);
+    let (checker, events) = start(&pool, fast(), Probe::Tcp);
+    within_5s("three checks", || events_of(&events, "live").len() >= 3);
+    checker.stop();
+    assert_eq!(state(&pool, "live"), BackendState::Up);
+    assert_eq!(last_check(&pool, "live"), Some(CheckResult::Passed));
+    assert!(events_of(&events, "live")
+        .iter()
+        .all(|e| e.verdict == Verdict::Healthy && e.applied()));
+}
+
+#[test]
+fn a_closed_port_is_refused_after_fall_checks_then_up_after_rise_passes_once_it_listens() {
+    let addr = free_port();
+    let pool = pool_of(&[("b", addr)]);
+    let (checker, events) = start(&pool, fast(), Probe::Tcp);
+    within_5s("b unhealthy", || {
+        state(&pool, "b") == BackendState::Unhealthy
+    });
+    assert_eq!(
+        reason(&pool, "b"),
+        "health check failed: connection refused"
+    );
+    assert_eq!(
+        last_check(&pool, "b"),
+        Some(CheckResult::Failed(CheckFailure::Refused))
+    );
+    let seen = events_of(&events, "b");
+    let verdicts: Vec<Verdict> = seen.iter().take(3).map(|e| e.verdict).collect();
+    assert_eq!(
+        verdicts,
+        [
+            Verdict::Failing { count: 1, fall: 3 },
+            Verdict::Failing { count: 2, fall: 3 },
+            Verdict::WentDown { fall: 3 },
+        ]
+    );
+    assert_eq!(
+        seen[0].to_string(),
+        format!("backend b ({addr}): health check failed: connection refused (1 of 3)")
+    );
+
+    // Listening again on the same port: back after two passes.
+    let listener = TcpListener::bind(addr).unwrap();
+    within_5s("b up", || state(&pool, "b") == BackendState::Up);
+    checker.stop();
+    assert_eq!(reason(&pool, "b"), "health check passed");
+    let seen = events_of(&events, "b");
+    let came_up = seen
+        .iter()
+        .position(|e| e.verdict == Verdict::CameUp { rise: 2 })
+        .expect("a CameUp event");
+    assert_eq!(
+        seen[came_up - 1].verdict,
+        Verdict::Rising { count: 1, rise: 2 }
+    );
+    assert!(!seen[came_up - 1].applied());
+    drop(listener);
+}
+
+#[test]
+fn an_http_503_fails_the_check_with_its_status() {
+    let addr = http_server("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
+    let pool = pool_of(&[("web", addr)]);
+    let probe = Probe::http("/health");
+    let (checker, _) = start(&pool, fast(), probe);
+    within_5s("web unhealthy", || {
+        state(&pool, "web") == BackendState::Unhealthy
+    });
+    checker.stop();
+    assert_eq!(
+        last_check(&pool, "web"),
+        Some(CheckResult::Failed(CheckFailure::BadStatus(503)))
+    );
+    assert_eq!(reason(&pool, "web"), "health check failed: status 503");
+}
+
+#[test]
+fn an_http_200_without_the_expected_body_text_is_a_bad_reply_and_with_it_passes() {
+    let starting = http_server("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nstarting");
+    let ready = http_server("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nready");
+    let pool = pool_of(&[("starting", starting), ("ready", ready)]);
+    let probe = HttpProbe::new("/health").expect_body("ready").into();
+    let (checker, _) = start(&pool, fast(), probe);
+    within_5s("starting unhealthy", || {
+        state(&pool, "starting") == BackendState::Unhealthy
+    });
+    checker.stop();
+    assert_eq!(
+        last_check(&pool, "starting"),
+        Some(CheckResult::Failed(CheckFailure::BadReply(
+            "body lacks `ready`".into()
+        )))
+    );
+    assert_eq!(state(&pool, "ready"), BackendState::Up);
+    assert_eq!(last_check(&pool, "ready"), Some(CheckResult::Passed));
+}
+
+#[test]
+fn a_server_that_accepts_and_never_answers_times_out() {
+    let addr = silent_server();
+    let pool = pool_of(&[("mute", addr)]);
+    let config = CheckConfig {
+        timeout: Duration::from_millis(200),
+        fall: 2,
+        ..fast()
+    };
+    let (checker, _) = start(&pool, config, Probe::http("/"));
+    within_5s("mute unhealthy", || {
+        state(&pool, "mute") == BackendState::Unhealthy
+    });
+    checker.stop();
+    assert_eq!(
+        last_check(&pool, "mute"),
+        Some(CheckResult::Failed(CheckFailure::TimedOut))
+    );
+    assert_eq!(reason(&pool, "mute"), "health check failed: timed out");
+}
+
+#[test]
+fn agent_replies_drain_then_up_50_percent_are_applied_to_the_backend() {
+    let line = Arc::new(Mutex::new("drain".to_owned()));
+    let agent_addr = agent(&line);
+    let backend = TcpListener::bind("127.0.0.1:0").unwrap();
+    let spec = BackendSpec::new("a", backend.local_addr().unwrap())
+        .weight(4)
+        .agent(agent_addr);
+    let pool = Arc::new(Pool::new(RoundRobin::new(), vec![spec]).unwrap());
+    let (checker, events) = start(&pool, fast(), Probe::Agent);
+    within_5s("a draining", || state(&pool, "a") == BackendState::Draining);
+    assert_eq!(reason(&pool, "a"), "agent said drain");
+    *line.lock().unwrap() = "up 50%".to_owned();
+    within_5s("a up at half weight", || {
+        let status = pool.status(&BackendId::new("a")).unwrap();
+        status.state == BackendState::Up && status.effective_weight == 2 * WEIGHT_UNIT
+    });
+    checker.stop();
+    assert!(events_of(&events, "a")
+        .iter()
+        .all(|e| e.addr == agent_addr && e.result.passed()));
+}
+
+#[test]
+fn an_agent_reply_that_does_not_parse_or_an_agent_that_refuses_fails_the_check() {
+    let line = Arc::new(Mutex::new("sideways".to_owned()));
+    let babbling = agent(&line);
+    let backend = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = backend.local_addr().unwrap();
+    let pool = Arc::new(
+        Pool::new(
+            RoundRobin::new(),
+            vec![
+                BackendSpec::new("babbling", addr).agent(babbling),
+                BackendSpec::new("silent", addr).agent(free_port()),
+            ],
+        )
+        .unwrap(),
+    );
+    let (checker, _) = start(&pool, fast(), Probe::Agent);
+    within_5s("both unhealthy", || {
+        state(&pool, "babbling") == BackendState::Unhealthy
+            && state(&pool, "silent") == BackendState::Unhealthy
+    });
+    checker.stop();
+    assert_eq!(
+        reason(&pool, "babbling"),
+        "health check failed: bad reply: unknown agent word `sideways`"
+    );
+    assert_eq!(
+        reason(&pool, "silent"),
+        "health check failed: connection refused"
+    );
+}
+
+#[test]
+fn a_passing_check_ends_a_passive_ejection() {
+    let one = TcpListener::bind("127.0.0.1:0").unwrap();
+    let two = TcpListener::bind("127.0.0.1:0").unwrap();
+    let health = HealthConfig {
+        consecutive_failures: 1,
+        base_ejection: Duration::from_secs(60),
+        ..HealthConfig::default()
+    };
+    let pool = Arc::new(
+        Pool::builder(RoundRobin::new())
+            .health(health)
+            .build(vec![
+                BackendSpec::new("one", one.local_addr().unwrap()),
+                BackendSpec::new("two", two.local_addr().unwrap()),
+            ])
+            .unwrap(),
+    );
+    let mut pick = pool.pick(&Context::new()).unwrap();
+    let ejected = pick.id().clone();
+    pick.record(Outcome::failure(
+        FailureKind::ConnectRefused,
+        Duration::from_millis(1),
+    ));
+    drop(pick);
+    assert_eq!(pool.status(&ejected).unwrap().state, BackendState::Ejected);
+
+    let (checker, _) = start(&pool, fast(), Probe::Tcp);
+    within_5s("the ejected backend back up", || {
+        pool.status(&ejected).unwrap().state == BackendState::Up
+    });
+    checker.stop();
+    assert_eq!(
+        pool.status(&ejected).unwrap().reason.to_string(),
+        "health check passed"
+    );
+}
+
+#[test]
+fn the_checker_follows_the_pools_membership() {
+    let live = TcpListener::bind("127.0.0.1:0").unwrap();
+    let live_addr = live.local_addr().unwrap();
+    let pool = pool_of(&[("live", live_addr)]);
+    let (checker, events) = start(&pool, fast(), Probe::Tcp);
+    within_5s("live checked", || !events_of(&events, "live").is_empty());
+
+    // A backend added later is checked from the next round.
+    let mut specs = pool.specs();
+    specs.push(BackendSpec::new("gone", free_port()));
+    pool.update(specs).unwrap();
+    within_5s("gone unhealthy", || {
+        state(&pool, "gone") == BackendState::Unhealthy
+    });
+
+    // A removed one is forgotten: at most a round in flight still reports it.
+    pool.update(vec![BackendSpec::new("live", live_addr)])
+        .unwrap();
+    let before = events_of(&events, "gone").len();
+    let live_before = events_of(&events, "live").len();
+    within_5s("three more rounds", || {
+        events_of(&events, "live").len() >= live_before + 3
+    });
+    checker.stop();
+    assert!(events_of(&events, "gone").len() <= before + 1);
+}
+
+#[test]
+fn stop_returns_at_once_between_rounds_and_a_dropped_handle_checks_no_more() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let pool = pool_of(&[("b", listener.local_addr().unwrap())]);
+    let slow = CheckConfig {
+        interval: Duration::from_secs(600),
+        ..fast()
+    };
+    let (checker, events) = start(&pool, slow, Probe::Tcp);
+    within_5s("a first check", || !events_of(&events, "b").is_empty());
+    let asked = Instant::now();
+    checker.stop();
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "stop waited out the 600 s interval"
+    );
+
+    let (checker, events) = start(&pool, fast(), Probe::Tcp);
+    within_5s("a first check", || !events_of(&events, "b").is_empty());
+    drop(checker);
+    // A round in flight when dropped may still finish; none after it.
+    thread::sleep(Duration::from_millis(300));
+    let seen = events.lock().unwrap().len();
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(events.lock().unwrap().len(), seen);
+}
+
+#[test]
+fn a_checker_with_settings_out_of_range_is_refused_with_the_settings_name() {
+    let config = CheckConfig {
+        fall: 0,
+        ..CheckConfig::default()
+    };
+    let err = HealthChecker::new(config, Probe::Tcp).unwrap_err();
+    assert!(matches!(
+        err,
+        ConfigError::Invalid {
+            setting: "health check fall",
+            ..
+        }
+    ));
+    let err = HealthChecker::new(CheckConfig::default(), Probe::http("health")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "bad health check path: `health` does not start with `/`"
+    );
+}
