@@ -30,12 +30,11 @@ use tower::{service_fn, Service, ServiceExt};
 type Outcome = Result<&'static str, io::Error>;
 
 /// A backend's service answering with its name, or failing as `fail` says.
-fn named(name: &'static str, fail: Option<io::ErrorKind>) -> impl Service<
-    (),
-    Response = &'static str,
-    Error = io::Error,
-    Future = impl Send,
-> + Clone
+fn named(
+    name: &'static str,
+    fail: Option<io::ErrorKind>,
+) -> impl Service<(), Response = &'static str, Error = io::Error, Future = impl Send>
+       + Clone
        + Send
        + Sync
        + 'static {
@@ -70,7 +69,10 @@ fn the_result_classifier_records_ok_as_a_success_and_an_error_as_the_failure_its
         .health(eject_at_once())
         .build(vec![
             BackendSpec::new("up", named("up", None)),
-            BackendSpec::new("refused", named("refused", Some(io::ErrorKind::ConnectionRefused))),
+            BackendSpec::new(
+                "refused",
+                named("refused", Some(io::ErrorKind::ConnectionRefused)),
+            ),
         ])
         .unwrap();
     let mut balance = Balance::new(pool);
@@ -122,12 +124,9 @@ impl Body for Frames {
 /// An HTTP backend answering the status its request's path names
 /// (`/503`), or a transport error for `/refused`, with a body of two
 /// chunks (`/cut`: one chunk, then an error).
-fn http_backend() -> impl Service<
-    Request<()>,
-    Response = Response<Frames>,
-    Error = io::Error,
-    Future = impl Send,
-> + Clone
+fn http_backend(
+) -> impl Service<Request<()>, Response = Response<Frames>, Error = io::Error, Future = impl Send>
+       + Clone
        + Send
        + Sync
        + 'static {
@@ -137,7 +136,10 @@ fn http_backend() -> impl Service<
             return Err(io::Error::from(io::ErrorKind::ConnectionRefused));
         }
         let chunks = match path.as_str() {
-            "cut" => vec![Ok(Bytes::from("half")), Err(io::Error::from(io::ErrorKind::ConnectionReset))],
+            "cut" => vec![
+                Ok(Bytes::from("half")),
+                Err(io::Error::from(io::ErrorKind::ConnectionReset)),
+            ],
             _ => vec![Ok(Bytes::from("one")), Ok(Bytes::from("two"))],
         };
         let status = path.parse().ok().and_then(|n| StatusCode::from_u16(n).ok());
@@ -160,7 +162,9 @@ fn the_http_classifier_fails_transport_errors_and_502_503_504_counts_other_5xx_a
         .unwrap();
     let mut balance = Balance::http(pool);
     runtime().block_on(async {
-        for path in ["/200", "/404", "/500", "/501", "/502", "/503", "/504", "/refused"] {
+        for path in [
+            "/200", "/404", "/500", "/501", "/502", "/503", "/504", "/refused",
+        ] {
             let answer = balance.ready().await.unwrap().call(get(path)).await;
             if let Ok(response) = answer {
                 response.into_body().collect().await.unwrap();
@@ -174,13 +178,22 @@ fn the_http_classifier_fails_transport_errors_and_502_503_504_counts_other_5xx_a
 
 #[test]
 fn an_http_pick_is_held_until_the_response_body_ends() {
-    let pool = Pool::new(LeastConnections::new(), vec![BackendSpec::new("b", http_backend())]).unwrap();
+    let pool = Pool::new(
+        LeastConnections::new(),
+        vec![BackendSpec::new("b", http_backend())],
+    )
+    .unwrap();
     let mut balance = Balance::http(pool);
-    let in_flight = |balance: &Balance<_, _, _, _>| balance.pool().status(&"b".into()).unwrap().in_flight;
+    let in_flight =
+        |balance: &Balance<_, _, _, _>| balance.pool().status(&"b".into()).unwrap().in_flight;
     runtime().block_on(async {
         let response = balance.ready().await.unwrap().call(get("/")).await.unwrap();
         let b = balance.pool().status(&"b".into()).unwrap();
-        assert_eq!((b.successes, b.in_flight), (1, Some(1)), "the outcome at the head, the pick still held");
+        assert_eq!(
+            (b.successes, b.in_flight),
+            (1, Some(1)),
+            "the outcome at the head, the pick still held"
+        );
         let mut body = response.into_body();
         assert!(body.holds_pick());
         body.frame().await.unwrap().unwrap();
@@ -193,12 +206,25 @@ fn an_http_pick_is_held_until_the_response_body_ends() {
 
 #[test]
 fn a_body_that_fails_midway_turns_the_success_into_a_body_cut_failure() {
-    let pool = Pool::new(LeastConnections::new(), vec![BackendSpec::new("b", http_backend())]).unwrap();
+    let pool = Pool::new(
+        LeastConnections::new(),
+        vec![BackendSpec::new("b", http_backend())],
+    )
+    .unwrap();
     let mut balance = Balance::http(pool);
     runtime().block_on(async {
-        let response = balance.ready().await.unwrap().call(get("/cut")).await.unwrap();
+        let response = balance
+            .ready()
+            .await
+            .unwrap()
+            .call(get("/cut"))
+            .await
+            .unwrap();
         let error = response.into_body().collect().await.err();
-        assert_eq!(error.map(|e| e.kind()), Some(io::ErrorKind::ConnectionReset));
+        assert_eq!(
+            error.map(|e| e.kind()),
+            Some(io::ErrorKind::ConnectionReset)
+        );
     });
     let b = balance.pool().status(&"b".into()).unwrap();
     assert_eq!((b.successes, b.failures, b.in_flight), (0, 1, Some(0)));
@@ -206,7 +232,11 @@ fn a_body_that_fails_midway_turns_the_success_into_a_body_cut_failure() {
 
 #[test]
 fn dropping_a_response_body_early_releases_its_pick_and_records_no_failure() {
-    let pool = Pool::new(LeastConnections::new(), vec![BackendSpec::new("b", http_backend())]).unwrap();
+    let pool = Pool::new(
+        LeastConnections::new(),
+        vec![BackendSpec::new("b", http_backend())],
+    )
+    .unwrap();
     let mut balance = Balance::http(pool);
     runtime().block_on(async {
         let response = balance.ready().await.unwrap().call(get("/")).await.unwrap();
@@ -220,7 +250,10 @@ fn dropping_a_response_body_early_releases_its_pick_and_records_no_failure() {
 fn least_connections_balances_open_response_bodies_not_headers() {
     let pool = Pool::new(
         LeastConnections::new(),
-        vec![BackendSpec::new("a", http_backend()), BackendSpec::new("b", http_backend())],
+        vec![
+            BackendSpec::new("a", http_backend()),
+            BackendSpec::new("b", http_backend()),
+        ],
     )
     .unwrap();
     let mut balance = Balance::http(pool);
@@ -229,10 +262,20 @@ fn least_connections_balances_open_response_bodies_not_headers() {
         for _ in 0..6 {
             open.push(balance.ready().await.unwrap().call(get("/")).await.unwrap());
         }
-        let counts: Vec<_> = balance.pool().backends().iter().map(|b| b.in_flight).collect();
+        let counts: Vec<_> = balance
+            .pool()
+            .backends()
+            .iter()
+            .map(|b| b.in_flight)
+            .collect();
         assert_eq!(counts, [Some(3), Some(3)], "six streams open, three each");
         drop(open);
-        let counts: Vec<_> = balance.pool().backends().iter().map(|b| b.in_flight).collect();
+        let counts: Vec<_> = balance
+            .pool()
+            .backends()
+            .iter()
+            .map(|b| b.in_flight)
+            .collect();
         assert_eq!(counts, [Some(0), Some(0)]);
     });
 }
@@ -251,15 +294,25 @@ fn an_empty_pool_is_ready_and_fails_each_call_with_no_backend_without_calling_an
     let pool = Arc::new(pool);
     let mut balance = Balance::new(Arc::clone(&pool));
     runtime().block_on(async {
-        pool.set_state(&"a".into(), AdminState::Down, Reason::Program("test".into()));
+        pool.set_state(
+            &"a".into(),
+            AdminState::Down,
+            Reason::Program("test".into()),
+        );
         let ready = std::future::poll_fn(|cx| Poll::Ready(balance.poll_ready(cx))).await;
         assert!(matches!(ready, Poll::Ready(Ok(()))), "always ready");
         let error = balance.call(()).await.unwrap_err();
-        assert!(matches!(error, Error::NoBackend(NoBackend::AllDown)), "{error:?}");
+        assert!(
+            matches!(error, Error::NoBackend(NoBackend::AllDown)),
+            "{error:?}"
+        );
 
         pool.update(Vec::new()).unwrap();
         let error = balance.call(()).await.unwrap_err();
-        assert!(matches!(error, Error::NoBackend(NoBackend::Empty)), "{error:?}");
+        assert!(
+            matches!(error, Error::NoBackend(NoBackend::Empty)),
+            "{error:?}"
+        );
         assert_eq!(error.to_string(), "no backend: the set is empty");
     });
     assert_eq!(calls.load(Ordering::Relaxed), 0);
@@ -291,7 +344,10 @@ fn an_inner_service_failing_its_readiness_is_a_failure_of_that_backend() {
         .unwrap();
     let mut balance = Balance::new(pool);
     let error = runtime().block_on(balance.call(())).unwrap_err();
-    assert!(matches!(&error, Error::Backend { id, .. } if id.as_str() == "a"), "{error:?}");
+    assert!(
+        matches!(&error, Error::Backend { id, .. } if id.as_str() == "a"),
+        "{error:?}"
+    );
     let a = balance.pool().status(&"a".into()).unwrap();
     assert_eq!((a.failures, a.in_flight), (1, None));
 }
@@ -299,7 +355,11 @@ fn an_inner_service_failing_its_readiness_is_a_failure_of_that_backend() {
 #[test]
 fn the_balancer_is_send_and_sync_and_its_clones_share_one_pool() {
     fn send_sync<T: Send + Sync + Clone + 'static>(_: &T) {}
-    let pool = Pool::new(LeastConnections::new(), vec![BackendSpec::new("b", http_backend())]).unwrap();
+    let pool = Pool::new(
+        LeastConnections::new(),
+        vec![BackendSpec::new("b", http_backend())],
+    )
+    .unwrap();
     let balance = Balance::http(pool);
     send_sync(&balance);
     let mut clone = balance.clone();
@@ -308,14 +368,16 @@ fn the_balancer_is_send_and_sync_and_its_clones_share_one_pool() {
     fn send<T: Send>(_: &T) {}
     send(&future);
     drop(future);
-    assert_eq!(balance.pool().status(&"b".into()).unwrap().in_flight, Some(0));
+    assert_eq!(
+        balance.pool().status(&"b".into()).unwrap().in_flight,
+        Some(0)
+    );
 }
 
 #[test]
 fn a_context_made_from_the_request_keeps_each_key_on_one_backend() {
-    let echo = |name: &'static str| {
-        service_fn(move |_path: String| async move { Outcome::Ok(name) })
-    };
+    let echo =
+        |name: &'static str| service_fn(move |_path: String| async move { Outcome::Ok(name) });
     let pool = Pool::new(
         Rendezvous::new(),
         vec![
@@ -325,22 +387,35 @@ fn a_context_made_from_the_request_keeps_each_key_on_one_backend() {
         ],
     )
     .unwrap();
-    let mut balance = Balance::new(pool).context(|path: &String| Context::new().key(path.as_bytes()));
+    let mut balance =
+        Balance::new(pool).context(|path: &String| Context::new().key(path.as_bytes()));
     runtime().block_on(async {
         let mut seen: BTreeMap<String, Vec<&str>> = BTreeMap::new();
         for round in 0..5 {
             for user in 0..20 {
                 let path = format!("/user/{user}");
                 let _ = round;
-                let answer = balance.ready().await.unwrap().call(path.clone()).await.unwrap();
+                let answer = balance
+                    .ready()
+                    .await
+                    .unwrap()
+                    .call(path.clone())
+                    .await
+                    .unwrap();
                 seen.entry(path).or_default().push(answer);
             }
         }
         for (path, answers) in &seen {
-            assert!(answers.iter().all(|a| a == &answers[0]), "{path} went to {answers:?}");
+            assert!(
+                answers.iter().all(|a| a == &answers[0]),
+                "{path} went to {answers:?}"
+            );
         }
         let used: std::collections::BTreeSet<_> = seen.values().map(|a| a[0]).collect();
-        assert!(used.len() > 1, "twenty keys spread over more than one backend: {used:?}");
+        assert!(
+            used.len() > 1,
+            "twenty keys spread over more than one backend: {used:?}"
+        );
     });
 }
 
@@ -363,16 +438,17 @@ async fn until_ids<S: pickwise::Strategy, B>(pool: &Pool<S, B>, ids: &[&str]) {
         if now == ids {
             return;
         }
-        assert!(Instant::now() < deadline, "within 5 s the pool has {ids:?}, not {now:?}");
+        assert!(
+            Instant::now() < deadline,
+            "within 5 s the pool has {ids:?}, not {now:?}"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 
 #[test]
 fn a_discover_stream_inserts_and_removes_backends_and_backends_that_stay_keep_their_counters() {
-    let pool = Arc::new(
-        Pool::new(RoundRobin::new(), Vec::<BackendSpec<_>>::new()).unwrap(),
-    );
+    let pool = Arc::new(Pool::new(RoundRobin::new(), Vec::<BackendSpec<_>>::new()).unwrap());
     let mut balance = Balance::new(Arc::clone(&pool));
     let (send, receive) = mpsc::unbounded_channel();
     runtime().block_on(async {
@@ -382,19 +458,28 @@ fn a_discover_stream_inserts_and_removes_backends_and_backends_that_stay_keep_th
                 discover_with(&pool, Changes(receive), |key: &String| BackendId::new(key)).await
             })
         };
-        send.send(Ok(Change::Insert("a".to_owned(), named("a", None)))).unwrap();
-        send.send(Ok(Change::Insert("b".to_owned(), named("b", None)))).unwrap();
+        send.send(Ok(Change::Insert("a".to_owned(), named("a", None))))
+            .unwrap();
+        send.send(Ok(Change::Insert("b".to_owned(), named("b", None))))
+            .unwrap();
         until_ids(&pool, &["a", "b"]).await;
         for _ in 0..4 {
             balance.ready().await.unwrap().call(()).await.unwrap();
         }
         // b's service replaced by one that fails: same backend, counters kept.
-        send.send(Ok(Change::Insert("b".to_owned(), named("b", Some(io::ErrorKind::ConnectionReset))))).unwrap();
+        send.send(Ok(Change::Insert(
+            "b".to_owned(),
+            named("b", Some(io::ErrorKind::ConnectionReset)),
+        )))
+        .unwrap();
         send.send(Ok(Change::Remove("a".to_owned()))).unwrap();
         until_ids(&pool, &["b"]).await;
         assert_eq!(pool.status(&"b".into()).unwrap().successes, 2);
         let error = balance.ready().await.unwrap().call(()).await.unwrap_err();
-        assert!(matches!(&error, Error::Backend { id, .. } if id.as_str() == "b"), "{error:?}");
+        assert!(
+            matches!(&error, Error::Backend { id, .. } if id.as_str() == "b"),
+            "{error:?}"
+        );
         assert_eq!(pool.status(&"b".into()).unwrap().failures, 1);
 
         // A removal of an unknown key changes nothing; the stream's end ends the task.
@@ -410,9 +495,13 @@ fn a_discover_stream_inserts_and_removes_backends_and_backends_that_stay_keep_th
 fn a_failing_discover_stream_stops_with_its_error_after_applying_the_changes_before_it() {
     let pool = Pool::new(RoundRobin::new(), Vec::<BackendSpec<_>>::new()).unwrap();
     let (send, receive) = mpsc::unbounded_channel();
-    send.send(Ok(Change::Insert("a".to_owned(), named("a", None)))).unwrap();
-    send.send(Err(io::Error::other("registry unreachable"))).unwrap();
-    let result = runtime().block_on(discover_with(&pool, Changes(receive), |key: &String| BackendId::new(key)));
+    send.send(Ok(Change::Insert("a".to_owned(), named("a", None))))
+        .unwrap();
+    send.send(Err(io::Error::other("registry unreachable")))
+        .unwrap();
+    let result = runtime().block_on(discover_with(&pool, Changes(receive), |key: &String| {
+        BackendId::new(key)
+    }));
     match result {
         Err(DiscoverError::Discover(e)) => assert_eq!(e.to_string(), "registry unreachable"),
         other => panic!("expected the stream's error, got {other:?}"),
@@ -422,19 +511,35 @@ fn a_failing_discover_stream_stops_with_its_error_after_applying_the_changes_bef
 
 #[test]
 fn apply_change_replaces_a_service_keeping_the_backends_settings() {
-    let pool = Pool::new(RoundRobin::new(), vec![BackendSpec::new("a", 1).weight(3).max_conns(7)]).unwrap();
+    let pool = Pool::new(
+        RoundRobin::new(),
+        vec![BackendSpec::new("a", 1).weight(3).max_conns(7)],
+    )
+    .unwrap();
     apply_change(&pool, Change::Insert("a".into(), 2)).unwrap();
-    assert_eq!(pool.specs(), vec![BackendSpec::new("a", 2).weight(3).max_conns(7)]);
+    assert_eq!(
+        pool.specs(),
+        vec![BackendSpec::new("a", 2).weight(3).max_conns(7)]
+    );
 }
 
 #[test]
 fn to_origin_refuses_an_origin_without_a_scheme_or_with_a_path() {
     let client = service_fn(|_: Request<()>| async { Ok::<_, Infallible>(()) });
-    let error = ToOrigin::new(client, "127.0.0.1:8080").unwrap_err().to_string();
+    let error = ToOrigin::new(client, "127.0.0.1:8080")
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("needs a scheme and a host"), "{error}");
-    let error = ToOrigin::new(client, "http://127.0.0.1:8080/api").unwrap_err().to_string();
+    let error = ToOrigin::new(client, "http://127.0.0.1:8080/api")
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("has a path"), "{error}");
-    assert_eq!(ToOrigin::new(client, "http://127.0.0.1:8080/").unwrap().origin(), "http://127.0.0.1:8080");
+    assert_eq!(
+        ToOrigin::new(client, "http://127.0.0.1:8080/")
+            .unwrap()
+            .origin(),
+        "http://127.0.0.1:8080"
+    );
 }
 
 // ---------------------------------------------------------------------
@@ -487,11 +592,11 @@ where
 {
     let mut tally = Tally::default();
     let mut running = JoinSet::new();
-    let count = |done: Result<Option<String>, tokio::task::JoinError>, tally: &mut Tally| {
-        match done.expect("a request task ends") {
-            Some(name) => *tally.answered.entry(name).or_default() += 1,
-            None => tally.failed += 1,
-        }
+    let count = |done: Result<Option<String>, tokio::task::JoinError>, tally: &mut Tally| match done
+        .expect("a request task ends")
+    {
+        Some(name) => *tally.answered.entry(name).or_default() += 1,
+        None => tally.failed += 1,
     };
     for _ in 0..requests {
         while running.len() >= concurrency {
@@ -531,12 +636,18 @@ fn beside_p2c(requests: usize, concurrency: usize) -> (Tally, Tally) {
         let backend =
             |addr: SocketAddr| ToOrigin::new(client.clone(), &format!("http://{addr}")).unwrap();
 
-        let list = tower::discover::ServiceList::new(vec![backend(fast), backend(slow), backend(dead)]);
+        let list =
+            tower::discover::ServiceList::new(vec![backend(fast), backend(slow), backend(dead)]);
         let load = tower::load::PendingRequestsDiscover::new(
             list,
             tower::load::CompleteOnResponse::default(),
         );
-        let p2c = drive(tower::balance::p2c::Balance::new(load), requests, concurrency).await;
+        let p2c = drive(
+            tower::balance::p2c::Balance::new(load),
+            requests,
+            concurrency,
+        )
+        .await;
 
         let pool = Pool::new(
             PeakEwma::new(),
@@ -550,7 +661,10 @@ fn beside_p2c(requests: usize, concurrency: usize) -> (Tally, Tally) {
         let balance = Balance::http(pool);
         let ours = drive(balance.clone(), requests, concurrency).await;
         let dead = balance.pool().status(&"dead".into()).unwrap();
-        assert_eq!(dead.ejections, 1, "passive health ejected the dead backend: {dead:?}");
+        assert_eq!(
+            dead.ejections, 1,
+            "passive health ejected the dead backend: {dead:?}"
+        );
         (p2c, ours)
     };
     let both = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(60), run).await });
@@ -560,7 +674,11 @@ fn beside_p2c(requests: usize, concurrency: usize) -> (Tally, Tally) {
     println!("  pickwise peak-ewma:           {ours:?}");
     for tally in [&p2c, &ours] {
         let answered: usize = tally.answered.values().sum();
-        assert_eq!(answered + tally.failed, requests, "every request is counted once");
+        assert_eq!(
+            answered + tally.failed,
+            requests,
+            "every request is counted once"
+        );
     }
     (p2c, ours)
 }
@@ -578,10 +696,19 @@ fn one_at_a_time_beside_towers_p2c_the_dead_backend_fails_five_requests_and_the_
     assert_eq!(ours.failed, 5);
     // p2c sends about a third (50) to the dead backend; 20 is 5 standard
     // deviations below that.
-    assert!(p2c.failed >= 20, "tower's p2c keeps picking the dead backend: {p2c:?}");
+    assert!(
+        p2c.failed >= 20,
+        "tower's p2c keeps picking the dead backend: {p2c:?}"
+    );
     let slow = |t: &Tally| t.answered.get("slow").copied().unwrap_or(0);
-    assert!(slow(&ours) <= REQUESTS / 10, "the slow backend gets under a tenth: {ours:?}");
-    assert!(slow(&p2c) >= 25, "p2c gives the slow backend about a third: {p2c:?}");
+    assert!(
+        slow(&ours) <= REQUESTS / 10,
+        "the slow backend gets under a tenth: {ours:?}"
+    );
+    assert!(
+        slow(&p2c) >= 25,
+        "p2c gives the slow backend about a third: {p2c:?}"
+    );
 }
 
 /// Four at a time: the dead backend, idle by p2c's measure, draws every
@@ -592,6 +719,12 @@ fn four_at_a_time_beside_towers_p2c_the_dead_backend_fails_at_most_eight_request
     const REQUESTS: usize = 300;
     const CONCURRENCY: usize = 4;
     let (p2c, ours) = beside_p2c(REQUESTS, CONCURRENCY);
-    assert!(ours.failed >= 5 && ours.failed < 5 + CONCURRENCY, "{ours:?}");
-    assert!(p2c.failed >= REQUESTS / 5, "tower's p2c keeps picking the dead backend: {p2c:?}");
+    assert!(
+        ours.failed >= 5 && ours.failed < 5 + CONCURRENCY,
+        "{ours:?}"
+    );
+    assert!(
+        p2c.failed >= REQUESTS / 5,
+        "tower's p2c keeps picking the dead backend: {p2c:?}"
+    );
 }

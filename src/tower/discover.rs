@@ -101,14 +101,20 @@ fn edit<Svc>(specs: &mut Vec<BackendSpec<Svc>>, change: Change<BackendId, Svc>) 
 /// assert_eq!(ids, ["0", "1", "2"]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub async fn discover<S, Svc, D>(pool: &Pool<S, Svc>, discover: D) -> Result<(), DiscoverError<D::Error>>
+pub async fn discover<S, Svc, D>(
+    pool: &Pool<S, Svc>,
+    discover: D,
+) -> Result<(), DiscoverError<D::Error>>
 where
     S: Strategy,
     Svc: Clone + Send + Sync + 'static,
     D: Discover<Service = Svc>,
     D::Key: fmt::Display,
 {
-    discover_with(pool, discover, |key: &D::Key| BackendId::new(key.to_string())).await
+    discover_with(pool, discover, |key: &D::Key| {
+        BackendId::new(key.to_string())
+    })
+    .await
 }
 
 /// Follows a `Discover` stream until it ends, applying its changes to the
@@ -190,7 +196,10 @@ where
     }
 }
 
-fn named<K, Svc>(change: Change<K, Svc>, id: &mut impl FnMut(&K) -> BackendId) -> Change<BackendId, Svc> {
+fn named<K, Svc>(
+    change: Change<K, Svc>,
+    id: &mut impl FnMut(&K) -> BackendId,
+) -> Change<BackendId, Svc> {
     match change {
         Change::Insert(key, service) => Change::Insert(id(&key), service),
         Change::Remove(key) => Change::Remove(id(&key)),

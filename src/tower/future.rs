@@ -7,8 +7,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use pin_project_lite::pin_project;
 use ::tower::Service;
+use pin_project_lite::pin_project;
 
 use crate::pool::Pick;
 use crate::tower::classify::Classify;

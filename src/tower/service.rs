@@ -113,7 +113,7 @@ impl<S: Strategy, Svc: Send + Sync + 'static> Balance<S, Svc, HttpClassifier> {
     /// succeed; each request ends with its response body.
     ///
     /// ```
-        /// use http::{Request, Response, StatusCode};
+    /// use http::{Request, Response, StatusCode};
     /// use http_body_util::BodyExt;
     /// use pickwise::{BackendSpec, Pool};
     /// use pickwise::strategy::LeastConnections;
