@@ -21,6 +21,14 @@ pin_project! {
     /// for the picked backend's service to be ready, calls it, records the
     /// outcome its [`Classify`] gives, and resolves to the classifier's
     /// response (or an [`Error`]).
+    ///
+    /// The pick is taken when the call is made, so the backend counts the
+    /// request in flight while its service gets ready, too. Dropping the
+    /// future before it resolves releases the pick and records nothing.
+    ///
+    /// # Panics
+    ///
+    /// Polled again after it resolved, as any future may.
     pub struct ResponseFuture<Svc, Req, C>
     where
         Svc: Service<Req>,
