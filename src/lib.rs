@@ -57,6 +57,9 @@
 //!   rise/fall rule, on std threads or a tokio task.
 //! - [`hash`]: the keyed hash ([`HashKey`](hash::HashKey)) the hash strategies share.
 //! - [`clock`]: the clock the pool reads, and a manual one for tests.
+//! - `tower` (feature `tower`): a `tower::Service` balancing calls over
+//!   per-backend services, with outcome classifiers, a response body that
+//!   holds its pick, and membership from a `tower::discover::Discover`.
 //! - [`internals`]: how the pieces fit (the generation swap, the arena,
 //!   upkeep without timers). For readers of the code; no API.
 
@@ -71,6 +74,8 @@ pub mod internals;
 mod pool;
 mod runtime;
 pub mod strategy;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod types;
 
 pub use pool::{Balancer, Pick, PickRef, Picker, Pool, PoolBuilder};

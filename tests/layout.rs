@@ -16,6 +16,7 @@ const GROUPS: &[&str] = &[
     "strategy",
     "pool",
     "health_check",
+    "tower",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -1,0 +1,112 @@
+//! [`PickBody`]: a response body that holds its pick until the body ends.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use crate::tower::held::HeldPick;
+use crate::types::FailureKind;
+
+pin_project! {
+    /// A response body that keeps its request's pick until the body ends,
+    /// so the backend counts the request in flight for as long as it
+    /// streams (least connections balances streams, not headers).
+    ///
+    /// The pick is released when the inner body yields its last frame (or
+    /// says it is at its end), when it fails, or when this body is
+    /// dropped, whichever comes first; a body already at its end when
+    /// wrapped (an empty body) releases it at once. A body error is
+    /// recorded as a late failure ([`FailureKind::BodyCut`]) in place of the
+    /// success recorded at the head, so passive health sees backends that
+    /// cut their bodies. Dropping the body early records nothing: that was
+    /// the caller's choice, not the backend's fault.
+    ///
+    /// Frames and errors pass through unchanged.
+    ///
+    /// ```
+    /// use http_body::Body;
+    /// use pickwise::{BackendSpec, Balancer, Context, Pool};
+    /// use pickwise::strategy::LeastConnections;
+    /// use pickwise::tower::{HeldPick, PickBody};
+    /// use std::time::Instant;
+    ///
+    /// let pool = Pool::new(LeastConnections::new(), vec![BackendSpec::new("a", ())])?;
+    /// let pick = pool.pick(&Context::new())?;
+    /// let body = PickBody::new(String::from("hello"), HeldPick::new(pick, Instant::now()));
+    /// assert!(body.holds_pick());
+    /// assert_eq!(pool.status(&"a".into()).unwrap().in_flight, Some(1));
+    /// drop(body);
+    /// assert_eq!(pool.status(&"a".into()).unwrap().in_flight, Some(0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[derive(Debug)]
+    pub struct PickBody<B> {
+        #[pin]
+        inner: B,
+        pick: Option<HeldPick>,
+    }
+}
+
+impl<B: Body> PickBody<B> {
+    /// Wraps `inner`, holding `pick` until it ends (at once if it already
+    /// has).
+    pub fn new(inner: B, pick: HeldPick) -> Self {
+        let pick = (!inner.is_end_stream()).then_some(pick);
+        PickBody { inner, pick }
+    }
+}
+
+impl<B> PickBody<B> {
+    /// Whether the pick is still held (the body has not ended).
+    pub fn holds_pick(&self) -> bool {
+        self.pick.is_some()
+    }
+
+    /// The inner body.
+    pub fn get_ref(&self) -> &B {
+        &self.inner
+    }
+
+    /// The inner body, the pick released.
+    pub fn into_inner(self) -> B {
+        self.inner
+    }
+}
+
+impl<B: Body> Body for PickBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        let polled = this.inner.as_mut().poll_frame(cx);
+        match &polled {
+            Poll::Pending => {}
+            Poll::Ready(None) => drop(this.pick.take()),
+            Poll::Ready(Some(Err(_))) => {
+                if let Some(mut pick) = this.pick.take() {
+                    pick.record_late_failure(FailureKind::BodyCut);
+                }
+            }
+            Poll::Ready(Some(Ok(_))) => {
+                if this.inner.is_end_stream() {
+                    drop(this.pick.take());
+                }
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
