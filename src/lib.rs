@@ -54,12 +54,16 @@
 //! - [`agent`]: agent-check replies (HAProxy's words), parsed, and a blocking query.
 //! - [`hash`]: the keyed hash ([`HashKey`](hash::HashKey)) the hash strategies share.
 //! - [`clock`]: the clock the pool reads, and a manual one for tests.
+//! - `dns` (feature `dns`): backends from A/AAAA and SRV records, followed
+//!   at their TTL through [`Pool::update`].
 //! - [`internals`]: how the pieces fit (the generation swap, the arena,
 //!   upkeep without timers). For readers of the code; no API.
 
 #![deny(missing_docs)]
 
 pub mod agent;
+#[cfg(feature = "dns")]
+pub mod dns;
 pub mod hash;
 pub mod health;
 pub mod internals;
