@@ -60,12 +60,16 @@
 //! - `tower` (feature `tower`): a `tower::Service` balancing calls over
 //!   per-backend services, with outcome classifiers, a response body that
 //!   holds its pick, and membership from a `tower::discover::Discover`.
+//! - `dns` (feature `dns`): backends from A/AAAA and SRV records, followed
+//!   at their TTL through [`Pool::update`].
 //! - [`internals`]: how the pieces fit (the generation swap, the arena,
 //!   upkeep without timers). For readers of the code; no API.
 
 #![deny(missing_docs)]
 
 pub mod agent;
+#[cfg(feature = "dns")]
+pub mod dns;
 pub mod hash;
 pub mod health;
 #[cfg(feature = "health-check")]

@@ -17,6 +17,7 @@ const GROUPS: &[&str] = &[
     "pool",
     "health_check",
     "tower",
+    "dns",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

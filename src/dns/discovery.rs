@@ -1,0 +1,258 @@
+//! The discovery itself: a one-shot resolution, and the tokio task that
+//! follows the records and applies changes to a pool.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
+
+use hickory_resolver::TokioResolver;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::dns::lookup::{lookup, resolver, Answer, Found};
+use crate::dns::{DnsConfig, DnsError, DnsEvent};
+use crate::pool::Pool;
+use crate::strategy::Strategy;
+use crate::types::{BackendId, BackendSpec, ConfigError};
+
+/// Backends from DNS: looks names up once ([`DnsDiscovery::resolve_once`])
+/// or follows them into a pool ([`DnsDiscovery::spawn`]).
+///
+/// Each name is looked up again when its records' TTL runs out, clamped
+/// to the configured range ([`DnsConfig::ttl_range`]); the names' answers
+/// are merged (an address found under two names is one backend, the first
+/// name's) and, when the merged set differs from the pool's, applied with
+/// [`Pool::update`]: backends that stay keep their counters, stats and
+/// state. A lookup that fails keeps that name's last good backends (see
+/// [`DnsEvent::Failed`]). The discovery owns the pool's set: backends added
+/// by other means are replaced at its next change.
+pub struct DnsDiscovery<B = SocketAddr> {
+    config: Arc<DnsConfig<B>>,
+    resolver: TokioResolver,
+}
+
+impl<B: Send + Sync + 'static> DnsDiscovery<B> {
+    /// A discovery with this configuration. Fails if no resolver is given
+    /// and the system's configuration cannot be read.
+    pub fn new(config: DnsConfig<B>) -> Result<Self, ConfigError> {
+        let resolver = resolver(&config)?;
+        Ok(DnsDiscovery {
+            config: Arc::new(config),
+            resolver,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DnsConfig<B> {
+        &self.config
+    }
+
+    /// Looks every name up once and returns the merged set, e.g. to build
+    /// the pool with: the first failing name's error otherwise. Observers
+    /// hear each result, as from the task.
+    pub async fn resolve_once(&self) -> Result<Vec<BackendSpec<B>>, DnsError> {
+        let mut answers = Vec::with_capacity(self.config.targets.len());
+        for index in 0..self.config.targets.len() {
+            let answer = self.lookup_one(index, 0).await?;
+            answers.push(Some(answer.found));
+        }
+        Ok(merge(&self.config, &answers))
+    }
+
+    /// Follows the names into `pool` on a tokio task: every name is looked
+    /// up at once, then at its TTL. The first set is applied as soon as one
+    /// name resolves; until then the pool keeps what it has (an empty pool
+    /// stays empty, and failed names are retried after the minimum
+    /// interval). The task holds the pool weakly: it ends when the handle
+    /// is dropped or stopped, or when the pool is dropped.
+    ///
+    /// Fails if called outside a tokio runtime.
+    pub fn spawn<S: Strategy>(self, pool: Arc<Pool<S, B>>) -> Result<DiscoveryHandle, ConfigError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::Invalid {
+            setting: "dns discovery",
+            why: "DnsDiscovery::spawn runs a tokio task: call it within a tokio runtime".into(),
+        })?;
+        let refresh = Arc::new(Notify::new());
+        let task = runtime.spawn(self.follow(Arc::downgrade(&pool), Arc::clone(&refresh)));
+        Ok(DiscoveryHandle { task, refresh })
+    }
+
+    /// Looks the `index`th name up, tells the observers, and returns its
+    /// answer; `kept` is how many backends it had before (for a failure).
+    async fn lookup_one(&self, index: usize, kept: usize) -> Result<Answer, DnsError> {
+        let target = &self.config.targets[index];
+        let name = target.name.to_string();
+        match lookup(&self.resolver, target).await {
+            Ok(answer) => {
+                self.config.emit(&DnsEvent::Resolved {
+                    name,
+                    backends: answer
+                        .found
+                        .iter()
+                        .map(|f| BackendId::from(f.addr))
+                        .collect(),
+                    ttl: answer.ttl,
+                    next: self.config.interval_for(answer.ttl),
+                });
+                Ok(answer)
+            }
+            Err(error) => {
+                self.config.emit(&DnsEvent::Failed {
+                    name,
+                    error: error.clone(),
+                    kept,
+                });
+                Err(error)
+            }
+        }
+    }
+
+    /// The task's loop: look up the names that are due, apply the merged
+    /// set if it changed, sleep until the next name is due (or a refresh).
+    async fn follow<S: Strategy>(self, pool: Weak<Pool<S, B>>, refresh: Arc<Notify>) {
+        let config = Arc::clone(&self.config);
+        let start = Instant::now();
+        // Per name: its last good answer (None until one), when it is due.
+        let mut last: Vec<Option<Vec<Found>>> = vec![None; config.targets.len()];
+        let mut due: Vec<Instant> = vec![start; config.targets.len()];
+        loop {
+            for index in 0..config.targets.len() {
+                if due[index] > Instant::now() {
+                    continue;
+                }
+                let kept = last[index].as_ref().map_or(0, Vec::len);
+                match self.lookup_one(index, kept).await {
+                    Ok(answer) => {
+                        due[index] = Instant::now() + config.interval_for(answer.ttl);
+                        last[index] = Some(answer.found);
+                    }
+                    Err(_) => due[index] = Instant::now() + config.min_interval,
+                }
+            }
+            let Some(pool) = pool.upgrade() else {
+                return; // the pool is gone: nothing to follow for
+            };
+            if last.iter().any(Option::is_some) {
+                apply(&config, &pool, &last);
+            }
+            drop(pool);
+            let wake = due
+                .iter()
+                .min()
+                .copied()
+                .unwrap_or_else(|| Instant::now() + config.max_interval);
+            if tokio::time::timeout_at(wake, refresh.notified())
+                .await
+                .is_ok()
+            {
+                due.fill(Instant::now());
+            }
+        }
+    }
+}
+
+impl<B> fmt::Debug for DnsDiscovery<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DnsDiscovery")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The merged set: the names' backends in the configured order, each
+/// address once (the first name's).
+fn merge<B>(config: &DnsConfig<B>, answers: &[Option<Vec<Found>>]) -> Vec<BackendSpec<B>> {
+    let mut seen = HashSet::new();
+    let mut specs = Vec::new();
+    for (target, found) in config.targets.iter().zip(answers) {
+        for f in found.iter().flatten() {
+            if !seen.insert(f.addr) {
+                continue;
+            }
+            let mut spec = BackendSpec::new(f.addr, (config.payload)(f.addr, &target.name))
+                .weight(f.weight)
+                .priority(f.priority);
+            spec.max_conns = target.max_conns;
+            specs.push(spec);
+        }
+    }
+    specs
+}
+
+/// Applies the merged set if it differs from the pool's (ids, weights,
+/// priorities, caps, in order), and says what changed.
+fn apply<S: Strategy, B: Send + Sync + 'static>(
+    config: &DnsConfig<B>,
+    pool: &Pool<S, B>,
+    answers: &[Option<Vec<Found>>],
+) {
+    let specs = merge(config, answers);
+    let wanted: Vec<_> = specs
+        .iter()
+        .map(|s| (s.id.clone(), s.weight, s.priority, s.max_conns))
+        .collect();
+    let current: Vec<_> = pool
+        .backends()
+        .into_iter()
+        .map(|s| (s.id, s.weight, s.priority, s.max_conns))
+        .collect();
+    if wanted == current {
+        return;
+    }
+    let before: HashSet<&BackendId> = current.iter().map(|c| &c.0).collect();
+    let after: HashSet<&BackendId> = wanted.iter().map(|w| &w.0).collect();
+    let added = wanted
+        .iter()
+        .filter(|w| !before.contains(&w.0))
+        .map(|w| w.0.clone())
+        .collect();
+    let removed = current
+        .iter()
+        .filter(|c| !after.contains(&c.0))
+        .map(|c| c.0.clone())
+        .collect();
+    let event = match pool.update(specs) {
+        Ok(()) => DnsEvent::Updated {
+            added,
+            removed,
+            backends: wanted.len(),
+        },
+        Err(error) => DnsEvent::Rejected { error },
+    };
+    config.emit(&event);
+}
+
+/// A running discovery: dropping it (or [`DiscoveryHandle::stop`]) ends
+/// the task; the pool keeps its last set.
+#[derive(Debug)]
+pub struct DiscoveryHandle {
+    task: JoinHandle<()>,
+    refresh: Arc<Notify>,
+}
+
+impl DiscoveryHandle {
+    /// Looks every name up now instead of waiting for its TTL (e.g. on an
+    /// operator's signal).
+    pub fn refresh(&self) {
+        self.refresh.notify_one();
+    }
+
+    /// Whether the task still runs (it ends when the pool is dropped).
+    pub fn is_running(&self) -> bool {
+        !self.task.is_finished()
+    }
+
+    /// Ends the task. A change is applied whole or not at all: the task
+    /// stops only between lookups.
+    pub fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for DiscoveryHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
