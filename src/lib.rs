@@ -63,6 +63,8 @@ pub mod agent;
 pub mod hash;
 pub mod health;
 pub mod internals;
+#[cfg(feature = "prometheus")]
+pub mod metrics;
 mod pool;
 mod runtime;
 pub mod strategy;
