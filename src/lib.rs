@@ -54,12 +54,18 @@
 //! - [`agent`]: agent-check replies (HAProxy's words), parsed, and a blocking query.
 //! - [`hash`]: the keyed hash ([`HashKey`](hash::HashKey)) the hash strategies share.
 //! - [`clock`]: the clock the pool reads, and a manual one for tests.
+//! - `metrics` (feature `prometheus`): a pool's series in the Prometheus
+//!   text format, or as a prometheus-client collector.
+//! - `config` (feature `serde`): a pool's whole configuration from TOML,
+//!   YAML or JSON.
 //! - [`internals`]: how the pieces fit (the generation swap, the arena,
 //!   upkeep without timers). For readers of the code; no API.
 
 #![deny(missing_docs)]
 
 pub mod agent;
+#[cfg(feature = "serde")]
+pub mod config;
 pub mod hash;
 pub mod health;
 pub mod internals;

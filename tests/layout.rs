@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// The groups, in the order of the layers: each may use the ones before it.
 const GROUPS: &[&str] = &[
-    "types", "health", "agent", "hash", "runtime", "strategy", "pool", "metrics",
+    "types", "health", "agent", "hash", "runtime", "strategy", "pool", "metrics", "config",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
