@@ -62,6 +62,10 @@
 //!   holds its pick, and membership from a `tower::discover::Discover`.
 //! - `dns` (feature `dns`): backends from A/AAAA and SRV records, followed
 //!   at their TTL through [`Pool::update`].
+//! - `metrics` (feature `prometheus`): a pool's series in the Prometheus
+//!   text format, or as a prometheus-client collector.
+//! - `config` (feature `serde`): a pool's whole configuration from TOML,
+//!   YAML or JSON.
 //! - [`internals`]: how the pieces fit (the generation swap, the arena,
 //!   upkeep without timers). For readers of the code; no API.
 
@@ -70,11 +74,15 @@
 pub mod agent;
 #[cfg(feature = "dns")]
 pub mod dns;
+#[cfg(feature = "serde")]
+pub mod config;
 pub mod hash;
 pub mod health;
 #[cfg(feature = "health-check")]
 pub mod health_check;
 pub mod internals;
+#[cfg(feature = "prometheus")]
+pub mod metrics;
 mod pool;
 mod runtime;
 pub mod strategy;

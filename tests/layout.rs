@@ -18,6 +18,8 @@ const GROUPS: &[&str] = &[
     "health_check",
     "tower",
     "dns",
+    "metrics",
+    "config",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

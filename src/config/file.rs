@@ -1,0 +1,149 @@
+//! The shape of a config file, as serde reads it: every section and field,
+//! unknown ones refused. Values are checked and turned into the library's
+//! own settings in `resolve`.
+//!
+//! A new section (active health checks, discovery) is one more field of
+//! [`PoolFile`] with its own struct here, and one more step in `resolve`.
+
+use std::fmt;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+
+use super::duration::DurationText;
+
+/// The whole file.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PoolFile {
+    pub(crate) strategy: StrategyEntry,
+    #[serde(default)]
+    pub(crate) backends: Vec<BackendEntry>,
+    pub(crate) counts_in_flight: Option<bool>,
+    pub(crate) agent_expiry: Option<DurationText>,
+    pub(crate) health: Option<HealthFile>,
+    pub(crate) outlier_detection: Option<OutlierFile>,
+    pub(crate) slow_start: Option<SlowStartFile>,
+    pub(crate) feedback: Option<FeedbackFile>,
+    pub(crate) tiers: Option<TiersFile>,
+}
+
+/// `strategy = "p2c"`, or a table with the name and its options.
+#[derive(Debug)]
+pub(crate) enum StrategyEntry {
+    Name(String),
+    Table(StrategyTable),
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StrategyTable {
+    pub(crate) name: String,
+    pub(crate) hash_key: Option<String>,
+    pub(crate) seed: Option<u64>,
+    pub(crate) v6_prefix: Option<u64>,
+}
+
+/// A backend: its spec string (`"127.0.0.1:8001,weight=2,backup"`), or a
+/// table of the same words.
+#[derive(Debug)]
+pub(crate) enum BackendEntry {
+    Spec(String),
+    Table(BackendTable),
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BackendTable {
+    pub(crate) address: String,
+    pub(crate) id: Option<String>,
+    pub(crate) weight: Option<u64>,
+    pub(crate) priority: Option<u64>,
+    pub(crate) backup: Option<bool>,
+    pub(crate) max_conns: Option<u64>,
+    pub(crate) agent: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HealthFile {
+    pub(crate) consecutive_failures: Option<u32>,
+    pub(crate) base_ejection: Option<DurationText>,
+    pub(crate) max_ejection: Option<DurationText>,
+    pub(crate) max_ejected_percent: Option<u64>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OutlierFile {
+    pub(crate) interval: Option<DurationText>,
+    pub(crate) request_volume: Option<u64>,
+    pub(crate) minimum_hosts: Option<u64>,
+    pub(crate) stdev_factor: Option<f64>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SlowStartFile {
+    pub(crate) window: DurationText,
+    pub(crate) floor_percent: Option<u64>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FeedbackFile {
+    pub(crate) latency_decay: Option<DurationText>,
+    pub(crate) error_decay: Option<DurationText>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TiersFile {
+    pub(crate) overprovisioning: Option<f64>,
+    pub(crate) panic_threshold: Option<u64>,
+}
+
+/// A value that is either a string or a table: `visit_str` makes the one,
+/// the table goes through `T`'s own derive (unknown fields refused, the
+/// path kept for errors).
+macro_rules! string_or_table {
+    ($entry:ident, $string:ident, $table:ident($table_type:ident), $expecting:literal) => {
+        impl<'de> Deserialize<'de> for $entry {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Either;
+
+                impl<'de> Visitor<'de> for Either {
+                    type Value = $entry;
+
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($expecting)
+                    }
+
+                    fn visit_str<E: de::Error>(self, text: &str) -> Result<$entry, E> {
+                        Ok($entry::$string(text.to_owned()))
+                    }
+
+                    fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<$entry, M::Error> {
+                        $table_type::deserialize(MapAccessDeserializer::new(map))
+                            .map($entry::$table)
+                    }
+                }
+
+                deserializer.deserialize_any(Either)
+            }
+        }
+    };
+}
+
+string_or_table!(
+    StrategyEntry,
+    Name,
+    Table(StrategyTable),
+    "a strategy name, or a table with `name` and its options"
+);
+string_or_table!(
+    BackendEntry,
+    Spec,
+    Table(BackendTable),
+    "a backend spec such as \"127.0.0.1:8001,weight=2\", or a table with `address`"
+);

@@ -1,0 +1,264 @@
+//! A pool's whole configuration from a file (feature `serde`): strategy and
+//! its options, backends, passive health, outlier detection, slow start,
+//! feedback, agent expiry, tiers and caps, in TOML, YAML or JSON, with
+//! errors that name the field.
+//!
+//! ```
+//! use pickwise::config::PoolConfig;
+//! use pickwise::strategy::StrategyKind;
+//!
+//! let config = PoolConfig::from_toml_str(r#"
+//!     strategy = "weighted-least-connections"
+//!     backends = [
+//!         "127.0.0.1:8001,weight=2",
+//!         { address = "127.0.0.1:8002", id = "w2", max_conns = 100 },
+//!         "127.0.0.1:8009,backup",
+//!     ]
+//!
+//!     [health]
+//!     consecutive_failures = 3
+//!     base_ejection = "5s"
+//! "#)?;
+//! let pool = config.build()?;
+//! assert_eq!(pool.strategy().kind(), StrategyKind::WeightedLeastConnections);
+//! let backends = pool.backends();
+//! assert_eq!((backends[0].weight, backends[1].id.as_str()), (2, "w2"));
+//! assert_eq!((backends[1].max_conns, backends[2].priority), (Some(100), 1));
+//!
+//! let error = PoolConfig::from_toml_str(r#"
+//!     strategy = "p2c"
+//!     backends = ["127.0.0.1:8001", { address = "127.0.0.1:8002", weight = 0 }]
+//! "#).unwrap_err();
+//! assert_eq!(error.to_string(), "backends[1].weight: 0 is outside 1..=1000000");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # The file
+//!
+//! Every section but `strategy` is optional; what is left out keeps the
+//! library's default. Unknown sections and fields are refused, so a typo
+//! is an error rather than a setting silently ignored. Durations are
+//! strings with a unit: `"500ms"`, `"2s"`, `"1m30s"` (see
+//! [`parse_duration`]). The same in TOML (YAML and JSON take the same
+//! names; `examples/pool.toml`, `pool.yaml` and `pool.json` are one pool):
+//!
+//! ```toml
+//! strategy = "least-connections"      # or a table:
+//! # [strategy]
+//! # name = "maglev"
+//! # hash_key = "000102030405060708090a0b0c0d0e0f"   # 32 hex digits
+//! # seed = 7                           # randomised strategies
+//! # v6_prefix = 56                     # bits of an IPv6 client hashed
+//!
+//! counts_in_flight = true              # count picks even where unread
+//! agent_expiry = "10s"                 # how long an agent's capacity holds
+//!
+//! # A backend is its spec string (ADDR[,weight=N][,max_conns=N]
+//! # [,backup|,priority=N][,agent=ADDR][,id=NAME]) or a table of the same words.
+//! backends = [
+//!     "127.0.0.1:8001,weight=2,max_conns=10",
+//!     { address = "127.0.0.1:8002", id = "w2", weight = 1, priority = 0,
+//!       max_conns = 50, agent = "127.0.0.1:9002" },
+//!     { address = "127.0.0.1:8009", backup = true },
+//! ]
+//!
+//! [health]                  # passive health (HealthConfig)
+//! consecutive_failures = 5  # 0 turns it off
+//! base_ejection = "30s"
+//! max_ejection = "300s"
+//! max_ejected_percent = 10
+//!
+//! [outlier_detection]       # present: on (OutlierConfig, Envoy's defaults)
+//! interval = "10s"
+//! request_volume = 100
+//! minimum_hosts = 5
+//! stdev_factor = 1.9
+//!
+//! [slow_start]              # present: on (SlowStart)
+//! window = "30s"
+//! floor_percent = 10
+//!
+//! [feedback]                # FeedbackConfig
+//! latency_decay = "10s"
+//! error_decay = "10s"
+//!
+//! [tiers]
+//! overprovisioning = 1.4    # Envoy's factor, 1..=100
+//! panic_threshold = 50      # percent, 0 turns panic off
+//! ```
+//!
+//! Backend addresses are IP literals: names are not resolved here.
+//!
+//! Files: `file` (the shape serde reads), `resolve` (ranges checked, the
+//! library's settings made), `formats` ([`Format`]: TOML, YAML, JSON),
+//! `duration` ([`parse_duration`]), `error` ([`ConfigFileError`]).
+
+mod duration;
+mod error;
+mod file;
+mod formats;
+mod resolve;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+pub use duration::parse_duration;
+pub use error::ConfigFileError;
+pub use formats::Format;
+
+use crate::health::{FeedbackConfig, HealthConfig, OutlierConfig, SlowStart};
+use crate::pool::{Pool, PoolBuilder};
+use crate::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
+use crate::types::{BackendSpec, ConfigError};
+
+/// A pool's whole configuration, checked: what a config file says, in the
+/// library's own settings. Load one with [`PoolConfig::from_toml_str`],
+/// [`from_yaml_str`](PoolConfig::from_yaml_str),
+/// [`from_json_str`](PoolConfig::from_json_str) or
+/// [`from_path`](PoolConfig::from_path); build the pool with
+/// [`build`](PoolConfig::build), or take [`builder`](PoolConfig::builder)
+/// to add observers or a clock first.
+///
+/// It also deserializes as part of a program's own config (a `[pool]`
+/// table of a larger file), with the same checks.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PoolConfig {
+    /// The strategy (`strategy` or `strategy.name`).
+    pub strategy: StrategyKind,
+    /// Its options (`strategy.hash_key`, `.seed`, `.v6_prefix`).
+    pub strategy_options: StrategyOptions,
+    /// The backends, in order (`backends`).
+    pub backends: Vec<BackendSpec<SocketAddr>>,
+    /// Whether picks count in flight whatever the strategy reads
+    /// (`counts_in_flight`, default false).
+    pub counts_in_flight: bool,
+    /// How long an agent's capacity holds (`agent_expiry`, default
+    /// [`agent::DEFAULT_EXPIRY`](crate::agent::DEFAULT_EXPIRY)).
+    pub agent_expiry: Duration,
+    /// Passive health (`[health]`).
+    pub health: HealthConfig,
+    /// Success-rate outlier detection, on when the section is there
+    /// (`[outlier_detection]`).
+    pub outlier_detection: Option<OutlierConfig>,
+    /// Slow start, on when the section is there (`[slow_start]`).
+    pub slow_start: SlowStart,
+    /// How fast learned latency and error rates forget (`[feedback]`).
+    pub feedback: FeedbackConfig,
+    /// Envoy's overprovisioning factor (`tiers.overprovisioning`); `None`
+    /// keeps [`PoolBuilder::overprovisioning`]'s default.
+    pub overprovisioning: Option<f64>,
+    /// The panic threshold in percent (`tiers.panic_threshold`); `None`
+    /// keeps [`PoolBuilder::panic_threshold`]'s default.
+    pub panic_threshold: Option<u8>,
+}
+
+impl PoolConfig {
+    /// A configuration of `strategy` with no backends and every default.
+    pub fn new(strategy: StrategyKind) -> Self {
+        PoolConfig {
+            strategy,
+            strategy_options: StrategyOptions::default(),
+            backends: Vec::new(),
+            counts_in_flight: false,
+            agent_expiry: crate::agent::DEFAULT_EXPIRY,
+            health: HealthConfig::default(),
+            outlier_detection: None,
+            slow_start: SlowStart::default(),
+            feedback: FeedbackConfig::default(),
+            overprovisioning: None,
+            panic_threshold: None,
+        }
+    }
+
+    /// Reads a configuration in `format`.
+    pub fn from_str_as(text: &str, format: Format) -> Result<Self, ConfigFileError> {
+        resolve::resolve(formats::read(text, format)?)
+    }
+
+    /// Reads a TOML configuration.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigFileError> {
+        PoolConfig::from_str_as(text, Format::Toml)
+    }
+
+    /// Reads a YAML configuration.
+    pub fn from_yaml_str(text: &str) -> Result<Self, ConfigFileError> {
+        PoolConfig::from_str_as(text, Format::Yaml)
+    }
+
+    /// Reads a JSON configuration.
+    pub fn from_json_str(text: &str) -> Result<Self, ConfigFileError> {
+        PoolConfig::from_str_as(text, Format::Json)
+    }
+
+    /// Reads a file, in the format its extension names (`.toml`, `.yaml`
+    /// or `.yml`, `.json`); errors name the file too.
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Self, ConfigFileError> {
+        let path = path.as_ref();
+        let format = Format::from_path(path).ok_or_else(|| ConfigFileError::UnknownFormat {
+            file: path.to_owned(),
+        })?;
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigFileError::Read {
+            file: path.to_owned(),
+            error,
+        })?;
+        PoolConfig::from_str_as(&text, format).map_err(|e| e.in_file(path.to_owned()))
+    }
+
+    /// The strategy, configured by its options.
+    pub fn any_strategy(&self) -> AnyStrategy {
+        AnyStrategy::with_options(self.strategy, &self.strategy_options)
+    }
+
+    /// A pool builder with every setting applied, to add observers or a
+    /// clock before building over [`PoolConfig::backends`]:
+    ///
+    /// ```
+    /// use pickwise::config::PoolConfig;
+    /// use pickwise::clock::ManualClock;
+    /// use std::sync::Arc;
+    ///
+    /// let config = PoolConfig::from_yaml_str("strategy: p2c\nbackends: ['127.0.0.1:8001']\n")?;
+    /// let pool = config
+    ///     .builder()
+    ///     .clock(Arc::new(ManualClock::new()))
+    ///     .build(config.backends.clone())?;
+    /// assert_eq!(pool.backends().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder(&self) -> PoolBuilder<AnyStrategy> {
+        let mut builder = Pool::builder(self.any_strategy())
+            .health(self.health.clone())
+            .feedback(self.feedback.clone())
+            .slow_start(self.slow_start)
+            .agent_expiry(self.agent_expiry)
+            .counts_in_flight(self.counts_in_flight);
+        if let Some(outliers) = self.outlier_detection {
+            builder = builder.outlier_detection(outliers);
+        }
+        if let Some(factor) = self.overprovisioning {
+            builder = builder.overprovisioning(factor);
+        }
+        if let Some(percent) = self.panic_threshold {
+            builder = builder.panic_threshold(percent);
+        }
+        builder
+    }
+
+    /// Builds the pool. A configuration read from a file has been checked
+    /// already; one changed by hand is checked here, by the pool builder.
+    pub fn build(self) -> Result<Pool<AnyStrategy, SocketAddr>, ConfigError> {
+        self.builder().build(self.backends)
+    }
+}
+
+/// Deserializes from any serde format (e.g. a `pool` table of a program's
+/// own config), with the same checks as [`PoolConfig::from_toml_str`]; a
+/// refusal found after reading names its field inside the pool's table.
+impl<'de> serde::Deserialize<'de> for PoolConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let file = file::PoolFile::deserialize(deserializer)?;
+        resolve::resolve(file).map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,452 @@
+//! Feature `serde`: a pool's whole configuration from TOML, YAML or JSON;
+//! every section reaches the built pool; refusals name the field.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pickwise::clock::ManualClock;
+use pickwise::config::{ConfigFileError, Format, PoolConfig};
+use pickwise::hash::HashKey;
+use pickwise::health::{FeedbackConfig, HealthConfig, OutlierConfig, SlowStart};
+use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
+use pickwise::{
+    BackendId, BackendSpec, BackendState, Balancer, CheckFailure, CheckResult, Context,
+    FailureKind, Outcome, Pool,
+};
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name)
+}
+
+fn addr(text: &str) -> SocketAddr {
+    text.parse().expect("an address")
+}
+
+/// The same configuration, field by field (PoolConfig has floats and a
+/// secret key, so no `==` of its own).
+fn assert_same(a: &PoolConfig, b: &PoolConfig, what: &str) {
+    assert_eq!(a.strategy, b.strategy, "{what}: strategy");
+    assert_eq!(
+        a.strategy_options.hash_key, b.strategy_options.hash_key,
+        "{what}"
+    );
+    assert_eq!(a.strategy_options.seed, b.strategy_options.seed, "{what}");
+    assert_eq!(
+        a.strategy_options.v6_prefix, b.strategy_options.v6_prefix,
+        "{what}"
+    );
+    assert_eq!(a.backends, b.backends, "{what}: backends");
+    assert_eq!(a.counts_in_flight, b.counts_in_flight, "{what}");
+    assert_eq!(a.agent_expiry, b.agent_expiry, "{what}");
+    assert_eq!(a.health, b.health, "{what}: health");
+    assert_eq!(a.outlier_detection, b.outlier_detection, "{what}: outliers");
+    assert_eq!(a.slow_start, b.slow_start, "{what}: slow start");
+    assert_eq!(a.feedback, b.feedback, "{what}: feedback");
+    assert_eq!(a.overprovisioning, b.overprovisioning, "{what}");
+    assert_eq!(a.panic_threshold, b.panic_threshold, "{what}");
+}
+
+#[test]
+fn the_example_config_loads_and_builds_the_pool_it_describes() {
+    let config = PoolConfig::from_path(example("pool.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.health,
+        HealthConfig {
+            consecutive_failures: 3,
+            base_ejection: Duration::from_secs(5),
+            max_ejection: Duration::from_secs(60),
+            max_ejected_percent: 50,
+        }
+    );
+    assert_eq!(
+        config.outlier_detection,
+        Some(OutlierConfig {
+            interval: Duration::from_secs(10),
+            request_volume: 50,
+            minimum_hosts: 3,
+            stdev_factor: 1.9,
+        })
+    );
+    assert_eq!(
+        config.feedback,
+        FeedbackConfig {
+            latency_decay: Duration::from_secs(5),
+            error_decay: Duration::from_secs(10),
+        }
+    );
+    let pool = config.build().expect("the example builds");
+    assert_eq!(pool.strategy().kind(), StrategyKind::PeakEwma);
+    let specs = pool.specs();
+    let expected = vec![
+        BackendSpec::new("w1", addr("127.0.0.1:8001"))
+            .weight(2)
+            .agent(addr("127.0.0.1:9001")),
+        BackendSpec::new("w2", addr("127.0.0.1:8002")).max_conns(64),
+        BackendSpec::new("w3", addr("127.0.0.1:8003")),
+        BackendSpec::new("w4", addr("127.0.0.1:8004")),
+        BackendSpec::new("spare", addr("127.0.0.1:8009")).backup(),
+    ];
+    assert_eq!(specs, expected);
+    let tiers = pool.tiers();
+    assert_eq!(tiers.len(), 2);
+    assert_eq!((tiers[0].members, tiers[0].share), (4, 1.0));
+    assert_eq!((tiers[1].members, tiers[1].priority), (1, 1));
+    assert!(pool.backends().iter().all(|b| b.in_flight == Some(0)));
+}
+
+#[test]
+fn the_same_config_in_toml_yaml_and_json_loads_the_same() {
+    let toml = PoolConfig::from_path(example("pool.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let yaml = PoolConfig::from_path(example("pool.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let json = PoolConfig::from_path(example("pool.json")).unwrap_or_else(|e| panic!("{e}"));
+    assert_same(&toml, &yaml, "YAML");
+    assert_same(&toml, &json, "JSON");
+    // Spec strings and tables say the same in every format too.
+    let specs_toml = PoolConfig::from_toml_str(
+        r#"strategy = "round-robin"
+        backends = ["127.0.0.1:8001,weight=2,backup,max_conns=10,agent=127.0.0.1:9001,id=a"]"#,
+    )
+    .expect("TOML");
+    let specs_yaml = PoolConfig::from_yaml_str(
+        "strategy: round-robin\nbackends:\n  - address: 127.0.0.1:8001\n    weight: 2\n    \
+         backup: true\n    max_conns: 10\n    agent: 127.0.0.1:9001\n    id: a\n",
+    )
+    .expect("YAML");
+    let specs_json = PoolConfig::from_json_str(
+        r#"{"strategy": "round-robin", "backends": ["127.0.0.1:8001,weight=2,backup,max_conns=10,agent=127.0.0.1:9001,id=a"]}"#,
+    )
+    .expect("JSON");
+    assert_same(&specs_toml, &specs_yaml, "spec and table");
+    assert_same(&specs_toml, &specs_json, "spec in JSON");
+    assert_eq!(specs_toml.backends[0].max_conns, Some(10));
+    assert_eq!(Format::from_path(Path::new("a/b.YML")), Some(Format::Yaml));
+}
+
+#[test]
+fn every_section_reaches_the_built_pool() {
+    let text = r#"
+        strategy = "weighted-round-robin"
+        counts_in_flight = true
+        agent_expiry = "3s"
+        backends = [
+            "127.0.0.1:8001,id=a,weight=4",
+            "127.0.0.1:8002,id=b,weight=4",
+            "127.0.0.1:8003,id=c,backup",
+        ]
+        [health]
+        consecutive_failures = 2
+        base_ejection = "7s"
+        max_ejection = "20s"
+        max_ejected_percent = 50
+        [slow_start]
+        window = "10s"
+        floor_percent = 25
+        [feedback]
+        latency_decay = "2s"
+        error_decay = "4s"
+        [tiers]
+        overprovisioning = 1.0
+        panic_threshold = 80
+    "#;
+    let config = PoolConfig::from_toml_str(text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.slow_start,
+        SlowStart {
+            window: Duration::from_secs(10),
+            floor_percent: 25
+        }
+    );
+    assert_eq!(config.feedback.error_decay, Duration::from_secs(4));
+    let clock = Arc::new(ManualClock::new());
+    let pool = config
+        .builder()
+        .clock(clock.clone())
+        .build(config.backends.clone())
+        .expect("builds");
+    let (a, b) = (&BackendId::new("a"), &BackendId::new("b"));
+
+    // Strategy and counts_in_flight: weighted round robin does not read
+    // in-flight counts, yet they are counted.
+    assert_eq!(pool.strategy().kind(), StrategyKind::WeightedRoundRobin);
+    assert_eq!(pool.status(a).expect("a").in_flight, Some(0));
+
+    // Health: two failures in a row eject for 7 s.
+    for _ in 0..2 {
+        let mut pick = pool
+            .pick(&Context::new().exclude(std::slice::from_ref(b)))
+            .expect("a");
+        pick.record(Outcome::failure(
+            FailureKind::ConnectRefused,
+            Duration::ZERO,
+        ));
+    }
+    assert_eq!(pool.status(a).expect("a").state, BackendState::Ejected);
+    clock.advance(Duration::from_millis(6_900));
+    assert_eq!(pool.status(a).expect("a").state, BackendState::Ejected);
+    clock.advance(Duration::from_millis(200));
+    assert_eq!(pool.status(a).expect("a").state, BackendState::Up);
+
+    // Slow start: a backend coming back ramps from 25% of its weight (4).
+    assert_eq!(pool.status(a).expect("a").effective_weight, 100);
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(pool.status(a).expect("a").effective_weight, 400);
+
+    // Agent expiry: an agent's 50% holds 3 s, then the weight is back.
+    pool.apply_agent_reply(b, b"50%\n").expect("a reply");
+    assert_eq!(pool.status(b).expect("b").effective_weight, 200);
+    clock.advance(Duration::from_millis(3_100));
+    assert_eq!(pool.status(b).expect("b").effective_weight, 400);
+
+    // Tiers: with overprovisioning 1.0, the primaries with one of two
+    // available take half the traffic (1.4 would give them 70%), the
+    // backup the rest.
+    let c = &BackendId::new("c");
+    pool.set_health(b, CheckResult::Failed(CheckFailure::Refused));
+    let tiers = pool.tiers();
+    assert_eq!((tiers[0].available, tiers[0].share), (1, 0.5), "{tiers:?}");
+    assert_eq!(tiers[1].share, 0.5, "{tiers:?}");
+    assert!(!tiers[0].in_panic);
+    // Panic threshold 80%: with the backup gone too, the tiers cannot take
+    // all the traffic, and the primaries, at 50% available, panic (at
+    // the default 50% they would not).
+    pool.set_health(c, CheckResult::Failed(CheckFailure::Refused));
+    let tiers = pool.tiers();
+    assert!(tiers[0].in_panic, "{tiers:?}");
+}
+
+#[test]
+fn strategy_options_reach_the_strategy() {
+    let key = "000102030405060708090a0b0c0d0e0f";
+    let text = format!(
+        "strategy:\n  name: maglev\n  hash_key: \"{key}\"\n  v6_prefix: 48\nbackends: \
+         ['127.0.0.1:8001', '127.0.0.1:8002', '127.0.0.1:8003']\n"
+    );
+    let config = PoolConfig::from_yaml_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.strategy_options.v6_prefix, Some(48));
+    let backends = config.backends.clone();
+    let from_file = config.build().expect("builds");
+    assert_eq!(from_file.strategy().kind(), StrategyKind::Maglev);
+    let options = StrategyOptions {
+        hash_key: Some(key.parse::<HashKey>().expect("a key")),
+        ..StrategyOptions::default()
+    };
+    let by_hand = Pool::new(
+        AnyStrategy::with_options(StrategyKind::Maglev, &options),
+        backends,
+    )
+    .expect("builds");
+    for n in 0..200u32 {
+        let key = n.to_le_bytes();
+        let ctx = Context::new().key(&key);
+        let first = from_file.pick(&ctx).expect("a pick");
+        let second = by_hand.pick(&ctx).expect("a pick");
+        assert_eq!(
+            first.id(),
+            second.id(),
+            "key {n}: the same hash key, the same backend"
+        );
+    }
+    // A seed makes a randomised strategy's picks reproducible.
+    let seeded = r#"{"strategy": {"name": "random", "seed": 7},
+        "backends": ["127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003"]}"#;
+    let run = || {
+        let pool = PoolConfig::from_json_str(seeded)
+            .expect("JSON")
+            .build()
+            .expect("builds");
+        (0..50)
+            .map(|_| pool.pick(&Context::new()).expect("a pick").id().clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run(), run());
+}
+
+/// Loads `text` in `format` and returns the refusal's message.
+fn refusal(format: Format, text: &str) -> String {
+    match PoolConfig::from_str_as(text, format) {
+        Ok(config) => panic!("accepted {text:?}: {config:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn refusals_name_the_field_with_what_is_wrong() {
+    use Format::{Json, Toml, Yaml};
+    let head = "strategy = \"p2c\"\n";
+    let exact = [
+        (Toml, format!("{head}backends = ['127.0.0.1:1', '127.0.0.1:2', {{ address = '127.0.0.1:3', weight = 0 }}]"),
+            "backends[2].weight: 0 is outside 1..=1000000"),
+        (Toml, format!("{head}backends = ['127.0.0.1:80,weight=0']"),
+            "backends[0]: bad backend `127.0.0.1:80,weight=0`: weight 0 is outside 1..=1000000"),
+        (Toml, format!("{head}backends = ['127.0.0.1:1,id=w1', {{ address = '127.0.0.1:2', id = 'w1' }}]"),
+            "backends[1].id: `w1` is also the id of backends[0]"),
+        (Toml, format!("{head}backends = [{{ address = '127.0.0.1:1', backup = true, priority = 2 }}]"),
+            "backends[0].backup: `backup` and `priority` exclude each other (`backup` is priority 1)"),
+        (Toml, format!("{head}backends = [{{ address = 'localhost:1' }}]"),
+            "backends[0].address: `localhost:1` is not IP:PORT (IPv6 goes in brackets, `[::1]:80`; host names are not resolved)"),
+        (Toml, format!("{head}backends = [{{ address = '127.0.0.1:1', max_conns = 0 }}]"),
+            "backends[0].max_conns: 0 is outside 1..=1073741824"),
+        (Toml, format!("{head}[health]\nbase_ejection = '5s'\nmax_ejection = '1s'"),
+            "health.max_ejection: 1s is less than base_ejection (5s)"),
+        (Toml, format!("{head}[health]\nmax_ejected_percent = 150"),
+            "health.max_ejected_percent: 150 is outside 0..=100"),
+        (Toml, "strategy = 'fastest'".to_owned(),
+            "strategy: unknown strategy `fastest` (known: round-robin, round-robin-sharded, weighted-round-robin, least-connections, weighted-least-connections, resource-based, sdn-adaptive, source-ip-hash, p2c, peak-ewma, maglev, ring-hash, rendezvous, bounded-load, random)"),
+        (Toml, "[strategy]\nname = 'maglev'\nhash_key = 'abc'".to_owned(),
+            "strategy.hash_key: expected 32 hex digits (16 bytes)"),
+        (Toml, "[strategy]\nname = 'maglev'\nv6_prefix = 129".to_owned(),
+            "strategy.v6_prefix: 129 is outside 0..=128"),
+        (Toml, format!("{head}[tiers]\noverprovisioning = 0.5"),
+            "tiers.overprovisioning: 0.5 is outside 1..=100"),
+        (Toml, format!("{head}[slow_start]\nwindow = '10s'\nfloor_percent = 0"),
+            "slow_start.floor_percent: 0 is outside 1..=100"),
+        (Toml, format!("{head}[outlier_detection]\nminimum_hosts = 1"),
+            "outlier_detection.minimum_hosts: 1 is outside 2..=65536"),
+        (Toml, format!("{head}agent_expiry = '0s'"), "agent_expiry: must be more than zero"),
+        (Yaml, "strategy: p2c\nbackends:\n  - 127.0.0.1:1\n  - { address: 127.0.0.1:2, weight: 0 }\n".to_owned(),
+            "backends[1].weight: 0 is outside 1..=1000000"),
+        (Json, r#"{"strategy": "p2c", "feedback": {"latency_decay": "0ms"}}"#.to_owned(),
+            "feedback.latency_decay: must be more than zero"),
+    ];
+    for (format, text, expected) in &exact {
+        assert_eq!(refusal(*format, text), *expected, "{format}: {text}");
+    }
+    // Refusals found while reading: the path, the reader's words, and where.
+    let starts = [
+        (
+            Toml,
+            format!("{head}[health]\nconsecutive_failures = -1"),
+            "health.consecutive_failures: invalid value: integer `-1`, expected u32 at line 3",
+        ),
+        (
+            Toml,
+            format!("{head}[health]\nconsecutive_failure = 3"),
+            "health.consecutive_failure: unknown field `consecutive_failure`, expected one of `consecutive_failures`",
+        ),
+        (
+            Toml,
+            format!("{head}[health]\nbase_ejection = 5"),
+            "health.base_ejection: 5 has no unit: write \"5s\" or \"5ms\" (in quotes)",
+        ),
+        (
+            Toml,
+            format!("{head}[health]\nbase_ejection = '5x'"),
+            "health.base_ejection: `5x` has an unknown unit `x` (known: ns, us, ms, s, m, h, d)",
+        ),
+        (
+            Toml,
+            format!("{head}[discovery]\nname = 'x'"),
+            "discovery: unknown field `discovery`",
+        ),
+        (
+            Toml,
+            format!("{head}backends = [{{ adress = '127.0.0.1:1' }}]"),
+            "backends[0].adress: unknown field `adress`, expected one of `address`",
+        ),
+        (
+            Toml,
+            format!("{head}backends = [3]"),
+            "backends[0]: invalid type: integer `3`, expected a backend spec such as",
+        ),
+        (Toml, "backends = []".to_owned(), "missing field `strategy`"),
+        (
+            Toml,
+            "strategy = \"p2c\nbackends = []".to_owned(),
+            "invalid basic string",
+        ),
+        (
+            Yaml,
+            "strategy: p2c\nhealth:\n  max_ejected_percent: lots\n".to_owned(),
+            "health.max_ejected_percent: invalid type: string \"lots\", expected u64",
+        ),
+        (
+            Yaml,
+            "strategy: p2c\nslow_start:\n  floor_percent: 10\n".to_owned(),
+            "slow_start: missing field `window`",
+        ),
+        (
+            Yaml,
+            "strategy: p2c\nbackends:\n  - { address: 127.0.0.1:1, wieght: 2 }\n".to_owned(),
+            "backends[0].wieght: unknown field `wieght`, expected one of `address`",
+        ),
+        (
+            Json,
+            r#"{"strategy": "p2c", "backends": [{"address": "127.0.0.1:1", "weight": "2"}]}"#
+                .to_owned(),
+            "backends[0].weight: invalid type: string \"2\", expected u64 at line 1",
+        ),
+        (
+            Json,
+            r#"{"strategy": "p2c"} trailing"#.to_owned(),
+            "trailing characters at line 1",
+        ),
+    ];
+    for (format, text, expected) in &starts {
+        let message = refusal(*format, text);
+        assert!(
+            message.starts_with(expected),
+            "{format}: {text}\n  got: {message}\n  want: {expected}..."
+        );
+    }
+}
+
+#[test]
+fn a_file_refused_names_the_file_and_an_unknown_extension_is_refused() {
+    let dir = std::env::temp_dir().join(format!("pickwise-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let file = dir.join("bad.yml");
+    std::fs::write(&file, "strategy: p2c\nbackends: ['127.0.0.1:1,weight=0']\n").expect("written");
+    let error = PoolConfig::from_path(&file).expect_err("weight 0");
+    assert_eq!(error.field(), Some("backends[0]"));
+    assert!(error
+        .to_string()
+        .starts_with(&format!("{}: backends[0]: bad backend", file.display())));
+    let ini = dir.join("pool.ini");
+    std::fs::write(&ini, "strategy = p2c").expect("written");
+    let error = PoolConfig::from_path(&ini).expect_err("no such format");
+    assert!(
+        matches!(error, ConfigFileError::UnknownFormat { .. }),
+        "{error}"
+    );
+    let missing = PoolConfig::from_path(dir.join("missing.toml")).expect_err("no file");
+    assert!(matches!(missing, ConfigFileError::Read { .. }), "{missing}");
+    std::fs::remove_dir_all(&dir).expect("cleaned up");
+}
+
+#[test]
+fn a_pool_config_is_a_table_of_a_programs_own_config() {
+    #[derive(serde::Deserialize)]
+    struct Program {
+        listen: String,
+        pool: PoolConfig,
+    }
+    let program: Program = toml::from_str(
+        "listen = '127.0.0.1:0'\n[pool]\nstrategy = 'least-connections'\nbackends = ['127.0.0.1:8001']\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(program.listen, "127.0.0.1:0");
+    assert_eq!(program.pool.build().expect("builds").backends().len(), 1);
+    let refused = toml::from_str::<Program>(
+        "listen = '127.0.0.1:0'\n[pool]\nstrategy = 'p2c'\n[pool.health]\nmax_ejected_percent = 101\n",
+    );
+    let message = refused.err().expect("refused").to_string();
+    assert!(
+        message.contains("health.max_ejected_percent: 101 is outside 0..=100"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_config_changed_by_hand_is_checked_when_built() {
+    let mut config = PoolConfig::new(StrategyKind::RoundRobin);
+    config.backends = vec![BackendSpec::new("a", addr("127.0.0.1:1")).weight(0)];
+    let error = config.build().err().expect("weight 0 refused");
+    assert_eq!(
+        error.to_string(),
+        "backend `a` has weight 0, outside 1..=1000000"
+    );
+}
