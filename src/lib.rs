@@ -72,10 +72,10 @@
 #![deny(missing_docs)]
 
 pub mod agent;
-#[cfg(feature = "dns")]
-pub mod dns;
 #[cfg(feature = "serde")]
 pub mod config;
+#[cfg(feature = "dns")]
+pub mod dns;
 pub mod hash;
 pub mod health;
 #[cfg(feature = "health-check")]
