@@ -339,8 +339,8 @@ fn refusals_name_the_field_with_what_is_wrong() {
         ),
         (
             Toml,
-            format!("{head}[discovery]\nname = 'x'"),
-            "discovery: unknown field `discovery`",
+            format!("{head}[service_mesh]\nname = 'x'"),
+            "service_mesh: unknown field `service_mesh`",
         ),
         (
             Toml,

@@ -12,9 +12,11 @@ use std::time::Duration;
 use super::file::DiscoveryFile;
 #[cfg(feature = "health-check")]
 use super::file::HealthCheckFile;
-#[cfg(any(feature = "health-check", feature = "dns"))]
-use super::resolve::{address, positive, why, within};
+#[cfg(feature = "dns")]
+use super::resolve::{address, positive};
 use super::resolve::{bad, Checked};
+#[cfg(any(feature = "health-check", feature = "dns"))]
+use super::resolve::{why, within};
 #[cfg(feature = "dns")]
 use crate::dns::{DnsConfig, DnsTarget, DEFAULT_MAX_INTERVAL, DEFAULT_MIN_INTERVAL};
 #[cfg(feature = "health-check")]
