@@ -339,8 +339,8 @@ fn refusals_name_the_field_with_what_is_wrong() {
         ),
         (
             Toml,
-            format!("{head}[discovery]\nname = 'x'"),
-            "discovery: unknown field `discovery`",
+            format!("{head}[service_mesh]\nname = 'x'"),
+            "service_mesh: unknown field `service_mesh`",
         ),
         (
             Toml,
@@ -449,4 +449,308 @@ fn a_config_changed_by_hand_is_checked_when_built() {
         error.to_string(),
         "backend `a` has weight 0, outside 1..=1000000"
     );
+}
+
+/// `[health_check]` (features `serde` and `health-check`).
+#[cfg(feature = "health-check")]
+mod health_check_section {
+    use super::*;
+    use pickwise::config::HealthCheckSection;
+    use pickwise::health_check::{CheckConfig, HttpProbe, Probe};
+    use std::net::TcpListener;
+    use std::time::Instant;
+
+    #[test]
+    fn a_health_check_section_in_toml_reaches_the_checker_it_starts() {
+        let config = PoolConfig::from_toml_str(
+            r#"
+            strategy = "round-robin"
+            backends = ["127.0.0.1:8001"]
+            [health_check]
+            probe = "http"
+            path = "/health?full=1"
+            host = "web.internal"
+            expect_body = "ok"
+            interval = "5s"
+            timeout = "500ms"
+            jitter = 0.2
+            rise = 3
+            fall = 4
+            concurrency = 8
+            "#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let expected = HealthCheckSection::new(
+            CheckConfig {
+                interval: Duration::from_secs(5),
+                jitter: 0.2,
+                timeout: Duration::from_millis(500),
+                rise: 3,
+                fall: 4,
+                concurrency: 8,
+            },
+            HttpProbe::new("/health?full=1")
+                .host("web.internal")
+                .expect_body("ok")
+                .into(),
+        );
+        assert_eq!(config.health_check.as_ref(), Some(&expected));
+        let checker = config
+            .health_checker()
+            .expect("the section is there")
+            .expect("valid");
+        assert_eq!(checker.config(), &expected.config);
+        assert_eq!(checker.probe(), &expected.probe);
+    }
+
+    #[test]
+    fn a_health_check_section_left_out_gives_no_checker_and_defaults_fill_a_short_one() {
+        let none = PoolConfig::from_toml_str("strategy = 'p2c'").expect("loads");
+        assert!(none.health_check.is_none() && none.health_checker().is_none());
+        let short = PoolConfig::from_toml_str("strategy = 'p2c'\n[health_check]\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let section = short.health_check.expect("the section is there");
+        assert_eq!(section.config, CheckConfig::default());
+        assert_eq!(section.probe, Probe::Tcp);
+        let http = PoolConfig::from_toml_str("strategy = 'p2c'\n[health_check]\nprobe = 'http'\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(http.health_check.expect("there").probe, Probe::http("/"));
+    }
+
+    #[test]
+    fn a_health_check_section_in_yaml_loads_the_agent_probe() {
+        let config = PoolConfig::from_yaml_str(
+            "strategy: p2c\nbackends: ['127.0.0.1:8001,agent=127.0.0.1:9001']\nhealth_check:\n  probe: agent\n  interval: 1m\n  fall: 2\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let section = config.health_check.expect("the section is there");
+        assert_eq!(section.probe, Probe::Agent);
+        assert_eq!(section.config.interval, Duration::from_secs(60));
+        assert_eq!(section.config.fall, 2);
+    }
+
+    #[test]
+    fn the_checker_of_a_config_file_takes_a_dead_backend_out() {
+        let live = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let gone = TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("an address");
+        let text = format!(
+            "strategy = 'round-robin'\nbackends = ['{},id=live', '{gone},id=gone']\n\
+             [health_check]\nprobe = 'tcp'\ninterval = '50ms'\nfall = 2\n",
+            live.local_addr().expect("an address"),
+        );
+        let config = PoolConfig::from_toml_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        let checker = config
+            .health_checker()
+            .expect("the section is there")
+            .expect("valid");
+        let pool = Arc::new(config.build().expect("builds"));
+        let handle = checker
+            .spawn(Arc::clone(&pool), |spec| Some(spec.value))
+            .expect("spawned");
+        let state = |id: &str| pool.status(&id.into()).map(|status| status.state);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while state("gone") != Some(BackendState::Unhealthy) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(state("gone"), Some(BackendState::Unhealthy));
+        assert_eq!(state("live"), Some(BackendState::Up));
+        handle.stop();
+    }
+
+    #[test]
+    fn bad_health_check_settings_are_refused_naming_the_field() {
+        let head = "strategy = 'p2c'\n[health_check]\n";
+        let cases = [
+            (
+                "rise = 0",
+                "health_check.rise: must be at least 1 (passes in a row that bring a backend back)",
+            ),
+            (
+                "jitter = 1.5",
+                "health_check.jitter: 1.5 is not a fraction of the interval in 0.0..1.0",
+            ),
+            (
+                "timeout = '0'",
+                "health_check.timeout: must be more than zero",
+            ),
+            (
+                "expect_body = 'ok'",
+                "health_check.expect_body: applies only to probe = \"http\", not \"tcp\"",
+            ),
+            (
+                "probe = 'agent'\npath = '/health'",
+                "health_check.path: applies only to probe = \"http\", not \"agent\"",
+            ),
+            (
+                "probe = 'http'\npath = 'health'",
+                "health_check.path: `health` does not start with `/`",
+            ),
+            (
+                "probe = 'udp'",
+                "health_check.probe: unknown probe `udp` (known: tcp, http, agent)",
+            ),
+            (
+                "concurrency = 0",
+                "health_check.concurrency: 0 is outside 1..=1024",
+            ),
+        ];
+        for (body, message) in cases {
+            assert_eq!(
+                refusal(Format::Toml, &format!("{head}{body}")),
+                message,
+                "{body}"
+            );
+        }
+        let unknown = refusal(Format::Toml, &format!("{head}inter = '2s'"));
+        assert!(unknown.starts_with("health_check.inter: "), "{unknown}");
+        let interval = refusal(Format::Toml, &format!("{head}interval = '2'"));
+        assert!(
+            interval.starts_with("health_check.interval: "),
+            "{interval}"
+        );
+    }
+}
+
+/// Without feature `health-check` (e.g. `--features serde` alone), the
+/// section is refused with the feature it needs, not ignored.
+#[cfg(not(feature = "health-check"))]
+#[test]
+fn a_health_check_section_without_its_feature_is_refused_naming_the_feature() {
+    let message = refusal(
+        Format::Toml,
+        "strategy = 'p2c'\n[health_check]\nprobe = 'tcp'\n",
+    );
+    assert!(
+        message.starts_with(
+            "health_check: this section needs pickwise's `health-check` cargo feature"
+        ),
+        "{message}"
+    );
+}
+
+/// Without feature `dns`, `[discovery]` is refused with the feature it needs.
+#[cfg(not(feature = "dns"))]
+#[test]
+fn a_discovery_section_without_its_feature_is_refused_naming_the_feature() {
+    let message = refusal(
+        Format::Toml,
+        "strategy = 'p2c'\n[discovery]\nnames = ['web.example.com:80']\n",
+    );
+    assert!(
+        message.starts_with("discovery: this section needs pickwise's `dns` cargo feature"),
+        "{message}"
+    );
+}
+
+/// `[discovery]` (features `serde` and `dns`).
+#[cfg(feature = "dns")]
+mod discovery_section {
+    use super::*;
+    use pickwise::dns::{DnsName, DnsTarget, DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT};
+
+    #[test]
+    fn a_discovery_section_in_toml_reaches_the_dns_config() {
+        let config = PoolConfig::from_toml_str(
+            r#"
+            strategy = "least-connections"
+            [discovery]
+            names = ["web.example.com:8080,weight=2", "_api._tcp.example.com,max_conns=64"]
+            resolver = "127.0.0.1:5353"
+            min_ttl = "5s"
+            max_ttl = "1m"
+            timeout = "500ms"
+            attempts = 3
+            "#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(config.backends.is_empty());
+        let dns = config.discovery.as_ref().expect("the section is there");
+        assert_eq!(
+            dns.targets(),
+            [
+                DnsTarget::host("web.example.com", 8080).weight(2),
+                DnsTarget::srv("_api._tcp.example.com").max_conns(64),
+            ]
+        );
+        assert_eq!(dns.resolver_address(), Some(addr("127.0.0.1:5353")));
+        assert_eq!(dns.interval_for(Duration::ZERO), Duration::from_secs(5));
+        assert_eq!(
+            dns.interval_for(Duration::from_secs(86_400)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(dns.query_timeout(), Duration::from_millis(500));
+        assert_eq!(dns.query_attempts(), 3);
+        assert!(matches!(dns.targets()[1].name, DnsName::Srv(_)));
+    }
+
+    #[test]
+    fn a_discovery_section_in_json_fills_an_empty_pool() {
+        let config = PoolConfig::from_json_str(
+            r#"{"strategy": "p2c", "discovery": {"names": ["127.0.0.1:8080,max_conns=10", "127.0.0.2:8080"], "resolver": "127.0.0.1:53"}}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let dns = config.discovery.as_ref().expect("the section is there");
+        assert_eq!(dns.query_timeout(), DEFAULT_TIMEOUT);
+        assert_eq!(dns.query_attempts(), DEFAULT_ATTEMPTS);
+        let discovery = config
+            .dns_discovery()
+            .expect("the section is there")
+            .expect("a resolver");
+        let pool = Arc::new(config.build().expect("an empty pool builds"));
+        assert!(pool.backends().is_empty());
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        runtime.block_on(async {
+            // IP literals resolve to themselves: no server is asked.
+            let first = tokio::time::timeout(Duration::from_secs(5), discovery.resolve_once())
+                .await
+                .expect("within 5 s")
+                .expect("resolved");
+            pool.update(first).expect("updated");
+        });
+        let specs = pool.specs();
+        assert_eq!(specs.len(), 2);
+        assert_eq!(specs[0].value, addr("127.0.0.1:8080"));
+        assert_eq!(specs[0].max_conns, Some(10));
+    }
+
+    #[test]
+    fn bad_discovery_settings_are_refused_naming_the_field() {
+        let head = "strategy = 'p2c'\n[discovery]\n";
+        let names = "names = ['web.example.com:80']\n";
+        let cases = [
+            ("names = []".to_owned(), "discovery.names: no name to follow".to_owned()),
+            (
+                "names = ['web.example.com:80', '_api._tcp.example.com,weight=3']".to_owned(),
+                "discovery.names[1]: bad backend `_api._tcp.example.com,weight=3`: `weight` does not apply to an SRV name: its records give each backend's priority and weight".to_owned(),
+            ),
+            (
+                format!("{names}resolver = 'dns.example.com'"),
+                "discovery.resolver: `dns.example.com` is not IP:PORT (IPv6 goes in brackets, `[::1]:80`; host names are not resolved)".to_owned(),
+            ),
+            (
+                format!("{names}min_ttl = '1m'\nmax_ttl = '10s'"),
+                "discovery.max_ttl: the minimum (60s) must be above zero and at most the maximum (10s)".to_owned(),
+            ),
+            (
+                format!("{names}min_ttl = '0'"),
+                "discovery.min_ttl: the minimum (0ns) must be above zero and at most the maximum (300s)".to_owned(),
+            ),
+            (format!("{names}timeout = '0'"), "discovery.timeout: must be more than zero".to_owned()),
+            (format!("{names}attempts = 0"), "discovery.attempts: 0 is outside 1..=16".to_owned()),
+        ];
+        for (body, message) in cases {
+            assert_eq!(
+                refusal(Format::Toml, &format!("{head}{body}")),
+                message,
+                "{body}"
+            );
+        }
+        let missing = refusal(Format::Toml, &format!("{head}resolver = '127.0.0.1:53'"));
+        assert!(missing.contains("names"), "{missing}");
+        let unknown = refusal(Format::Toml, &format!("{head}{names}ttl = '5s'"));
+        assert!(unknown.starts_with("discovery.ttl: "), "{unknown}");
+    }
 }

@@ -2,8 +2,11 @@
 //! unknown ones refused. Values are checked and turned into the library's
 //! own settings in `resolve`.
 //!
-//! A new section (active health checks, discovery) is one more field of
-//! [`PoolFile`] with its own struct here, and one more step in `resolve`.
+//! A new section is one more field of [`PoolFile`] with its own struct
+//! here, and one more step in `resolve`. The sections of optional features
+//! (`health_check`, `discovery`) are read whatever the features: without
+//! the feature the section is taken as any value and `resolve` refuses it,
+//! saying which feature it needs.
 
 use std::fmt;
 
@@ -26,6 +29,52 @@ pub(crate) struct PoolFile {
     pub(crate) slow_start: Option<SlowStartFile>,
     pub(crate) feedback: Option<FeedbackFile>,
     pub(crate) tiers: Option<TiersFile>,
+    pub(crate) health_check: Option<HealthCheckEntry>,
+    pub(crate) discovery: Option<DiscoveryEntry>,
+}
+
+/// `[health_check]`: its table with feature `health-check`, else any value
+/// (refused in `resolve`).
+#[cfg(feature = "health-check")]
+pub(crate) type HealthCheckEntry = HealthCheckFile;
+#[cfg(not(feature = "health-check"))]
+pub(crate) type HealthCheckEntry = de::IgnoredAny;
+
+/// `[discovery]`: its table with feature `dns`, else any value (refused in
+/// `resolve`).
+#[cfg(feature = "dns")]
+pub(crate) type DiscoveryEntry = DiscoveryFile;
+#[cfg(not(feature = "dns"))]
+pub(crate) type DiscoveryEntry = de::IgnoredAny;
+
+/// Active health checks (`CheckConfig` and the probe).
+#[cfg(feature = "health-check")]
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HealthCheckFile {
+    pub(crate) probe: Option<String>,
+    pub(crate) path: Option<String>,
+    pub(crate) host: Option<String>,
+    pub(crate) expect_body: Option<String>,
+    pub(crate) interval: Option<DurationText>,
+    pub(crate) timeout: Option<DurationText>,
+    pub(crate) jitter: Option<f64>,
+    pub(crate) rise: Option<u32>,
+    pub(crate) fall: Option<u32>,
+    pub(crate) concurrency: Option<u64>,
+}
+
+/// DNS discovery (`DnsConfig`).
+#[cfg(feature = "dns")]
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DiscoveryFile {
+    pub(crate) names: Vec<String>,
+    pub(crate) resolver: Option<String>,
+    pub(crate) min_ttl: Option<DurationText>,
+    pub(crate) max_ttl: Option<DurationText>,
+    pub(crate) timeout: Option<DurationText>,
+    pub(crate) attempts: Option<u64>,
 }
 
 /// `strategy = "p2c"`, or a table with the name and its options.

@@ -87,17 +87,47 @@
 //! panic_threshold = 50      # percent, 0 turns panic off
 //! ```
 //!
-//! Backend addresses are IP literals: names are not resolved here.
+//! Backend addresses are IP literals: names are not resolved here; the
+//! `[discovery]` section follows names instead.
+//!
+//! Two more sections come with their features:
+//!
+//! ```toml
+//! [health_check]            # feature health-check: CheckConfig and Probe
+//! probe = "http"            # "tcp" (default), "http" or "agent"
+//! path = "/health"          # http only, as are `host` and `expect_body`
+//! expect_body = "ok"
+//! interval = "2s"
+//! timeout = "1s"
+//! jitter = 0.1
+//! rise = 2
+//! fall = 3
+//! concurrency = 16
+//!
+//! [discovery]               # feature dns: DnsConfig; `backends` may be empty
+//! names = ["web.example.com:8080,weight=2", "_api._tcp.example.com"]
+//! resolver = "127.0.0.1:5353"   # else the system's configuration
+//! min_ttl = "1s"
+//! max_ttl = "5m"
+//! timeout = "2s"
+//! attempts = 2
+//! ```
+//!
+//! Without its feature, such a section is refused with the feature it
+//! needs. `PoolConfig::health_checker` and `PoolConfig::dns_discovery`
+//! make the checker and the discovery, to start over the built pool.
 //!
 //! Files: `file` (the shape serde reads), `resolve` (ranges checked, the
 //! library's settings made), `formats` ([`Format`]: TOML, YAML, JSON),
-//! `duration` ([`parse_duration`]), `error` ([`ConfigFileError`]).
+//! `duration` ([`parse_duration`]), `error` ([`ConfigFileError`]),
+//! `sections` (`[health_check]` and `[discovery]`).
 
 mod duration;
 mod error;
 mod file;
 mod formats;
 mod resolve;
+mod sections;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -106,6 +136,8 @@ use std::time::Duration;
 pub use duration::parse_duration;
 pub use error::ConfigFileError;
 pub use formats::Format;
+#[cfg(feature = "health-check")]
+pub use sections::HealthCheckSection;
 
 use crate::health::{FeedbackConfig, HealthConfig, OutlierConfig, SlowStart};
 use crate::pool::{Pool, PoolBuilder};
@@ -152,6 +184,16 @@ pub struct PoolConfig {
     /// The panic threshold in percent (`tiers.panic_threshold`); `None`
     /// keeps [`PoolBuilder::panic_threshold`]'s default.
     pub panic_threshold: Option<u8>,
+    /// Active health checks, when the section is there (`[health_check]`,
+    /// feature `health-check`); start them with
+    /// [`health_checker`](PoolConfig::health_checker).
+    #[cfg(feature = "health-check")]
+    pub health_check: Option<HealthCheckSection>,
+    /// DNS discovery, when the section is there (`[discovery]`, feature
+    /// `dns`); start it with [`dns_discovery`](PoolConfig::dns_discovery).
+    /// `backends` may then be empty: discovery fills the pool.
+    #[cfg(feature = "dns")]
+    pub discovery: Option<crate::dns::DnsConfig>,
 }
 
 impl PoolConfig {
@@ -169,6 +211,10 @@ impl PoolConfig {
             feedback: FeedbackConfig::default(),
             overprovisioning: None,
             panic_threshold: None,
+            #[cfg(feature = "health-check")]
+            health_check: None,
+            #[cfg(feature = "dns")]
+            discovery: None,
         }
     }
 
@@ -244,6 +290,54 @@ impl PoolConfig {
             builder = builder.panic_threshold(percent);
         }
         builder
+    }
+
+    /// A health checker of the `[health_check]` section, not yet started
+    /// (add an event callback, then
+    /// [`spawn`](crate::health_check::HealthChecker::spawn) it over the
+    /// built pool); `None` without the section. The error is a setting
+    /// changed by hand out of range.
+    ///
+    /// ```
+    /// use pickwise::config::PoolConfig;
+    /// use pickwise::health_check::Probe;
+    /// use std::time::Duration;
+    ///
+    /// let config = PoolConfig::from_toml_str(r#"
+    ///     strategy = "round-robin"
+    ///     backends = ["127.0.0.1:8001"]
+    ///     [health_check]
+    ///     probe = "http"
+    ///     path = "/health"
+    ///     interval = "5s"
+    ///     fall = 2
+    /// "#)?;
+    /// let checker = config.health_checker().expect("the section is there")?;
+    /// assert_eq!(checker.config().interval, Duration::from_secs(5));
+    /// assert_eq!(checker.probe(), &Probe::http("/health"));
+    /// // let handle = checker.spawn(Arc::new(config.build()?), |spec| Some(spec.value))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "health-check")]
+    pub fn health_checker(
+        &self,
+    ) -> Option<Result<crate::health_check::HealthChecker, ConfigError>> {
+        let section = self.health_check.as_ref()?;
+        Some(crate::health_check::HealthChecker::new(
+            section.config.clone(),
+            section.probe.clone(),
+        ))
+    }
+
+    /// A DNS discovery of the `[discovery]` section, not yet started
+    /// ([`spawn`](crate::dns::DnsDiscovery::spawn) it over the built pool,
+    /// inside a tokio runtime); `None` without the section. The error is a
+    /// resolver that cannot be set up (no `resolver` given and no system
+    /// configuration).
+    #[cfg(feature = "dns")]
+    pub fn dns_discovery(&self) -> Option<Result<crate::dns::DnsDiscovery, ConfigError>> {
+        let config = self.discovery.clone()?;
+        Some(crate::dns::DnsDiscovery::new(config))
     }
 
     /// Builds the pool. A configuration read from a file has been checked

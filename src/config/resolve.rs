@@ -10,7 +10,7 @@ use super::file::{
     BackendEntry, BackendTable, FeedbackFile, HealthFile, OutlierFile, PoolFile, SlowStartFile,
     StrategyEntry, TiersFile,
 };
-use super::PoolConfig;
+use super::{sections, PoolConfig};
 use crate::hash::HashKey;
 use crate::health::{FeedbackConfig, HealthConfig, OutlierConfig, SlowStart};
 use crate::strategy::{StrategyKind, StrategyOptions};
@@ -18,15 +18,15 @@ use crate::types::{
     BackendId, BackendSpec, ConfigError, MAX_BACKENDS, MAX_CONNS, MAX_PRIORITY, MAX_WEIGHT,
 };
 
-type Checked<T> = Result<T, ConfigFileError>;
+pub(super) type Checked<T> = Result<T, ConfigFileError>;
 
-fn bad<T>(field: impl Into<String>, why: impl Into<String>) -> Checked<T> {
+pub(super) fn bad<T>(field: impl Into<String>, why: impl Into<String>) -> Checked<T> {
     Err(ConfigFileError::field_error(field, why))
 }
 
 /// A library error's own words, without the setting it would name (the
 /// field's path names it better).
-fn why(error: ConfigError) -> String {
+pub(super) fn why(error: ConfigError) -> String {
     match error {
         ConfigError::Invalid { why, .. } => why,
         other => other.to_string(),
@@ -34,7 +34,7 @@ fn why(error: ConfigError) -> String {
 }
 
 /// A whole number of `field` in `low..=high`.
-fn within(field: &str, value: u64, low: u64, high: u64) -> Checked<u64> {
+pub(super) fn within(field: &str, value: u64, low: u64, high: u64) -> Checked<u64> {
     if (low..=high).contains(&value) {
         Ok(value)
     } else {
@@ -42,7 +42,7 @@ fn within(field: &str, value: u64, low: u64, high: u64) -> Checked<u64> {
     }
 }
 
-fn positive(field: &str, value: Duration) -> Checked<Duration> {
+pub(super) fn positive(field: &str, value: Duration) -> Checked<Duration> {
     if value.is_zero() {
         bad(field, "must be more than zero")
     } else {
@@ -75,6 +75,22 @@ pub(crate) fn resolve(file: PoolFile) -> Checked<PoolConfig> {
     if let Some(section) = file.tiers {
         tiers(section, &mut config)?;
     }
+    #[cfg(feature = "health-check")]
+    if let Some(section) = file.health_check {
+        config.health_check = Some(sections::health_check(section)?);
+    }
+    #[cfg(not(feature = "health-check"))]
+    if file.health_check.is_some() {
+        return sections::needs_feature("health_check", "health-check");
+    }
+    #[cfg(feature = "dns")]
+    if let Some(section) = file.discovery {
+        config.discovery = Some(sections::discovery(section)?);
+    }
+    #[cfg(not(feature = "dns"))]
+    if file.discovery.is_some() {
+        return sections::needs_feature("discovery", "dns");
+    }
     Ok(config)
 }
 
@@ -102,7 +118,7 @@ fn strategy(entry: StrategyEntry) -> Checked<(StrategyKind, StrategyOptions)> {
     Ok((kind, options))
 }
 
-fn address(field: &str, text: &str) -> Checked<SocketAddr> {
+pub(super) fn address(field: &str, text: &str) -> Checked<SocketAddr> {
     text.trim().parse().or_else(|_| {
         bad(
             field,

@@ -170,6 +170,22 @@ impl<B> DnsConfig<B> {
         &self.targets
     }
 
+    /// The server asked, if one was given ([`resolver`](Self::resolver));
+    /// `None` uses the system's configuration.
+    pub fn resolver_address(&self) -> Option<SocketAddr> {
+        self.resolver
+    }
+
+    /// How long one query waits for an answer ([`timeout`](Self::timeout)).
+    pub fn query_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// How many times a query is sent ([`attempts`](Self::attempts)).
+    pub fn query_attempts(&self) -> usize {
+        self.attempts
+    }
+
     /// How long after a lookup whose records had this TTL the name is
     /// looked up again: the TTL clamped to the configured range.
     pub fn interval_for(&self, ttl: Duration) -> Duration {
@@ -179,6 +195,22 @@ impl<B> DnsConfig<B> {
     pub(crate) fn emit(&self, event: &crate::dns::DnsEvent) {
         for observer in &self.observers {
             observer.event(event);
+        }
+    }
+}
+
+/// A copy sharing the payload function and the observers.
+impl<B> Clone for DnsConfig<B> {
+    fn clone(&self) -> Self {
+        DnsConfig {
+            targets: self.targets.clone(),
+            resolver: self.resolver,
+            min_interval: self.min_interval,
+            max_interval: self.max_interval,
+            timeout: self.timeout,
+            attempts: self.attempts,
+            payload: Arc::clone(&self.payload),
+            observers: self.observers.clone(),
         }
     }
 }
