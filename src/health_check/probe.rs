@@ -171,6 +171,31 @@ pub fn failure_from_io(err: &io::Error) -> CheckFailure {
     }
 }
 
+/// One read's bytes added to a reply, the drivers' shared step after each
+/// read: keeps at most `limit` bytes, asks `done` for a verdict (told
+/// whether the peer closed, `chunk` empty), and refuses a reply that closed
+/// or filled up without one. `None`: read on.
+pub(crate) fn take_chunk<T>(
+    read: &mut Vec<u8>,
+    chunk: &[u8],
+    limit: usize,
+    done: &mut impl FnMut(&[u8], bool) -> Option<Result<T, CheckFailure>>,
+) -> Option<Result<T, CheckFailure>> {
+    let room = limit.saturating_sub(read.len());
+    read.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    let closed = chunk.is_empty();
+    if let Some(verdict) = done(read, closed) {
+        return Some(verdict);
+    }
+    if closed || read.len() >= limit {
+        // `done` judges a closed or full reply; this is only a guard.
+        return Some(Err(CheckFailure::BadReply(
+            "reply ended without a verdict".to_owned(),
+        )));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,9 @@ use tokio::net::TcpStream;
 
 use crate::health_check::agent_reply::agent_line;
 use crate::health_check::http::{self, Progress};
-use crate::health_check::probe::{failure_from_io, Probe, MAX_AGENT_REPLY, MAX_HTTP_REPLY};
+use crate::health_check::probe::{
+    failure_from_io, take_chunk, Probe, MAX_AGENT_REPLY, MAX_HTTP_REPLY,
+};
 use crate::health_check::round::Answer;
 use crate::types::CheckFailure;
 
@@ -73,17 +75,8 @@ async fn read_until(
             .read(&mut buf)
             .await
             .map_err(|e| failure_from_io(&e))?;
-        let room = limit.saturating_sub(read.len());
-        read.extend_from_slice(&buf[..n.min(room)]);
-        let closed = n == 0;
-        if let Some(verdict) = done(&read, closed) {
+        if let Some(verdict) = take_chunk(&mut read, &buf[..n], limit, &mut done) {
             return verdict;
-        }
-        if closed || read.len() >= limit {
-            // `done` judges a closed or full reply; this is only a guard.
-            return Err(CheckFailure::BadReply(
-                "reply ended without a verdict".to_owned(),
-            ));
         }
     }
 }
