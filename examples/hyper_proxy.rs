@@ -139,6 +139,7 @@ async fn serve(args: Args, pool: SharedPool<Backend>) -> std::io::Result<()> {
         )
     })?;
     println!("listening on {}", listener.local_addr()?);
+    common::admin::start(args.proxy.admin.as_deref(), &pool, |b| b.addr)?;
     common::spawn_agent_pollers(&pool, &args.proxy.backends, args.proxy.agent_interval);
 
     let proxy = Arc::new(Proxy {

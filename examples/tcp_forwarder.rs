@@ -57,6 +57,10 @@ fn main() {
         Ok(addr) => println!("listening on {addr}"),
         Err(e) => warn!("cannot read the bound address: {e}"),
     }
+    if let Err(e) = common::admin::start(args.admin.as_deref(), &pool, |addr| *addr) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
     common::spawn_agent_pollers(&pool, &args.backends, args.agent_interval);
     let open = Arc::new(AtomicUsize::new(0));
     for accepted in listener.incoming() {

@@ -112,6 +112,47 @@ fn the_current_set_lists_with_payloads_and_round_trips_through_update() {
 }
 
 #[test]
+fn statuses_with_payloads_follow_an_update_and_need_no_clone() {
+    /// A payload that cannot be cloned, as a proxy's backend with its
+    /// connections would be.
+    struct Backend {
+        port: u16,
+    }
+    let pool = Pool::new(
+        LeastConnections::new(),
+        vec![
+            BackendSpec::new("a", Backend { port: 1 }),
+            BackendSpec::new("b", Backend { port: 2 }),
+        ],
+    )
+    .unwrap();
+    let held = pool.pick(&Context::new()).unwrap();
+    let rows = pool.backends_with(|b| b.port);
+    let seen: Vec<_> = rows
+        .iter()
+        .map(|(s, port)| (s.id.as_str(), *port))
+        .collect();
+    assert_eq!(seen, [("a", 1), ("b", 2)]);
+    let total: u64 = rows.iter().map(|(s, _)| s.in_flight.unwrap_or(0)).sum();
+    assert_eq!(total, 1, "the pictures are the live ones");
+
+    // b leaves, c joins with a new payload; a keeps its picture.
+    pool.update(vec![
+        BackendSpec::new("a", Backend { port: 10 }),
+        BackendSpec::new("c", Backend { port: 3 }),
+    ])
+    .unwrap();
+    let rows = pool.backends_with(|b| b.port);
+    let seen: Vec<_> = rows
+        .iter()
+        .map(|(s, port)| (s.id.as_str(), *port))
+        .collect();
+    assert_eq!(seen, [("a", 10), ("c", 3)]);
+    assert_eq!(rows[0].0, pool.status(&BackendId::new("a")).unwrap());
+    drop(held);
+}
+
+#[test]
 fn bad_updates_are_errors_and_change_nothing() {
     let pool = Pool::new(LeastConnections::new(), common::equal(3)).unwrap();
     let dup = vec![BackendSpec::new("x", 0), BackendSpec::new("x", 1)];

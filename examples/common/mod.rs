@@ -1,6 +1,7 @@
 //! What the proxy examples share: their command line, building the pool from
 //! it, and logging backend state changes.
 
+pub mod admin;
 pub mod cli;
 pub mod logging;
 
@@ -60,6 +61,10 @@ pub struct ProxyArgs {
     /// in the kernel's accept queue, tcp_forwarder closes them
     #[arg(long, value_name = "N", default_value = "4096")]
     pub max_connections: NonZeroUsize,
+    /// Serve the status page (/), /status.json and /metrics here (port 0:
+    /// a free port, printed as `admin on ADDR`); keep it private
+    #[arg(long, value_name = "HOST:PORT")]
+    pub admin: Option<String>,
     #[command(flatten)]
     pub log: logging::LogArgs,
 }

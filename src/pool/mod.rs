@@ -265,6 +265,38 @@ impl<S: Strategy, B> Pool<S, B> {
             .collect()
     }
 
+    /// The runtime picture of every backend beside what `read` takes from
+    /// its payload (its address, say), in set order, both from one
+    /// generation: what a status page shows, with no `Clone` asked of the
+    /// payload and no chance of pairing a picture with another set's
+    /// payload after an update.
+    ///
+    /// ```
+    /// use pickwise::{BackendSpec, Pool};
+    /// use pickwise::strategy::RoundRobin;
+    ///
+    /// struct Backend { addr: &'static str }
+    /// let pool = Pool::new(RoundRobin::new(), vec![
+    ///     BackendSpec::new("w1", Backend { addr: "10.0.0.1:80" }),
+    ///     BackendSpec::new("w2", Backend { addr: "10.0.0.2:80" }).backup(),
+    /// ])?;
+    /// let rows = pool.backends_with(|backend| backend.addr);
+    /// assert_eq!(rows[0].0.id.as_str(), "w1");
+    /// assert_eq!(rows[0].1, "10.0.0.1:80");
+    /// assert_eq!((rows[1].0.priority, rows[1].1), (1, "10.0.0.2:80"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn backends_with<T>(&self, mut read: impl FnMut(&B) -> T) -> Vec<(BackendStatus, T)> {
+        self.expire_agents();
+        let generation = self.current.load();
+        let counted = generation.counted;
+        generation
+            .members
+            .iter()
+            .map(|m| (m.status(counted), read(&m.value)))
+            .collect()
+    }
+
     /// Each tier's picture, best first: its members, how many are
     /// available, its share of the traffic and whether it is in panic.
     /// Brings the plan up to date first (observers hear of a panic change

@@ -1,6 +1,7 @@
 //! End to end over loopback: the example programs as a user runs them.
 //! Ports come from `:0`; every loop is bounded by a count and a deadline.
 
+mod admin;
 mod harness;
 
 use std::net::SocketAddr;

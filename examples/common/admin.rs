@@ -1,0 +1,216 @@
+//! The proxies' admin listener (`--admin HOST:PORT`): what the pool is doing
+//! and why, for people, scripts and Prometheus.
+//!
+//! - `GET /`: an HTML status page (page.rs): per backend its id and
+//!   address, tier, state coloured, the reason and since when, in flight and
+//!   cap, picks, failures and ejections, latency, error rate and last health
+//!   check; per pool the strategy and each tier's availability, share and
+//!   panic. It refreshes itself from `/status.json` every second (a meta
+//!   refresh every 2 s without JavaScript) and loads nothing from elsewhere.
+//! - `GET /status.json`: the same as JSON (status.rs), field names stable:
+//!
+//! ```text
+//! {"strategy": "round-robin", "uptime_ms": 5321,
+//!  "tiers": [{"priority": 0, "name": "primary", "members": 4, "available": 3,
+//!             "share": 1.0, "in_panic": false}],
+//!  "backends": [{"id": "127.0.0.1:8001", "address": "127.0.0.1:8001",
+//!     "state": "ejected", "admin": "up",
+//!     "reason": "1 consecutive failures, last: connection refused; ejected for 30s",
+//!     "since_ms": 1200, "tier": 0, "weight": 1, "effective_weight": 1.0,
+//!     "in_flight": 0, "max_conns": null, "picks": 12, "successes": 11,
+//!     "server_errors": 0, "failures": 1, "client_faults": 0,
+//!     "consecutive_failures": 1, "ejections": 1, "latency_ms": 0.4,
+//!     "error_rate": 0.08,
+//!     "last_check": {"passed": false, "result": "health check failed: connection refused",
+//!                    "ago_ms": 300}}]}
+//! ```
+//!
+//!   `state` is one of up, draining, down, unhealthy, ejected, removed;
+//!   `admin` the operator's or agent's word alone (up, draining, down);
+//!   `since_ms` and `ago_ms` are milliseconds ago; `tier` is the backend's
+//!   priority (0 primary, 1 backup); `in_flight` and `picks` are null when
+//!   the strategy does not count requests in flight, `max_conns` without a
+//!   cap, `latency_ms` before a first success, `last_check` without active
+//!   health checks.
+//! - `GET /metrics`: the pool in the Prometheus text format
+//!   ([`pickwise::metrics::render`]).
+//!
+//! Other paths get 404, other methods than GET and HEAD 405. The listener
+//! runs on a thread of its own with a current-thread tokio runtime, so the
+//! std-thread tcp_forwarder and the tokio hyper_proxy serve it alike, and a
+//! busy proxy still answers it. It changes nothing: keep it on loopback or
+//! a private network all the same (it shows the backends' addresses).
+
+pub mod page;
+pub mod status;
+
+use std::convert::Infallible;
+use std::io::{self, Write as _};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::sync::Semaphore;
+
+use super::SharedPool;
+use status::Status;
+
+/// Admin connections served at once; more wait in the accept queue.
+const MAX_CONNECTIONS: usize = 64;
+/// How long a client has to send a request head.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// With `--admin ADDR` given, starts the admin listener and prints `admin on
+/// ADDR` (the line after `listening on ADDR`, as DESIGN.md promises);
+/// without it, does nothing.
+pub fn start<B: Send + Sync + 'static>(
+    listen: Option<&str>,
+    pool: &SharedPool<B>,
+    address: fn(&B) -> SocketAddr,
+) -> io::Result<()> {
+    let Some(listen) = listen else { return Ok(()) };
+    let addr = spawn(listen, pool.clone(), address)?;
+    let mut out = io::stdout().lock();
+    writeln!(out, "admin on {addr}")?;
+    out.flush()
+}
+
+/// Binds `listen` (port 0: a free port) and serves the admin routes for
+/// `pool` on a new thread; `address` says where a backend's payload
+/// connects. Returns the bound address; binding errors come back here.
+pub fn spawn<B: Send + Sync + 'static>(
+    listen: &str,
+    pool: SharedPool<B>,
+    address: fn(&B) -> SocketAddr,
+) -> io::Result<SocketAddr> {
+    let cannot = |e: io::Error| io::Error::new(e.kind(), format!("--admin {listen}: {e}"));
+    let listener = std::net::TcpListener::bind(listen).map_err(cannot)?;
+    let addr = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let listener = {
+        let _inside = runtime.enter();
+        tokio::net::TcpListener::from_std(listener)?
+    };
+    let admin = Arc::new(Admin { pool, address });
+    std::thread::Builder::new()
+        .name("admin".into())
+        .spawn(move || runtime.block_on(admin.serve(listener)))?;
+    Ok(addr)
+}
+
+/// What every admin request reads.
+struct Admin<B> {
+    pool: SharedPool<B>,
+    address: fn(&B) -> SocketAddr,
+}
+
+type Body = Full<Bytes>;
+
+impl<B: Send + Sync + 'static> Admin<B> {
+    async fn serve(self: Arc<Self>, listener: tokio::net::TcpListener) {
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT);
+        loop {
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                return; // never closed
+            };
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!("admin: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            let admin = self.clone();
+            let service = hyper::service::service_fn(move |req| {
+                let answer = admin.answer(&req);
+                async move { Ok::<_, Infallible>(answer) }
+            });
+            let connection = http.serve_connection(TokioIo::new(stream), service);
+            tokio::spawn(async move {
+                // A client's error (bad request, stall, reset) is its own.
+                let _ = connection.await;
+                drop(permit);
+            });
+        }
+    }
+
+    fn answer<T>(&self, req: &Request<T>) -> Response<Body> {
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            let mut response = reply(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "text/plain; charset=utf-8",
+                "the admin listener answers GET and HEAD only\n".into(),
+            );
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return response;
+        }
+        match req.uri().path() {
+            "/" => {
+                let status = Status::read(&self.pool, self.address);
+                let mut response = reply(
+                    StatusCode::OK,
+                    "text/html; charset=utf-8",
+                    page::render(&status),
+                );
+                // Nothing but the page's own inline style and script, and
+                // fetches back to this listener.
+                response.headers_mut().insert(
+                    "content-security-policy",
+                    HeaderValue::from_static(
+                        "default-src 'none'; style-src 'unsafe-inline'; \
+                         script-src 'unsafe-inline'; connect-src 'self'",
+                    ),
+                );
+                response
+            }
+            "/status.json" => {
+                let status = Status::read(&self.pool, self.address);
+                match serde_json::to_string_pretty(&status) {
+                    Ok(json) => reply(StatusCode::OK, "application/json", json + "\n"),
+                    Err(e) => reply(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "text/plain; charset=utf-8",
+                        format!("cannot encode the status: {e}\n"),
+                    ),
+                }
+            }
+            "/metrics" => reply(
+                StatusCode::OK,
+                pickwise::metrics::CONTENT_TYPE,
+                pickwise::metrics::render(&*self.pool),
+            ),
+            path => reply(
+                StatusCode::NOT_FOUND,
+                "text/plain; charset=utf-8",
+                format!("no page at {path}; try / (status), /status.json or /metrics\n"),
+            ),
+        }
+    }
+}
+
+fn reply(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
