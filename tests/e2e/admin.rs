@@ -250,12 +250,13 @@ fn prometheus_families(text: &str) -> Result<BTreeSet<String>, String> {
             .rev()
             .find(|(family, kind)| {
                 let suffix = name.strip_prefix(family.as_str());
-                match (kind.as_str(), suffix) {
-                    (_, Some("")) | ("counter", Some("_total")) => true,
-                    ("histogram", Some("_bucket" | "_sum" | "_count")) => true,
-                    ("summary", Some("_sum" | "_count")) => true,
-                    _ => false,
-                }
+                matches!(
+                    (kind.as_str(), suffix),
+                    (_, Some(""))
+                        | ("counter", Some("_total"))
+                        | ("histogram", Some("_bucket" | "_sum" | "_count"))
+                        | ("summary", Some("_sum" | "_count"))
+                )
             })
             .ok_or_else(|| format!("sample `{line}` before its # TYPE"))?;
         samples.insert(match family.1.as_str() {

@@ -146,7 +146,7 @@ h1{font-size:1.3em;margin:0}
 .panic{color:#b3261e;font-weight:600}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #d8dce3}
 th,td{text-align:left;padding:.35em .6em;border-bottom:1px solid #e6e9ee;vertical-align:top;white-space:nowrap}
-th{background:#eef0f4;font-weight:600;white-space:nowrap}
+th{background:#eef0f4;font-weight:600;white-space:normal}
 small{color:#667}
 .state{display:inline-block;min-width:5.5em;text-align:center;border-radius:3px;padding:0 .4em;color:#fff;font-weight:600}
 .s-up{background:#1e7b34}.s-draining{background:#c77700}
