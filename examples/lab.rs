@@ -107,7 +107,10 @@ fn main() -> ExitCode {
     let args = Args::parse();
     if args.json && !args.replay {
         Args::command()
-            .error(clap::error::ErrorKind::ArgumentConflict, "--json goes with --replay")
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--json goes with --replay",
+            )
             .exit();
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -179,7 +182,10 @@ async fn run(args: Args) -> Result<(), String> {
     if args.replay {
         let hosts = match args.hosts {
             HostsMode::Loopback => {
-                return Err("the replay needs network namespaces: drop --hosts loopback and run it as root".into())
+                return Err(
+                    "the replay needs network namespaces: drop --hosts loopback and run it as root"
+                        .into(),
+                )
             }
             _ => Hosts::netns().map_err(|e| format!("the replay needs network namespaces: {e}"))?,
         };
@@ -200,7 +206,13 @@ async fn run(args: Args) -> Result<(), String> {
             proxy_args,
         };
         let rows = replay::replay(&mut cluster, &plan, |row| {
-            eprint!("{}", replay::table(std::slice::from_ref(row)).lines().nth(1).map_or(String::new(), |l| format!("lab: {l}\n")));
+            eprint!(
+                "{}",
+                replay::table(std::slice::from_ref(row))
+                    .lines()
+                    .nth(1)
+                    .map_or(String::new(), |l| format!("lab: {l}\n"))
+            );
         })
         .await?;
         if args.json {
@@ -254,7 +266,10 @@ async fn interactive(
         }
         for (i, since) in gone.iter_mut().enumerate() {
             let worker = &mut cluster.workers[i];
-            match (since.as_ref(), worker.program.as_mut().and_then(|p| p.exited())) {
+            match (
+                since.as_ref(),
+                worker.program.as_mut().and_then(|p| p.exited()),
+            ) {
                 (None, Some(status)) => {
                     eprintln!(
                         "lab: {} exited ({status}); starting it again in 5 s",
@@ -270,7 +285,10 @@ async fn interactive(
                             cluster.workers[i].host.name,
                             cluster.workers[i].program.as_ref().map_or(0, |p| p.pid())
                         ),
-                        Err(e) => eprintln!("lab: cannot start {} again: {e}", cluster.workers[i].host.name),
+                        Err(e) => eprintln!(
+                            "lab: cannot start {} again: {e}",
+                            cluster.workers[i].host.name
+                        ),
                     }
                 }
                 _ => {}
@@ -299,12 +317,20 @@ fn guide(cluster: &Cluster, strategy: &str) -> String {
     }
     text += &format!("\nproxy ({strategy}): http://{addr}/\n");
     match proxy.and_then(|p| p.admin) {
-        Some(admin) => text += &format!("status page: http://{admin}/  (and /status.json, /metrics)\n"),
+        Some(admin) => {
+            text += &format!("status page: http://{admin}/  (and /status.json, /metrics)\n")
+        }
         None => text += "status page: start the lab with --proxy-arg \"--admin 127.0.0.1:0\"\n",
     }
-    let (w2, w3, w4) = (&cluster.workers[1], &cluster.workers[2], &cluster.workers[3]);
+    let (w2, w3, w4) = (
+        &cluster.workers[1],
+        &cluster.workers[2],
+        &cluster.workers[3],
+    );
     text += "\nTry:\n";
-    text += &format!("  for i in $(seq 8); do curl -s http://{addr}/; done    # round robin over w1..w4\n");
+    text += &format!(
+        "  for i in $(seq 8); do curl -s http://{addr}/; done    # round robin over w1..w4\n"
+    );
     if let Some(admin) = w2.admin {
         text += &format!(
             "  curl -s -X POST http://{admin}/admin/drain     # drain w2 (its agent says drain; the proxy logs why)\n  curl -s -X POST http://{admin}/admin/ready     # and back\n"
@@ -315,14 +341,20 @@ fn guide(cluster: &Cluster, strategy: &str) -> String {
     let port = w4.listen.port();
     match w4.host.firewall_line("-A", port, Firewall::Reject) {
         Some(line) => {
-            text += &format!("  {}     # firewall w4 (as the seed's firewall did)\n", line.join(" "));
+            text += &format!(
+                "  {}     # firewall w4 (as the seed's firewall did)\n",
+                line.join(" ")
+            );
             if let Some(drop) = w4.host.firewall_line("-A", port, Firewall::Drop) {
                 text += &format!("  {}     # or silently\n", drop.join(" "));
             }
             text += "      (remove a rule: the same line with -D instead of -A)\n";
             if let Some(lines) = w4.host.congestion_lines("add") {
                 let lines: Vec<String> = lines.iter().map(|l| l.join(" ")).collect();
-                text += &format!("  {}     # congest w4's link (undo: qdisc del dev ... root)\n", lines.join("; "));
+                text += &format!(
+                    "  {}     # congest w4's link (undo: qdisc del dev ... root)\n",
+                    lines.join("; ")
+                );
             }
         }
         None => {

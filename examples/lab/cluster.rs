@@ -110,7 +110,9 @@ impl Cluster {
             args.extend(["--backend".into(), spec]);
         }
         args.extend(extra.iter().cloned());
-        let admin = extra.iter().any(|a| a == "--admin" || a.starts_with("--admin="));
+        let admin = extra
+            .iter()
+            .any(|a| a == "--admin" || a.starts_with("--admin="));
         let proxy = Program::start(
             "proxy",
             &self.bin.join("hyper_proxy"),

@@ -83,7 +83,9 @@ impl Host {
     pub fn congestion_lines(&self, op: &str) -> Option<Vec<Vec<String>>> {
         let ns = self.netns.as_ref()?;
         let (inside, outside) = self.link.as_ref()?;
-        let tbf = ["root", "tbf", "rate", "1mbit", "burst", "32kbit", "latency", "400ms"];
+        let tbf = [
+            "root", "tbf", "rate", "1mbit", "burst", "32kbit", "latency", "400ms",
+        ];
         let mut lines = Vec::new();
         for (prefix, dev) in [
             (vec!["ip", "netns", "exec", ns.as_str(), "tc"], inside),
@@ -177,7 +179,14 @@ impl Hosts {
                 &ns,
             ])?;
             lab.made_links.push(outside.clone());
-            run(&["ip", "addr", "add", &format!("{host_ip}/30"), "dev", &outside])?;
+            run(&[
+                "ip",
+                "addr",
+                "add",
+                &format!("{host_ip}/30"),
+                "dev",
+                &outside,
+            ])?;
             run(&["ip", "link", "set", &outside, "up"])?;
             let in_ns = |args: &[&str]| {
                 let mut line = vec!["ip", "netns", "exec", &ns];
@@ -185,7 +194,14 @@ impl Hosts {
                 run(&line)
             };
             in_ns(&["ip", "link", "set", "lo", "up"])?;
-            in_ns(&["ip", "addr", "add", &format!("{node_ip}/30"), "dev", &inside])?;
+            in_ns(&[
+                "ip",
+                "addr",
+                "add",
+                &format!("{node_ip}/30"),
+                "dev",
+                &inside,
+            ])?;
             in_ns(&["ip", "link", "set", &inside, "up"])?;
             lab.hosts.push(Host {
                 name: format!("w{n}"),
@@ -275,7 +291,10 @@ fn lab_alive(pid: u32) -> bool {
 /// crash, a SIGKILL): `pw-lab-<pid>-<n>` and `pwl<pid>h<n>` whose pid is dead.
 pub fn remove_stale() {
     let namespaces = run(&["ip", "netns", "list"]).unwrap_or_default();
-    for ns in namespaces.lines().filter_map(|l| l.split_whitespace().next()) {
+    for ns in namespaces
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+    {
         let Some(pid) = ns
             .strip_prefix("pw-lab-")
             .and_then(|rest| rest.split('-').next())

@@ -64,13 +64,7 @@ impl Load {
                     source,
                     connection: None,
                 };
-                tokio::spawn(client.run(
-                    interval,
-                    deadline,
-                    bound,
-                    stop.clone(),
-                    samples.clone(),
-                ))
+                tokio::spawn(client.run(interval, deadline, bound, stop.clone(), samples.clone()))
             })
             .collect();
         Load {
@@ -96,7 +90,8 @@ impl Load {
         for client in self.clients {
             let _ = client.await;
         }
-        let mut samples = std::mem::take(&mut *self.samples.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut samples =
+            std::mem::take(&mut *self.samples.lock().unwrap_or_else(|e| e.into_inner()));
         samples.sort_by_key(|s| s.sent);
         samples
     }
@@ -147,7 +142,9 @@ impl Client {
     async fn get(&mut self) -> Result<String, String> {
         let sender = match &mut self.connection {
             Some(sender) if !sender.is_closed() => sender,
-            _ => self.connection.insert(connect(self.source, self.proxy).await?),
+            _ => self
+                .connection
+                .insert(connect(self.source, self.proxy).await?),
         };
         sender
             .ready()

@@ -13,7 +13,8 @@
 //! normal load until the victim serves again (at most 30 s) and 1 s more.
 //! "out" is from the fault to the proxy's log line taking the victim out
 //! (`-> ejected`, `-> down`, `-> unhealthy`); "back" is from the end of the
-//! fault to the victim's first answer after it was last taken out.
+//! fault to the victim's first answer after that (and after it was last
+//! taken out): a strategy that stops sending to it has it never back.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -89,7 +90,8 @@ pub struct Row {
     pub max_ms: f64,
     /// From the fault to the proxy taking the victim out.
     pub out_ms: Option<u64>,
-    /// From the end of the fault to the victim serving again.
+    /// From the end of the fault to the victim serving again (None: not
+    /// within 30 s).
     pub back_ms: Option<u64>,
     /// Successful answers per worker.
     pub served: BTreeMap<String, usize>,
@@ -112,7 +114,12 @@ pub async fn replay(
     for strategy in &plan.strategies {
         cluster.start_proxy(strategy, &plan.proxy_args)?;
         // The proxy answers before it is measured.
-        let warm = Load::start(cluster.proxy_addr()?, 1, plan.interval, Duration::from_secs(1));
+        let warm = Load::start(
+            cluster.proxy_addr()?,
+            1,
+            plan.interval,
+            Duration::from_secs(1),
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
         warm.stop().await;
         let mut victim = 0;
@@ -153,7 +160,12 @@ pub async fn replay(
 }
 
 async fn baseline(cluster: &Cluster, plan: &Plan, strategy: &str) -> Result<Row, String> {
-    let load = Load::start(cluster.proxy_addr()?, plan.clients, plan.interval, plan.phase);
+    let load = Load::start(
+        cluster.proxy_addr()?,
+        plan.clients,
+        plan.interval,
+        plan.phase,
+    );
     tokio::time::sleep(plan.phase).await;
     let samples = load.stop().await;
     Ok(row(strategy, Phase::Baseline, None, &samples))
@@ -197,14 +209,14 @@ async fn fault_phase(
 
     let mut row = row(strategy, phase, Some(name.clone()), &samples);
     let outs = outs(cluster, &name, fault_at);
-    row.out_ms = outs.first().map(|t| millis(t.saturating_duration_since(fault_at)));
-    if let Some(&last_out) = outs.last() {
-        let since = last_out.max(lifted_at);
-        row.back_ms = samples
-            .iter()
-            .find(|s| s.sent >= since && s.result.as_deref() == Ok(name.as_str()))
-            .map(|s| millis(s.sent.saturating_duration_since(lifted_at)));
-    }
+    row.out_ms = outs
+        .first()
+        .map(|t| millis(t.saturating_duration_since(fault_at)));
+    let since = outs.last().map_or(lifted_at, |&t| t.max(lifted_at));
+    row.back_ms = samples
+        .iter()
+        .find(|s| s.sent >= since && s.result.as_deref() == Ok(name.as_str()))
+        .map(|s| millis(s.sent.saturating_duration_since(lifted_at)));
     row.events = events(cluster, &name, fault_at);
     Ok(row)
 }
@@ -379,8 +391,17 @@ fn millis(d: Duration) -> u64 {
 pub fn table(rows: &[Row]) -> String {
     let mut out = format!(
         "{:<18} {:<16} {:<6} {:>8} {:>6} {:>5} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
-        "strategy", "phase", "victim", "requests", "failed", ">2s", "p50 ms", "p99 ms", "max ms",
-        "out ms", "back ms"
+        "strategy",
+        "phase",
+        "victim",
+        "requests",
+        "failed",
+        ">2s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "out ms",
+        "back ms"
     );
     let opt = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
     for r in rows {
