@@ -240,7 +240,7 @@ async fn interactive(
 ) -> Result<(), String> {
     let hosts = match args.hosts {
         HostsMode::Loopback => Hosts::loopback(),
-        HostsMode::Netns => Hosts::netns()?,
+        HostsMode::Netns => Hosts::netns().map_err(|e| format!("{e} (or use --hosts loopback)"))?,
         HostsMode::Auto if hosts::is_root() => Hosts::netns().unwrap_or_else(|e| {
             eprintln!("lab: no namespaces ({e}); the workers run on loopback");
             Hosts::loopback()

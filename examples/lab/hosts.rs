@@ -145,10 +145,7 @@ impl Hosts {
     /// and a /30 from a 10.x.y.0/24 that no route or address here overlaps.
     pub fn netns() -> Result<Hosts, String> {
         if !is_root() {
-            return Err(
-                "network namespaces need root: run the lab as root (sudo), or with --hosts loopback"
-                    .into(),
-            );
+            return Err("network namespaces need root: run the lab as root (sudo)".into());
         }
         run(&["ip", "-V"]).map_err(|e| {
             format!("{e}\nthe lab needs iproute2 (`apt-get install -y iproute2 iptables`)")
@@ -280,11 +277,19 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Whether a lab process with this pid is still running.
+/// Whether a lab process with this pid is still running (a zombie, killed
+/// but not yet reaped, is not).
 fn lab_alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|comm| comm.trim().starts_with("lab"))
-        .unwrap_or(false)
+    // "PID (COMM) STATE ...": COMM may hold spaces and parentheses.
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+        return false;
+    };
+    let comm = &stat[open + 1..close];
+    let state = stat[close + 1..].trim_start().chars().next();
+    comm.starts_with("lab") && !matches!(state, Some('Z' | 'X'))
 }
 
 /// Removes namespaces and links of labs that are no longer running (a
@@ -304,6 +309,11 @@ pub fn remove_stale() {
         };
         if !lab_alive(pid) {
             eprintln!("lab: removing namespace {ns} left by lab {pid}, which is gone");
+            // Its workers first: a namespace lives as long as its processes.
+            let pids = run(&["ip", "netns", "pids", ns]).unwrap_or_default();
+            for pid in pids.split_whitespace() {
+                let _ = run(&["kill", "-KILL", pid]);
+            }
             let _ = run(&["ip", "netns", "del", ns]);
         }
     }

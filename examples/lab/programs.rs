@@ -141,7 +141,11 @@ impl Program {
         let deadline = Instant::now() + Duration::from_secs(10);
         let next = |prefix: &str| -> Result<SocketAddr, String> {
             let wait = deadline.saturating_duration_since(Instant::now());
-            let line = lines.recv_timeout(wait).unwrap_or_default();
+            let Ok(line) = lines.recv_timeout(wait) else {
+                return Err(format!(
+                    "{name} printed nothing where `{prefix}ADDR` was due (within 10 s)"
+                ));
+            };
             line.strip_prefix(prefix)
                 .and_then(|addr| addr.trim().parse().ok())
                 .ok_or_else(|| format!("{name} printed `{line}` where `{prefix}ADDR` was due"))
