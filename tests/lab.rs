@@ -25,6 +25,9 @@ use std::time::{Duration, Instant};
 const STRATEGIES: [&str; 2] = ["round-robin", "maglev"];
 /// Seconds each fault lasts.
 const PHASE_SECS: &str = "3";
+/// Flags for hyper_proxy beyond the lab's (`--eject-ms 3000`), e.g.
+/// `--health-check http:/`.
+const PROXY_ARGS: &[&str] = &[];
 /// Phases where today's hyper_proxy still lets a GET take over 2 s: a
 /// request on a pooled keep-alive connection waits for TCP to retransmit
 /// past the fault (or for the 10 s timeout, when the fault lasts longer).
@@ -92,6 +95,9 @@ fn run_replay() -> Result<Replay, String> {
     let mut args = vec!["--replay", "--json", "--phase-secs", PHASE_SECS];
     for strategy in STRATEGIES {
         args.extend(["--strategy", strategy]);
+    }
+    for arg in PROXY_ARGS {
+        args.extend(["--proxy-arg", arg]);
     }
     let child = Command::new(harness::example("lab"))
         .args(&args)
