@@ -1,0 +1,251 @@
+//! The lab's users: a few clients sending GETs through the proxy on
+//! keep-alive connections (hyper), each from its own loopback address so
+//! the hash strategies see several clients, every request's latency and
+//! outcome recorded; and a bulk upload that fills a host's link.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Empty};
+use hyper::body::{Body, Bytes, Frame};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::HOST;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpSocket;
+use tokio::task::JoinHandle;
+
+/// A request with no complete answer by then has failed.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+
+/// One GET as its client saw it.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    /// When it was sent.
+    pub sent: Instant,
+    pub latency: Duration,
+    /// The worker that answered (its `X-Worker` header), or why it failed:
+    /// a status other than 200, a transport error, no answer in 10 s.
+    pub result: Result<String, String>,
+}
+
+/// Clients running until stopped or their bound is reached.
+pub struct Load {
+    samples: Arc<Mutex<Vec<Sample>>>,
+    stop: Arc<AtomicBool>,
+    clients: Vec<JoinHandle<()>>,
+}
+
+impl Load {
+    /// Starts `clients` clients, each sending one GET every `interval` (or
+    /// as soon as its previous answer arrives, when slower) to `proxy`, for
+    /// at most `limit` and `limit / interval` requests.
+    pub fn start(proxy: SocketAddr, clients: usize, interval: Duration, limit: Duration) -> Load {
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let deadline = Instant::now() + limit;
+        let bound = (limit.as_millis() / interval.as_millis().max(1)) as u64 + 1;
+        let clients = (0..clients)
+            .map(|i| {
+                let source = match proxy.ip() {
+                    IpAddr::V4(ip) if ip.is_loopback() => {
+                        IpAddr::V4(Ipv4Addr::new(127, 0, 0, 11 + (i % 200) as u8))
+                    }
+                    IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+                };
+                let client = Client {
+                    proxy,
+                    source,
+                    connection: None,
+                };
+                tokio::spawn(client.run(interval, deadline, bound, stop.clone(), samples.clone()))
+            })
+            .collect();
+        Load {
+            samples,
+            stop,
+            clients,
+        }
+    }
+
+    /// Whether `worker` answered a request sent at or after `since`.
+    pub fn served_since(&self, worker: &str, since: Instant) -> bool {
+        self.samples.lock().is_ok_and(|samples| {
+            samples
+                .iter()
+                .any(|s| s.sent >= since && s.result.as_deref() == Ok(worker))
+        })
+    }
+
+    /// Stops the clients (a request in flight finishes or times out) and
+    /// returns every sample.
+    pub async fn stop(self) -> Vec<Sample> {
+        self.stop.store(true, Ordering::Relaxed);
+        for client in self.clients {
+            let _ = client.await;
+        }
+        let mut samples =
+            std::mem::take(&mut *self.samples.lock().unwrap_or_else(|e| e.into_inner()));
+        samples.sort_by_key(|s| s.sent);
+        samples
+    }
+}
+
+struct Client {
+    proxy: SocketAddr,
+    source: IpAddr,
+    connection: Option<SendRequest<Empty<Bytes>>>,
+}
+
+impl Client {
+    async fn run(
+        mut self,
+        interval: Duration,
+        deadline: Instant,
+        bound: u64,
+        stop: Arc<AtomicBool>,
+        samples: Arc<Mutex<Vec<Sample>>>,
+    ) {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        for _ in 0..bound {
+            ticks.tick().await;
+            if stop.load(Ordering::Relaxed) || Instant::now() >= deadline {
+                break;
+            }
+            let sent = Instant::now();
+            let result = match tokio::time::timeout(REQUEST_DEADLINE, self.get()).await {
+                Ok(result) => result,
+                Err(_) => Err("no answer within 10 s".into()),
+            };
+            if result.is_err() {
+                // Whatever the connection's state, start afresh.
+                self.connection = None;
+            }
+            let sample = Sample {
+                sent,
+                latency: sent.elapsed(),
+                result,
+            };
+            if let Ok(mut samples) = samples.lock() {
+                samples.push(sample);
+            }
+        }
+    }
+
+    async fn get(&mut self) -> Result<String, String> {
+        let sender = match &mut self.connection {
+            Some(sender) if !sender.is_closed() => sender,
+            _ => self
+                .connection
+                .insert(connect(self.source, self.proxy).await?),
+        };
+        sender
+            .ready()
+            .await
+            .map_err(|e| format!("connection lost: {e}"))?;
+        let request = Request::get("/")
+            .header(HOST, self.proxy.to_string())
+            .body(Empty::new())
+            .map_err(|e| e.to_string())?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("transport error: {e}"))?;
+        let status = response.status();
+        let worker = response
+            .headers()
+            .get("x-worker")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("body cut: {e}"))?
+            .to_bytes();
+        if status != hyper::StatusCode::OK {
+            let why = String::from_utf8_lossy(&body);
+            return Err(format!("status {}: {}", status.as_u16(), why.trim()));
+        }
+        let name = String::from_utf8_lossy(&body).trim().to_owned();
+        Ok(worker.unwrap_or(name))
+    }
+}
+
+/// A keep-alive HTTP/1.1 connection from `source` (port 0) to `proxy`.
+async fn connect(source: IpAddr, proxy: SocketAddr) -> Result<SendRequest<Empty<Bytes>>, String> {
+    let socket = match proxy {
+        SocketAddr::V4(_) => TcpSocket::new_v4(),
+        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    }
+    .map_err(|e| format!("socket: {e}"))?;
+    socket
+        .bind(SocketAddr::new(source, 0))
+        .map_err(|e| format!("bind {source}: {e}"))?;
+    let stream = socket
+        .connect(proxy)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
+/// A request body of 64 KiB chunks, sent as fast as the link takes them,
+/// until a deadline.
+struct Flood {
+    chunk: Bytes,
+    until: Instant,
+}
+
+impl Body for Flood {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if Instant::now() >= self.until {
+            return Poll::Ready(None);
+        }
+        Poll::Ready(Some(Ok(Frame::data(self.chunk.clone()))))
+    }
+}
+
+/// Uploads to `worker` (directly, not through the proxy) until `until`: the
+/// other traffic that fills a congested link. Bounded by the deadline and
+/// the link's rate; gives up 15 s after the deadline at the latest.
+pub fn flood(worker: SocketAddr, until: Instant) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let upload = async {
+            let stream = tokio::net::TcpStream::connect(worker).await.ok()?;
+            let (mut sender, connection) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                    .await
+                    .ok()?;
+            tokio::spawn(connection);
+            let body = Flood {
+                chunk: Bytes::from(vec![b'x'; 64 * 1024]),
+                until,
+            };
+            let request = Request::post("/")
+                .header(HOST, worker.to_string())
+                .body(body)
+                .ok()?;
+            sender.send_request(request).await.ok()
+        };
+        let limit = until.saturating_duration_since(Instant::now()) + Duration::from_secs(15);
+        let _ = tokio::time::timeout(limit, upload).await;
+    })
+}
