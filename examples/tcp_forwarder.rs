@@ -45,10 +45,7 @@ const THREAD_STACK: usize = 128 * 1024;
 fn main() {
     let args = Args::parse().proxy;
     args.log.init();
-    let pool: SharedPool = Arc::new(
-        args.pool(|_, addr| addr)
-            .unwrap_or_else(|e| common::exit_usage::<Args>(e)),
-    );
+    let pool: SharedPool = args.pool(|addr| addr).unwrap_or_else(|e| e.exit::<Args>());
     let listener = TcpListener::bind(&args.listen).unwrap_or_else(|e| {
         eprintln!("error: cannot listen on {}: {e}", args.listen);
         std::process::exit(1)
@@ -57,7 +54,7 @@ fn main() {
         Ok(addr) => println!("listening on {addr}"),
         Err(e) => warn!("cannot read the bound address: {e}"),
     }
-    common::spawn_agent_pollers(&pool, &args.backends, args.agent_interval);
+    common::spawn_agent_pollers(&pool, &args.fixed_backends(), args.agent_interval);
     let open = Arc::new(AtomicUsize::new(0));
     for accepted in listener.incoming() {
         let client = match accepted {

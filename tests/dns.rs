@@ -640,9 +640,11 @@ async fn a_shared_discovery_changes_only_its_own_backends_and_leaves_the_others(
     // The name now gives .3 only: .1 (the discovery's) leaves, .3 joins,
     // the fixed backend and the one held from elsewhere stay.
     dns.set(vec![a("web.example.test.", [127, 0, 0, 3], 1)]);
-    let change = event_where(&mut events, "the change applied", |e| {
-        matches!(e, DnsEvent::Updated { removed, .. } if !removed.is_empty())
-    })
+    let change = event_where(
+        &mut events,
+        "the change applied",
+        |e| matches!(e, DnsEvent::Updated { removed, .. } if !removed.is_empty()),
+    )
     .await;
     assert_eq!(
         change,
@@ -663,9 +665,11 @@ async fn a_shared_discovery_changes_only_its_own_backends_and_leaves_the_others(
     })
     .unwrap();
     dns.set(vec![a("web.example.test.", [127, 0, 0, 4], 1)]);
-    event_where(&mut events, "the second change applied", |e| {
-        matches!(e, DnsEvent::Updated { removed, .. } if !removed.is_empty())
-    })
+    event_where(
+        &mut events,
+        "the second change applied",
+        |e| matches!(e, DnsEvent::Updated { removed, .. } if !removed.is_empty()),
+    )
     .await;
     assert_eq!(
         ids(&pool),

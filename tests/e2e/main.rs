@@ -1,6 +1,7 @@
 //! End to end over loopback: the example programs as a user runs them.
 //! Ports come from `:0`; every loop is bounded by a count and a deadline.
 
+mod flags;
 mod harness;
 
 use std::net::SocketAddr;
@@ -189,7 +190,7 @@ fn bad_command_lines_exit_non_zero_with_a_clear_message() {
             ),
             (
                 with(&["--backend", "localhost"]),
-                &["invalid value 'localhost' for '--backend <SPEC>': bad backend `localhost`: `localhost` is not IP:PORT"],
+                &["invalid value 'localhost' for '--backend <SPEC>': bad backend `localhost`: `localhost` has no port"],
             ),
             (
                 with(&[]),
