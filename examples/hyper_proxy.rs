@@ -5,9 +5,16 @@
 //! cargo run --release --example hyper_proxy -- --listen 127.0.0.1:9091 --strategy round-robin \
 //!     --backend 127.0.0.1:8001 --backend 127.0.0.1:8002,weight=2[,agent=127.0.0.1:9002] \
 //!     [--hash-key HEX] [--eject-ms N] [--failures N] [--agent-interval-ms N] \
+//!     [--resolver HOST:PORT] [--health-check tcp|http:PATH] [--health-interval-ms N] \
 //!     [--timeout-ms N] [--header-timeout-ms N] [--max-connections N] [--threads N] \
 //!     [--log-level FILTER]
+//! cargo run --release --example hyper_proxy -- --listen 127.0.0.1:9091 --config examples/pool.toml
 //! ```
+//!
+//! A backend SPEC takes `weight=N`, `max_conns=N`, `backup` or `priority=N`,
+//! `agent=ADDR` and `id=NAME`; its address may be a host name, followed
+//! through DNS. `--config FILE` gives the whole pool instead of the
+//! balancing flags (see `examples/common/`).
 //!
 //! `--help` lists every flag (clap); logs go to stderr (tracing; the level
 //! from `--log-level`, else `RUST_LOG`, else info).

@@ -4,10 +4,11 @@
 //! ```text
 //! cargo run --release --example tcp_forwarder -- --listen 127.0.0.1:9092 --strategy least-connections \
 //!     --backend 127.0.0.1:8001 --backend 127.0.0.1:8002,weight=2 [--hash-key HEX] [--eject-ms N] \
-//!     [--max-connections N] [--log-level FILTER]
+//!     [--health-check tcp|http:PATH] [--max-connections N] [--log-level FILTER]
 //! ```
 //!
-//! The balancing flags are hyper_proxy's (`--help` lists them); logs go to
+//! The balancing flags are hyper_proxy's (`--help` lists them: backend
+//! words, host names with `--resolver`, health checks, `--config FILE`); logs go to
 //! stderr (tracing; `--log-level`, else `RUST_LOG`, else info).
 //!
 //! Each client connection picks a backend (the client address feeds
