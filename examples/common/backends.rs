@@ -15,7 +15,7 @@ pub const SPEC_HELP: &str = "A backend: ADDR[,weight=N][,max_conns=N][,backup|,p
 looked up through DNS (--resolver) and followed as its records change (every \
 address a backend; agent= and id= need an IP). max_conns caps requests in \
 flight; backup (priority 1) and priority=N (0..=15) make tiers used when the \
-better ones cannot serve. Repeat for each";
+better ones cannot serve. Repeat for each (at least one without --config)";
 
 /// One `--backend`: an address with its words, or a name to follow.
 #[derive(Clone, Debug, PartialEq, Eq)]

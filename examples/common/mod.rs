@@ -116,7 +116,10 @@ pub struct ProxyArgs {
 }
 
 fn strategy_help() -> String {
-    format!("The balancing strategy: {}", StrategyKind::NAMES.join(", "))
+    format!(
+        "The balancing strategy (required without --config): {}",
+        StrategyKind::NAMES.join(", ")
+    )
 }
 
 /// `on` or `off`, listed in `--help` and in the error for anything else.

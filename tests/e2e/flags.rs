@@ -394,6 +394,62 @@ fn a_host_name_that_does_not_resolve_at_start_is_logged_and_taken_once_it_does()
     assert_eq!(tally(&seen, &["late", "fixed"]), [2, 2], "{seen:?}");
 }
 
+#[test]
+fn a_config_files_discovery_section_follows_its_names_beside_its_backends() {
+    let named_worker = worker_on("by-name", [127, 0, 0, 2], 0);
+    let fixed = worker("fixed", &[]);
+    let dns = TestDns::start(&[Ipv4Addr::new(127, 0, 0, 2)]);
+    let file = TempFile::new(
+        "discovery.yaml",
+        &format!(
+            "strategy: round-robin\nbackends: ['{}']\ndiscovery:\n  names: ['web.example.test:{}']\n  resolver: '{}'\n",
+            named(&fixed),
+            named_worker.addr.port(),
+            dns.addr
+        ),
+    );
+    for program in ["hyper_proxy", "tcp_forwarder"] {
+        let front = Program::start(
+            program,
+            &["--listen", "127.0.0.1:0", "--config", file.path()],
+        );
+        let seen = names(front.addr, 4);
+        assert_eq!(
+            tally(&seen, &["by-name", "fixed"]),
+            [2, 2],
+            "{program}: {seen:?}"
+        );
+    }
+}
+
+#[test]
+fn the_proxies_help_lists_the_new_flags_and_backend_words() {
+    for program in ["hyper_proxy", "tcp_forwarder"] {
+        let output = std::process::Command::new(harness::example(program))
+            .arg("--help")
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{program} --help: {output:?}");
+        for needle in [
+            "--config <FILE>",
+            "--resolver <HOST:PORT>",
+            "--health-check <tcp|http:PATH>",
+            "--health-interval-ms <MS>",
+            "--health-rise <N>",
+            "--health-fall <N>",
+            "max_conns=N",
+            "backup|,priority=N",
+            "host:PORT",
+        ] {
+            assert!(
+                help.contains(needle),
+                "{program} --help lacks {needle}: {help}"
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------------
 // Usage errors.
 // ---------------------------------------------------------------------
