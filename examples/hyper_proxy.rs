@@ -5,9 +5,16 @@
 //! cargo run --release --example hyper_proxy -- --listen 127.0.0.1:9091 --strategy round-robin \
 //!     --backend 127.0.0.1:8001 --backend 127.0.0.1:8002,weight=2[,agent=127.0.0.1:9002] \
 //!     [--hash-key HEX] [--eject-ms N] [--failures N] [--agent-interval-ms N] \
+//!     [--resolver HOST:PORT] [--health-check tcp|http:PATH] [--health-interval-ms N] \
 //!     [--timeout-ms N] [--header-timeout-ms N] [--max-connections N] [--threads N] \
 //!     [--log-level FILTER]
+//! cargo run --release --example hyper_proxy -- --listen 127.0.0.1:9091 --config examples/pool.toml
 //! ```
+//!
+//! A backend SPEC takes `weight=N`, `max_conns=N`, `backup` or `priority=N`,
+//! `agent=ADDR` and `id=NAME`; its address may be a host name, followed
+//! through DNS. `--config FILE` gives the whole pool instead of the
+//! balancing flags (see `examples/common/`).
 //!
 //! `--help` lists every flag (clap); logs go to stderr (tracing; the level
 //! from `--log-level`, else `RUST_LOG`, else info).
@@ -82,6 +89,7 @@ type Body = BoxBody<Bytes, hyper::Error>;
 
 /// A backend as the proxy keeps it: where it is, its slot in the connection
 /// pool, and its `Host` value ready made.
+#[derive(Clone)]
 struct Backend {
     addr: SocketAddr,
     index: usize,
@@ -89,6 +97,8 @@ struct Backend {
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Backend addresses whose idle connections are kept.
+const UPSTREAM_SLOTS: usize = 4096;
 
 /// What every connection task needs.
 struct Proxy {
@@ -100,16 +110,23 @@ struct Proxy {
 fn main() {
     let args = Args::parse();
     args.proxy.log.init();
-    let backend = |index, addr: SocketAddr| Backend {
-        addr,
-        index,
-        host: HeaderValue::from_str(&addr.to_string()).expect("an address is a valid header"),
+    // Each address gets a slot of idle connections, numbered as addresses
+    // first appear (DNS may bring more later); past UPSTREAM_SLOTS a
+    // backend's connections are not kept.
+    let slots = std::sync::Mutex::new(std::collections::HashMap::new());
+    let backend = move |addr: SocketAddr| {
+        let mut slots = slots.lock().unwrap_or_else(|e| e.into_inner());
+        let next = slots.len();
+        Backend {
+            addr,
+            index: *slots.entry(addr).or_insert(next),
+            host: HeaderValue::from_str(&addr.to_string()).expect("an address is a valid header"),
+        }
     };
-    let pool = Arc::new(
-        args.proxy
-            .pool(backend)
-            .unwrap_or_else(|e| common::exit_usage::<Args>(e)),
-    );
+    let pool = args
+        .proxy
+        .pool(backend)
+        .unwrap_or_else(|e| e.exit::<Args>());
     // One thread needs no work stealing: a current-thread runtime spares the
     // cross-thread queues and wakeups.
     let mut runtime = match args.threads.map(NonZeroUsize::get) {
@@ -140,16 +157,17 @@ async fn serve(args: Args, pool: SharedPool<Backend>) -> std::io::Result<()> {
     })?;
     println!("listening on {}", listener.local_addr()?);
     common::admin::start(args.proxy.admin.as_deref(), &pool, |b| b.addr)?;
-    common::spawn_agent_pollers(&pool, &args.proxy.backends, args.proxy.agent_interval);
+    common::spawn_agent_pollers(
+        &pool,
+        &args.proxy.fixed_backends(),
+        args.proxy.agent_interval,
+    );
 
     let proxy = Arc::new(Proxy {
         pool,
         // Connecting must give up well inside the request's own timeout, so a
         // backend that drops SYNs is logged as such and the request retried.
-        upstreams: Upstreams::new(
-            args.proxy.backends.len(),
-            CONNECT_TIMEOUT.min(args.timeout / 2),
-        ),
+        upstreams: Upstreams::new(UPSTREAM_SLOTS, CONNECT_TIMEOUT.min(args.timeout / 2)),
         timeout: args.timeout,
     });
     let slots = Arc::new(Semaphore::new(args.proxy.max_connections.get()));

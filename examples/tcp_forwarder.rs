@@ -4,10 +4,11 @@
 //! ```text
 //! cargo run --release --example tcp_forwarder -- --listen 127.0.0.1:9092 --strategy least-connections \
 //!     --backend 127.0.0.1:8001 --backend 127.0.0.1:8002,weight=2 [--hash-key HEX] [--eject-ms N] \
-//!     [--max-connections N] [--log-level FILTER]
+//!     [--health-check tcp|http:PATH] [--max-connections N] [--log-level FILTER]
 //! ```
 //!
-//! The balancing flags are hyper_proxy's (`--help` lists them); logs go to
+//! The balancing flags are hyper_proxy's (`--help` lists them: backend
+//! words, host names with `--resolver`, health checks, `--config FILE`); logs go to
 //! stderr (tracing; `--log-level`, else `RUST_LOG`, else info).
 //!
 //! Each client connection picks a backend (the client address feeds
@@ -45,10 +46,7 @@ const THREAD_STACK: usize = 128 * 1024;
 fn main() {
     let args = Args::parse().proxy;
     args.log.init();
-    let pool: SharedPool = Arc::new(
-        args.pool(|_, addr| addr)
-            .unwrap_or_else(|e| common::exit_usage::<Args>(e)),
-    );
+    let pool: SharedPool = args.pool(|addr| addr).unwrap_or_else(|e| e.exit::<Args>());
     let listener = TcpListener::bind(&args.listen).unwrap_or_else(|e| {
         eprintln!("error: cannot listen on {}: {e}", args.listen);
         std::process::exit(1)
@@ -61,7 +59,7 @@ fn main() {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
-    common::spawn_agent_pollers(&pool, &args.backends, args.agent_interval);
+    common::spawn_agent_pollers(&pool, &args.fixed_backends(), args.agent_interval);
     let open = Arc::new(AtomicUsize::new(0));
     for accepted in listener.incoming() {
         let client = match accepted {

@@ -590,3 +590,89 @@ async fn the_task_ends_when_the_pool_is_dropped_and_on_stop() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_discovery_changes_only_its_own_backends_and_leaves_the_others() {
+    let mut dns = TestDns::start(vec![
+        a("web.example.test.", [127, 0, 0, 1], 1),
+        a("web.example.test.", [127, 0, 0, 2], 1),
+    ])
+    .await;
+    let (config, mut events) = settings(&dns, &["web.example.test:80,weight=2"]);
+    // A fixed backend by address, and one by id at an address the name
+    // also gives: both the pool's from the start, not the discovery's.
+    let fixed: SocketAddr = "10.0.0.9:80".parse().unwrap();
+    let pool = Arc::new(
+        Pool::new(
+            RoundRobin::new(),
+            vec![
+                pickwise::BackendSpec::new(fixed, fixed),
+                pickwise::BackendSpec::new("127.0.0.2:80", "127.0.0.2:80".parse().unwrap())
+                    .max_conns(5),
+            ],
+        )
+        .unwrap(),
+    );
+    let _handle = DnsDiscovery::new(config)
+        .unwrap()
+        .spawn_shared(Arc::clone(&pool))
+        .unwrap();
+    let first = event_where(&mut events, "the first set applied", |e| {
+        matches!(e, DnsEvent::Updated { .. })
+    })
+    .await;
+    assert_eq!(
+        first,
+        DnsEvent::Updated {
+            added: vec!["127.0.0.1:80".into()],
+            removed: vec![],
+            backends: 3,
+        }
+    );
+    assert_eq!(ids(&pool), ["10.0.0.9:80", "127.0.0.1:80", "127.0.0.2:80"]);
+    let shared = pool.status(&"127.0.0.2:80".into()).unwrap();
+    assert_eq!(
+        (shared.weight, shared.max_conns),
+        (1, Some(5)),
+        "the address held from elsewhere keeps its own words"
+    );
+
+    // The name now gives .3 only: .1 (the discovery's) leaves, .3 joins,
+    // the fixed backend and the one held from elsewhere stay.
+    dns.set(vec![a("web.example.test.", [127, 0, 0, 3], 1)]);
+    let change = event_where(
+        &mut events,
+        "the change applied",
+        |e| matches!(e, DnsEvent::Updated { removed, .. } if !removed.is_empty()),
+    )
+    .await;
+    assert_eq!(
+        change,
+        DnsEvent::Updated {
+            added: vec!["127.0.0.3:80".into()],
+            removed: vec!["127.0.0.1:80".into()],
+            backends: 3,
+        }
+    );
+    assert_eq!(ids(&pool), ["10.0.0.9:80", "127.0.0.2:80", "127.0.0.3:80"]);
+    assert_eq!(pool.status(&"127.0.0.3:80".into()).unwrap().weight, 2);
+
+    // An operator's backend added meanwhile survives the next change.
+    pool.update_with(|mut specs| {
+        let op: SocketAddr = "10.0.0.10:80".parse().unwrap();
+        specs.push(pickwise::BackendSpec::new("operator", op));
+        Some(specs)
+    })
+    .unwrap();
+    dns.set(vec![a("web.example.test.", [127, 0, 0, 4], 1)]);
+    event_where(
+        &mut events,
+        "the second change applied",
+        |e| matches!(e, DnsEvent::Updated { removed, .. } if !removed.is_empty()),
+    )
+    .await;
+    assert_eq!(
+        ids(&pool),
+        ["10.0.0.9:80", "127.0.0.2:80", "127.0.0.4:80", "operator"]
+    );
+}

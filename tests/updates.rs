@@ -291,3 +291,46 @@ fn a_backend_that_joins_after_another_left_starts_fresh() {
         "the new backend takes picks"
     );
 }
+
+#[test]
+fn update_with_edits_the_current_set_keeps_counts_and_changes_nothing_on_error() {
+    let pool = Pool::new(LeastConnections::new(), common::weighted(&[1, 1])).unwrap();
+    let held = pool.pick(&Context::new()).unwrap();
+    let kept = held.id().clone();
+
+    // The edit sees the set as it is, payloads included, and adds to it.
+    let added = pool
+        .update_with(|mut specs| {
+            assert_eq!(specs.len(), 2);
+            specs.push(BackendSpec::new("extra", 7));
+            Some(specs)
+        })
+        .unwrap();
+    assert!(added);
+    assert_eq!(pool.backends().len(), 3);
+    assert_eq!(
+        in_flight(&pool, kept.as_str()),
+        1,
+        "the held pick still counts"
+    );
+
+    // `None` leaves the set alone.
+    assert!(!pool
+        .update_with(|_| None::<Vec<BackendSpec<usize>>>)
+        .unwrap());
+
+    // A set the pool refuses (one id twice) is an error, and nothing changes.
+    let refused = pool.update_with(|mut specs| {
+        specs.push(BackendSpec::new("extra", 8));
+        Some(specs)
+    });
+    assert!(
+        matches!(refused, Err(ConfigError::DuplicateId(_))),
+        "{refused:?}"
+    );
+    let ids: Vec<String> = pool.backends().iter().map(|b| b.id.to_string()).collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert_eq!(pool.specs()[2].value, 7);
+    drop(held);
+    assert_eq!(in_flight(&pool, kept.as_str()), 0);
+}

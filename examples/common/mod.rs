@@ -1,35 +1,70 @@
 //! What the proxy examples share: their command line, building the pool from
-//! it, and logging backend state changes.
+//! it (or from a config file), following host names through DNS, active
+//! health checks, and logging backend state changes.
+//!
+//! Files: `cli` (helpers every program shares), `logging`, `backends`
+//! (`--backend` by address or by name), `config` (`--config FILE`),
+//! `checks` (`--health-check`), `discovery` (host names through DNS).
 
 pub mod admin;
+pub mod backends;
+pub mod checks;
 pub mod cli;
+pub mod config;
+pub mod discovery;
 pub mod logging;
 
 pub use cli::{exit_usage, millis};
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
+use pickwise::config::PoolConfig;
+use pickwise::dns::DnsConfig;
 use pickwise::hash::HashKey;
 use pickwise::health::{HealthConfig, OutlierConfig, SlowStart};
+use pickwise::health_check::{CheckConfig, HealthChecker, Probe};
 use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
 use pickwise::{BackendId, BackendSpec, BackendState, Pool, StateChange};
 
+use backends::BackendArg;
+use config::ConfigFile;
+
 /// The proxies' balancing flags (see DESIGN.md: a contract tests rely on).
-/// Strategy names, backend specs and hash keys parse through the library.
+/// Strategy names, backend specs, host names, probes, hash keys and config
+/// files parse through the library.
 #[derive(clap::Args)]
 pub struct ProxyArgs {
     /// Where to accept clients (port 0: a free port, printed as `listening on ADDR`)
     #[arg(long, value_name = "HOST:PORT")]
     pub listen: String,
-    #[arg(long, value_name = "NAME", help = strategy_help())]
-    pub strategy: StrategyKind,
-    /// A backend: ADDR[,weight=N][,agent=ADDR][,id=NAME], ADDR being IP:PORT
-    /// or [v6]:PORT; repeat for each
-    #[arg(long = "backend", value_name = "SPEC", required = true)]
-    pub backends: Vec<BackendSpec<SocketAddr>>,
+    #[arg(long, value_name = "NAME", help = strategy_help(), required_unless_present = "config")]
+    pub strategy: Option<StrategyKind>,
+    #[arg(
+        long = "backend",
+        value_name = "SPEC",
+        help = backends::SPEC_HELP,
+        required_unless_present = "config"
+    )]
+    pub backends: Vec<BackendArg>,
+    /// The whole pool from a file (TOML, YAML or JSON, by its extension;
+    /// see examples/pool.toml): strategy, backends, passive health,
+    /// [health_check] and [discovery]. Replaces the balancing flags, which
+    /// it cannot be given with
+    #[arg(
+        long,
+        value_name = "FILE",
+        value_parser = config::parse,
+        conflicts_with_all = config::REPLACED_FLAGS
+    )]
+    pub config: Option<ConfigFile>,
+    /// The DNS server that resolves host names in --backend [default: the
+    /// system's, from /etc/resolv.conf]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub resolver: Option<SocketAddr>,
     /// Key of the hash strategies, 32 hex digits: proxies with the same key
     /// and backends agree on every key [default: random per process]
     #[arg(long, value_name = "HEX")]
@@ -41,6 +76,22 @@ pub struct ProxyArgs {
     /// Failures in a row that eject a backend [default: 5]
     #[arg(long, value_name = "N")]
     pub failures: Option<u32>,
+    /// Active health checks: `tcp` (a connect) or `http:PATH` (a GET; 2xx
+    /// or 3xx passes). A backend failing --health-fall checks in a row is
+    /// taken out before requests reach it, and comes back after
+    /// --health-rise passes [default: none]
+    #[arg(long, value_name = "tcp|http:PATH", value_parser = checks::parse_probe)]
+    pub health_check: Option<Probe>,
+    /// How often each backend is checked (--health-check)
+    #[arg(long = "health-interval-ms", value_name = "MS", default_value = "1000", value_parser = positive_millis)]
+    pub health_interval: Duration,
+    /// Passes in a row that bring a backend back (--health-check) [default: 2]
+    #[arg(long, value_name = "N")]
+    pub health_rise: Option<NonZeroU32>,
+    /// Failed checks in a row that take a backend out (--health-check)
+    /// [default: 3]
+    #[arg(long, value_name = "N")]
+    pub health_fall: Option<NonZeroU32>,
     /// How often each backend's agent (agent=ADDR) is asked
     #[arg(long = "agent-interval-ms", value_name = "MS", default_value = "500", value_parser = millis)]
     pub agent_interval: Duration,
@@ -70,7 +121,10 @@ pub struct ProxyArgs {
 }
 
 fn strategy_help() -> String {
-    format!("The balancing strategy: {}", StrategyKind::NAMES.join(", "))
+    format!(
+        "The balancing strategy (required without --config): {}",
+        StrategyKind::NAMES.join(", ")
+    )
 }
 
 /// `on` or `off`, listed in `--help` and in the error for anything else.
@@ -79,14 +133,126 @@ fn on_off() -> impl clap::builder::TypedValueParser<Value = bool> {
     clap::builder::PossibleValuesParser::new(["on", "off"]).map(|v| v == "on")
 }
 
+/// A number of milliseconds above zero.
+fn positive_millis(text: &str) -> Result<Duration, String> {
+    match millis(text) {
+        Ok(d) if d.is_zero() => Err("must be at least 1".to_owned()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Why the pool could not be set up: the command line's fault (exit 2,
+/// with the usage) or the environment's (exit 1).
+#[derive(Debug)]
+pub enum SetupError {
+    /// A setting the library refused (e.g. two backends with one id).
+    Usage(String),
+    /// Something outside the command line failed (a thread, the system's
+    /// resolver configuration).
+    Failed(String),
+}
+
+impl SetupError {
+    /// Exits as the error deserves: clap's usage error (status 2) or a
+    /// plain `error: ...` (status 1).
+    pub fn exit<P: clap::CommandFactory>(self) -> ! {
+        match self {
+            SetupError::Usage(message) => exit_usage::<P>(message),
+            SetupError::Failed(message) => {
+                eprintln!("error: {message}");
+                std::process::exit(1)
+            }
+        }
+    }
+}
+
+/// What the pool is made of, from the flags or from a config file.
+struct Plan {
+    config: PoolConfig,
+    names: Option<DnsConfig>,
+    checker: Option<HealthChecker>,
+}
+
 impl ProxyArgs {
-    /// Builds the pool the arguments describe, each backend's payload made
-    /// by `payload(index, address)`; state changes are logged.
-    pub fn pool<B: Send + Sync + 'static>(
+    /// Builds the pool the arguments describe (or the `--config` file),
+    /// each backend's payload made by `payload(address)`, also for
+    /// backends found through DNS later; state changes are logged. Starts
+    /// what the pool needs running beside it, for the life of the process:
+    /// the DNS discovery of host names (after looking each up once, so the
+    /// first requests find them) and the health checker.
+    pub fn pool<B: Clone + Send + Sync + 'static>(
         &self,
-        payload: impl Fn(usize, SocketAddr) -> B,
-    ) -> Result<Pool<AnyStrategy, B>, String> {
-        let options = StrategyOptions {
+        payload: impl Fn(SocketAddr) -> B + Send + Sync + 'static,
+    ) -> Result<SharedPool<B>, SetupError> {
+        let Plan {
+            config,
+            names,
+            checker,
+        } = self.plan()?;
+        let payload = Arc::new(payload);
+        let fixed = config
+            .backends
+            .iter()
+            .map(|spec| spec.clone().map(|addr| payload(addr)));
+        let pool: SharedPool<B> = Arc::new(
+            config
+                .builder()
+                .observer(log_change)
+                .build(fixed)
+                .map_err(|e| SetupError::Usage(e.to_string()))?,
+        );
+        if let Some(names) = names {
+            let make = Arc::clone(&payload);
+            let names = names.payload(move |addr, _name| make(addr));
+            discovery::start(names, pool.clone()).map_err(SetupError::Failed)?;
+        }
+        if let Some(checker) = checker {
+            let addrs: HashMap<BackendId, SocketAddr> = config
+                .backends
+                .iter()
+                .map(|spec| (spec.id.clone(), spec.value))
+                .collect();
+            let handle = checks::spawn(checker, pool.clone(), addrs)
+                .map_err(|e| SetupError::Failed(format!("cannot start the health checker: {e}")))?;
+            // It checks for the life of the process: dropping the handle
+            // would stop it.
+            std::mem::forget(handle);
+        }
+        Ok(pool)
+    }
+
+    /// The backends written as addresses (on the command line or in the
+    /// config file), e.g. for their agents; backends found through DNS
+    /// have no agent.
+    pub fn fixed_backends(&self) -> Vec<BackendSpec<SocketAddr>> {
+        match &self.config {
+            Some(file) => file.pool.backends.clone(),
+            None => backends::split(&self.backends).0,
+        }
+    }
+
+    /// The pool's settings, from the file or from the flags.
+    fn plan(&self) -> Result<Plan, SetupError> {
+        if let Some(file) = &self.config {
+            let config = file.pool.clone();
+            let names = config.discovery.clone();
+            let checker = config
+                .health_checker()
+                .transpose()
+                .map_err(|e| SetupError::Usage(e.to_string()))?;
+            return Ok(Plan {
+                config,
+                names,
+                checker,
+            });
+        }
+        let usage = |message: &str| SetupError::Usage(message.to_owned());
+        let strategy = self
+            .strategy
+            .ok_or_else(|| usage("--strategy is required"))?;
+        let mut config = PoolConfig::new(strategy);
+        config.strategy_options = StrategyOptions {
             hash_key: self.hash_key,
             seed: None,
             v6_prefix: None,
@@ -99,21 +265,45 @@ impl ProxyArgs {
         if let Some(failures) = self.failures {
             health.consecutive_failures = failures;
         }
-        let mut builder = Pool::builder(AnyStrategy::with_options(self.strategy, &options))
-            .health(health)
-            .slow_start(SlowStart::new(self.slow_start))
-            .observer(log_change);
-        if self.outlier_detection {
-            builder = builder.outlier_detection(OutlierConfig::default());
-        }
-        builder
-            .build(
-                self.backends
-                    .iter()
-                    .enumerate()
-                    .map(|(i, spec)| spec.clone().map(|addr| payload(i, addr))),
-            )
-            .map_err(|e| e.to_string())
+        config.health = health;
+        config.slow_start = SlowStart::new(self.slow_start);
+        config.outlier_detection = self.outlier_detection.then(OutlierConfig::default);
+        let (fixed, names) = backends::split(&self.backends);
+        config.backends = fixed;
+        let names = match names.is_empty() {
+            true => None,
+            false => {
+                let dns =
+                    DnsConfig::with_targets(names).map_err(|e| SetupError::Usage(e.to_string()))?;
+                Some(match self.resolver {
+                    Some(server) => dns.resolver(server),
+                    None => dns,
+                })
+            }
+        };
+        let checker = match &self.health_check {
+            None => None,
+            Some(probe) => {
+                let defaults = CheckConfig::default();
+                let settings = CheckConfig {
+                    interval: self.health_interval,
+                    // A probe gives up by the next round.
+                    timeout: defaults.timeout.min(self.health_interval),
+                    rise: self.health_rise.map_or(defaults.rise, NonZeroU32::get),
+                    fall: self.health_fall.map_or(defaults.fall, NonZeroU32::get),
+                    ..defaults
+                };
+                Some(
+                    HealthChecker::new(settings, probe.clone())
+                        .map_err(|e| SetupError::Usage(e.to_string()))?,
+                )
+            }
+        };
+        Ok(Plan {
+            config,
+            names,
+            checker,
+        })
     }
 }
 

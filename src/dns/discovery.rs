@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::dns::lookup::{lookup, resolver, Answer, Found};
-use crate::dns::{DnsConfig, DnsError, DnsEvent};
+use crate::dns::{DnsConfig, DnsError, DnsEvent, DnsTarget};
 use crate::pool::Pool;
 use crate::strategy::Strategy;
 use crate::types::{BackendId, BackendSpec, ConfigError};
@@ -26,8 +26,10 @@ use crate::types::{BackendId, BackendSpec, ConfigError};
 /// name's) and, when the merged set differs from the pool's, applied with
 /// [`Pool::update`]: backends that stay keep their counters, stats and
 /// state. A lookup that fails keeps that name's last good backends (see
-/// [`DnsEvent::Failed`]). The discovery owns the pool's set: backends added
-/// by other means are replaced at its next change.
+/// [`DnsEvent::Failed`]). Started with [`DnsDiscovery::spawn`], the
+/// discovery owns the pool's set: backends added by other means are
+/// replaced at its next change; started with
+/// [`DnsDiscovery::spawn_shared`], it adds and removes only its own.
 pub struct DnsDiscovery<B = SocketAddr> {
     config: Arc<DnsConfig<B>>,
     resolver: TokioResolver,
@@ -75,7 +77,71 @@ impl<B: Send + Sync + 'static> DnsDiscovery<B> {
             why: "DnsDiscovery::spawn runs a tokio task: call it within a tokio runtime".into(),
         })?;
         let refresh = Arc::new(Notify::new());
-        let task = runtime.spawn(self.follow(Arc::downgrade(&pool), Arc::clone(&refresh)));
+        let task = runtime.spawn(self.follow(
+            Arc::downgrade(&pool),
+            Arc::clone(&refresh),
+            |config, pool, answers| apply(config, pool, answers),
+        ));
+        Ok(DiscoveryHandle { task, refresh })
+    }
+
+    /// Follows the names into `pool` as [`spawn`](Self::spawn) does, but
+    /// shares the pool with backends from elsewhere (given when it was
+    /// built, by another discovery, by an operator): it adds the backends
+    /// its names give, removes those it added when the names stop giving
+    /// them, and leaves every other backend as it is. An address the pool
+    /// already has from elsewhere stays as it is (its words and its id are
+    /// the other source's), and is not the discovery's to remove.
+    ///
+    /// Each change is made with [`Pool::update_with`], so an update made by
+    /// another source at the same time is not lost. A backend that stays
+    /// keeps its payload: the payload function runs only for new ones.
+    ///
+    /// ```
+    /// use pickwise::dns::{DnsConfig, DnsDiscovery};
+    /// use pickwise::strategy::RoundRobin;
+    /// use pickwise::{BackendSpec, Pool};
+    /// use std::net::SocketAddr;
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// let fixed: SocketAddr = "10.0.0.1:80".parse()?;
+    /// let pool = Arc::new(Pool::new(RoundRobin::new(), vec![BackendSpec::new("fixed", fixed)])?);
+    /// // An IP literal resolves to itself: this asks no server.
+    /// let config = DnsConfig::new(["127.0.0.1:8080"])?.resolver("127.0.0.1:53".parse()?);
+    /// tokio::runtime::Runtime::new()?.block_on(async {
+    ///     let handle = DnsDiscovery::new(config)?.spawn_shared(Arc::clone(&pool))?;
+    ///     while pool.backends().len() < 2 {
+    ///         tokio::time::sleep(Duration::from_millis(5)).await;
+    ///     }
+    ///     let ids: Vec<String> = pool.backends().iter().map(|b| b.id.to_string()).collect();
+    ///     assert_eq!(ids, ["fixed", "127.0.0.1:8080"]);
+    ///     handle.stop();
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// Fails if called outside a tokio runtime.
+    pub fn spawn_shared<S: Strategy>(
+        self,
+        pool: Arc<Pool<S, B>>,
+    ) -> Result<DiscoveryHandle, ConfigError>
+    where
+        B: Clone,
+    {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::Invalid {
+            setting: "dns discovery",
+            why: "DnsDiscovery::spawn_shared runs a tokio task: call it within a tokio runtime"
+                .into(),
+        })?;
+        let refresh = Arc::new(Notify::new());
+        let mut owned = HashSet::new();
+        let task = runtime.spawn(self.follow(
+            Arc::downgrade(&pool),
+            Arc::clone(&refresh),
+            move |config, pool, answers| apply_shared(config, pool, answers, &mut owned),
+        ));
         Ok(DiscoveryHandle { task, refresh })
     }
 
@@ -111,7 +177,12 @@ impl<B: Send + Sync + 'static> DnsDiscovery<B> {
 
     /// The task's loop: look up the names that are due, apply the merged
     /// set if it changed, sleep until the next name is due (or a refresh).
-    async fn follow<S: Strategy>(self, pool: Weak<Pool<S, B>>, refresh: Arc<Notify>) {
+    async fn follow<S: Strategy>(
+        self,
+        pool: Weak<Pool<S, B>>,
+        refresh: Arc<Notify>,
+        mut apply: impl FnMut(&DnsConfig<B>, &Pool<S, B>, &[Option<Vec<Found>>]),
+    ) {
         let config = Arc::clone(&self.config);
         let start = Instant::now();
         // Per name: its last good answer (None until one), when it is due.
@@ -164,21 +235,106 @@ impl<B> fmt::Debug for DnsDiscovery<B> {
 /// The merged set: the names' backends in the configured order, each
 /// address once (the first name's).
 fn merge<B>(config: &DnsConfig<B>, answers: &[Option<Vec<Found>>]) -> Vec<BackendSpec<B>> {
+    merged(config, answers)
+        .into_iter()
+        .map(|(target, f)| spec_of(config, target, f))
+        .collect()
+}
+
+/// The names' addresses in the configured order, each once (the first
+/// name's), with the name that gave it.
+fn merged<'c, B>(
+    config: &'c DnsConfig<B>,
+    answers: &[Option<Vec<Found>>],
+) -> Vec<(&'c DnsTarget, Found)> {
     let mut seen = HashSet::new();
-    let mut specs = Vec::new();
-    for (target, found) in config.targets.iter().zip(answers) {
-        for f in found.iter().flatten() {
-            if !seen.insert(f.addr) {
-                continue;
+    let mut found = Vec::new();
+    for (target, answer) in config.targets.iter().zip(answers) {
+        for f in answer.iter().flatten() {
+            if seen.insert(f.addr) {
+                found.push((target, *f));
             }
-            let mut spec = BackendSpec::new(f.addr, (config.payload)(f.addr, &target.name))
-                .weight(f.weight)
-                .priority(f.priority);
-            spec.max_conns = target.max_conns;
-            specs.push(spec);
         }
     }
-    specs
+    found
+}
+
+/// The backend an address found under `target` becomes.
+fn spec_of<B>(config: &DnsConfig<B>, target: &DnsTarget, f: Found) -> BackendSpec<B> {
+    let mut spec = BackendSpec::new(f.addr, (config.payload)(f.addr, &target.name))
+        .weight(f.weight)
+        .priority(f.priority);
+    spec.max_conns = target.max_conns;
+    spec
+}
+
+/// Applies the names' backends to a pool shared with other sources:
+/// `owned` holds the ids the discovery put there. Its backends that stay
+/// keep their place and payload (their words follow the records), those
+/// gone are removed, new ones go at the end; the others are not touched.
+fn apply_shared<S: Strategy, B: Clone + Send + Sync + 'static>(
+    config: &DnsConfig<B>,
+    pool: &Pool<S, B>,
+    answers: &[Option<Vec<Found>>],
+    owned: &mut HashSet<BackendId>,
+) {
+    let found = merged(config, answers);
+    let mut added = Vec::new();
+    let mut removed = Vec::new();
+    let mut now_owned = HashSet::new();
+    let mut size = 0;
+    let edit = |current: Vec<BackendSpec<B>>| {
+        let others: HashSet<BackendId> = current
+            .iter()
+            .filter(|s| !owned.contains(&s.id))
+            .map(|s| s.id.clone())
+            .collect();
+        // What the names give, by id, except what another source holds.
+        let mut fresh: Vec<(BackendId, &DnsTarget, Found)> = found
+            .iter()
+            .map(|(target, f)| (BackendId::from(f.addr), *target, *f))
+            .filter(|(id, _, _)| !others.contains(id))
+            .collect();
+        let mut changed = false;
+        let mut next = Vec::with_capacity(current.len() + fresh.len());
+        for mut spec in current {
+            if !owned.contains(&spec.id) {
+                next.push(spec);
+                continue;
+            }
+            match fresh.iter().position(|(id, _, _)| *id == spec.id) {
+                Some(at) => {
+                    let (id, target, f) = fresh.remove(at);
+                    let words = (f.weight, f.priority, target.max_conns);
+                    changed |= words != (spec.weight, spec.priority, spec.max_conns);
+                    (spec.weight, spec.priority, spec.max_conns) = words;
+                    now_owned.insert(id);
+                    next.push(spec);
+                }
+                None => removed.push(spec.id),
+            }
+        }
+        for (id, target, f) in fresh {
+            added.push(id.clone());
+            now_owned.insert(id);
+            next.push(spec_of(config, target, f));
+        }
+        size = next.len();
+        (changed || !added.is_empty() || !removed.is_empty()).then_some(next)
+    };
+    let event = match pool.update_with(edit) {
+        Ok(false) => return,
+        Ok(true) => DnsEvent::Updated {
+            added,
+            removed,
+            backends: size,
+        },
+        Err(error) => DnsEvent::Rejected { error },
+    };
+    if matches!(event, DnsEvent::Updated { .. }) {
+        *owned = now_owned;
+    }
+    config.emit(&event);
 }
 
 /// Applies the merged set if it differs from the pool's (ids, weights,

@@ -69,6 +69,10 @@
 //!   the server afresh. When the merged set changes, it goes to
 //!   [`Pool::update`](crate::Pool::update): backends that stay keep their
 //!   in-flight counts, stats and state.
+//! - [`DnsDiscovery::spawn`] owns the pool's whole set;
+//!   [`DnsDiscovery::spawn_shared`] shares it with backends from elsewhere
+//!   (fixed addresses, an operator's) and adds and removes only its own,
+//!   through [`Pool::update_with`](crate::Pool::update_with).
 //! - A failed lookup (NXDOMAIN, SERVFAIL, no records, timeout) keeps that
 //!   name's last good backends and is retried after the minimum interval;
 //!   an SRV name whose target fails fails whole. The first lookup failing

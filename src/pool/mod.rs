@@ -105,7 +105,62 @@ impl<S: Strategy, B: Send + Sync + 'static> Pool<S, B> {
         backends: impl IntoIterator<Item = BackendSpec<B>>,
     ) -> Result<(), ConfigError> {
         let specs = validate(backends)?;
-        let mut retired = self.retired.lock();
+        let retired = self.retired.lock();
+        self.replace(retired, specs)
+    }
+
+    /// Edits the set in place: `edit` gets the current specs (as
+    /// [`Pool::specs`] gives them) and returns the new set, or `None` to
+    /// leave the set as it is; the result is applied as by [`Pool::update`].
+    /// Returns whether the set was replaced.
+    ///
+    /// Other updates wait while `edit` runs, so no change made between
+    /// reading the set and writing it back is lost: this is how two sources
+    /// share one pool (a discovery adding and removing its own backends,
+    /// an operator adding another). `edit` must not update this pool
+    /// itself (it would wait for itself); picks go on meanwhile. On error
+    /// nothing changes.
+    ///
+    /// ```
+    /// use pickwise::{BackendSpec, Pool};
+    /// use pickwise::strategy::RoundRobin;
+    ///
+    /// let pool = Pool::new(RoundRobin::new(), vec![BackendSpec::new("a", "10.0.0.1:80")])?;
+    /// // Add `b` unless it is there already.
+    /// let add_b = |mut specs: Vec<BackendSpec<&'static str>>| {
+    ///     if specs.iter().any(|s| s.id.as_str() == "b") {
+    ///         return None;
+    ///     }
+    ///     specs.push(BackendSpec::new("b", "10.0.0.2:80"));
+    ///     Some(specs)
+    /// };
+    /// assert!(pool.update_with(add_b)?);
+    /// assert!(!pool.update_with(add_b)?);
+    /// assert_eq!(pool.backends().len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn update_with<I>(
+        &self,
+        edit: impl FnOnce(Vec<BackendSpec<B>>) -> Option<I>,
+    ) -> Result<bool, ConfigError>
+    where
+        B: Clone,
+        I: IntoIterator<Item = BackendSpec<B>>,
+    {
+        let retired = self.retired.lock();
+        let Some(backends) = edit(self.specs()) else {
+            return Ok(false);
+        };
+        let specs = validate(backends)?;
+        self.replace(retired, specs).map(|()| true)
+    }
+
+    /// Swaps in a set already validated, under the update lock.
+    fn replace(
+        &self,
+        mut retired: parking_lot::MutexGuard<'_, Retired>,
+        specs: Vec<BackendSpec<B>>,
+    ) -> Result<(), ConfigError> {
         let old = self.current.load_full();
         let old_slots: Vec<Arc<Slot>> = old.slots().cloned().collect();
         let (generation, added) = next_generation(

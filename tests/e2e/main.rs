@@ -2,6 +2,7 @@
 //! Ports come from `:0`; every loop is bounded by a count and a deadline.
 
 mod admin;
+mod flags;
 mod harness;
 
 use std::net::SocketAddr;
@@ -190,7 +191,7 @@ fn bad_command_lines_exit_non_zero_with_a_clear_message() {
             ),
             (
                 with(&["--backend", "localhost"]),
-                &["invalid value 'localhost' for '--backend <SPEC>': bad backend `localhost`: `localhost` is not IP:PORT"],
+                &["invalid value 'localhost' for '--backend <SPEC>': bad backend `localhost`: `localhost` has no port"],
             ),
             (
                 with(&[]),
