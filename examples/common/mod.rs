@@ -1,9 +1,11 @@
 //! What the proxy examples share: their command line, building the pool from
-//! it, and logging backend state changes.
+//! it, logging backend state changes, and polling agents (agents.rs).
 
+pub mod agents;
 pub mod cli;
 pub mod logging;
 
+pub use agents::spawn_agent_pollers;
 pub use cli::{exit_usage, millis};
 
 use std::net::SocketAddr;
@@ -14,7 +16,7 @@ use std::time::Duration;
 use pickwise::hash::HashKey;
 use pickwise::health::{HealthConfig, OutlierConfig, SlowStart};
 use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
-use pickwise::{BackendId, BackendSpec, BackendState, Pool, StateChange};
+use pickwise::{BackendSpec, BackendState, Pool, StateChange};
 
 /// The proxies' balancing flags (see DESIGN.md: a contract tests rely on).
 /// Strategy names, backend specs and hash keys parse through the library.
@@ -123,47 +125,3 @@ pub fn log_change(change: &StateChange) {
 
 /// Keeps the pool behind an `Arc` for the proxy's tasks and threads.
 pub type SharedPool<B = SocketAddr> = Arc<Pool<AnyStrategy, B>>;
-
-/// Polls each backend's agent on a thread of its own and applies the replies.
-/// Plain threads work under any runtime, and agents answer in microseconds.
-pub fn spawn_agent_pollers<B: Send + Sync + 'static>(
-    pool: &SharedPool<B>,
-    backends: &[BackendSpec<SocketAddr>],
-    every: Duration,
-) {
-    for backend in backends {
-        let Some(agent) = backend.agent else { continue };
-        let (pool, id) = (pool.clone(), backend.id.clone());
-        std::thread::spawn(move || {
-            let mut last_problem = String::new();
-            loop {
-                let problem = poll_agent(&pool, &id, agent, every)
-                    .err()
-                    .unwrap_or_default();
-                // Say it once when it starts and once when it clears, not every poll.
-                if problem != last_problem {
-                    match problem.as_str() {
-                        "" => tracing::info!("agent {agent} of {id} answers again"),
-                        _ => tracing::warn!("agent {agent} of {id}: {problem}"),
-                    }
-                    last_problem = problem;
-                }
-                std::thread::sleep(every);
-            }
-        });
-    }
-}
-
-/// Asks one agent once and applies its reply; state changes it causes reach
-/// the pool's observers (and so the log) with the agent's words as reason.
-fn poll_agent<B: Send + Sync + 'static>(
-    pool: &SharedPool<B>,
-    id: &BackendId,
-    agent: SocketAddr,
-    timeout: Duration,
-) -> Result<(), String> {
-    let reply = pickwise::agent::query(agent, timeout).map_err(|e| e.to_string())?;
-    pool.apply_agent_reply(id, reply.as_bytes())
-        .map(|_| ())
-        .map_err(|e| format!("reply `{}`: {e}", reply.trim()))
-}
