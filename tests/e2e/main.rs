@@ -1,7 +1,9 @@
 //! End to end over loopback: the example programs as a user runs them.
 //! Ports come from `:0`; every loop is bounded by a count and a deadline.
 
+mod agents_hold;
 mod harness;
+mod tcp_bounds;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
