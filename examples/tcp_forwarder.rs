@@ -528,13 +528,13 @@ fn raise_open_files_limit(cap: usize) {
             limit.rlim_cur
         }
     };
-    let needed = u64::try_from(cap)
-        .unwrap_or(u64::MAX)
+    let needed = libc::rlim_t::try_from(cap)
+        .unwrap_or(libc::rlim_t::MAX)
         .saturating_mul(2)
         .saturating_add(64);
     if soft == libc::RLIM_INFINITY {
         info!("open files limit: unlimited");
-    } else if (soft as u64) < needed {
+    } else if soft < needed {
         warn!(
             "open files limit: {soft}, below the {needed} that --max-connections {cap} needs: \
              clients past it are refused by the system, not the cap"

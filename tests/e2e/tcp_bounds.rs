@@ -109,7 +109,7 @@ fn idle_clients(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
 
 /// Raises this process's open-files limit to its hard limit, so holding
 /// hundreds of connections (both ends are here) does not fail for it.
-fn raise_open_files_limit(needed: u64) {
+fn raise_open_files_limit(needed: libc::rlim_t) {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -121,7 +121,7 @@ fn raise_open_files_limit(needed: u64) {
         assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
     }
     assert!(
-        limit.rlim_cur == libc::RLIM_INFINITY || limit.rlim_cur as u64 >= needed,
+        limit.rlim_cur == libc::RLIM_INFINITY || limit.rlim_cur >= needed,
         "this test needs {needed} open files; the hard limit is {}",
         limit.rlim_cur
     );
