@@ -455,16 +455,16 @@ impl Registry {
             return;
         }
         warn!(
-            "connection cap reached ({} open, --max-connections): {} clients admitted by closing \
-             the connection idle the longest, {} refused (none idle for {} ms){}",
+            "connection cap reached ({} open, --max-connections){}: {} clients admitted by \
+             closing the connection idle the longest, {} refused (no connection idle for {} ms)",
             self.cap,
+            match log.logged {
+                Some(at) => format!(", in the last {} ms", now.duration_since(at).as_millis()),
+                None => String::new(),
+            },
             log.evicted,
             log.refused,
             EVICT_AFTER_IDLE.as_millis(),
-            match log.logged {
-                Some(at) => format!(" in the last {} ms", now.duration_since(at).as_millis()),
-                None => String::new(),
-            }
         );
         *log = CapLog {
             logged: Some(now),

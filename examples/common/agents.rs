@@ -7,7 +7,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pickwise::agent::{AgentError, Capacity};
 use pickwise::strategy::WEIGHT_UNIT;
@@ -62,8 +62,8 @@ struct Poller<B> {
     pool: SharedPool<B>,
     id: BackendId,
     agent: SocketAddr,
-    /// The failure going on, and how many polls it has lasted.
-    problem: Option<(Problem, u64)>,
+    /// The failure going on, how many polls it has lasted and since when.
+    problem: Option<(Problem, u64, Instant)>,
     /// The capacity last logged at info or above; the configured weight
     /// (100%) at start.
     capacity: Capacity,
@@ -106,7 +106,7 @@ impl<B: Send + Sync + 'static> Poller<B> {
                 return self.failed(problem, || format!("reply `{}`: {e}", reply.trim()));
             }
         };
-        if let Some((_, polls)) = self.problem.take() {
+        if let Some((_, polls, _)) = self.problem.take() {
             tracing::info!("agent {agent} of {id} answers again (after {polls} failed polls)");
         }
         if let Some(capacity) = report.capacity {
@@ -114,18 +114,39 @@ impl<B: Send + Sync + 'static> Poller<B> {
         }
     }
 
-    /// Logs a failed poll if its kind differs from the one going on.
+    /// Logs a failed poll if its kind differs from the one going on, and
+    /// the end of the agent's last capacity report once the pool has let it
+    /// expire (the pollers' pools keep the default expiry).
     fn failed(&mut self, problem: Problem, describe: impl FnOnce() -> String) {
-        match &mut self.problem {
-            Some((kind, polls)) if *kind == problem => *polls += 1,
-            _ => {
-                let (agent, id) = (self.agent, &self.id);
+        let (agent, id) = (self.agent, &self.id);
+        let since = match &mut self.problem {
+            Some((kind, polls, since)) if *kind == problem => {
+                *polls += 1;
+                *since
+            }
+            Some((_, _, since)) => {
+                let since = *since;
+                tracing::warn!("agent {agent} of {id}: {}", describe());
+                self.problem = Some((problem, 1, since));
+                since
+            }
+            None => {
                 tracing::warn!(
                     "agent {agent} of {id}: {} (logged once until it changes)",
                     describe()
                 );
-                self.problem = Some((problem, 1));
+                self.problem = Some((problem, 1, Instant::now()));
+                return;
             }
+        };
+        let configured = Capacity::Percent(100);
+        if self.capacity != configured && since.elapsed() >= pickwise::agent::DEFAULT_EXPIRY {
+            tracing::info!(
+                "agent {agent} of {id}: its last report ({}) expired; {id} is back at its \
+                 configured weight",
+                describe_capacity(self.capacity)
+            );
+            self.capacity = configured;
         }
     }
 
@@ -144,7 +165,7 @@ impl<B: Send + Sync + 'static> Poller<B> {
             return;
         }
         let (agent, id) = (self.agent, &self.id);
-        let (old_text, new_text) = (describe(old), describe(capacity));
+        let (old_text, new_text) = (describe_capacity(old), describe_capacity(capacity));
         let weights = match (before, self.weight()) {
             (Some(before), Some(after)) => format!(" (weight {before:.2} -> {after:.2})"),
             _ => String::new(),
@@ -169,7 +190,7 @@ impl<B: Send + Sync + 'static> Poller<B> {
 }
 
 /// `75%` or `weight 3`.
-fn describe(capacity: Capacity) -> String {
+fn describe_capacity(capacity: Capacity) -> String {
     match capacity {
         Capacity::Percent(p) => format!("{p}%"),
         Capacity::Weight(w) => format!("weight {w}"),
