@@ -129,6 +129,15 @@ fn main() {
 async fn serve(args: Args, pool: SharedPool, listener: std::net::TcpListener) -> io::Result<()> {
     let listener = TcpListener::from_std(listener)?;
     println!("listening on {}", listener.local_addr()?);
+    info!(
+        "{} runtime threads, at most {} connections, idle timeout {}",
+        tokio::runtime::Handle::current().metrics().num_workers(),
+        args.proxy.max_connections,
+        match args.idle_timeout.as_millis() {
+            0 => "off".to_owned(),
+            ms => format!("{ms} ms"),
+        }
+    );
     common::spawn_agent_pollers(&pool, &args.proxy.backends, args.proxy.agent_interval);
     let limits = Arc::new(Limits {
         registry: Registry::new(args.proxy.max_connections.get()),

@@ -242,3 +242,32 @@ fn five_hundred_idle_connections_keep_the_forwarder_on_a_bounded_number_of_threa
     assert!(echoes(&mut client, b"hello\n").unwrap());
     assert_eq!(held.len(), 500);
 }
+
+#[test]
+fn the_forwarders_bounds_are_flags_listed_in_help_and_a_zero_connect_timeout_is_refused() {
+    let program = crate::harness::example("tcp_forwarder");
+    let help = std::process::Command::new(&program)
+        .arg("--help")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--idle-timeout-ms <MS>",
+        "--connect-timeout-ms <MS>",
+        "--threads <N>",
+        "--max-connections <N>",
+    ] {
+        assert!(text.contains(flag), "--help lacks {flag}: {text}");
+    }
+    let refused = std::process::Command::new(&program)
+        .args(["--listen", "127.0.0.1:0", "--strategy", "round-robin"])
+        .args(["--backend", "127.0.0.1:1", "--connect-timeout-ms", "0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("invalid value '0' for '--connect-timeout-ms <MS>': must be above 0"),
+        "{stderr}"
+    );
+}
