@@ -1,12 +1,14 @@
 //! What the proxy examples share: their command line, building the pool from
 //! it (or from a config file), following host names through DNS, active
-//! health checks, and logging backend state changes.
+//! health checks, polling agents, and logging backend state changes.
 //!
 //! Files: `cli` (helpers every program shares), `logging`, `backends`
 //! (`--backend` by address or by name), `config` (`--config FILE`),
-//! `checks` (`--health-check`), `discovery` (host names through DNS).
+//! `checks` (`--health-check`), `discovery` (host names through DNS),
+//! `agents` (polling agents), `admin` (the status page).
 
 pub mod admin;
+pub mod agents;
 pub mod backends;
 pub mod checks;
 pub mod cli;
@@ -14,6 +16,7 @@ pub mod config;
 pub mod discovery;
 pub mod logging;
 
+pub use agents::spawn_agent_pollers;
 pub use cli::{exit_usage, millis};
 
 use std::collections::HashMap;
@@ -318,47 +321,3 @@ pub fn log_change(change: &StateChange) {
 
 /// Keeps the pool behind an `Arc` for the proxy's tasks and threads.
 pub type SharedPool<B = SocketAddr> = Arc<Pool<AnyStrategy, B>>;
-
-/// Polls each backend's agent on a thread of its own and applies the replies.
-/// Plain threads work under any runtime, and agents answer in microseconds.
-pub fn spawn_agent_pollers<B: Send + Sync + 'static>(
-    pool: &SharedPool<B>,
-    backends: &[BackendSpec<SocketAddr>],
-    every: Duration,
-) {
-    for backend in backends {
-        let Some(agent) = backend.agent else { continue };
-        let (pool, id) = (pool.clone(), backend.id.clone());
-        std::thread::spawn(move || {
-            let mut last_problem = String::new();
-            loop {
-                let problem = poll_agent(&pool, &id, agent, every)
-                    .err()
-                    .unwrap_or_default();
-                // Say it once when it starts and once when it clears, not every poll.
-                if problem != last_problem {
-                    match problem.as_str() {
-                        "" => tracing::info!("agent {agent} of {id} answers again"),
-                        _ => tracing::warn!("agent {agent} of {id}: {problem}"),
-                    }
-                    last_problem = problem;
-                }
-                std::thread::sleep(every);
-            }
-        });
-    }
-}
-
-/// Asks one agent once and applies its reply; state changes it causes reach
-/// the pool's observers (and so the log) with the agent's words as reason.
-fn poll_agent<B: Send + Sync + 'static>(
-    pool: &SharedPool<B>,
-    id: &BackendId,
-    agent: SocketAddr,
-    timeout: Duration,
-) -> Result<(), String> {
-    let reply = pickwise::agent::query(agent, timeout).map_err(|e| e.to_string())?;
-    pool.apply_agent_reply(id, reply.as_bytes())
-        .map(|_| ())
-        .map_err(|e| format!("reply `{}`: {e}", reply.trim()))
-}

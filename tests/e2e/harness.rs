@@ -166,6 +166,11 @@ impl Program {
         }
     }
 
+    /// Its process id (e.g. to read /proc/PID/status).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -2,8 +2,10 @@
 //! Ports come from `:0`; every loop is bounded by a count and a deadline.
 
 mod admin;
+mod agents_hold;
 mod flags;
 mod harness;
+mod tcp_bounds;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
