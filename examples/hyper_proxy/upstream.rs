@@ -154,21 +154,34 @@ impl Backend {
 
     /// Sends `request` over an idle connection, or a new one (connecting
     /// within `connect_timeout`); returns the response head and the
-    /// connection's lease. On failure the request comes back if it never
-    /// left (no connection, or a pooled connection that closed first), so
-    /// it can go elsewhere.
+    /// connection's lease. A pooled connection the backend closed before the
+    /// request went out (the race every keep-alive client meets) is no
+    /// failure: the request goes again on a new connection. On failure the
+    /// request comes back if it never left (no connection), so it can go
+    /// elsewhere.
     pub async fn send(
         &self,
-        request: Request<Body>,
+        mut request: Request<Body>,
         connect_timeout: Duration,
     ) -> Result<(Response<Incoming>, Lease), (UpstreamError, Option<Request<Body>>)> {
-        let mut conn = match self.checkout().await {
-            Some(conn) => conn,
-            None => match connect(self.addr, connect_timeout).await {
-                Ok(conn) => conn,
-                Err(e) => return Err((e, Some(request))),
-            },
+        if let Some(conn) = self.checkout().await {
+            match self.send_on(conn, request).await {
+                Err((_, Some(unsent))) => request = unsent,
+                done => return done,
+            }
+        }
+        let conn = match connect(self.addr, connect_timeout).await {
+            Ok(conn) => conn,
+            Err(e) => return Err((e, Some(request))),
         };
+        self.send_on(conn, request).await
+    }
+
+    async fn send_on(
+        &self,
+        mut conn: Conn,
+        request: Request<Body>,
+    ) -> Result<(Response<Incoming>, Lease), (UpstreamError, Option<Request<Body>>)> {
         let response = conn
             .sender
             .try_send_request(request)
