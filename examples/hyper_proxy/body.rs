@@ -97,8 +97,21 @@ pub struct ClientBodyError(pub hyper::Error);
 
 impl fmt::Display for ClientBodyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the client's request body failed: {}", self.0)
+        f.write_str("the client's request body failed")
     }
+}
+
+/// An error and its causes, `: `-separated (hyper keeps the telling part,
+/// e.g. "invalid chunk size", in a cause).
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
 }
 
 impl std::error::Error for ClientBodyError {
@@ -158,6 +171,9 @@ pub struct Relay {
     /// The longest pause allowed between two frames.
     stall: Duration,
     timer: Pin<Box<Sleep>>,
+    /// The proxy asked for the next frame and has not had it: the timer
+    /// runs (a client slow to read is no stalled backend).
+    waiting: bool,
     started: Instant,
     done: bool,
 }
@@ -188,6 +204,7 @@ impl Relay {
     ) -> Self {
         let mut relay = Relay {
             timer: Box::pin(tokio::time::sleep(stall)),
+            waiting: false,
             done: false,
             inner,
             pick,
@@ -215,7 +232,7 @@ impl Relay {
         self.done = true;
         let id = self.pick.id().clone();
         if self.upload.failed() {
-            info!("{id}: response ended early after the client's request body failed ({what}); not counted against {id}");
+            info!("{id}: the response ended early after the client's request body failed ({what}); not counted against the backend");
         } else {
             warn!("{id}: {kind} ({what}); the client's response is cut off");
             self.pick.record_late_failure(kind, self.started.elapsed());
@@ -236,13 +253,16 @@ impl HttpBody for Relay {
         if this.done {
             return Poll::Ready(None);
         }
+        if !this.waiting {
+            this.waiting = true;
+            let limit = tokio::time::Instant::now() + this.stall;
+            this.timer.as_mut().reset(limit);
+        }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
+                this.waiting = false;
                 if this.inner.is_end_stream() {
                     this.finish();
-                } else {
-                    let next = tokio::time::Instant::now() + this.stall;
-                    this.timer.as_mut().reset(next);
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
@@ -251,11 +271,7 @@ impl HttpBody for Relay {
                 Poll::Ready(None)
             }
             Poll::Ready(Some(Err(e))) => {
-                let what = match std::error::Error::source(&e) {
-                    Some(cause) => format!("{e}: {cause}"),
-                    None => e.to_string(),
-                };
-                Poll::Ready(Some(Err(this.fail(FailureKind::BodyCut, what))))
+                Poll::Ready(Some(Err(this.fail(FailureKind::BodyCut, chain(&e)))))
             }
             Poll::Pending => match this.timer.as_mut().poll(cx) {
                 Poll::Ready(()) => {

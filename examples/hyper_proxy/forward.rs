@@ -30,7 +30,7 @@ use hyper::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use pickwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
 use tracing::{info, warn};
 
-use crate::body::{Body, Relay, Upload, UploadState};
+use crate::body::{chain, Body, Relay, Upload, UploadState};
 use crate::common::SharedPool;
 use crate::headers::remove_hop_by_hop;
 use crate::upstream::{Backend, Lease, UpstreamError};
@@ -261,10 +261,11 @@ fn client_fault(
     error: &UpstreamError,
 ) -> Response<Body> {
     pick.record(Outcome::client_fault(started.elapsed()));
-    let cause = error
-        .body_error()
-        .map_or_else(|| error.to_string(), |e| e.to_string());
-    info!("{}: {cause}; not counted against {}", pick.id(), pick.id());
+    let cause = error.body_error().map_or_else(|| error.to_string(), chain);
+    info!(
+        "{}: a client fault, not counted against the backend: {cause}",
+        pick.id()
+    );
     text(StatusCode::BAD_REQUEST, &format!("{cause}\n"))
 }
 
@@ -291,10 +292,11 @@ async fn body_of(
     match tokio::time::timeout_at(deadline.into(), limited.collect()).await {
         Ok(Ok(collected)) => Ok((Payload::Whole(collected.to_bytes()), UploadState::done())),
         Ok(Err(e)) => {
-            info!("a request body could not be read: {e}");
+            let cause = chain(&*e);
+            info!("a request body could not be read: {cause}");
             Err(text(
                 StatusCode::BAD_REQUEST,
-                &format!("the request body could not be read: {e}\n"),
+                &format!("the request body could not be read: {cause}\n"),
             ))
         }
         Err(_) => Err(text(

@@ -98,10 +98,7 @@ impl std::fmt::Display for UpstreamError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             UpstreamError::Connect(e) => write!(f, "connect: {e}"),
-            UpstreamError::Send(e) => match std::error::Error::source(e) {
-                Some(cause) => write!(f, "{e}: {cause}"),
-                None => write!(f, "{e}"),
-            },
+            UpstreamError::Send(e) => f.write_str(&crate::body::chain(e)),
         }
     }
 }
