@@ -82,11 +82,11 @@ struct Args {
     timeout: Duration,
     /// How long one try waits for a response head when a retry on another
     /// backend could follow (then the request goes there)
-    #[arg(long = "try-timeout-ms", value_name = "MS", default_value = "2000", value_parser = millis)]
+    #[arg(long = "try-timeout-ms", value_name = "MS", default_value = "2000", value_parser = positive_millis)]
     try_timeout: Duration,
     /// The longest pause allowed inside a response body (the client's
     /// response is then cut off and the backend counted as failed)
-    #[arg(long = "body-timeout-ms", value_name = "MS", default_value = "10000", value_parser = millis)]
+    #[arg(long = "body-timeout-ms", value_name = "MS", default_value = "10000", value_parser = positive_millis)]
     body_timeout: Duration,
     /// How long a client has to send a request head
     #[arg(long = "header-timeout-ms", value_name = "MS", default_value = "10000", value_parser = millis)]
@@ -94,6 +94,15 @@ struct Args {
     /// Runtime threads (1: a single-threaded runtime) [default: one per core]
     #[arg(long, value_name = "N")]
     threads: Option<NonZeroUsize>,
+}
+
+/// Milliseconds, at least 1.
+fn positive_millis(text: &str) -> Result<Duration, String> {
+    match millis(text) {
+        Ok(duration) if duration.is_zero() => Err("must be at least 1".to_owned()),
+        Ok(duration) => Ok(duration),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// How long connecting to a backend may take, at most (and at most half a

@@ -499,3 +499,30 @@ fn a_chunked_post_body_arrives_whole_at_the_backend() {
         put.text
     );
 }
+
+#[test]
+fn hyper_proxy_takes_try_and_body_timeouts_and_refuses_zero() {
+    let help = std::process::Command::new(crate::harness::example("hyper_proxy"))
+        .arg("--help")
+        .output()
+        .expect("run hyper_proxy --help");
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in ["--try-timeout-ms <MS>", "--body-timeout-ms <MS>"] {
+        assert!(text.contains(flag), "--help lacks {flag}: {text}");
+    }
+    for flag in ["--try-timeout-ms", "--body-timeout-ms"] {
+        let refused = std::process::Command::new(crate::harness::example("hyper_proxy"))
+            .args(["--listen", "127.0.0.1:0", "--strategy", "round-robin"])
+            .args(["--backend", "127.0.0.1:1", flag, "0"])
+            .output()
+            .expect("run hyper_proxy");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{flag} 0: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "invalid value '0' for '{flag} <MS>': must be at least 1"
+            )),
+            "{stderr}"
+        );
+    }
+}
