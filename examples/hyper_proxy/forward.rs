@@ -11,9 +11,10 @@
 //!   chunked bodies are streamed and not retried once sent).
 //! - Time: a try that could be retried waits `--try-timeout-ms` for the head,
 //!   counted while the backend has the turn (not while the client is still
-//!   uploading); the last possible try waits until `--timeout-ms` from the
-//!   request's arrival. A try that times out is the backend's failure
-//!   ("response timed out"); 504 when no try answered in time.
+//!   uploading), then goes to another backend if one can be picked (else it
+//!   waits on); the last possible try waits until `--timeout-ms` from the
+//!   request's arrival. A try given up is the backend's failure ("response
+//!   timed out"); 504 when no try answered in time.
 //! - Blame: a request body that fails (malformed chunks, an upload the
 //!   client aborted) or an upload still stalled at `--timeout-ms` is the
 //!   client's fault: recorded as `Outcome::client_fault`, answered 400 or
@@ -91,7 +92,8 @@ impl Head {
 enum Try {
     Answered(Response<Incoming>, Lease),
     Failed(UpstreamError, Option<Request<Body>>),
-    TimedOut,
+    /// No head in time; with the backend to try next, if there is one.
+    TimedOut(Option<Pick<Backend>>),
     /// The client was still uploading at the request's deadline.
     ClientStalled,
 }
@@ -120,12 +122,13 @@ impl Proxy {
         let mut tried: Vec<BackendId> = Vec::new();
         let mut last_error = String::new();
         let mut timed_out = false;
+        let mut next: Option<Pick<Backend>> = None;
         while tried.len() < MAX_TRIES {
             let Some(mut request) = head.request(&mut payload) else {
                 break;
             };
             let ctx = Context::new().client(client).exclude(&tried);
-            let mut pick = match self.pool.pick(&ctx) {
+            let mut pick = match next.take().map_or_else(|| self.pool.pick(&ctx), Ok) {
                 Ok(pick) => pick,
                 Err(none) if tried.is_empty() => {
                     return text(StatusCode::BAD_GATEWAY, &format!("{none}\n"))
@@ -136,15 +139,16 @@ impl Proxy {
                 let host = pick.backend().host().clone();
                 request.headers_mut().insert(HOST, host);
             }
-            // The try's own time only matters if another try may follow.
-            let limit = match replayable && tried.len() + 1 < MAX_TRIES {
-                true => self.try_timeout,
-                false => self.timeout,
-            };
             let started = Instant::now();
             let id = pick.id().clone();
+            // The try's own time only matters if another try may follow.
+            let retry = (replayable && tried.len() + 1 < MAX_TRIES).then(|| {
+                let mut others = tried.clone();
+                others.push(id.clone());
+                (client, others)
+            });
             match self
-                .try_once(&pick, request, &upload, limit, deadline)
+                .try_once(&pick, request, &upload, retry, deadline)
                 .await
             {
                 Try::Answered(response, lease) => {
@@ -168,7 +172,7 @@ impl Proxy {
                         (None, _) => break,
                     }
                 }
-                Try::TimedOut => {
+                Try::TimedOut(elsewhere) => {
                     let waited = started.elapsed();
                     pick.record(Outcome::failure(FailureKind::Timeout, waited));
                     warn!(
@@ -177,7 +181,8 @@ impl Proxy {
                     );
                     last_error = format!("{id} did not answer within {waited:?}");
                     timed_out = true;
-                    if !replayable || Instant::now() >= deadline {
+                    next = elsewhere;
+                    if next.is_none() {
                         break;
                     }
                 }
@@ -204,35 +209,53 @@ impl Proxy {
         )
     }
 
-    /// Sends one try and waits for its head: `limit` of the backend's time,
-    /// extended while the client is the one holding the upload up, never
-    /// past the request's `deadline`.
+    /// Sends one try and waits for its head, never past the request's
+    /// `deadline`. With `retry` (the client, and the backends tried
+    /// including this one), the backend has the try timeout, after which
+    /// the try is given up if another backend can be picked (returned with
+    /// the timeout); with none to go to, it waits on. Time in which the
+    /// client holds its upload up is not counted against the backend.
     async fn try_once(
         &self,
         pick: &Pick<Backend>,
         request: Request<Body>,
         upload: &UploadState,
-        limit: Duration,
+        retry: Option<(IpAddr, Vec<BackendId>)>,
         deadline: Instant,
     ) -> Try {
         let sent = pick.backend().send(request, self.connect_timeout);
         tokio::pin!(sent);
+        let limit = match retry {
+            Some(_) => self.try_timeout,
+            None => self.timeout,
+        };
         let mut until = Instant::now() + limit;
         loop {
-            let wake = until.min(deadline);
-            match tokio::time::timeout_at(wake.into(), &mut sent).await {
+            match tokio::time::timeout_at(until.min(deadline).into(), &mut sent).await {
                 Ok(Ok((response, lease))) => return Try::Answered(response, lease),
                 Ok(Err((error, unsent))) => return Try::Failed(error, unsent),
-                Err(_) if upload.waiting_on_client() => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return Try::ClientStalled;
-                    }
-                    // The client's time, not the backend's.
-                    until = now + limit;
-                }
-                Err(_) => return Try::TimedOut,
+                Err(_) => {}
             }
+            let now = Instant::now();
+            if upload.waiting_on_client() {
+                if now >= deadline {
+                    return Try::ClientStalled;
+                }
+                // The client's time, not the backend's.
+                until = now + limit;
+                continue;
+            }
+            if now >= deadline {
+                return Try::TimedOut(None);
+            }
+            if let Some((client, tried)) = &retry {
+                let others = Context::new().client(*client).exclude(tried);
+                if let Ok(elsewhere) = self.pool.pick(&others) {
+                    return Try::TimedOut(Some(elsewhere));
+                }
+            }
+            // Nowhere else to go: this backend may still answer in time.
+            until = deadline;
         }
     }
 

@@ -526,3 +526,23 @@ fn hyper_proxy_takes_try_and_body_timeouts_and_refuses_zero() {
         );
     }
 }
+
+#[test]
+fn a_slow_backend_with_no_other_to_go_to_is_waited_for_past_the_try_timeout() {
+    // 1.5 s of work against a 0.5 s try timeout: with nowhere else to go
+    // the proxy waits for the answer, within the 10 s request timeout.
+    let slow = worker("slow", &["--delay-ms", "1500"]);
+    let front = proxy(
+        "hyper_proxy",
+        "round-robin",
+        &[slow.addr.to_string()],
+        &["--try-timeout-ms", "500"],
+    );
+    let reply = get(front.addr, "/").expect("GET through the proxy");
+    assert_eq!((reply.status, reply.name()), (200, "slow"), "{reply:?}");
+    let blamed: Vec<String> = settled_log(&front)
+        .into_iter()
+        .filter(|l| l.contains("timed out"))
+        .collect();
+    assert!(blamed.is_empty(), "{blamed:?}");
+}
