@@ -160,8 +160,8 @@ impl Proxy {
                         return client_fault(&mut pick, started, &error);
                     }
                     let kind = error.failure_kind();
-                    pick.record(Outcome::failure(kind, started.elapsed()));
                     warn!("{id}: {kind} ({error})");
+                    pick.record(Outcome::failure(kind, started.elapsed()));
                     last_error = format!("{id}: {kind}");
                     timed_out = false;
                     match (unsent, &mut payload) {
@@ -174,11 +174,11 @@ impl Proxy {
                 }
                 Try::TimedOut(elsewhere) => {
                     let waited = started.elapsed();
-                    pick.record(Outcome::failure(FailureKind::Timeout, waited));
                     warn!(
                         "{id}: {} (no response head within {waited:?})",
                         FailureKind::Timeout
                     );
+                    pick.record(Outcome::failure(FailureKind::Timeout, waited));
                     last_error = format!("{id} did not answer within {waited:?}");
                     timed_out = true;
                     next = elsewhere;

@@ -218,14 +218,11 @@ fn settled_log(program: &Program) -> Vec<String> {
 
 /// The proxy in front of one worker, passive health strict enough that
 /// three failures would eject it for a minute.
-fn strict_proxy_over_one_worker() -> (Program, Program) {
+fn strict_proxy_over_one_worker(extra: &[&str]) -> (Program, Program) {
     let w = worker("w1", &[]);
-    let front = proxy(
-        "hyper_proxy",
-        "round-robin",
-        &[w.addr.to_string()],
-        &["--failures", "3", "--eject-ms", "60000"],
-    );
+    let mut flags = vec!["--failures", "3", "--eject-ms", "60000"];
+    flags.extend_from_slice(extra);
+    let front = proxy("hyper_proxy", "round-robin", &[w.addr.to_string()], &flags);
     (w, front)
 }
 
@@ -243,7 +240,7 @@ fn assert_still_up(front: &Program) {
 
 #[test]
 fn forty_posts_with_malformed_chunked_bodies_get_400_and_leave_the_backend_up() {
-    let (_w, front) = strict_proxy_over_one_worker();
+    let (_w, front) = strict_proxy_over_one_worker(&[]);
     for i in 0..40 {
         let got = send(
             front.addr,
@@ -259,7 +256,7 @@ fn forty_posts_with_malformed_chunked_bodies_get_400_and_leave_the_backend_up() 
 
 #[test]
 fn forty_uploads_aborted_by_the_client_get_400_and_leave_the_backend_up() {
-    let (_w, front) = strict_proxy_over_one_worker();
+    let (_w, front) = strict_proxy_over_one_worker(&[]);
     for i in 0..40 {
         // 10 of the 100 000 bytes announced, then the client stops sending.
         let got = send(
@@ -269,6 +266,30 @@ fn forty_uploads_aborted_by_the_client_get_400_and_leave_the_backend_up() {
             Duration::from_secs(15),
         );
         assert_eq!(got.status(), Some(400), "upload {i}: {}", got.text);
+    }
+    assert_still_up(&front);
+}
+
+#[test]
+fn uploads_the_client_stalls_get_408_and_leave_the_backend_up() {
+    // The request's 1 s runs out while the client still owes 90 bytes.
+    let (_w, front) = strict_proxy_over_one_worker(&["--timeout-ms", "1000"]);
+    for i in 0..4 {
+        let mut stream = TcpStream::connect_timeout(&front.addr, Duration::from_secs(5)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        stream
+            .write_all(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123456789")
+            .unwrap();
+        let mut text = Vec::new();
+        let ended = stream.read_to_end(&mut text).map(drop);
+        let got = Received {
+            text: String::from_utf8_lossy(&text).into_owned(),
+            ended,
+        };
+        assert!(!got.timed_out(), "upload {i}: no answer: {}", got.text);
+        assert_eq!(got.status(), Some(408), "upload {i}: {}", got.text);
     }
     assert_still_up(&front);
 }
