@@ -6,7 +6,8 @@
 //!     --backend 127.0.0.1:8001 --backend 127.0.0.1:8002,weight=2[,agent=127.0.0.1:9002] \
 //!     [--hash-key HEX] [--eject-ms N] [--failures N] [--agent-interval-ms N] \
 //!     [--resolver HOST:PORT] [--health-check tcp|http:PATH] [--health-interval-ms N] \
-//!     [--timeout-ms N] [--header-timeout-ms N] [--max-connections N] [--threads N] \
+//!     [--timeout-ms N] [--try-timeout-ms N] [--body-timeout-ms N] \
+//!     [--header-timeout-ms N] [--max-connections N] [--threads N] \
 //!     [--log-level FILTER]
 //! cargo run --release --example hyper_proxy -- --listen 127.0.0.1:9091 --config examples/pool.toml
 //! ```
@@ -28,12 +29,22 @@
 //!   up to ten times it); every backend state change is logged
 //!   with its reason (connection refused, timed out, unreachable, agent said
 //!   drain). Agents (`agent=ADDR`) are polled every `--agent-interval-ms`.
-//! - A request that never reached a backend (connection refused or timed
-//!   out, a pooled connection closed before sending), and a bodiless GET,
-//!   HEAD or OPTIONS that failed before any response byte (a pooled
-//!   connection reset under it), is retried once on another backend (the
-//!   first is excluded); 502 with a clear body when none can serve, 504 when
-//!   the backend does not answer within `--timeout-ms`.
+//! - Each try waits `--try-timeout-ms` (2 s) for the response head when a
+//!   retry could follow, then goes once to another backend: requests that
+//!   never reached a backend, and idempotent ones (GET, HEAD, OPTIONS, PUT,
+//!   DELETE, TRACE) with no body or a small one buffered whole (forward.rs).
+//!   The whole request has `--timeout-ms` (10 s); 504 when no backend
+//!   answered in time, 502 with a clear body when none could serve.
+//! - Upstream sockets have TCP keepalive and `TCP_USER_TIMEOUT`; idle
+//!   connections older than 10 s are closed, not reused (upstream.rs).
+//! - A response body that pauses longer than `--body-timeout-ms` (10 s), or
+//!   is cut short by the backend, is the backend's late failure, logged with
+//!   its id; the client's response is aborted, never passed off as whole
+//!   (body.rs).
+//! - A request body that fails (malformed chunks, an aborted upload) is the
+//!   client's fault: 400, recorded as such, never against the backend.
+//! - Hop-by-hop headers are removed both ways (headers.rs); chunked request
+//!   bodies are streamed on.
 //! - `X-Forwarded-For` is appended; the client address feeds `source-ip-hash`.
 //! - Request heads must arrive within `--header-timeout-ms` (10 s); at most `--max-connections`
 //!   client connections are served at once; Ctrl-C shuts down gracefully.
@@ -42,31 +53,30 @@
 //!   forwards to, so `POST /admin/drain` through the proxy is an ordinary
 //!   request.
 
+#[path = "hyper_proxy/body.rs"]
+mod body;
 #[path = "common/mod.rs"]
 mod common;
+#[path = "hyper_proxy/forward.rs"]
+mod forward;
+#[path = "hyper_proxy/headers.rs"]
+mod headers;
 #[path = "hyper_proxy/upstream.rs"]
 mod upstream;
 
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
 use common::{millis, ProxyArgs, SharedPool};
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full};
-use hyper::body::Body as _;
-use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, HOST};
-use hyper::{Method, Request, Response, StatusCode};
+use forward::Proxy;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use pickwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
-use upstream::{Lease, Upstreams};
+use upstream::Backend;
 
 /// An HTTP reverse proxy balancing with any pickwise strategy.
 #[derive(Parser)]
@@ -77,6 +87,14 @@ struct Args {
     /// How long a backend has to answer a request (504 after)
     #[arg(long = "timeout-ms", value_name = "MS", default_value = "10000", value_parser = millis)]
     timeout: Duration,
+    /// How long one try waits for a response head when a retry on another
+    /// backend could follow (then the request goes there)
+    #[arg(long = "try-timeout-ms", value_name = "MS", default_value = "2000", value_parser = positive_millis)]
+    try_timeout: Duration,
+    /// The longest pause allowed inside a response body (the client's
+    /// response is then cut off and the backend counted as failed)
+    #[arg(long = "body-timeout-ms", value_name = "MS", default_value = "10000", value_parser = positive_millis)]
+    body_timeout: Duration,
     /// How long a client has to send a request head
     #[arg(long = "header-timeout-ms", value_name = "MS", default_value = "10000", value_parser = millis)]
     header_timeout: Duration,
@@ -85,47 +103,26 @@ struct Args {
     threads: Option<NonZeroUsize>,
 }
 
-type Body = BoxBody<Bytes, hyper::Error>;
-
-/// A backend as the proxy keeps it: where it is, its slot in the connection
-/// pool, and its `Host` value ready made.
-#[derive(Clone)]
-struct Backend {
-    addr: SocketAddr,
-    index: usize,
-    host: HeaderValue,
+/// Milliseconds, at least 1.
+fn positive_millis(text: &str) -> Result<Duration, String> {
+    match millis(text) {
+        Ok(duration) if duration.is_zero() => Err("must be at least 1".to_owned()),
+        Ok(duration) => Ok(duration),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
+/// How long connecting to a backend may take, at most (and at most half a
+/// try's time, so a backend that drops SYNs is logged as such and the
+/// request retried).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Backend addresses whose idle connections are kept.
-const UPSTREAM_SLOTS: usize = 4096;
-
-/// What every connection task needs.
-struct Proxy {
-    pool: SharedPool<Backend>,
-    upstreams: Arc<Upstreams>,
-    timeout: Duration,
-}
 
 fn main() {
     let args = Args::parse();
     args.proxy.log.init();
-    // Each address gets a slot of idle connections, numbered as addresses
-    // first appear (DNS may bring more later); past UPSTREAM_SLOTS a
-    // backend's connections are not kept.
-    let slots = std::sync::Mutex::new(std::collections::HashMap::new());
-    let backend = move |addr: SocketAddr| {
-        let mut slots = slots.lock().unwrap_or_else(|e| e.into_inner());
-        let next = slots.len();
-        Backend {
-            addr,
-            index: *slots.entry(addr).or_insert(next),
-            host: HeaderValue::from_str(&addr.to_string()).expect("an address is a valid header"),
-        }
-    };
     let pool = args
         .proxy
-        .pool(backend)
+        .pool(Backend::new)
         .unwrap_or_else(|e| e.exit::<Args>());
     // One thread needs no work stealing: a current-thread runtime spares the
     // cross-thread queues and wakeups.
@@ -156,7 +153,7 @@ async fn serve(args: Args, pool: SharedPool<Backend>) -> std::io::Result<()> {
         )
     })?;
     println!("listening on {}", listener.local_addr()?);
-    common::admin::start(args.proxy.admin.as_deref(), &pool, |b| b.addr)?;
+    common::admin::start(args.proxy.admin.as_deref(), &pool, Backend::addr)?;
     common::spawn_agent_pollers(
         &pool,
         &args.proxy.fixed_backends(),
@@ -165,10 +162,12 @@ async fn serve(args: Args, pool: SharedPool<Backend>) -> std::io::Result<()> {
 
     let proxy = Arc::new(Proxy {
         pool,
-        // Connecting must give up well inside the request's own timeout, so a
-        // backend that drops SYNs is logged as such and the request retried.
-        upstreams: Upstreams::new(UPSTREAM_SLOTS, CONNECT_TIMEOUT.min(args.timeout / 2)),
         timeout: args.timeout,
+        try_timeout: args.try_timeout,
+        body_timeout: args.body_timeout,
+        connect_timeout: CONNECT_TIMEOUT
+            .min(args.try_timeout / 2)
+            .min(args.timeout / 2),
     });
     let slots = Arc::new(Semaphore::new(args.proxy.max_connections.get()));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -215,140 +214,4 @@ async fn serve(args: Args, pool: SharedPool<Backend>) -> std::io::Result<()> {
         _ = tokio::time::sleep(Duration::from_secs(10)) => warn!("gave up waiting after 10 s"),
     }
     Ok(())
-}
-
-impl Proxy {
-    async fn handle(&self, req: Request<Incoming>, client: IpAddr) -> Response<Body> {
-        let request = upstream_request(req, client);
-        let mut replay = replayable(&request);
-        let mut request = Some(request);
-        let mut tried: Vec<BackendId> = Vec::new();
-        let mut last_error = String::new();
-        // A request that never reached a backend (refused connect, pooled
-        // connection closed before sending) goes once more, elsewhere; so
-        // does a bodiless GET, HEAD or OPTIONS that reached one but got no
-        // response byte back (a pooled connection reset under it).
-        while let (Some(mut attempt), true) = (request.take(), tried.len() < 2) {
-            let ctx = Context::new().client(client).exclude(&tried);
-            let mut pick = match self.pool.pick(&ctx) {
-                Ok(pick) => pick,
-                Err(none) if tried.is_empty() => {
-                    return text(StatusCode::BAD_GATEWAY, &format!("{none}\n"))
-                }
-                Err(_) => break,
-            };
-            let backend = pick.backend();
-            if !attempt.headers().contains_key(HOST) {
-                attempt.headers_mut().insert(HOST, backend.host.clone());
-            }
-            let started = Instant::now();
-            let sent = self.upstreams.send(backend.index, backend.addr, attempt);
-            match tokio::time::timeout(self.timeout, sent).await {
-                Ok(Ok((response, lease))) => {
-                    pick.record(outcome_of(response.status(), started.elapsed()));
-                    return hold_until_sent(response, pick, lease);
-                }
-                Ok(Err((e, unsent))) => {
-                    let kind = e.failure_kind();
-                    pick.record(Outcome::failure(kind, started.elapsed()));
-                    last_error = format!("{}: {kind}", pick.id());
-                    tried.push(pick.id().clone());
-                    request = unsent.or_else(|| replay.take().map(|r| r.map(|()| empty())));
-                }
-                Err(_elapsed) => {
-                    pick.record(Outcome::failure(FailureKind::Timeout, started.elapsed()));
-                    return text(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        &format!("{} did not answer within {:?}\n", pick.id(), self.timeout),
-                    );
-                }
-            }
-        }
-        text(
-            StatusCode::BAD_GATEWAY,
-            &format!("no backend could serve the request; last: {last_error}\n"),
-        )
-    }
-}
-
-/// A copy of a bodiless idempotent request, to send again should the
-/// backend take it and fail before answering.
-fn replayable(request: &Request<Body>) -> Option<Request<()>> {
-    let idempotent = matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
-    (idempotent && request.body().is_end_stream()).then(|| {
-        let mut copy = Request::new(());
-        *copy.method_mut() = request.method().clone();
-        *copy.uri_mut() = request.uri().clone();
-        *copy.headers_mut() = request.headers().clone();
-        copy
-    })
-}
-
-fn empty() -> Body {
-    Empty::new().map_err(|never| match never {}).boxed()
-}
-
-/// The request as a backend gets it: origin-form target, the client's
-/// headers moved over (not copied), its address appended to X-Forwarded-For.
-fn upstream_request(req: Request<Incoming>, client: IpAddr) -> Request<Body> {
-    let (mut parts, body) = req.into_parts();
-    if parts.uri.authority().is_some() {
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        parts.uri = path.parse().unwrap_or_default();
-    }
-    let forwarded = match parts
-        .headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(earlier) => HeaderValue::from_str(&format!("{earlier}, {client}")),
-        None => HeaderValue::from_str(&client.to_string()),
-    };
-    if let Ok(value) = forwarded {
-        parts.headers.insert("x-forwarded-for", value);
-    }
-    Request::from_parts(parts, body.boxed())
-}
-
-/// Gateway errors from the backend count as failures (its own upstream is
-/// unhealthy); other 5xx are application errors from a live backend.
-fn outcome_of(status: StatusCode, latency: Duration) -> Outcome {
-    match status.as_u16() {
-        502..=504 => Outcome::failure(FailureKind::GatewayError, latency),
-        500..=599 => Outcome::server_error(latency),
-        _ => Outcome::success(latency),
-    }
-}
-
-/// Streams the backend's response, keeping the pick and the connection
-/// until the body is done (hyper drops the body once it has been written or
-/// the client went away); the connection then goes back to the idle stack.
-fn hold_until_sent(
-    response: Response<Incoming>,
-    pick: Pick<Backend>,
-    lease: Lease,
-) -> Response<Body> {
-    response.map(|body| {
-        body.map_frame(move |frame| {
-            let _held = (&pick, &lease);
-            frame
-        })
-        .boxed()
-    })
-}
-
-fn text(status: StatusCode, message: &str) -> Response<Body> {
-    let body = Full::new(Bytes::from(message.to_owned()))
-        .map_err(|never| match never {})
-        .boxed();
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        "content-type",
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
 }

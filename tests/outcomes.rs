@@ -470,4 +470,5 @@ fn body_failures_say_plainly_what_happened() {
         FailureKind::BodyStalled.to_string(),
         "response body stalled"
     );
+    assert_eq!(FailureKind::InvalidResponse.to_string(), "invalid response");
 }

@@ -1,32 +1,90 @@
-//! Keep-alive HTTP/1.1 connections to the backends: one stack of idle
-//! connections per backend, taken for a request and put back when its
-//! response body has been relayed.
+//! Keep-alive HTTP/1.1 connections to the backends: each backend carries
+//! its own stack of idle connections, taken for a request and put back when
+//! its response body has been relayed to its end.
 //!
 //! Written for the proxy rather than using hyper-util's general client: the
 //! backend is already chosen (by the balancer), so there is no per-request
 //! URI parsing, host keying or pool bookkeeping to pay for.
+//!
+//! Dead connections are found fast: upstream sockets have TCP keepalive and
+//! (on Linux) `TCP_USER_TIMEOUT`, so a peer that vanished behind a firewall
+//! closes the connection within seconds instead of the kernel's minutes;
+//! and a connection left idle for longer than [`MAX_IDLE_AGE`] is closed
+//! rather than reused (the backend may be about to close it, or its path
+//! may have died with no packet to tell).
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::HeaderValue;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 use pickwise::FailureKind;
+use socket2::{SockRef, TcpKeepalive};
 use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
 
-use crate::Body;
+use crate::body::Body;
 
 /// Idle connections kept per backend; more are closed when returned.
 const MAX_IDLE: usize = 1024;
 
-pub struct Upstreams {
-    idle: Vec<Mutex<Vec<SendRequest<Body>>>>,
-    connect_timeout: Duration,
+/// An idle connection older than this is closed instead of reused.
+pub const MAX_IDLE_AGE: Duration = Duration::from_secs(10);
+
+/// Keepalive probes start after this long without traffic...
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
+/// ...and go every this long...
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(1);
+/// ...this many times before the kernel gives the connection up.
+#[cfg(target_os = "linux")]
+const KEEPALIVE_RETRIES: u32 = 3;
+/// Data sent and not acknowledged for this long closes the connection
+/// (Linux; it also bounds the keepalive probes).
+#[cfg(target_os = "linux")]
+const USER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A backend as the proxy keeps it: where it is, its `Host` value ready
+/// made, and its idle connections. Built from the address alone, so
+/// backends may come and go at run time. A clone shares the idle
+/// connections (the health checker and DNS discovery copy payloads).
+#[derive(Clone)]
+pub struct Backend {
+    addr: SocketAddr,
+    host: HeaderValue,
+    idle: Arc<Idle>,
+}
+
+/// A backend's idle connections, the most recently used at the back.
+type Idle = Mutex<VecDeque<Conn>>;
+
+/// One connection: the request sender, the task driving the socket and
+/// when it was last put back idle. Dropping it closes the connection.
+struct Conn {
+    sender: SendRequest<Body>,
+    task: JoinHandle<()>,
+    idle_since: Instant,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // A connection dropped in the middle of an exchange (a timed-out
+        // try, a stalled body) cannot carry another request: close it now
+        // rather than leave the task waiting on a silent backend.
+        self.task.abort();
+    }
+}
+
+impl Conn {
+    fn is_stale(&self, now: Instant) -> bool {
+        self.sender.is_closed() || now.saturating_duration_since(self.idle_since) > MAX_IDLE_AGE
+    }
 }
 
 /// Why a request to a backend failed.
@@ -38,108 +96,204 @@ pub enum UpstreamError {
     Send(hyper::Error),
 }
 
-impl UpstreamError {
-    /// What passive health should count.
-    pub fn failure_kind(&self) -> FailureKind {
+impl std::fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            UpstreamError::Connect(e) => FailureKind::from_io(e),
-            UpstreamError::Send(e) => {
-                let io = std::error::Error::source(e).and_then(|s| s.downcast_ref::<io::Error>());
-                io.map_or(FailureKind::Reset, FailureKind::from_io)
-            }
+            UpstreamError::Connect(e) => write!(f, "connect: {e}"),
+            UpstreamError::Send(e) => f.write_str(&crate::body::chain(e)),
         }
     }
 }
 
-impl Upstreams {
-    /// Room for `backends` backends, numbered by the payload's index.
-    pub fn new(backends: usize, connect_timeout: Duration) -> Arc<Self> {
-        Arc::new(Upstreams {
-            idle: (0..backends).map(|_| Mutex::new(Vec::new())).collect(),
-            connect_timeout,
-        })
+impl UpstreamError {
+    /// What passive health should count: the first telling I/O error in
+    /// the chain, else what hyper says (a response that does not parse is
+    /// an invalid response, a connection closed before the response a reset).
+    pub fn failure_kind(&self) -> FailureKind {
+        match self {
+            UpstreamError::Connect(e) => FailureKind::from_io(e),
+            UpstreamError::Send(e) => match FailureKind::from_error(e) {
+                FailureKind::Other if e.is_parse() => FailureKind::InvalidResponse,
+                FailureKind::Other if e.is_timeout() => FailureKind::Timeout,
+                FailureKind::Other
+                    if e.is_incomplete_message() || e.is_canceled() || e.is_closed() =>
+                {
+                    FailureKind::Reset
+                }
+                kind => kind,
+            },
+        }
     }
 
-    /// Sends `request` to backend `index` at `addr` over an idle connection,
-    /// or a new one; returns the response head and the connection's lease.
-    /// On failure the request comes back if it never left (no connection, or
-    /// a pooled connection that closed first), so it can go elsewhere.
+    /// The error of the request body the proxy was sending, if that is what
+    /// failed (hyper calls it a user error and keeps it as the cause).
+    pub fn body_error(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            UpstreamError::Send(e) if e.is_user() => std::error::Error::source(e),
+            _ => None,
+        }
+    }
+}
+
+impl Backend {
+    /// A backend at `addr`, with no connection yet.
+    pub fn new(addr: SocketAddr) -> Backend {
+        Backend {
+            addr,
+            host: HeaderValue::from_str(&addr.to_string())
+                .unwrap_or_else(|_| HeaderValue::from_static("backend")),
+            idle: Arc::new(Mutex::new(VecDeque::new())),
+        }
+    }
+
+    /// Where the backend listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The `Host` value for requests that come without one.
+    pub fn host(&self) -> &HeaderValue {
+        &self.host
+    }
+
+    /// Sends `request` over an idle connection, or a new one (connecting
+    /// within `connect_timeout`); returns the response head and the
+    /// connection's lease. A pooled connection the backend closed before the
+    /// request went out (the race every keep-alive client meets) is no
+    /// failure: the request goes again on a new connection. On failure the
+    /// request comes back if it never left (no connection), so it can go
+    /// elsewhere.
     pub async fn send(
-        self: &Arc<Self>,
-        index: usize,
-        addr: SocketAddr,
+        &self,
+        mut request: Request<Body>,
+        connect_timeout: Duration,
+    ) -> Result<(Response<Incoming>, Lease), (UpstreamError, Option<Request<Body>>)> {
+        if let Some(conn) = self.checkout().await {
+            match self.send_on(conn, request).await {
+                Err((_, Some(unsent))) => request = unsent,
+                done => return done,
+            }
+        }
+        let conn = match connect(self.addr, connect_timeout).await {
+            Ok(conn) => conn,
+            Err(e) => return Err((e, Some(request))),
+        };
+        self.send_on(conn, request).await
+    }
+
+    async fn send_on(
+        &self,
+        mut conn: Conn,
         request: Request<Body>,
     ) -> Result<(Response<Incoming>, Lease), (UpstreamError, Option<Request<Body>>)> {
-        let mut sender = match self.checkout(index).await {
-            Some(sender) => sender,
-            None => match self.connect(addr).await {
-                Ok(sender) => sender,
-                Err(e) => return Err((e, Some(request))),
-            },
-        };
-        let response = sender.try_send_request(request).await.map_err(|mut e| {
-            let unsent = e.take_message();
-            (UpstreamError::Send(e.into_error()), unsent)
-        })?;
+        let response = conn
+            .sender
+            .try_send_request(request)
+            .await
+            .map_err(|mut e| {
+                let unsent = e.take_message();
+                (UpstreamError::Send(e.into_error()), unsent)
+            })?;
         let lease = Lease {
-            upstreams: Arc::clone(self),
-            index,
-            sender: Some(sender),
+            idle: Arc::clone(&self.idle),
+            conn: Some(conn),
+            reusable: false,
         };
         Ok((response, lease))
     }
 
-    /// The most recently used idle connection that is still open (its
-    /// socket is the likeliest to be warm and not yet timed out).
-    async fn checkout(&self, index: usize) -> Option<SendRequest<Body>> {
+    /// The most recently used idle connection that is still open and fresh
+    /// (its socket is the likeliest to be warm); stale ones are closed.
+    async fn checkout(&self) -> Option<Conn> {
         loop {
-            let mut sender = self.idle.get(index)?.lock().pop()?;
-            // Ready once the previous response has been read to the end.
-            if !sender.is_closed() && sender.ready().await.is_ok() {
-                return Some(sender);
+            let mut conn = {
+                let mut idle = self.idle.lock();
+                let now = Instant::now();
+                // The oldest are at the front: close those gone stale.
+                while idle.front().is_some_and(|c| c.is_stale(now)) {
+                    idle.pop_front();
+                }
+                idle.pop_back()?
+            };
+            if conn.is_stale(Instant::now()) {
+                continue;
+            }
+            // Ready once the previous response has been read to the end,
+            // which it has (only then is a connection put back): at once.
+            if conn.sender.ready().await.is_ok() {
+                return Some(conn);
             }
         }
     }
-
-    async fn connect(&self, addr: SocketAddr) -> Result<SendRequest<Body>, UpstreamError> {
-        let connecting = tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr));
-        let stream = match connecting.await {
-            Ok(connected) => connected.map_err(UpstreamError::Connect)?,
-            Err(_) => return Err(UpstreamError::Connect(io::ErrorKind::TimedOut.into())),
-        };
-        let _ = stream.set_nodelay(true);
-        let (sender, connection) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(UpstreamError::Send)?;
-        tokio::spawn(async move {
-            // Ends when either side closes; the lease sees it as `is_closed`.
-            let _ = connection.await;
-        });
-        Ok(sender)
-    }
 }
 
-/// A connection in use; dropping it (when the response body is done)
-/// returns the connection to its backend's idle stack.
+async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Conn, UpstreamError> {
+    let connecting = tokio::time::timeout(timeout, TcpStream::connect(addr));
+    let stream = match connecting.await {
+        Ok(connected) => connected.map_err(UpstreamError::Connect)?,
+        Err(_) => return Err(UpstreamError::Connect(io::ErrorKind::TimedOut.into())),
+    };
+    let _ = stream.set_nodelay(true);
+    if let Err(e) = detect_dead_peers(&stream) {
+        tracing::debug!("cannot set keepalive on the connection to {addr}: {e}");
+    }
+    let (sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(UpstreamError::Send)?;
+    let task = tokio::spawn(async move {
+        // Ends when either side closes; the sender sees it as `is_closed`.
+        let _ = connection.await;
+    });
+    Ok(Conn {
+        sender,
+        task,
+        idle_since: Instant::now(),
+    })
+}
+
+/// TCP keepalive and, on Linux, `TCP_USER_TIMEOUT`: a connection whose peer
+/// went silent (a firewall dropping, a host gone) errors out in seconds.
+fn detect_dead_peers(stream: &TcpStream) -> io::Result<()> {
+    let socket = SockRef::from(stream);
+    let keepalive = TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL);
+    #[cfg(target_os = "linux")]
+    let keepalive = keepalive.with_retries(KEEPALIVE_RETRIES);
+    socket.set_tcp_keepalive(&keepalive)?;
+    #[cfg(target_os = "linux")]
+    socket.set_tcp_user_timeout(Some(USER_TIMEOUT))?;
+    Ok(())
+}
+
+/// A connection in use. Dropped once the response body is done: back to
+/// its backend's idle stack if the body was read to its end
+/// ([`reusable`](Lease::reusable)), closed otherwise.
 pub struct Lease {
-    upstreams: Arc<Upstreams>,
-    index: usize,
-    sender: Option<SendRequest<Body>>,
+    idle: Arc<Idle>,
+    conn: Option<Conn>,
+    reusable: bool,
+}
+
+impl Lease {
+    /// The response was read to its end: the connection can carry another.
+    pub fn reusable(&mut self) {
+        self.reusable = true;
+    }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        let Some(sender) = self.sender.take() else {
+        let Some(mut conn) = self.conn.take() else {
             return;
         };
-        if sender.is_closed() {
+        if !self.reusable || conn.sender.is_closed() {
             return;
         }
-        if let Some(idle) = self.upstreams.idle.get(self.index) {
-            let mut idle = idle.lock();
-            if idle.len() < MAX_IDLE {
-                idle.push(sender);
-            }
+        conn.idle_since = Instant::now();
+        let mut idle = self.idle.lock();
+        if idle.len() < MAX_IDLE {
+            idle.push_back(conn);
         }
     }
 }

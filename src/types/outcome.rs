@@ -103,6 +103,9 @@ pub enum FailureKind {
     Timeout,
     /// The backend answered with a gateway error (502, 503, 504).
     GatewayError,
+    /// The backend answered with bytes that are no valid response (an HTTP
+    /// client's parse error): a wrong port, a crashed or confused server.
+    InvalidResponse,
     /// The response body ended before its end: the connection closed or was
     /// reset mid-body.
     BodyCut,
@@ -121,6 +124,7 @@ impl fmt::Display for FailureKind {
             FailureKind::Reset => "connection reset",
             FailureKind::Timeout => "response timed out",
             FailureKind::GatewayError => "gateway error",
+            FailureKind::InvalidResponse => "invalid response",
             FailureKind::BodyCut => "response body cut short",
             FailureKind::BodyStalled => "response body stalled",
             FailureKind::Other => "transport failure",

@@ -5,6 +5,7 @@ mod admin;
 mod agents_hold;
 mod flags;
 mod harness;
+mod holding_up;
 mod tcp_bounds;
 
 use std::net::SocketAddr;
