@@ -97,11 +97,13 @@ fn max_conns_sends_the_request_past_the_cap_to_the_backup_or_answers_502() {
     let spare = worker("spare", &[]);
     let capped = format!("{},max_conns=1", named(&slow));
 
+    // The slow answer must not be given up as a timed-out try (2 s by default).
+    let patient = ["--try-timeout-ms", "10000"];
     let front = proxy(
         "hyper_proxy",
         "round-robin",
         &[capped.clone(), format!("{},backup", named(&spare))],
-        &[],
+        &patient,
     );
     let addr = front.addr;
     let held = std::thread::spawn(move || get(addr, "/").map(|r| (r.status, r.name().to_owned())));
@@ -112,7 +114,7 @@ fn max_conns_sends_the_request_past_the_cap_to_the_backup_or_answers_502() {
     assert_eq!(held, (200, "slow".to_owned()));
 
     // Alone behind its cap, the second request has nowhere to go.
-    let alone = proxy("hyper_proxy", "round-robin", &[capped], &[]);
+    let alone = proxy("hyper_proxy", "round-robin", &[capped], &patient);
     let addr = alone.addr;
     let held = std::thread::spawn(move || get(addr, "/").map(|r| (r.status, r.name().to_owned())));
     wait_until_one_in_flight(&slow);
