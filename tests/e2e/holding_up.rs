@@ -532,11 +532,20 @@ fn hyper_proxy_takes_try_and_body_timeouts_and_refuses_zero() {
         assert!(text.contains(flag), "--help lacks {flag}: {text}");
     }
     for flag in ["--try-timeout-ms", "--body-timeout-ms"] {
-        let refused = std::process::Command::new(crate::harness::example("hyper_proxy"))
+        let mut child = std::process::Command::new(crate::harness::example("hyper_proxy"))
             .args(["--listen", "127.0.0.1:0", "--strategy", "round-robin"])
             .args(["--backend", "127.0.0.1:1", flag, "0"])
-            .output()
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .expect("run hyper_proxy");
+        // Refused at once; one that accepted the value would serve on: killed.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let refused = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&refused.stderr);
         assert_eq!(refused.status.code(), Some(2), "{flag} 0: {stderr}");
         assert!(
