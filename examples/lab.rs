@@ -10,9 +10,11 @@
 //!     [--proxy-arg ARG ...] [--verbose]
 //! ```
 //!
-//! Interactive (the default): prints the proxy's address, its status page
-//! when the proxy is given `--admin` (`--proxy-arg "--admin 127.0.0.1:0"`),
-//! and what to try: drain a worker on its admin listener, kill one (the lab
+//! Interactive (the default): the proxy runs with its status page
+//! (`--admin 127.0.0.1:0`) and active health checks (`--health-check http:/
+//! --health-interval-ms 500`) unless `--proxy-arg` sets those flags; the lab
+//! prints the proxy's address, the status page's, and what to try: drain a
+//! worker on its admin listener, kill one (the lab
 //! starts it again 5 s later), firewall one or congest its link (the exact
 //! `ip netns exec ...` lines). The programs' logs follow on stderr; Ctrl-C
 //! stops everything.
@@ -253,6 +255,16 @@ async fn interactive(
         .first()
         .cloned()
         .unwrap_or_else(|| "round-robin".into());
+    // The status page and active health checks are what the lab is for:
+    // on unless the flags given say otherwise.
+    let mut proxy_args = proxy_args;
+    if !proxy_args.iter().any(|a| a.starts_with("--admin")) {
+        proxy_args.extend(["--admin", "127.0.0.1:0"].map(String::from));
+    }
+    if !proxy_args.iter().any(|a| a.starts_with("--health-check")) {
+        proxy_args
+            .extend(["--health-check", "http:/", "--health-interval-ms", "500"].map(String::from));
+    }
     cluster.start_proxy(&strategy, &proxy_args)?;
     println!("{}", guide(&cluster, &strategy));
 
@@ -320,7 +332,7 @@ fn guide(cluster: &Cluster, strategy: &str) -> String {
         Some(admin) => {
             text += &format!("status page: http://{admin}/  (and /status.json, /metrics)\n")
         }
-        None => text += "status page: start the lab with --proxy-arg \"--admin 127.0.0.1:0\"\n",
+        None => text += "status page: none (the --admin flag was given without an address?)\n",
     }
     let (w2, w3, w4) = (
         &cluster.workers[1],
