@@ -55,6 +55,8 @@
 //! - `health_check` (feature `health-check`; `tokio` adds the tokio
 //!   driver): active health checks (TCP, HTTP, agent) with HAProxy's
 //!   rise/fall rule, on std threads or a tokio task.
+//! - [`subset`]: deterministic subsetting, which few backends of a large
+//!   fleet each of many clients keeps, evenly.
 //! - [`hash`]: the keyed hash ([`HashKey`](hash::HashKey)) the hash strategies share.
 //! - [`clock`]: the clock the pool reads, and a manual one for tests.
 //! - `tower` (feature `tower`): a `tower::Service` balancing calls over
@@ -86,6 +88,7 @@ pub mod metrics;
 mod pool;
 mod runtime;
 pub mod strategy;
+pub mod subset;
 #[cfg(feature = "tower")]
 pub mod tower;
 mod types;

@@ -14,6 +14,7 @@ use std::time::Duration;
 use pickwise::hash::HashKey;
 use pickwise::health::{HealthConfig, OutlierConfig, SlowStart};
 use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
+use pickwise::subset::{ClientIndex, Subsetting};
 use pickwise::{BackendId, BackendSpec, BackendState, Pool, StateChange};
 
 /// The proxies' balancing flags (see DESIGN.md: a contract tests rely on).
@@ -60,6 +61,14 @@ pub struct ProxyArgs {
     /// in the kernel's accept queue, tcp_forwarder closes them
     #[arg(long, value_name = "N", default_value = "4096")]
     pub max_connections: NonZeroUsize,
+    /// Keep only K of the backends, chosen so that the proxies sharing them
+    /// spread evenly (deterministic subsetting); needs --client-index
+    #[arg(long, value_name = "K", requires = "client_index")]
+    pub subset: Option<NonZeroUsize>,
+    /// This proxy's place among the C proxies sharing the backends, I/C with
+    /// 0 <= I < C; needs --subset
+    #[arg(long, value_name = "I/C", requires = "subset")]
+    pub client_index: Option<ClientIndex>,
     #[command(flatten)]
     pub log: logging::LogArgs,
 }
@@ -103,12 +112,25 @@ impl ProxyArgs {
         }
         builder
             .build(
-                self.backends
-                    .iter()
+                self.kept_backends()?
+                    .into_iter()
                     .enumerate()
-                    .map(|(i, spec)| spec.clone().map(|addr| payload(i, addr))),
+                    .map(|(i, spec)| spec.map(|addr| payload(i, addr))),
             )
             .map_err(|e| e.to_string())
+    }
+
+    /// The backends this proxy keeps: all of them, or with `--subset K
+    /// --client-index I/C` its deterministic subset of K (by backend id).
+    pub fn kept_backends(&self) -> Result<Vec<BackendSpec<SocketAddr>>, String> {
+        let (Some(size), Some(client)) = (self.subset, self.client_index) else {
+            return Ok(self.backends.clone());
+        };
+        let ids: Vec<&str> = self.backends.iter().map(|b| b.id.as_str()).collect();
+        let kept = Subsetting::new(size.get())
+            .subset(&ids, client)
+            .map_err(|e| format!("--subset {size} --client-index {client}: {e}"))?;
+        Ok(kept.into_iter().map(|i| self.backends[i].clone()).collect())
     }
 }
 
