@@ -47,7 +47,7 @@
 //!
 //! # Modules
 //!
-//! - [`strategy`]: the fifteen strategies, [`AnyStrategy`](strategy::AnyStrategy)
+//! - [`strategy`]: the sixteen strategies, [`AnyStrategy`](strategy::AnyStrategy)
 //!   to choose one by name (`"least-connections".parse()`), and what a custom
 //!   strategy needs ([`BackendSet`](strategy::BackendSet)).
 //! - [`health`]: passive health, outlier detection, feedback and slow start settings.

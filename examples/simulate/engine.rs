@@ -23,6 +23,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use pickwise::agent::ProbeReply;
 use pickwise::clock::ManualClock;
 use pickwise::hash::HashKey;
 use pickwise::health::HealthConfig;
@@ -40,6 +41,17 @@ use crate::stats::{Measured, Summary};
 
 /// What a refused connection costs before the retry goes out.
 pub const REFUSED: Duration = Duration::from_millis(1);
+/// Probes a balancer sends per request it receives, to random nodes of its
+/// pool, when its strategy reads probes (prequal).
+pub const PROBES_PER_REQUEST: usize = 2;
+/// A probe's round trip; the node reads its state half way.
+pub const PROBE_DELAY: Duration = Duration::from_micros(500);
+/// A probe's cost at the node: core time taken from the next request served.
+pub const PROBE_COST: Duration = Duration::from_micros(20);
+
+/// How fast a node's service-time estimate follows each request.
+const SERVICE_EWMA: f64 = 0.05;
+
 /// The proxy's response timeout: what a request swallowed by a blackhole
 /// costs before the retry goes out (scenario h).
 pub const TIMEOUT: Duration = Duration::from_secs(1);
@@ -94,6 +106,18 @@ enum Event {
     Retry(usize),
     /// A request swallowed by a blackhole reaches the proxy's timeout.
     TimedOut(usize),
+    /// A balancer's probe reaches a node.
+    ProbeAt {
+        balancer: usize,
+        node: usize,
+    },
+    /// A node's probe reply reaches its balancer.
+    ProbeReply {
+        balancer: usize,
+        node: usize,
+        in_flight: u32,
+        latency_ns: u64,
+    },
     /// Every node's agent is polled.
     Agents,
     Done {
@@ -118,12 +142,23 @@ struct Request {
 struct NodeState {
     busy: u32,
     queue: VecDeque<usize>,
+    /// Core time owed to probes, taken from the next request started.
+    debt: u64,
+    /// The node's own estimate of its service time (EWMA, nanoseconds), for
+    /// its probe replies.
+    service_ns: f64,
 }
 
 struct Sim<'a> {
     scenario: &'a Scenario,
     /// One pool per balancer; none for the oracle.
     pools: Vec<Pool<AnyStrategy, usize>>,
+    /// Per balancer, the nodes of its pool.
+    members: Vec<Vec<usize>>,
+    /// Whether the balancers probe (their strategy reads probe replies).
+    probing: bool,
+    /// Which nodes get probed: its own stream, so the workload stays the same.
+    probes: ChaCha8Rng,
     clock: Arc<ManualClock>,
     workload: ChaCha8Rng,
     /// Expected run length in nanoseconds: disturbances are placed in it.
@@ -152,6 +187,7 @@ impl<'a> Sim<'a> {
         let n = scenario.nodes.len();
         let balancers = scenario.balancers.max(1);
         let mut pools = Vec::new();
+        let mut all_members = Vec::new();
         for b in 0..balancers {
             // Each balancer its own seed: proxies do not share random streams.
             let seed = seed.wrapping_add(b as u64);
@@ -167,11 +203,19 @@ impl<'a> Sim<'a> {
                 break;
             };
             pools.push(library_pool(scenario, &members, kind, seed, clock.clone())?);
+            all_members.push(members);
         }
+        let probing = matches!(
+            router,
+            Router::Library(StrategyKind::Prequal) | Router::Subset(StrategyKind::Prequal, _)
+        );
         let clients = scenario.workload.clients;
         Ok(Sim {
             scenario,
             pools,
+            members: all_members,
+            probing,
+            probes: ChaCha8Rng::seed_from_u64(seed ^ 0x7072_6f62_6573),
             clock,
             workload: ChaCha8Rng::seed_from_u64(seed),
             horizon: requests as f64 / scenario.arrival_rate() * 1e9,
@@ -183,7 +227,14 @@ impl<'a> Sim<'a> {
             keys: (0..clients)
                 .map(|i| format!("user-{i}").into_bytes())
                 .collect(),
-            nodes: (0..n).map(|_| NodeState::default()).collect(),
+            nodes: scenario
+                .nodes
+                .iter()
+                .map(|node| NodeState {
+                    service_ns: node.mean_service.as_nanos() as f64,
+                    ..NodeState::default()
+                })
+                .collect(),
             requests: Vec::with_capacity(requests),
             events: BinaryHeap::new(),
             seq: 0,
@@ -214,6 +265,18 @@ impl<'a> Sim<'a> {
                     self.dispatch(req, t);
                 }
                 Event::TimedOut(req) => self.timed_out(req, t),
+                Event::ProbeAt { balancer, node } => self.probe_at(balancer, node, t),
+                Event::ProbeReply {
+                    balancer,
+                    node,
+                    in_flight,
+                    latency_ns,
+                } => {
+                    let reply = ProbeReply::new(in_flight, Duration::from_nanos(latency_ns));
+                    self.pools[balancer]
+                        .apply_probe(&self.ids[node], reply)
+                        .expect("a probe reply about a backend of the set");
+                }
                 Event::Done { node, req } => self.done(node, req, t),
                 Event::Agents => self.poll_agents(t),
             }
@@ -263,7 +326,47 @@ impl<'a> Sim<'a> {
         if self.remaining > 0 {
             self.schedule(t + gap.round() as u64, Event::Arrival);
         }
+        if self.probing {
+            self.send_probes(balancer, t);
+        }
         self.dispatch(id, t);
+    }
+
+    /// The balancer probes random nodes of its pool; replies come back
+    /// after the round trip, and only from nodes that answer.
+    fn send_probes(&mut self, balancer: usize, t: u64) {
+        let members = self.members[balancer].len();
+        for _ in 0..PROBES_PER_REQUEST.min(members) {
+            let node = self.members[balancer][self.probes.gen_range(0..members)];
+            self.schedule(
+                t + nanos(PROBE_DELAY) / 2,
+                Event::ProbeAt { balancer, node },
+            );
+        }
+    }
+
+    /// A probe at the node: it pays the probe's cost and answers with its
+    /// requests in flight and the latency it expects a new one to see.
+    fn probe_at(&mut self, balancer: usize, node: usize, t: u64) {
+        let phase = self.phase(t);
+        if self.scenario.is_down(node, phase) || self.scenario.is_blackhole(node, phase) {
+            return;
+        }
+        let cores = self.scenario.nodes[node].cores;
+        let state = &mut self.nodes[node];
+        state.debt += nanos(PROBE_COST);
+        let in_flight = state.busy + state.queue.len() as u32;
+        let waiting = (in_flight + 1).saturating_sub(cores);
+        let latency = state.service_ns * (1.0 + f64::from(waiting) / f64::from(cores));
+        self.schedule(
+            t + nanos(PROBE_DELAY) / 2,
+            Event::ProbeReply {
+                balancer,
+                node,
+                in_flight,
+                latency_ns: latency.round() as u64,
+            },
+        );
     }
 
     fn dispatch(&mut self, id: usize, t: u64) {
@@ -344,9 +447,9 @@ impl<'a> Sim<'a> {
             }
             let in_flight = state.busy + state.queue.len() as u32;
             let reply = agent::reply(in_flight, self.scenario.nodes[i].cores);
-            for pool in &self.pools {
+            for (pool, members) in self.pools.iter().zip(&self.members) {
                 // A balancer keeping a subset polls only its own nodes' agents.
-                if pool.backends().iter().any(|b| b.id == self.ids[i]) {
+                if members.contains(&i) {
                     pool.apply_agent_reply(&self.ids[i], reply.as_bytes())
                         .expect("a worker's reply about a backend of the set");
                 }
@@ -399,7 +502,11 @@ impl<'a> Sim<'a> {
         let model = &self.scenario.nodes[node];
         let mean = model.mean_service.as_nanos() as f64;
         let slowdown = self.scenario.slowdown(node, self.phase(t));
-        let service = (self.requests[id].work * mean * slowdown).round() as u64;
+        let work = (self.requests[id].work * mean * slowdown).round() as u64;
+        let state = &mut self.nodes[node];
+        // The node learns its service time (probe replies quote it).
+        state.service_ns += (work as f64 - state.service_ns) * SERVICE_EWMA;
+        let service = work + std::mem::take(&mut state.debt);
         self.nodes[node].busy += 1;
         self.measured.busy[node] += service;
         self.schedule(t + service, Event::Done { node, req: id });
