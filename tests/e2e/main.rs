@@ -2,6 +2,7 @@
 //! Ports come from `:0`; every loop is bounded by a count and a deadline.
 
 mod harness;
+mod subset;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
