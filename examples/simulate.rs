@@ -13,12 +13,24 @@
 //! from its queue against its cores), polled every 500 ms of simulated time
 //! (`--agent-interval-ms`, 0 for none) and applied to every strategy's pool.
 //!
-//! Scenarios: identical, unequal, slow-node, node-fails, hot-keys (see
-//! `simulate/scenarios.rs`). Same seed, same table.
+//! Balancers running `prequal` probe 2 random nodes of their pool per
+//! request: a probe's round trip takes 0.5 ms and costs its node 20 µs of a
+//! core (taken from the next request it serves); the node answers with its
+//! requests in flight and the latency it expects (its service-time EWMA,
+//! plus the queue's wait), applied with `Pool::apply_probe`. A node that is
+//! down or a blackhole does not answer.
+//!
+//! Scenarios: identical, unequal, slow-node, node-fails, hot-keys,
+//! many-balancers (8 proxies with their own pools over 16 nodes, and the
+//! same with each proxy keeping a deterministic subset), heavy-tail
+//! (lognormal service times), blackhole (a node that accepts and never
+//! answers, up to the proxy's 1 s timeout) (see `simulate/scenarios.rs`).
+//! Same seed, same table.
 //!
 //! ```text
 //! cargo run --release --example simulate -- [--requests N] [--seed N]
-//!     [--scenario NAME] [--utilisation F] [--agent-interval-ms N] [--svg FILE]
+//!     [--scenario NAME] [--strategy NAME ...] [--utilisation F]
+//!     [--agent-interval-ms N] [--svg FILE]
 //! ```
 
 #[path = "simulate/agent.rs"]
@@ -44,6 +56,13 @@ use pickwise::strategy::StrategyKind;
 use engine::Router;
 use report::ScenarioResult;
 
+/// The strategies that also run with subsetting in the many-balancer scenario.
+const SUBSET_ROWS: [StrategyKind; 3] = [
+    StrategyKind::LeastConnections,
+    StrategyKind::P2c,
+    StrategyKind::Prequal,
+];
+
 /// Every strategy against a modelled cluster: latency and balance tables.
 #[derive(Parser)]
 #[command(name = "simulate", version)]
@@ -59,7 +78,7 @@ struct Args {
     /// Seed of the run: same seed, same table
     #[arg(long, value_name = "N", default_value = "1")]
     seed: u64,
-    /// One scenario, by name or by letter (a-e) [default: all]
+    /// One scenario, by name or by letter (a-h) [default: all]
     #[arg(long, value_name = "NAME", value_parser = scenario_name)]
     scenario: Option<String>,
     /// Offered load, a fraction of the nominal capacity (0 < F < 1.5)
@@ -69,6 +88,10 @@ struct Args {
     /// [default: 500]
     #[arg(long, value_name = "MS")]
     agent_interval_ms: Option<u64>,
+    /// Only this strategy (repeat for more; the oracle always runs)
+    /// [default: all]
+    #[arg(long, value_name = "NAME")]
+    strategy: Vec<StrategyKind>,
     /// Also plot p99 latency per strategy and scenario to this SVG file
     #[arg(long, value_name = "FILE")]
     svg: Option<String>,
@@ -95,7 +118,7 @@ fn scenario_name(name: &str) -> Result<String, String> {
     }
     let names: Vec<_> = all.iter().map(|s| s.name).collect();
     Err(format!(
-        "unknown scenario; known: {} (or a-e)",
+        "unknown scenario; known: {} (or a-h)",
         names.join(", ")
     ))
 }
@@ -127,11 +150,22 @@ fn main() -> ExitCode {
     for scenario in scenarios {
         println!("{}", report::header(&scenario, requests));
         let mut lines = Vec::new();
+        let mut routers = routers.clone();
+        if !args.strategy.is_empty() {
+            routers.retain(|r| match r {
+                Router::Library(kind) | Router::Subset(kind, _) => args.strategy.contains(kind),
+                Router::Oracle => true,
+            });
+        }
+        if scenario.balancers > 1 {
+            // Subsetting: fewer links, at what cost in latency?
+            routers.extend(SUBSET_ROWS.map(|kind| Router::Subset(kind, scenarios::SUBSET)));
+        }
         for &router in &routers {
             // A strategy that cannot be built here is reported, not fatal.
             let summary = match engine::run(&scenario, router, requests, args.seed) {
                 Ok(summary) => {
-                    println!("{}", report::line(router.name(), &summary));
+                    println!("{}", report::line(&router.name(), &summary));
                     Some(summary)
                 }
                 Err(e) => {
@@ -140,6 +174,15 @@ fn main() -> ExitCode {
                 }
             };
             lines.push((router.name(), summary));
+        }
+        if scenario.balancers > 1 {
+            let (b, n) = (scenario.balancers, scenario.nodes.len());
+            println!(
+                "links (proxy-node connections kept): full mesh {}, subset {} of {n}: {}",
+                Router::Oracle.links(b, n),
+                scenarios::SUBSET,
+                Router::Subset(StrategyKind::P2c, scenarios::SUBSET).links(b, n),
+            );
         }
         results.push(ScenarioResult { scenario, lines });
     }

@@ -47,7 +47,7 @@
 //!
 //! # Modules
 //!
-//! - [`strategy`]: the fifteen strategies, [`AnyStrategy`](strategy::AnyStrategy)
+//! - [`strategy`]: the sixteen strategies, [`AnyStrategy`](strategy::AnyStrategy)
 //!   to choose one by name (`"least-connections".parse()`), and what a custom
 //!   strategy needs ([`BackendSet`](strategy::BackendSet)).
 //! - [`health`]: passive health, outlier detection, feedback and slow start settings.
@@ -55,6 +55,8 @@
 //! - `health_check` (feature `health-check`; `tokio` adds the tokio
 //!   driver): active health checks (TCP, HTTP, agent) with HAProxy's
 //!   rise/fall rule, on std threads or a tokio task.
+//! - [`subset`]: deterministic subsetting, which few backends of a large
+//!   fleet each of many clients keeps, evenly.
 //! - [`hash`]: the keyed hash ([`HashKey`](hash::HashKey)) the hash strategies share.
 //! - [`clock`]: the clock the pool reads, and a manual one for tests.
 //! - `tower` (feature `tower`): a `tower::Service` balancing calls over
@@ -86,6 +88,7 @@ pub mod metrics;
 mod pool;
 mod runtime;
 pub mod strategy;
+pub mod subset;
 #[cfg(feature = "tower")]
 pub mod tower;
 mod types;

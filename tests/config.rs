@@ -295,7 +295,7 @@ fn refusals_name_the_field_with_what_is_wrong() {
         (Toml, format!("{head}[health]\nmax_ejected_percent = 150"),
             "health.max_ejected_percent: 150 is outside 0..=100"),
         (Toml, "strategy = 'fastest'".to_owned(),
-            "strategy: unknown strategy `fastest` (known: round-robin, round-robin-sharded, weighted-round-robin, least-connections, weighted-least-connections, resource-based, sdn-adaptive, source-ip-hash, p2c, peak-ewma, maglev, ring-hash, rendezvous, bounded-load, random)"),
+            "strategy: unknown strategy `fastest` (known: round-robin, round-robin-sharded, weighted-round-robin, least-connections, weighted-least-connections, resource-based, sdn-adaptive, source-ip-hash, p2c, peak-ewma, maglev, ring-hash, rendezvous, bounded-load, random, prequal)"),
         (Toml, "[strategy]\nname = 'maglev'\nhash_key = 'abc'".to_owned(),
             "strategy.hash_key: expected 32 hex digits (16 bytes)"),
         (Toml, "[strategy]\nname = 'maglev'\nv6_prefix = 129".to_owned(),

@@ -12,6 +12,7 @@ const GROUPS: &[&str] = &[
     "health",
     "agent",
     "hash",
+    "subset",
     "runtime",
     "strategy",
     "pool",

@@ -31,6 +31,7 @@ use pickwise::hash::HashKey;
 use pickwise::health::{HealthConfig, OutlierConfig, SlowStart};
 use pickwise::health_check::{CheckConfig, HealthChecker, Probe};
 use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
+use pickwise::subset::{ClientIndex, Subsetting};
 use pickwise::{BackendId, BackendSpec, BackendState, Pool, StateChange};
 
 use backends::BackendArg;
@@ -119,6 +120,15 @@ pub struct ProxyArgs {
     /// a free port, printed as `admin on ADDR`); keep it private
     #[arg(long, value_name = "HOST:PORT")]
     pub admin: Option<String>,
+    /// Keep only K of the backends given by address, chosen so that the
+    /// proxies sharing them spread evenly (deterministic subsetting; names
+    /// followed through DNS are all kept); needs --client-index
+    #[arg(long, value_name = "K", requires = "client_index")]
+    pub subset: Option<NonZeroUsize>,
+    /// This proxy's place among the C proxies sharing the backends, I/C with
+    /// 0 <= I < C; needs --subset
+    #[arg(long, value_name = "I/C", requires = "subset")]
+    pub client_index: Option<ClientIndex>,
     #[command(flatten)]
     pub log: logging::LogArgs,
 }
@@ -229,16 +239,19 @@ impl ProxyArgs {
     /// config file), e.g. for their agents; backends found through DNS
     /// have no agent.
     pub fn fixed_backends(&self) -> Vec<BackendSpec<SocketAddr>> {
-        match &self.config {
+        let all = match &self.config {
             Some(file) => file.pool.backends.clone(),
             None => backends::split(&self.backends).0,
-        }
+        };
+        // A subset that cannot be taken stops the proxy in `pool` first.
+        self.keep(all.clone()).unwrap_or(all)
     }
 
     /// The pool's settings, from the file or from the flags.
     fn plan(&self) -> Result<Plan, SetupError> {
         if let Some(file) = &self.config {
-            let config = file.pool.clone();
+            let mut config = file.pool.clone();
+            config.backends = self.keep(config.backends)?;
             let names = config.discovery.clone();
             let checker = config
                 .health_checker()
@@ -272,7 +285,7 @@ impl ProxyArgs {
         config.slow_start = SlowStart::new(self.slow_start);
         config.outlier_detection = self.outlier_detection.then(OutlierConfig::default);
         let (fixed, names) = backends::split(&self.backends);
-        config.backends = fixed;
+        config.backends = self.keep(fixed)?;
         let names = match names.is_empty() {
             true => None,
             false => {
@@ -307,6 +320,28 @@ impl ProxyArgs {
             names,
             checker,
         })
+    }
+
+    /// The backends given by address that this proxy keeps: all of them,
+    /// or with `--subset K --client-index I/C` its deterministic subset of
+    /// K (by backend id). Backends found through DNS are all kept.
+    fn keep(
+        &self,
+        backends: Vec<BackendSpec<SocketAddr>>,
+    ) -> Result<Vec<BackendSpec<SocketAddr>>, SetupError> {
+        let (Some(size), Some(client)) = (self.subset, self.client_index) else {
+            return Ok(backends);
+        };
+        let ids: Vec<&str> = backends.iter().map(|b| b.id.as_str()).collect();
+        let kept = Subsetting::new(size.get())
+            .subset(&ids, client)
+            .map_err(|e| {
+                SetupError::Usage(format!("--subset {size} --client-index {client}: {e}"))
+            })?;
+        Ok(kept
+            .into_iter()
+            .filter_map(|i| backends.get(i).cloned())
+            .collect())
     }
 }
 

@@ -43,6 +43,19 @@ pub enum Disturbance {
     },
     /// New connections are refused; requests it already accepted finish.
     Down { node: usize, from: f64, to: f64 },
+    /// A blackhole: connections are accepted and requests never answered;
+    /// each one the node swallows ends at the proxy's timeout.
+    Blackhole { node: usize, from: f64, to: f64 },
+}
+
+/// How a request's work (in units of the node's mean service time) is drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Service {
+    /// Exponential, mean 1.
+    Exponential,
+    /// Lognormal with this sigma, mean 1 (mu = -sigma^2 / 2): most requests
+    /// short, a few very long (sigma 1.5: median 0.32, p99 10.6).
+    LogNormal { sigma: f64 },
 }
 
 /// Who sends requests: `clients` addresses (each with its own key), of which
@@ -77,6 +90,11 @@ pub struct Scenario {
     pub utilisation: f64,
     /// How often the balancer polls each node's agent (`None`: no agents).
     pub agent_interval: Option<Duration>,
+    /// Independent balancers (proxies), each with its own pool and so its own
+    /// in-flight counts; each request arrives at one of them at random.
+    pub balancers: usize,
+    /// The distribution of service times.
+    pub service: Service,
 }
 
 impl Scenario {
@@ -105,6 +123,14 @@ impl Scenario {
     pub fn is_down(&self, node: usize, at: f64) -> bool {
         self.disturbances.iter().any(|d| match *d {
             Disturbance::Down { node: n, from, to } => n == node && (from..to).contains(&at),
+            _ => false,
+        })
+    }
+
+    /// Whether node `node` swallows requests at `at` (a fraction of the run).
+    pub fn is_blackhole(&self, node: usize, at: f64) -> bool {
+        self.disturbances.iter().any(|d| match *d {
+            Disturbance::Blackhole { node: n, from, to } => n == node && (from..to).contains(&at),
             _ => false,
         })
     }

@@ -9,7 +9,7 @@ use crate::stats::Summary;
 pub struct ScenarioResult {
     pub scenario: Scenario,
     /// `None` where the strategy could not be built for the scenario.
-    pub lines: Vec<(&'static str, Option<Summary>)>,
+    pub lines: Vec<(String, Option<Summary>)>,
 }
 
 /// The table's header for `scenario`.
@@ -55,9 +55,10 @@ pub const LEGEND: &str =
     "\nlatency: arrival to completion, a refused attempt and its retry included; \
 max/mean: the busiest node's utilisation over the mean node's (1.00 = even); \
 peak: most requests at one node at once (serving + queued); retried: refused connections \
-retried on another node; failed: requests with no answer. \
+or timed-out requests retried on another node; failed: requests with no answer. \
 oracle (JSQ): not the library — every request joins the node with the least \
-(queued + busy + 1) / cores x current service time, knowing which node is down.";
+(queued + busy + 1) / cores x current service time, knowing which node is down \
+or a blackhole, over every node whatever the number of proxies.";
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3

@@ -5,9 +5,10 @@ use std::fmt::Write;
 
 use crate::report::ScenarioResult;
 
-const PALETTE: [&str; 16] = [
+const PALETTE: [&str; 18] = [
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
     "#9c755f", "#bab0ac", "#1f77b4", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f", "#d62728",
+    "#2ca02c", "#9467bd",
 ];
 const BAR: f64 = 11.0;
 const LEFT: f64 = 70.0;
@@ -16,14 +17,30 @@ const PLOT_H: f64 = 340.0;
 const LEGEND_W: f64 = 230.0;
 
 /// The plot of `results`, p99 in milliseconds on a log axis.
-pub fn plot(results: &[ScenarioResult], requests: usize, seed: u64) -> String {
+pub fn plot<'a>(results: &'a [ScenarioResult], requests: usize, seed: u64) -> String {
+    // The routers every scenario has (a scenario's extra rows, such as the
+    // subset rows of many-balancers, stay in the table).
     let names: Vec<&str> = results
         .first()
-        .map(|r| r.lines.iter().map(|(name, _)| *name).collect())
+        .map(|r| r.lines.iter().map(|(name, _)| name.as_str()).collect())
         .unwrap_or_default();
+    let names: Vec<&str> = names
+        .into_iter()
+        .filter(|name| {
+            results
+                .iter()
+                .all(|r| r.lines.iter().any(|(n, _)| n == name))
+        })
+        .collect();
+    let summary = |r: &'a ScenarioResult, name: &str| {
+        r.lines
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, s)| s.as_ref())
+    };
     let p99s = results
         .iter()
-        .flat_map(|r| r.lines.iter().filter_map(|(_, s)| s.as_ref()))
+        .flat_map(|r| names.iter().filter_map(move |name| summary(r, name)))
         .map(|s| s.p99.as_secs_f64() * 1e3);
     let (lo, hi) = p99s.fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let lo = decade_below(lo);
@@ -76,8 +93,10 @@ pub fn plot(results: &[ScenarioResult], requests: usize, seed: u64) -> String {
     }
     for (g, result) in results.iter().enumerate() {
         let x0 = LEFT + g as f64 * group + (group - BAR * names.len() as f64) / 2.0;
-        for (i, (_, summary)) in result.lines.iter().enumerate() {
-            let Some(summary) = summary else { continue };
+        for (i, name) in names.iter().enumerate() {
+            let Some(summary) = summary(result, name) else {
+                continue;
+            };
             let v = summary.p99.as_secs_f64() * 1e3;
             let (x, top) = (x0 + i as f64 * BAR, y(v));
             let _ = writeln!(
@@ -87,7 +106,7 @@ pub fn plot(results: &[ScenarioResult], requests: usize, seed: u64) -> String {
                 TOP + PLOT_H - top,
                 colour(i, names.len()),
                 result.scenario.name,
-                result.lines[i].0,
+                name,
             );
         }
         let _ = writeln!(

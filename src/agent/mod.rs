@@ -17,10 +17,17 @@
 //! assert!("-5%".parse::<AgentReport>().is_err());
 //! # Ok::<(), pickwise::agent::AgentError>(())
 //! ```
+//!
+//! Probes are the agents' fast cousin: a [`ProbeReply`] (requests in flight
+//! and a latency estimate) applied with
+//! [`Pool::apply_probe`](crate::Pool::apply_probe), read by the probing
+//! strategy [`Prequal`](crate::strategy::Prequal).
 
+mod probe;
 mod query;
 mod reply;
 
+pub use probe::ProbeReply;
 pub use query::query;
 pub use reply::{AgentError, AgentReport, AgentState, Capacity, MAX_PERCENT};
 

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::agent::{AgentError, AgentReport};
+use crate::agent::{AgentError, AgentReport, ProbeReply};
 use crate::hash::HashKey;
 use crate::runtime::set::Unavailable;
 use crate::runtime::shared::Shared;
@@ -284,6 +284,34 @@ impl<S: Strategy, B> Pool<S, B> {
         if let Some(state) = &report.state {
             slot.set_admin(state.admin, Reason::Agent(state.reason_text()));
         }
+        Ok(())
+    }
+
+    /// Applies a probe reply to backend `id`: the probing strategy
+    /// ([`Prequal`](crate::strategy::Prequal)) picks by the latest reply of
+    /// each backend, its age and how often it was used; other strategies
+    /// ignore it. The reply is stamped with the pool's clock and the pool's
+    /// own in-flight count there, so picks sent after it still count.
+    ///
+    /// ```
+    /// use pickwise::agent::ProbeReply;
+    /// use pickwise::strategy::Prequal;
+    /// use pickwise::{BackendSpec, Balancer, Context, Pool};
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::new(Prequal::new(), vec![BackendSpec::new("a", 1), BackendSpec::new("b", 2)])?;
+    /// pool.apply_probe(&"a".into(), ProbeReply::new(9, Duration::from_millis(40)))?;
+    /// pool.apply_probe(&"b".into(), ProbeReply::new(1, Duration::from_millis(8)))?;
+    /// assert_eq!(*pool.pick(&Context::new())?.backend(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply_probe(&self, id: &BackendId, reply: ProbeReply) -> Result<(), AgentError> {
+        let slot = self
+            .find(id)
+            .ok_or_else(|| AgentError::UnknownBackend(id.clone()))?;
+        let now = saturating_nanos(self.shared.now());
+        slot.probe
+            .store(reply.in_flight, reply.latency, slot.hot.in_flight(), now);
         Ok(())
     }
 

@@ -20,6 +20,7 @@ pub(crate) mod arena;
 pub(crate) mod ejections;
 pub(crate) mod ewma;
 pub(crate) mod outliers;
+pub(crate) mod probe;
 pub(crate) mod set;
 pub(crate) mod shared;
 pub(crate) mod slot;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::runtime::arena::{self, HotRef};
+use crate::runtime::probe::ProbeReading;
 use crate::runtime::shared::Shared;
 use crate::runtime::slot::Slot;
 use crate::runtime::tiers::{Availability, PanicFlag};
@@ -191,6 +192,21 @@ impl BackendSet {
     #[inline]
     pub fn latency(&self, i: usize, now: u64) -> Option<f64> {
         self.slots[i].latency_ns(now)
+    }
+
+    /// Backend `i`'s latest probe reply as seen at `now` (see
+    /// [`Pool::apply_probe`](crate::Pool::apply_probe)), its in-flight count
+    /// raised by the picks this pool sent since; `None` before the first.
+    #[inline]
+    pub fn probe(&self, i: usize, now: u64) -> Option<ProbeReading> {
+        self.slots[i].probe.read(self.in_flight(i), now)
+    }
+
+    /// Counts a pick made on backend `i`'s probe reply, so that a strategy
+    /// can stop reusing a reply after a few picks.
+    #[inline]
+    pub fn use_probe(&self, i: usize) {
+        self.slots[i].probe.used();
     }
 
     /// Backend `i`'s error-rate estimate at `now`, from 0 to 1.

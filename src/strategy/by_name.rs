@@ -141,6 +141,7 @@ strategies! {
     Rendezvous => "rendezvous": "Weighted highest-random-weight hashing of the key or client.",
     BoundedLoad => "bounded-load": "Consistent hashing with bounded loads: hot keys spill along the ring.",
     Random => "random": "Weighted random.",
+    Prequal => "prequal": "Probe replies (in flight, latency) picked by the hot-cold rule.",
 }
 
 impl FromOptions for RoundRobin {}
@@ -165,7 +166,7 @@ macro_rules! seeded_from_options {
     )*};
 }
 
-seeded_from_options!(SdnAdaptive, P2c, PeakEwma, Random);
+seeded_from_options!(SdnAdaptive, P2c, PeakEwma, Random, Prequal);
 
 impl FromStr for StrategyKind {
     type Err = ConfigError;

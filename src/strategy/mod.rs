@@ -23,6 +23,7 @@
 //! | `rendezvous` | [`Rendezvous`] | highest random weight ([Thaler and Ravishankar 1998](https://doi.org/10.1109/90.663936)) |
 //! | `bounded-load` | [`BoundedLoad`] | [consistent hashing with bounded loads](https://arxiv.org/abs/1608.01350) (Mirrokni et al. 2016) |
 //! | `random` | [`Random`] | weighted random |
+//! | `prequal` | [`Prequal`] | probe replies, hot-cold rule ([Prequal](https://www.usenix.org/conference/nsdi24/presentation/wydrowski), NSDI 2024) |
 //!
 //! Strategies chosen by name at run time go through [`AnyStrategy`]. What
 //! several strategies share lives in one kernel module (crate-internal):
@@ -41,6 +42,7 @@ mod least_connections;
 mod maglev;
 mod p2c;
 mod peak_ewma;
+mod prequal;
 mod random;
 mod rendezvous;
 mod resource_based;
@@ -58,6 +60,7 @@ pub use least_connections::LeastConnections;
 pub use maglev::Maglev;
 pub use p2c::P2c;
 pub use peak_ewma::PeakEwma;
+pub use prequal::{Prequal, MAX_PROBE_POOL};
 pub use random::Random;
 pub use rendezvous::Rendezvous;
 pub use resource_based::ResourceBased;
@@ -70,6 +73,7 @@ pub use weighted_least_connections::WeightedLeastConnections;
 pub use weighted_round_robin::WeightedRoundRobin;
 
 pub use crate::hash::sticky::{StickyTable, MAX_STICKY_ENTRIES};
+pub use crate::runtime::probe::ProbeReading;
 pub use crate::runtime::set::BackendSet;
 pub use crate::runtime::slot::WEIGHT_UNIT;
 

@@ -17,9 +17,12 @@ use crate::types::{ConfigError, Context};
 ///   ([`BackendSet::latency`]; see [`FeedbackConfig`](crate::health::FeedbackConfig)):
 ///   a slow response raises it at once, fast ones bring it down gradually.
 ///   A backend with no history yet counts [`default_latency`](Self::default_latency)
-///   (1 ms by default: optimistic, so a new or returning backend gets tried
-///   soon, while its in-flight factor stops a rush onto it; raise it for
-///   services whose normal latency is far above 1 ms). The floor is 1 ns.
+///   (1 ms by default), or its rival's latency when that is lower, and wins
+///   a tie: optimistic, so a new or returning backend is tried the first
+///   time it is drawn, while its in-flight factor stops a rush onto it and
+///   its error rate stops a backend that fails fast from being retried
+///   (raise the default for services whose normal latency is far above
+///   1 ms). The floor is 1 ns.
 /// - `in_flight + 1` counts the pick being made, so idle backends still
 ///   differ by latency.
 /// - `error_rate` is the backend's error-rate EWMA (0 to 1). With the
@@ -82,8 +85,9 @@ impl PeakEwma {
         self
     }
 
-    /// The latency assumed for a backend with no history (default 1 ms).
-    /// Must be more than zero; checked when the pool builds.
+    /// The latency assumed for a backend with no history (default 1 ms)
+    /// when its rival's is higher. Must be more than zero; checked when the
+    /// pool builds.
     pub fn default_latency(mut self, latency: Duration) -> Self {
         self.choice.unknown = Unknown::Fixed(latency);
         self

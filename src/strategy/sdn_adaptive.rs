@@ -28,7 +28,8 @@ use crate::types::{ConfigError, Context};
 ///   (10 s decay by default, [`FeedbackConfig`](crate::health::FeedbackConfig)); a
 ///   fast failure never feeds it, so a node that answers 5xx in 1 ms does
 ///   not look fast. When one candidate has no latency yet it is taken to
-///   equal the other's, so new backends get tried rather than flooded.
+///   equal the other's and wins a tie, so a new backend is tried the first
+///   time it is drawn (with nothing in flight) rather than flooded.
 /// - *Errors* (server errors, gateway errors, timeouts, connect failures)
 ///   feed the error-rate EWMA; `error_penalty` (default
 ///   [`DEFAULT_ERROR_PENALTY`](Self::DEFAULT_ERROR_PENALTY) = 10) turns it

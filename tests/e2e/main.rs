@@ -6,6 +6,7 @@ mod agents_hold;
 mod flags;
 mod harness;
 mod holding_up;
+mod subset;
 mod tcp_bounds;
 
 use std::net::SocketAddr;

@@ -26,6 +26,7 @@ use capacity::AgentCapacity;
 use crate::runtime::arena::{self, HotRef};
 use crate::runtime::ewma::Ewma;
 use crate::runtime::outliers::IntervalCounts;
+use crate::runtime::probe::ProbeCell;
 use crate::runtime::shared::Shared;
 use crate::runtime::sync::{AtomicBool, AtomicU32, AtomicU64};
 use crate::types::{BackendId, BackendState, CheckResult, Reason, StateChange};
@@ -58,6 +59,8 @@ pub(crate) struct Slot {
     latency: Ewma,
     /// EWMA of the share of outcomes that were errors, 0..=1.
     errors: Ewma,
+    /// The latest probe reply, for the probing strategy.
+    pub(crate) probe: ProbeCell,
     last_change: Mutex<StateChange>,
     /// The last active health check's result and when it came.
     last_check: Mutex<Option<(CheckResult, std::time::Duration)>>,
@@ -102,6 +105,7 @@ impl Slot {
             interval: IntervalCounts::new(),
             latency: Ewma::default(),
             errors: Ewma::default(),
+            probe: ProbeCell::default(),
             agent: Mutex::new(AgentCapacity::default()),
             shared,
         }

@@ -10,7 +10,16 @@
 //!
 //! The strategies differ only in the parameters of [`LatencyChoice`]: what
 //! a backend with no latency sample yet counts as ([`Unknown`]) and the floor.
+//!
+//! Cold start: a backend with no latency sample never counts as slower than
+//! its measured rival, and wins a tie against it. Without that, peak EWMA's
+//! fixed 1 ms guess lost every comparison against backends measured below
+//! 1 ms, so a new backend never got the request that would measure it (0 of
+//! 200 sequential requests in a first user's run). Its in-flight count and
+//! error rate still count, so a newcomer is not flooded, and one that fails
+//! fast (no latency sample, errors) is not tried again and again.
 
+use std::cmp::Ordering;
 use std::time::Duration;
 
 use super::rng::AtomicRng;
@@ -26,7 +35,8 @@ pub(crate) const DEFAULT_ERROR_PENALTY: f64 = 10.0;
 /// What a candidate with no latency sample yet counts as.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Unknown {
-    /// A fixed latency (peak EWMA: optimistic, so new backends get tried).
+    /// A fixed latency, or the rival's when that is lower (peak EWMA:
+    /// optimistic, so new backends get tried).
     Fixed(Duration),
     /// The other candidate's latency, or the floor when neither has one (SDN
     /// adaptive: judge a newcomer by load alone against its rival).
@@ -74,11 +84,18 @@ impl LatencyChoice {
             (only, None) => return Some(only),
         };
         let now = set.now();
-        let (la, lb) = self.latencies(set.latency(a, now), set.latency(b, now));
+        let (known_a, known_b) = (set.latency(a, now), set.latency(b, now));
+        let (la, lb) = self.latencies(known_a, known_b);
         let (cost_a, cost_b) = (self.cost(set, a, la, now), self.cost(set, b, lb, now));
         // Costs are never NaN (finite latency, counts, penalty; weight 0
         // gives +inf); `total_cmp` settles even that without a panic.
-        Some(settle(&self.rng, a, b, cost_a.total_cmp(&cost_b)))
+        let order = match (cost_a.total_cmp(&cost_b), known_a, known_b) {
+            // A tie goes to the unmeasured candidate: it is tried first.
+            (Ordering::Equal, None, Some(_)) => Ordering::Less,
+            (Ordering::Equal, Some(_), None) => Ordering::Greater,
+            (order, _, _) => order,
+        };
+        Some(settle(&self.rng, a, b, order))
     }
 
     /// The two candidates' latencies in nanoseconds, unknown ones filled in.
@@ -87,7 +104,12 @@ impl LatencyChoice {
         match self.unknown {
             Unknown::Fixed(latency) => {
                 let assumed = latency.as_nanos() as f64;
-                (a.unwrap_or(assumed), b.unwrap_or(assumed))
+                match (a, b) {
+                    (Some(a), Some(b)) => (a, b),
+                    (Some(known), None) => (known, assumed.min(known)),
+                    (None, Some(known)) => (assumed.min(known), known),
+                    (None, None) => (assumed, assumed),
+                }
             }
             Unknown::Peer => match (a, b) {
                 (Some(a), Some(b)) => (a, b),
