@@ -70,7 +70,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use common::{millis, ProxyArgs, SharedPool};
+use common::{millis, positive_millis, ProxyArgs, SharedPool};
 use forward::Proxy;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
@@ -103,15 +103,6 @@ struct Args {
     threads: Option<NonZeroUsize>,
 }
 
-/// Milliseconds, at least 1.
-fn positive_millis(text: &str) -> Result<Duration, String> {
-    match millis(text) {
-        Ok(duration) if duration.is_zero() => Err("must be at least 1".to_owned()),
-        Ok(duration) => Ok(duration),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
 /// How long connecting to a backend may take, at most (and at most half a
 /// try's time, so a backend that drops SYNs is logged as such and the
 /// request retried).
@@ -124,18 +115,7 @@ fn main() {
         .proxy
         .pool(Backend::new)
         .unwrap_or_else(|e| e.exit::<Args>());
-    // One thread needs no work stealing: a current-thread runtime spares the
-    // cross-thread queues and wakeups.
-    let mut runtime = match args.threads.map(NonZeroUsize::get) {
-        Some(1) => tokio::runtime::Builder::new_current_thread(),
-        Some(threads) => {
-            let mut runtime = tokio::runtime::Builder::new_multi_thread();
-            runtime.worker_threads(threads);
-            runtime
-        }
-        None => tokio::runtime::Builder::new_multi_thread(),
-    };
-    let runtime = runtime.enable_all().build().unwrap_or_else(|e| {
+    let runtime = common::runtime(args.threads).build().unwrap_or_else(|e| {
         eprintln!("error: cannot start the runtime: {e}");
         std::process::exit(1)
     });

@@ -46,7 +46,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use common::{millis, ProxyArgs, SharedPool};
+use common::{millis, positive_millis, ProxyArgs, SharedPool};
 use pickwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{ReadHalf, WriteHalf};
@@ -71,15 +71,6 @@ struct Args {
     threads: Option<NonZeroUsize>,
 }
 
-/// Milliseconds above zero.
-fn positive_millis(text: &str) -> Result<Duration, String> {
-    match millis(text) {
-        Ok(d) if d.is_zero() => Err("must be above 0".to_owned()),
-        Ok(d) => Ok(d),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
 /// The least idle time that makes a connection the one closed to admit a
 /// new client at the cap: below it, every connection is busy enough to keep.
 const EVICT_AFTER_IDLE: Duration = Duration::from_secs(1);
@@ -101,19 +92,9 @@ fn main() {
             eprintln!("error: cannot listen on {}: {e}", args.proxy.listen);
             std::process::exit(1)
         });
-    let mut runtime = match args.threads.map(NonZeroUsize::get) {
-        Some(1) => tokio::runtime::Builder::new_current_thread(),
-        Some(threads) => {
-            let mut runtime = tokio::runtime::Builder::new_multi_thread();
-            runtime.worker_threads(threads);
-            runtime
-        }
-        None => tokio::runtime::Builder::new_multi_thread(),
-    };
     // Nothing here blocks; keep the blocking pool from growing all the same.
-    let runtime = runtime
+    let runtime = common::runtime(args.threads)
         .max_blocking_threads(2)
-        .enable_all()
         .build()
         .unwrap_or_else(|e| {
             eprintln!("error: cannot start the runtime: {e}");

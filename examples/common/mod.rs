@@ -146,13 +146,30 @@ fn on_off() -> impl clap::builder::TypedValueParser<Value = bool> {
     clap::builder::PossibleValuesParser::new(["on", "off"]).map(|v| v == "on")
 }
 
-/// A number of milliseconds above zero.
-fn positive_millis(text: &str) -> Result<Duration, String> {
+/// A number of milliseconds above zero, as the proxies' timeouts take them.
+pub fn positive_millis(text: &str) -> Result<Duration, String> {
     match millis(text) {
         Ok(d) if d.is_zero() => Err("must be at least 1".to_owned()),
         Ok(d) => Ok(d),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// The proxies' tokio runtime for `--threads`: current-thread for 1 (no
+/// work stealing, no cross-thread wakeups), else multi-thread with that
+/// many workers (default: one per core); timers and sockets enabled.
+pub fn runtime(threads: Option<NonZeroUsize>) -> tokio::runtime::Builder {
+    let mut runtime = match threads.map(NonZeroUsize::get) {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(threads) => {
+            let mut runtime = tokio::runtime::Builder::new_multi_thread();
+            runtime.worker_threads(threads);
+            runtime
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
+    runtime.enable_all();
+    runtime
 }
 
 /// Why the pool could not be set up: the command line's fault (exit 2,

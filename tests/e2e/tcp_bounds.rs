@@ -267,7 +267,7 @@ fn the_forwarders_bounds_are_flags_listed_in_help_and_a_zero_connect_timeout_is_
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("invalid value '0' for '--connect-timeout-ms <MS>': must be above 0"),
+        stderr.contains("invalid value '0' for '--connect-timeout-ms <MS>': must be at least 1"),
         "{stderr}"
     );
 }
