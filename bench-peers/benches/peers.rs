@@ -1,6 +1,7 @@
-//! pickwise beside pingora-load-balancing, side by side in one criterion
-//! group per comparison, over the identical backend set (`10.0.X.Y:80`,
-//! weight 1) at 4, 64 and 1024 backends:
+//! pickwise beside its Rust peers (pingora-load-balancing, arcboxlabs'
+//! `loadwise`, tower's p2c balancer), side by side in one criterion group
+//! per comparison, over the identical backend set (`10.0.X.Y:80`, weight 1
+//! unless said) at 4, 64 and 1024 backends:
 //!
 //! - `round-robin`: pingora `LoadBalancer<RoundRobin>::select` vs pickwise
 //!   `Pool<RoundRobin>::pick` (pick plus drop of the guard);
@@ -14,7 +15,20 @@
 //!   `RingHash` and `Maglev`;
 //! - `anatomy`: the parts a round-robin pick is made of, each alone (one
 //!   relaxed `fetch_add`, an `ArcSwap` load, an `Arc` clone and drop), to
-//!   show where its time goes on this machine.
+//!   show where its time goes on this machine;
+//! - `loadwise-*`: arcboxlabs' `loadwise` 0.1 (crates.io; renamed
+//!   `loadwise_peer` here, this project's first name was the same) beside
+//!   pickwise's equivalent: `loadwise-round-robin` (`RoundRobin`),
+//!   `loadwise-weighted-round-robin` (`WeightedRoundRobin`, weights 1 to 4
+//!   on both sides), `loadwise-p2c` (`PowerOfTwoChoices` vs `P2c`),
+//!   `loadwise-least-load` (`LeastLoad` vs `LeastConnections`),
+//!   `loadwise-consistent` (`ConsistentHash`, 150 virtual nodes, vs
+//!   `RingHash` and `Maglev`);
+//! - `tower-p2c`: per request through a `tower::Service` over ready no-op
+//!   backend services (`service_fn` returning a ready future): tower's
+//!   `balance::p2c::Balance` (pending-requests load, as tower's docs pair
+//!   it) vs `pickwise::tower::Balance` over a `Pool<P2c>`: `poll_ready`,
+//!   `call`, and the response future polled to its (immediate) answer.
 //!
 //! ```text
 //! cargo bench -p bench-peers
@@ -28,18 +42,41 @@
 //! guard; the bench reads the address's port. Both read one small field, so
 //! neither pays for copying its payload out (a whole `SocketAddr` through
 //! `black_box` costs a store-forwarding stall that dwarfs a pick).
+//!
+//! loadwise's `Strategy::select(&candidates, &ctx)` is the call its users
+//! make: it returns an index into the caller's own slice of nodes (nothing
+//! cloned); the bench reads that node's port. What the caller must do
+//! around it is timed too, as pickwise does it inside the pick: for the
+//! load-aware strategies the node's in-flight count (its `load_score`) is
+//! raised after the select and lowered after the read (pickwise's guard
+//! does both); for consistent hashing the request key is hashed into the
+//! `u64` `hash_key` with std's `DefaultHasher` (SipHash-1-3, as its docs
+//! do; pickwise hashes the key bytes with keyed SipHash inside the pick).
+//! A node's id (what loadwise fingerprints every weighted round-robin and
+//! consistent-hash pick, and hashes into its ring) is its `SocketAddr`.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::hint::black_box;
 use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
+use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use loadwise_peer::strategy as peer;
+use loadwise_peer::{LoadMetric, Node, SelectionContext, Strategy as PeerStrategy, Weighted};
 use pickwise::hash::HashKey;
-use pickwise::strategy::{Maglev, Random, RingHash, RoundRobin};
+use pickwise::strategy::{
+    LeastConnections, Maglev, P2c, Random, RingHash, RoundRobin, WeightedRoundRobin,
+};
 use pickwise::{BackendSpec, Balancer, Context, Pool, Strategy};
 use pingora_load_balancing::selection::{self, BackendSelection};
 use pingora_load_balancing::{Backend, LoadBalancer};
+use tower::Service;
 
 const SIZES: [usize; 3] = [4, 64, 1024];
 const BUILD_SIZES: [usize; 3] = [10, 100, 1000];
@@ -62,6 +99,20 @@ fn pool<S: Strategy>(strategy: S, n: usize) -> Pool<S, SocketAddr> {
     let backends = addresses(n)
         .into_iter()
         .map(|a| BackendSpec::new(a.clone(), a.parse::<SocketAddr>().unwrap()));
+    Pool::new(strategy, backends).expect("valid pool")
+}
+
+/// The weight of the `i`th backend in the weighted round-robin groups:
+/// 1, 2, 3, 4, 1, ... on both sides.
+fn varied_weight(i: usize) -> u32 {
+    1 + (i % 4) as u32
+}
+
+/// The same set as [`pool`], with the weights of [`varied_weight`].
+fn weighted_pool<S: Strategy>(strategy: S, n: usize) -> Pool<S, SocketAddr> {
+    let backends = addresses(n).into_iter().enumerate().map(|(i, a)| {
+        BackendSpec::new(a.clone(), a.parse::<SocketAddr>().unwrap()).weight(varied_weight(i))
+    });
     Pool::new(strategy, backends).expect("valid pool")
 }
 
@@ -292,11 +343,268 @@ fn anatomy(c: &mut Criterion) {
     group.finish();
 }
 
+/// One backend as a loadwise caller holds it: an element of the caller's
+/// own slice, with the in-flight count its load-aware strategies read.
+struct PeerNode {
+    addr: SocketAddr,
+    weight: u32,
+    in_flight: AtomicUsize,
+}
+
+impl Node for PeerNode {
+    type Id = SocketAddr;
+    fn id(&self) -> &SocketAddr {
+        &self.addr
+    }
+}
+
+impl Weighted for PeerNode {
+    fn weight(&self) -> u32 {
+        self.weight
+    }
+}
+
+impl LoadMetric for PeerNode {
+    fn load_score(&self) -> f64 {
+        self.in_flight.load(Ordering::Relaxed) as f64
+    }
+}
+
+/// The backend set as loadwise's candidates, weights from `weight`.
+fn peer_nodes(n: usize, weight: fn(usize) -> u32) -> Vec<PeerNode> {
+    addresses(n)
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| PeerNode {
+            addr: a.parse().unwrap(),
+            weight: weight(i),
+            in_flight: AtomicUsize::new(0),
+        })
+        .collect()
+}
+
+/// What the loadwise caller does per request besides `select`.
+#[derive(Clone, Copy)]
+enum PeerUse {
+    /// `select` with an empty context, read the node.
+    Plain,
+    /// Also raise the node's in-flight count before the read and lower it
+    /// after (what pickwise's pick and guard drop do).
+    CountInFlight,
+    /// Hash the request key into `hash_key` first (`DefaultHasher`).
+    HashKey,
+}
+
+/// Times loadwise's `select` (and what `how` adds) on the same keys as
+/// the pickwise side.
+fn bench_loadwise<S: PeerStrategy<PeerNode>>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    strategy: S,
+    nodes: Vec<PeerNode>,
+    keys: &[[u8; 8]],
+    how: PeerUse,
+) {
+    let n = nodes.len();
+    let mut i = 0usize;
+    group.bench_function(BenchmarkId::new(name, n), |b| {
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            let key = &keys[i % KEYS];
+            let ctx = match how {
+                PeerUse::HashKey => {
+                    let mut hasher = DefaultHasher::new();
+                    key.hash(&mut hasher);
+                    SelectionContext {
+                        hash_key: Some(hasher.finish()),
+                        ..SelectionContext::default()
+                    }
+                }
+                PeerUse::Plain | PeerUse::CountInFlight => SelectionContext::default(),
+            };
+            let Some(picked) = strategy.select(&nodes, &ctx) else {
+                return black_box(0);
+            };
+            let node = &nodes[picked];
+            match how {
+                PeerUse::CountInFlight => {
+                    node.in_flight.fetch_add(1, Ordering::Relaxed);
+                    let port = u64::from(node.addr.port());
+                    node.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    black_box(port)
+                }
+                PeerUse::Plain | PeerUse::HashKey => black_box(u64::from(node.addr.port())),
+            }
+        })
+    });
+}
+
+fn loadwise_round_robin(c: &mut Criterion) {
+    let keys = keys();
+    let mut group = c.benchmark_group("loadwise-round-robin");
+    for n in SIZES {
+        bench_loadwise(
+            &mut group,
+            "loadwise",
+            peer::RoundRobin::new(),
+            peer_nodes(n, |_| 1),
+            &keys,
+            PeerUse::Plain,
+        );
+        side_by_side!(group, "pickwise", n, &keys, pickwise: pool(RoundRobin::new(), n));
+        side_by_side!(group, "pickwise-picker", n, &keys, picker: pool(RoundRobin::new(), n));
+    }
+    group.finish();
+}
+
+fn loadwise_weighted_round_robin(c: &mut Criterion) {
+    let keys = keys();
+    let mut group = c.benchmark_group("loadwise-weighted-round-robin");
+    for n in SIZES {
+        bench_loadwise(
+            &mut group,
+            "loadwise",
+            peer::WeightedRoundRobin::new(),
+            peer_nodes(n, varied_weight),
+            &keys,
+            PeerUse::Plain,
+        );
+        side_by_side!(group, "pickwise", n, &keys, pickwise: weighted_pool(WeightedRoundRobin::new(), n));
+        side_by_side!(group, "pickwise-picker", n, &keys, picker: weighted_pool(WeightedRoundRobin::new(), n));
+    }
+    group.finish();
+}
+
+fn loadwise_p2c(c: &mut Criterion) {
+    let keys = keys();
+    let mut group = c.benchmark_group("loadwise-p2c");
+    for n in SIZES {
+        bench_loadwise(
+            &mut group,
+            "loadwise",
+            peer::PowerOfTwoChoices::new(),
+            peer_nodes(n, |_| 1),
+            &keys,
+            PeerUse::CountInFlight,
+        );
+        side_by_side!(group, "pickwise", n, &keys, pickwise: pool(P2c::new(), n));
+        side_by_side!(group, "pickwise-picker", n, &keys, picker: pool(P2c::new(), n));
+    }
+    group.finish();
+}
+
+fn loadwise_least_load(c: &mut Criterion) {
+    let keys = keys();
+    let mut group = c.benchmark_group("loadwise-least-load");
+    for n in SIZES {
+        bench_loadwise(
+            &mut group,
+            "loadwise",
+            peer::LeastLoad::new(),
+            peer_nodes(n, |_| 1),
+            &keys,
+            PeerUse::CountInFlight,
+        );
+        side_by_side!(group, "pickwise", n, &keys, pickwise: pool(LeastConnections::new(), n));
+        side_by_side!(group, "pickwise-picker", n, &keys, picker: pool(LeastConnections::new(), n));
+    }
+    group.finish();
+}
+
+fn loadwise_consistent(c: &mut Criterion) {
+    let keys = keys();
+    let mut group = c.benchmark_group("loadwise-consistent");
+    for n in SIZES {
+        bench_loadwise(
+            &mut group,
+            "loadwise",
+            peer::ConsistentHash::default(),
+            peer_nodes(n, |_| 1),
+            &keys,
+            PeerUse::HashKey,
+        );
+        side_by_side!(group, "pickwise-ring-hash", n, &keys,
+            pickwise: pool(RingHash::new().with_key(hash_key()), n));
+        side_by_side!(group, "pickwise-maglev", n, &keys,
+            pickwise: pool(Maglev::new().with_key(hash_key()), n));
+        side_by_side!(group, "pickwise-ring-hash-picker", n, &keys,
+            picker: pool(RingHash::new().with_key(hash_key()), n));
+        side_by_side!(group, "pickwise-maglev-picker", n, &keys,
+            picker: pool(Maglev::new().with_key(hash_key()), n));
+    }
+    group.finish();
+}
+
+/// A backend's service that answers its port at once: a ready future.
+fn no_op(
+    port: u16,
+) -> impl Service<
+    (),
+    Response = u16,
+    Error = Infallible,
+    Future = impl Future<Output = Result<u16, Infallible>> + Send,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
+    tower::service_fn(move |()| std::future::ready(Ok::<u16, Infallible>(port)))
+}
+
+/// One request through `service`: `poll_ready`, `call`, and the response
+/// future polled once. Every backend answers at once, so anything but an
+/// immediate answer is a broken bench, said as such.
+fn one_request<S>(service: &mut S, cx: &mut TaskContext<'_>) -> u16
+where
+    S: Service<(), Response = u16>,
+    S::Error: std::fmt::Debug,
+{
+    match service.poll_ready(cx) {
+        Poll::Ready(Ok(())) => {}
+        Poll::Ready(Err(e)) => panic!("the balancer failed its poll_ready: {e:?}"),
+        Poll::Pending => panic!("the balancer is not ready over ready backends"),
+    }
+    let response = pin!(service.call(()));
+    match response.poll(cx) {
+        Poll::Ready(Ok(port)) => port,
+        Poll::Ready(Err(e)) => panic!("a call to a no-op backend failed: {e:?}"),
+        Poll::Pending => panic!("a no-op backend's response is pending"),
+    }
+}
+
+fn tower_p2c(c: &mut Criterion) {
+    let mut group = c.benchmark_group("tower-p2c");
+    let mut cx = TaskContext::from_waker(Waker::noop());
+    for n in SIZES {
+        let ports = || (0..n).map(|i| 1 + i as u16);
+        let list = tower::discover::ServiceList::new(ports().map(no_op).collect::<Vec<_>>());
+        let load = tower::load::PendingRequestsDiscover::new(
+            list,
+            tower::load::CompleteOnResponse::default(),
+        );
+        let mut towers = tower::balance::p2c::Balance::new(load);
+        group.bench_function(BenchmarkId::new("tower-p2c", n), |b| {
+            b.iter(|| black_box(one_request(&mut towers, &mut cx)))
+        });
+        let backends = addresses(n)
+            .into_iter()
+            .zip(ports())
+            .map(|(a, port)| BackendSpec::new(a, no_op(port)));
+        let pool = Pool::new(P2c::new(), backends).expect("valid pool");
+        let mut ours = pickwise::tower::Balance::new(pool);
+        group.bench_function(BenchmarkId::new("pickwise-p2c", n), |b| {
+            b.iter(|| black_box(one_request(&mut ours, &mut cx)))
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1));
-    targets = round_robin, random, consistent, round_robin_two_threads, build_balancer, anatomy
+    targets = round_robin, random, consistent, round_robin_two_threads, build_balancer, anatomy,
+        loadwise_round_robin, loadwise_weighted_round_robin, loadwise_p2c, loadwise_least_load,
+        loadwise_consistent, tower_p2c
 }
 criterion_main!(benches);
