@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# What a pick costs, pickwise beside pingora-load-balancing: runs the
-# criterion benches with short measurements (a few minutes in all) and
-# prints one table with the ratios pingora / pickwise.
+# What a pick costs, pickwise beside its peers (pingora-load-balancing,
+# arcboxlabs' loadwise, tower's p2c balancer): runs the criterion benches
+# with short measurements (a few minutes in all) and prints tables with the
+# ratios peer / pickwise (above 1x: pickwise is faster).
 #
 #   bench/picks.sh                 # both benches, then the table
 #   bench/picks.sh --table         # only the table, from the last run
@@ -59,7 +60,10 @@ def fmt(ns):
     return f"{ns:.1f} ns"
 
 def ratio(a, b):
-    return f"{a / b:.1f}x" if a and b else "-"
+    """a / b; two decimals below 1x, where the peer is faster."""
+    if not (a and b):
+        return "-"
+    return f"{a / b:.2f}x" if a < b else f"{a / b:.1f}x"
 
 def table(title, header, rows):
     print(f"\n{title}")
@@ -88,6 +92,33 @@ for group, peer, ours in [
             rows.append([f"{group}/{n}", f"{peer} {fmt(p)}", f"{name} {fmt(l)}", ratio(p, l)])
 table("pick (pingora select vs pickwise pick + drop), per pick",
       ["bench", "pingora", "pickwise", "pingora/pickwise"], rows)
+
+# arcboxlabs' loadwise (crates.io), side by side: loadwise / pickwise.
+rows = []
+for group, what, ours in [
+    ("loadwise-round-robin", "RoundRobin", ["pickwise", "pickwise-picker"]),
+    ("loadwise-weighted-round-robin", "WeightedRoundRobin", ["pickwise", "pickwise-picker"]),
+    ("loadwise-p2c", "PowerOfTwoChoices", ["pickwise", "pickwise-picker"]),
+    ("loadwise-least-load", "LeastLoad", ["pickwise", "pickwise-picker"]),
+    ("loadwise-consistent", "ConsistentHash", ["pickwise-ring-hash", "pickwise-ring-hash-picker",
+                                               "pickwise-maglev", "pickwise-maglev-picker"]),
+]:
+    for n in (4, 64, 1024):
+        p = estimate(group, "loadwise", str(n))
+        for name in ours:
+            l = estimate(group, name, str(n))
+            rows.append([f"{group}/{n}", f"{what} {fmt(p)}", f"{name} {fmt(l)}", ratio(p, l)])
+table("pick (loadwise select + the caller's part vs pickwise pick + drop), per pick",
+      ["bench", "loadwise", "pickwise", "loadwise/pickwise"], rows)
+
+# tower's p2c balancer beside pickwise::tower::Balance, per request.
+rows = []
+for n in (4, 64, 1024):
+    p = estimate("tower-p2c", "tower-p2c", str(n))
+    l = estimate("tower-p2c", "pickwise-p2c", str(n))
+    rows.append([f"tower-p2c/{n}", f"tower-p2c {fmt(p)}", f"pickwise-p2c {fmt(l)}", ratio(p, l)])
+table("a request through a tower Service over ready no-op backends "
+      "(poll_ready + call + response)", ["bench", "tower", "pickwise", "tower/pickwise"], rows)
 
 rows = []
 for group in ("build-balancer",):
