@@ -75,7 +75,7 @@ use pickwise::strategy::{
 };
 use pickwise::{BackendSpec, Balancer, Context, Pool, Strategy};
 use pingora_load_balancing::selection::{self, BackendSelection};
-use pingora_load_balancing::{Backend, LoadBalancer};
+use pingora_load_balancing::LoadBalancer;
 use tower::Service;
 
 const SIZES: [usize; 3] = [4, 64, 1024];
