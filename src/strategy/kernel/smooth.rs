@@ -57,7 +57,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::Cursor;
+use super::Turns;
 use crate::runtime::set::BackendSet;
 use crate::runtime::sync::Swap;
 
@@ -99,7 +99,8 @@ struct Plan {
 
 /// One period of nginx's sequence for fixed weights.
 pub(crate) struct Schedule {
-    cursor: Cursor,
+    /// Turns over the period.
+    turns: Turns,
     /// The backend of each pick of the period.
     entries: Box<[u16]>,
     /// Each backend's weight divided by the weights' greatest common
@@ -119,10 +120,8 @@ impl Schedule {
     /// to `tries` cursor values; `None` if all of those were skipped.
     #[inline]
     pub(crate) fn next(&self, tries: usize, takes_part: impl Fn(usize) -> bool) -> Option<usize> {
-        let period = self.entries.len();
         for _ in 0..tries {
-            let at = self.cursor.next() % period;
-            let i = usize::from(*self.entries.get(at)?);
+            let i = usize::from(*self.entries.get(self.turns.next())?);
             if takes_part(i) {
                 return Some(i);
             }
@@ -161,7 +160,7 @@ impl Schedule {
             entries.push(u16::try_from(best).ok()?);
         }
         Some(Schedule {
-            cursor: Cursor::default(),
+            turns: Turns::new(entries.len()),
             entries: entries.into_boxed_slice(),
             weights: reduced,
         })
