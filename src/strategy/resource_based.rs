@@ -66,7 +66,13 @@ impl Strategy for ResourceBased {
 
     fn select(&self, table: &Smooth, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
         let scheduled = table.with_schedule(set, |schedule| {
-            schedule.and_then(|schedule| lightest_in_turn(schedule, set, ctx))
+            schedule.and_then(|schedule| {
+                if schedule.is_uniform() {
+                    lightest_in_turn::<true>(schedule, set, ctx)
+                } else {
+                    lightest_in_turn::<false>(schedule, set, ctx)
+                }
+            })
         });
         match scheduled {
             Some(found) => found,
@@ -77,9 +83,10 @@ impl Strategy for ResourceBased {
 
 /// The pick through the schedule: `Some(None)` when no backend is eligible,
 /// `None` when the exact step must decide (no tied backend came up within
-/// N entries).
+/// N entries). `UNIFORM`: every weight is 1, so loads compare as they are
+/// (the scan is then least connections' loop).
 #[inline]
-fn lightest_in_turn(
+fn lightest_in_turn<const UNIFORM: bool>(
     schedule: &Schedule,
     set: &BackendSet,
     ctx: &Context<'_>,
@@ -90,7 +97,7 @@ fn lightest_in_turn(
     let mut best: Option<(usize, u64, u64)> = None;
     let mut ties = 0usize;
     for i in 0..set.len() {
-        let weight = schedule.weight(i);
+        let weight = if UNIFORM { 1 } else { schedule.weight(i) };
         if weight == 0 {
             continue;
         }
@@ -124,7 +131,7 @@ fn lightest_in_turn(
         return Some(Some(lightest));
     }
     let tied = |i: usize| {
-        let weight = schedule.weight(i);
+        let weight = if UNIFORM { 1 } else { schedule.weight(i) };
         weight > 0
             && set.in_flight(i) * best_weight == best_load * weight
             && set.is_eligible(i, ctx)

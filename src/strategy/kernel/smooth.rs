@@ -107,6 +107,9 @@ pub(crate) struct Schedule {
     /// divisor (at most `MAX_PERIOD`, so products with in-flight counts fit
     /// a `u64`).
     weights: Box<[u64]>,
+    /// Whether every reduced weight is 1 (equal weights): loads then
+    /// compare as they are.
+    uniform: bool,
 }
 
 impl Schedule {
@@ -114,6 +117,12 @@ impl Schedule {
     #[inline]
     pub(crate) fn weight(&self, i: usize) -> u64 {
         self.weights.get(i).copied().unwrap_or(0)
+    }
+
+    /// Whether every backend has the same weight (none zero).
+    #[inline]
+    pub(crate) fn is_uniform(&self) -> bool {
+        self.uniform
     }
 
     /// The next entry of the period for which `takes_part` holds, taking up
@@ -160,6 +169,7 @@ impl Schedule {
             entries.push(u16::try_from(best).ok()?);
         }
         Some(Schedule {
+            uniform: reduced.iter().all(|&w| w == 1),
             turns: Turns::new(entries.len()),
             entries: entries.into_boxed_slice(),
             weights: reduced,
