@@ -98,8 +98,11 @@ pub(super) fn next_generation<S: Strategy, B>(
     if let Some(slots) = previous {
         old.extend(slots.iter().map(|s| (&s.id, s)));
     }
-    // New backends' entries side by side, so scans over them stay contiguous.
-    crate::runtime::arena::reserve(specs.iter().filter(|s| !old.contains_key(&s.id)).count());
+    // New backends' entries side by side, so scans over them stay
+    // contiguous; in a small set, a cache line each (see the arena).
+    let joining = specs.iter().filter(|s| !old.contains_key(&s.id)).count();
+    let spread = specs.len() <= crate::runtime::arena::SPREAD_UP_TO;
+    crate::runtime::arena::reserve(joining, spread);
     let mut added = Vec::new();
     let mut rejoining = Vec::new();
     let mut members = Vec::with_capacity(specs.len());

@@ -9,6 +9,11 @@ use crate::types::{BackendId, FailureKind, Outcome};
 
 /// A backend's payload, the runtime slot it counts against, and the rest
 /// of its spec (for listing the set).
+///
+/// Aligned to a cache line: every `Pool::pick` writes its reference count,
+/// and packed beside another backend's member it would make picks of two
+/// backends on two threads evict each other's line.
+#[repr(align(64))]
 pub(crate) struct Member<B> {
     pub(crate) value: B,
     pub(crate) slot: Arc<Slot>,

@@ -9,15 +9,26 @@
 //! unused rest of the last chunk, at least 64 entries), and an entry can be
 //! a plain `&'static` reference with no reference count to touch.
 //!
-//! Two entries share a cache line: a count written for one backend evicts
-//! its neighbour's line from other cores. Scans, which read every entry,
-//! gain far more from the density than single picks lose
-//! (`cargo bench --bench pick`: least connections at 1024 backends 6.8 us
-//! with a line per backend, 0.79 us with this layout).
+//! **Density against sharing.** Packed, two entries share a cache line: a
+//! count written for one backend evicts its neighbour's line from other
+//! cores. Scans, which read every entry, gain far more from the density
+//! than single picks lose (`cargo bench --bench pick`: least connections at
+//! 1024 backends 6.8 us with a line per backend, 0.79 us with this layout).
+//! Small sets are the other way round: their scans are short, and with few
+//! backends two threads write neighbouring entries all the time (at 4
+//! backends, two threads of least connections or p2c got a third of one
+//! thread's throughput). So the backends that join a set of at most
+//! [`SPREAD_UP_TO`] get entries alone on their line (the other half of the
+//! line stays unused: 32 bytes a backend), and larger sets get packed ones.
+//! An entry keeps its spacing when recycled, so a line never holds two.
 
 use std::sync::atomic::Ordering;
 
 use crate::runtime::sync::{AtomicU32, AtomicU64, AtomicU8};
+
+/// The largest set whose joining backends get a cache line each (see the
+/// module docs).
+pub(crate) const SPREAD_UP_TO: usize = 128;
 
 /// Admin states, as stored in the low bits of [`Hot::gate`].
 pub(crate) const ADMIN_UP: u8 = 0;
@@ -49,16 +60,21 @@ pub(crate) struct Hot {
     /// What holds it back besides ejection: the admin state (`ADMIN_*`,
     /// low bits) and `HEALTH_FAILED`. Zero when nothing does.
     pub(crate) gate: AtomicU8,
+    /// Whether the entry is alone on its cache line (fixed for its life;
+    /// says which free list it goes back to).
+    #[cfg_attr(pickwise_loom, allow(dead_code))]
+    spread: bool,
 }
 
 impl Hot {
-    fn new(effective_weight: u64) -> Self {
+    fn new(effective_weight: u64, spread: bool) -> Self {
         Hot {
             effective_weight: AtomicU64::new(effective_weight),
             ejected_until: AtomicU64::new(0),
             ramp_start: AtomicU64::new(0),
             in_flight: AtomicU32::new(0),
             gate: AtomicU8::new(ADMIN_UP),
+            spread,
         }
     }
 
@@ -131,50 +147,115 @@ mod free_list {
     /// `reserve`: 2 KB.
     const CHUNK: usize = 64;
 
-    static FREE: Mutex<Vec<&'static Hot>> = Mutex::new(Vec::new());
+    /// Free entries: packed ones (two to a line), and spread ones (alone on
+    /// their line), each kind back to its own list.
+    struct Lists {
+        /// What `take` pops: packed entries, with the spread ones a
+        /// `reserve` moved on top.
+        next: Vec<&'static Hot>,
+        spread: Vec<&'static Hot>,
+    }
 
-    fn free_list() -> std::sync::MutexGuard<'static, Vec<&'static Hot>> {
-        // The list is consistent after every push and pop: a panic
-        // elsewhere while it was locked leaves nothing half done.
+    static FREE: Mutex<Lists> = Mutex::new(Lists {
+        next: Vec::new(),
+        spread: Vec::new(),
+    });
+
+    fn free_list() -> std::sync::MutexGuard<'static, Lists> {
+        // The lists are consistent after every push and pop: a panic
+        // elsewhere while they were locked leaves nothing half done.
         FREE.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Adds a chunk of `n` fresh entries, so that the next `n` takes come
     /// out of it in address order.
     fn grow(list: &mut Vec<&'static Hot>, n: usize) {
-        let chunk: &'static [Hot] = Vec::leak((0..n).map(|_| Hot::new(0)).collect());
+        let chunk: &'static [Hot] = Vec::leak((0..n).map(|_| Hot::new(0, false)).collect());
         list.extend(chunk.iter().rev());
     }
 
-    pub(crate) fn reserve(n: usize) {
-        let mut list = free_list();
-        if list.len() < n {
+    /// An entry alone on its cache line: the rest of the line is never
+    /// handed out.
+    #[repr(C, align(64))]
+    struct Line(Hot);
+
+    /// Adds `n` fresh entries, each on a line of its own.
+    fn grow_spread(list: &mut Vec<&'static Hot>, n: usize) {
+        let lines: &'static [Line] = Vec::leak((0..n).map(|_| Line(Hot::new(0, true))).collect());
+        list.extend(lines.iter().rev().map(|line| &line.0));
+    }
+
+    pub(crate) fn reserve(n: usize, spread: bool) {
+        let mut lists = free_list();
+        let lists = &mut *lists;
+        if spread {
+            // Recycled spread entries first, fresh lines for the rest; then
+            // on top of what `take` pops.
+            if lists.spread.len() < n {
+                let short = n - lists.spread.len();
+                grow_spread(&mut lists.spread, short);
+            }
+            let from = lists.spread.len() - n;
+            lists.next.extend(lists.spread.drain(from..));
+        } else if lists.next.len() < n {
             // A whole run of n, not just the shortfall: recycled entries
             // are wherever their slots were.
-            grow(&mut list, n.max(CHUNK));
+            grow(&mut lists.next, n.max(CHUNK));
         }
     }
 
     pub(crate) fn take() -> &'static Hot {
-        let mut list = free_list();
-        if list.is_empty() {
-            grow(&mut list, CHUNK);
+        let mut lists = free_list();
+        if let Some(hot) = lists.next.pop() {
+            return hot;
         }
-        list.pop().expect("the free list was just grown")
+        grow(&mut lists.next, CHUNK);
+        let hot = lists.next.pop();
+        hot.unwrap_or_else(|| Box::leak(Box::new(Hot::new(0, false))))
     }
 
     pub(crate) fn give_back(hot: &'static Hot) {
-        free_list().push(hot);
+        let mut lists = free_list();
+        if hot.spread {
+            lists.spread.push(hot);
+        } else {
+            lists.next.push(hot);
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn entries_grown_spread_each_have_a_cache_line_of_their_own() {
+            let mut list = Vec::new();
+            grow_spread(&mut list, 8);
+            let mut starts: Vec<usize> =
+                list.iter().map(|&hot| hot as *const Hot as usize).collect();
+            assert!(
+                starts.iter().all(|at| at % 64 == 0),
+                "an entry starts a line"
+            );
+            assert!(list.iter().all(|hot| hot.spread));
+            starts.sort_unstable();
+            assert!(
+                starts.windows(2).all(|pair| pair[1] - pair[0] >= 64),
+                "two entries share a line"
+            );
+        }
     }
 }
 
 /// Makes the next `n` new entries come from one contiguous run, if the free
-/// list does not already hold that many.
-pub(crate) fn reserve(n: usize) {
+/// list does not already hold that many; with `spread`, from entries each
+/// alone on its cache line, recycled ones first (for a small set, see the
+/// module docs).
+pub(crate) fn reserve(n: usize, spread: bool) {
     #[cfg(not(pickwise_loom))]
-    free_list::reserve(n);
+    free_list::reserve(n, spread);
     #[cfg(pickwise_loom)]
-    let _ = n;
+    let _ = (n, spread);
 }
 
 /// A fresh entry: up, not ejected, not ramping, none in flight.
@@ -186,7 +267,7 @@ pub(crate) fn take(effective_weight: u64) -> HotRef {
         hot
     }
     #[cfg(pickwise_loom)]
-    std::sync::Arc::new(Hot::new(effective_weight))
+    std::sync::Arc::new(Hot::new(effective_weight, false))
 }
 
 /// Another handle on a slot's entry, for a set that holds the slot.
@@ -218,7 +299,7 @@ mod tests {
 
     #[test]
     fn a_recycled_entry_starts_fresh() {
-        let used = Hot::new(5);
+        let used = Hot::new(5, false);
         used.in_flight.store(9, Ordering::Relaxed);
         used.ejected_until.store(1, Ordering::Relaxed);
         used.ramp_start.store(1, Ordering::Relaxed);

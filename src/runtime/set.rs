@@ -94,6 +94,20 @@ impl BackendSet {
         }
     }
 
+    /// Backend `i`'s effective weight when no slow-start ramp is running on
+    /// it; `None` while one is (its weight then moves with the clock).
+    #[inline]
+    pub(crate) fn settled_weight(&self, i: usize) -> Option<u64> {
+        self.hot[i].settled_weight()
+    }
+
+    /// The pool's weights version: it moves whenever some backend's
+    /// effective weight may have moved (see `Shared::weights_changed`).
+    #[inline]
+    pub(crate) fn weights_version(&self) -> u64 {
+        self.shared.weights_version()
+    }
+
     /// Picks of backend `i` alive now.
     #[inline]
     pub fn in_flight(&self, i: usize) -> u64 {

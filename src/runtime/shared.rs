@@ -35,6 +35,11 @@ pub(crate) struct Shared {
     /// change, a weight crossing zero): each generation's tier plan is
     /// computed for one value of it and recomputed when it moves.
     epoch: AtomicU64,
+    /// Bumped whenever some backend's effective weight may have moved (a
+    /// configured-weight update, an agent's capacity, a slow-start ramp
+    /// starting or ending): tables precomputed from weights (weighted round
+    /// robin's schedule) are valid for one value of it.
+    weights: AtomicU64,
     /// How tiers share traffic and when they panic.
     pub(crate) tiers: TierConfig,
     /// The priorities whose panic observers last heard of, one bit each:
@@ -79,6 +84,7 @@ impl Shared {
             backends: AtomicUsize::new(0),
             boosted: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
+            weights: AtomicU64::new(0),
             tiers,
             panics: parking_lot::Mutex::new(0),
             observers: RwLock::new(observers),
@@ -111,6 +117,19 @@ impl Shared {
     #[inline]
     pub(crate) fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Says that some backend's effective weight may have moved; called
+    /// after the new weight (or ramp) is stored.
+    pub(crate) fn weights_changed(&self) {
+        self.weights.fetch_add(1, Ordering::Release);
+    }
+
+    /// The current weights version (see `weights_changed`): read it before
+    /// reading the weights a table is built from.
+    #[inline]
+    pub(crate) fn weights_version(&self) -> u64 {
+        self.weights.load(Ordering::Acquire)
     }
 
     /// Records that tier `priority` is (or is not) in panic; true when

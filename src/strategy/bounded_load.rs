@@ -39,6 +39,10 @@ use crate::types::{ConfigError, Context};
 /// set (O(N) atomic loads) and walks the ring; the counts are as fresh as
 /// the loads, so picks racing on many threads can overshoot a bound by
 /// about the number of racing picks.
+///
+/// O(N) by nature: the bound needs the total load and weight of the set,
+/// read on every pick (a running total kept on the pick path would be one
+/// more shared write per pick, and wrong as soon as weights move).
 #[derive(Debug)]
 pub struct BoundedLoad {
     hasher: RequestHasher,

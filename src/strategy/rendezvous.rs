@@ -29,6 +29,10 @@ use crate::types::{ConfigError, Context};
 /// **Synchronisation**: no lock. The table is the backends' keyed id
 /// hashes, built with the set; a pick hashes the request once and scans the
 /// set (a multiply-mix, a logarithm and two atomic loads per backend).
+///
+/// O(N) by nature: the highest score of N backends needs all N scores
+/// (the price of its exact minimal disruption; Maglev and the ring trade a
+/// table built on updates for an O(1) or O(log N) pick).
 #[derive(Debug, Default)]
 pub struct Rendezvous {
     hasher: RequestHasher,

@@ -1,5 +1,5 @@
 use crate::runtime::set::BackendSet;
-use crate::strategy::kernel::smooth::Scores;
+use crate::strategy::kernel::smooth::{Schedule, Smooth};
 use crate::strategy::kernel::PerWeight;
 use crate::strategy::{Strategy, WeightedRoundRobin};
 use crate::types::{ConfigError, Context};
@@ -31,10 +31,20 @@ use crate::types::{ConfigError, Context};
 /// memory) through an agent, and nodes are unequal or change over time.
 /// Without agents it is exactly weighted round robin.
 ///
-/// **Synchronisation**: a lock-free O(N) pass over the in-flight counts,
-/// then, as [`WeightedRoundRobin`], a short mutex over the running scores
-/// for one O(N) pass. Agent reports are written off the pick path and read
-/// with one atomic load per backend.
+/// **Synchronisation**: no lock while the weights hold still. One O(N)
+/// lock-free pass over the in-flight counts (contiguous in the arena) finds
+/// the lightest load per unit of weight, compared exactly with the
+/// schedule's reduced weights (no division); a lone lightest backend is the
+/// pick, and ties go to the next of them in
+/// [`WeightedRoundRobin`]'s precomputed period (one atomic `fetch_add` a
+/// try, skipping the others). While a ramp runs, past the period's bounds,
+/// or when no tied backend comes up within N entries, it takes nginx's exact
+/// O(N) step among the lightest under a short mutex, as it always did.
+/// Agent reports are written off the pick path and read with one atomic
+/// load per backend.
+///
+/// It is O(N) by nature: the lightest backend cannot be known without
+/// looking at every count.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ResourceBased {
     inner: WeightedRoundRobin,
@@ -48,28 +58,113 @@ impl ResourceBased {
 }
 
 impl Strategy for ResourceBased {
-    type Table = Scores;
+    type Table = Smooth;
 
-    fn build(&self, set: &BackendSet) -> Result<Scores, ConfigError> {
+    fn build(&self, set: &BackendSet) -> Result<Smooth, ConfigError> {
         self.inner.build(set)
     }
 
-    fn select(&self, scores: &Scores, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
-        let load = |i| PerWeight::of(set.in_flight(i), set.effective_weight(i));
-        let mut lightest: Option<PerWeight> = None;
-        for i in (0..set.len()).filter(|&i| set.is_eligible(i, ctx)) {
-            if lightest.is_none_or(|best| load(i).cmp(best).is_lt()) {
-                lightest = Some(load(i));
+    fn select(&self, table: &Smooth, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
+        let scheduled = table.with_schedule(set, |schedule| {
+            schedule.and_then(|schedule| {
+                if schedule.is_uniform() {
+                    lightest_in_turn::<true>(schedule, set, ctx)
+                } else {
+                    lightest_in_turn::<false>(schedule, set, ctx)
+                }
+            })
+        });
+        match scheduled {
+            Some(found) => found,
+            None => lightest_exactly(table, set, ctx),
+        }
+    }
+}
+
+/// The pick through the schedule: `Some(None)` when no backend is eligible,
+/// `None` when the exact step must decide (no tied backend came up within
+/// N entries). `UNIFORM`: every weight is 1, so loads compare as they are
+/// (the scan is then least connections' loop).
+#[inline]
+fn lightest_in_turn<const UNIFORM: bool>(
+    schedule: &Schedule,
+    set: &BackendSet,
+    ctx: &Context<'_>,
+) -> Option<Option<usize>> {
+    // (index, load, reduced weight) of the first eligible lightest so far,
+    // and how many backends share its load per weight (eligible or not:
+    // a count for choosing the path, not for the choice itself).
+    let mut best: Option<(usize, u64, u64)> = None;
+    let mut ties = 0usize;
+    for i in 0..set.len() {
+        let weight = if UNIFORM { 1 } else { schedule.weight(i) };
+        if weight == 0 {
+            continue;
+        }
+        let load = set.in_flight(i);
+        match best {
+            // load / weight against best_load / best_weight: products of
+            // counts below 2^32 and weights up to 2^20 fit a u64.
+            Some((_, best_load, best_weight)) => {
+                let (mine, theirs) = (load * best_weight, best_load * weight);
+                if mine < theirs {
+                    if eligible(set, i, ctx) {
+                        best = Some((i, load, weight));
+                        ties = 1;
+                    }
+                } else if mine == theirs {
+                    ties += 1;
+                }
+            }
+            None => {
+                if eligible(set, i, ctx) {
+                    best = Some((i, load, weight));
+                    ties = 1;
+                }
             }
         }
-        let lightest = lightest?;
-        // Counts move while we look (other picks, drops): take part at or
-        // under the minimum seen, and should it have risen everywhere since,
-        // let every eligible backend take part rather than find none.
-        scores
-            .smooth_pick(set, |i| {
-                set.is_eligible(i, ctx) && load(i).cmp(lightest).is_le()
-            })
-            .or_else(|| scores.smooth_pick(set, |i| set.is_eligible(i, ctx)))
     }
+    let Some((lightest, best_load, best_weight)) = best else {
+        return Some(None);
+    };
+    if ties == 1 {
+        return Some(Some(lightest));
+    }
+    let tied = |i: usize| {
+        let weight = if UNIFORM { 1 } else { schedule.weight(i) };
+        weight > 0
+            && set.in_flight(i) * best_weight == best_load * weight
+            && set.is_eligible(i, ctx)
+    };
+    schedule.next(set.len(), tied).map(Some)
+}
+
+/// The full eligibility check, out of line: only backends that beat the
+/// lightest so far reach it (see `scan_min`).
+#[inline(never)]
+fn eligible(set: &BackendSet, i: usize, ctx: &Context<'_>) -> bool {
+    set.is_eligible(i, ctx)
+}
+
+/// nginx's `least_conn` exactly: the lightest eligible backends by load
+/// per effective weight, then the exact smooth step among them.
+#[cold]
+#[inline(never)]
+fn lightest_exactly(table: &Smooth, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
+    let load = |i| PerWeight::of(set.in_flight(i), set.effective_weight(i));
+    let mut lightest: Option<PerWeight> = None;
+    for i in (0..set.len()).filter(|&i| set.is_eligible(i, ctx)) {
+        if lightest.is_none_or(|best| load(i).cmp(best).is_lt()) {
+            lightest = Some(load(i));
+        }
+    }
+    let lightest = lightest?;
+    // Counts move while we look (other picks, drops): take part at or
+    // under the minimum seen, and should it have risen everywhere since,
+    // let every eligible backend take part rather than find none.
+    table
+        .exact_step(set, |i| {
+            set.is_eligible(i, ctx) && load(i).cmp(lightest).is_le()
+        })
+        .or_else(|| table.exact_step(set, |i| set.is_eligible(i, ctx)))
 }

@@ -1,5 +1,5 @@
 use crate::runtime::set::BackendSet;
-use crate::strategy::kernel::Cursor;
+use crate::strategy::kernel::Turns;
 use crate::strategy::Strategy;
 use crate::types::{ConfigError, Context};
 
@@ -8,8 +8,8 @@ use crate::types::{ConfigError, Context};
 /// **Choose it** for identical backends and short, similar requests: the lab's
 /// case of four identical nodes. It ignores weights and load.
 ///
-/// **Synchronisation**: one atomic cursor per set, advanced with `fetch_add`;
-/// no lock. Between updates the order is exact across threads: the n-th pick
+/// **Synchronisation**: one atomic cursor per set, advanced with `fetch_add`
+/// and reduced modulo N without a division; no lock. Between updates the order is exact across threads: the n-th pick
 /// gets backend n mod N. A backend that is not eligible is skipped by taking
 /// the next cursor value, so the others keep equal shares.
 #[derive(Debug, Default, Clone, Copy)]
@@ -23,21 +23,20 @@ impl RoundRobin {
 }
 
 impl Strategy for RoundRobin {
-    type Table = Cursor;
+    type Table = Turns;
 
     fn counts_in_flight(&self) -> bool {
         false
     }
 
-    fn build(&self, _set: &BackendSet) -> Result<Cursor, ConfigError> {
-        Ok(Cursor::default())
+    fn build(&self, set: &BackendSet) -> Result<Turns, ConfigError> {
+        Ok(Turns::new(set.len()))
     }
 
     #[inline]
-    fn select(&self, cursor: &Cursor, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
-        let n = set.len();
-        for _ in 0..n {
-            let i = cursor.next() % n;
+    fn select(&self, turns: &Turns, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
+        for _ in 0..set.len() {
+            let i = turns.next();
             if set.is_eligible(i, ctx) {
                 return Some(i);
             }

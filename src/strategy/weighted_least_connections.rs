@@ -17,6 +17,11 @@ use crate::types::{ConfigError, Context};
 /// **Synchronisation**: as [`LeastConnections`](super::LeastConnections): a
 /// lock-free O(N) scan, ties round robin. Costs are compared by
 /// cross-multiplying in `u128`, no floats.
+///
+/// O(N) by nature: the lightest backend per weight cannot be known without
+/// reading every count (about 1.7 us at 1024 backends, `cargo bench --bench
+/// pick -- weighted-least-connections/1024`; see bench/RESULTS.md). For
+/// large sets, [`P2c`](super::P2c) compares two random backends in O(1).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct WeightedLeastConnections;
 

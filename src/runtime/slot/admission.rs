@@ -71,12 +71,15 @@ impl Slot {
         let now = saturating_nanos(self.shared.now());
         let elapsed = Duration::from_nanos(now.saturating_sub(start - 1));
         if elapsed >= ramp.window {
-            let _ = self.hot.ramp_start.compare_exchange(
+            let ended = self.hot.ramp_start.compare_exchange(
                 start,
                 0,
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             );
+            if ended.is_ok() {
+                self.shared.weights_changed();
+            }
             return weight;
         }
         // Never down to 0: a ramping backend stays eligible.
@@ -90,6 +93,7 @@ impl Slot {
             self.hot
                 .ramp_start
                 .store(now.saturating_add(1), Ordering::Relaxed);
+            self.shared.weights_changed();
         }
     }
 

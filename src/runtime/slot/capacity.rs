@@ -41,6 +41,9 @@ impl Slot {
         let configured = self.configured_weight.load(Ordering::Relaxed);
         let effective = agent.effective(configured);
         let before = self.hot.effective_weight.swap(effective, Ordering::Relaxed);
+        if before != effective {
+            self.shared.weights_changed();
+        }
         if (before == 0) != (effective == 0) {
             // At weight 0 it is not available: its tier's share moved.
             self.shared.states_changed();

@@ -35,6 +35,10 @@ use crate::types::{BackendId, BackendState, CheckResult, Reason, StateChange};
 /// backend reported at 50% of weight 1 still has a non-zero weight.
 pub const WEIGHT_UNIT: u64 = 100;
 
+/// Aligned to a cache line: a counted pick writes `picks`, and packed
+/// beside another backend's slot it would make picks of two backends on
+/// two threads evict each other's line.
+#[repr(align(64))]
 pub(crate) struct Slot {
     pub(crate) id: BackendId,
     /// What a pick reads, in the contiguous arena (see `arena`).
