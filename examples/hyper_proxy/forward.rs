@@ -20,6 +20,7 @@
 //!   client's fault: recorded as `Outcome::client_fault`, answered 400 or
 //!   408, never counted against the backend.
 
+use std::cell::RefCell;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -28,7 +29,8 @@ use hyper::body::{Body as _, Bytes, Incoming};
 use hyper::header::{HeaderValue, HOST};
 use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
-use pickwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
+use pickwise::strategy::AnyStrategy;
+use pickwise::{BackendId, Context, FailureKind, NoBackend, Outcome, Pick, PickRef, Picker, Pool};
 use tracing::{info, warn};
 
 use crate::body::{chain, Body, Relay, Upload, UploadState};
@@ -43,16 +45,57 @@ pub const MAX_TRIES: usize = 2;
 /// the request can be sent again.
 pub const MAX_BUFFERED: u64 = 64 * 1024;
 
-/// What every request needs.
+/// What every request needs; one per serving thread.
 pub struct Proxy {
-    pub pool: SharedPool<Backend>,
+    /// The pool, kept for the life of the process so that each thread's
+    /// [`Picker`] can borrow it.
+    pool: &'static Pool<AnyStrategy, Backend>,
     /// The whole request's time for a response head (`--timeout-ms`).
-    pub timeout: Duration,
+    timeout: Duration,
     /// One try's time for a response head when a retry could follow.
-    pub try_timeout: Duration,
+    try_timeout: Duration,
     /// The longest pause between response body frames.
-    pub body_timeout: Duration,
-    pub connect_timeout: Duration,
+    body_timeout: Duration,
+    connect_timeout: Duration,
+}
+
+thread_local! {
+    /// This thread's picker: it checks the pool's current set with a pointer
+    /// comparison instead of loading the shared one on every pick.
+    static PICKER: RefCell<Option<Picker<'static, AnyStrategy, Backend>>> =
+        const { RefCell::new(None) };
+}
+
+impl Proxy {
+    /// A serving thread's proxy over `pool`.
+    pub fn new(
+        pool: SharedPool<Backend>,
+        timeout: Duration,
+        try_timeout: Duration,
+        body_timeout: Duration,
+        connect_timeout: Duration,
+    ) -> Proxy {
+        // One reference leaked per thread: the pool lives as long as the
+        // process does anyway.
+        let pool: &'static SharedPool<Backend> = Box::leak(Box::new(pool));
+        Proxy {
+            pool,
+            timeout,
+            try_timeout,
+            body_timeout,
+            connect_timeout,
+        }
+    }
+
+    /// A backend for `ctx`, through this thread's picker; owned, since the
+    /// pick lives until the response body has been relayed.
+    fn pick(&self, ctx: &Context<'_>) -> Result<Pick<Backend>, NoBackend> {
+        PICKER.with(|picker| {
+            let mut picker = picker.borrow_mut();
+            let picker = picker.get_or_insert_with(|| self.pool.picker());
+            picker.pick(ctx).map(PickRef::into_owned)
+        })
+    }
 }
 
 /// The request's head as it goes to every try.
@@ -128,7 +171,7 @@ impl Proxy {
                 break;
             };
             let ctx = Context::new().client(client).exclude(&tried);
-            let mut pick = match next.take().map_or_else(|| self.pool.pick(&ctx), Ok) {
+            let mut pick = match next.take().map_or_else(|| self.pick(&ctx), Ok) {
                 Ok(pick) => pick,
                 Err(none) if tried.is_empty() => {
                     return text(StatusCode::BAD_GATEWAY, &format!("{none}\n"))
@@ -250,7 +293,7 @@ impl Proxy {
             }
             if let Some((client, tried)) = &retry {
                 let others = Context::new().client(*client).exclude(tried);
-                if let Ok(elsewhere) = self.pool.pick(&others) {
+                if let Ok(elsewhere) = self.pick(&others) {
                     return Try::TimedOut(Some(elsewhere));
                 }
             }
