@@ -39,7 +39,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, Read as _};
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,8 +49,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use common::{millis, positive_millis, ProxyArgs, SharedPool};
 use pickwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{ReadHalf, WriteHalf};
+use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tracing::{debug, info, warn};
@@ -176,14 +175,13 @@ async fn forward(
     let Some((backend, pick)) = connect(pool, peer, limits.connect_timeout).await else {
         return; // dropping the client closes it: nobody can serve
     };
-    let (mut client, mut backend) = (client, backend);
     let _ = client.set_nodelay(true);
     let _ = backend.set_nodelay(true);
     activity.touch(&limits.registry);
-    let (client_read, client_write) = client.split();
-    let (backend_read, backend_write) = backend.split();
-    let upstream = copy(client_read, backend_write, activity, &limits.registry);
-    let downstream = copy(backend_read, client_write, activity, &limits.registry);
+    // Both directions use the sockets through shared references (tokio's
+    // reads and writes take `&self`).
+    let upstream = copy(&client, &backend, activity, &limits.registry);
+    let downstream = copy(&backend, &client, activity, &limits.registry);
     tokio::pin!(upstream, downstream);
     let mut upstream_done = false;
     let ended = loop {
@@ -257,8 +255,8 @@ async fn connect(
 /// Copies one direction until its reader ends, then half-closes the writer.
 /// The buffer is allocated on the first byte: an idle connection holds none.
 async fn copy(
-    from: ReadHalf<'_>,
-    mut to: WriteHalf<'_>,
+    from: &TcpStream,
+    to: &TcpStream,
     activity: &Activity,
     registry: &Registry,
 ) -> io::Result<()> {
@@ -268,18 +266,52 @@ async fn copy(
         if buf.is_empty() {
             buf.resize(BUFFER, 0);
         }
-        let n = match from.try_read(&mut buf) {
+        let n = match read_some(from, &mut buf) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => return Err(e),
         };
         if n == 0 {
-            return to.shutdown().await;
+            return socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
         }
         activity.touch(registry);
-        to.write_all(&buf[..n]).await?;
+        write_all(to, &buf[..n]).await?;
         activity.touch(registry);
     }
+}
+
+/// Reads what `from` has. A read that did not fill the buffer has drained
+/// the socket, so the readiness is cleared at once, as nginx and HAProxy
+/// do: the next wait goes straight to the poller instead of first paying
+/// for a read that finds nothing (tokio clears it only on `WouldBlock`; an
+/// event that arrives meanwhile is not lost, its readiness tick differs).
+fn read_some(from: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    let read = from.try_io(Interest::READABLE, || {
+        got = (&*socket2::SockRef::from(from)).read(buf)?;
+        if got > 0 && got < buf.len() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(())
+    });
+    match read {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
+        Err(e) => Err(e),
+        Ok(()) => Ok(got),
+    }
+}
+
+/// Writes all of `bytes` to `to`, waiting while its send buffer is full.
+async fn write_all(to: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match to.try_write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => to.writable().await?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Returns once the connection has been idle for `timeout` (never if
