@@ -3,10 +3,14 @@
 # tcp mode: four workers on loopback, each proxy with the same number of
 # threads, the same bounded wrk run, interleaved over several rounds.
 #
-#   bash bench/proxy.sh [ROUNDS=3] [SECONDS=5] [CONNECTIONS=32] [THREADS=1]
+#   [BEFORE_BIN=DIR] bash bench/proxy.sh [ROUNDS=3] [SECONDS=5] [CONNECTIONS=32] [THREADS=1]
 #
 # Prints requests/s and p99 latency per proxy and round, then the median
-# ratios hyper_proxy / nginx and tcp_forwarder / haproxy-tcp.
+# ratios hyper_proxy / nginx and tcp_forwarder / haproxy-tcp. With
+# BEFORE_BIN, a directory holding older hyper_proxy and tcp_forwarder
+# binaries (e.g. built from an earlier commit), those run too, as the rows
+# hyper_before and tcp_before, with their ratios to the current ones.
+# wrk runs on the same cores as the proxies (-t1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3} seconds=${2:-5} connections=${3:-32} threads=${4:-1}
@@ -29,10 +33,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts an example with --listen 127.0.0.1:0 and echoes the address it bound.
+# Starts a program (an example's name, or a path) with --listen 127.0.0.1:0
+# and echoes the address it bound.
 start() {
-  local out="$work/$RANDOM.out"
-  "target/release/examples/$1" --listen 127.0.0.1:0 "${@:2}" >"$out" 2>>"$work/log" &
+  local out="$work/$RANDOM.out" program=$1
+  [[ $program == */* ]] || program="target/release/examples/$program"
+  "$program" --listen 127.0.0.1:0 "${@:2}" >"$out" 2>>"$work/log" &
   echo $! >>"$work/pids"
   for _ in $(seq 100); do
     if read -r first <"$out" 2>/dev/null && [ -n "$first" ]; then echo "${first#listening on }"; return; fi
@@ -48,7 +54,15 @@ for i in 1 2 3 4; do workers+=("$(start worker --name "w$i")"); done
 
 backends=(); for w in "${workers[@]}"; do backends+=(--backend "$w"); done
 hyper=$(start hyper_proxy --strategy round-robin --threads "$threads" "${backends[@]}")
-forwarder=$(start tcp_forwarder --strategy round-robin "${backends[@]}")
+forwarder=$(start tcp_forwarder --strategy round-robin --threads "$threads" "${backends[@]}")
+before=${BEFORE_BIN:-}
+if [ -n "$before" ]; then
+  for program in hyper_proxy tcp_forwarder; do
+    [ -x "$before/$program" ] || { echo "BEFORE_BIN=$before has no executable $program" >&2; exit 1; }
+  done
+  hyper_before=$(start "$before/hyper_proxy" --strategy round-robin --threads "$threads" "${backends[@]}")
+  tcp_before=$(start "$before/tcp_forwarder" --strategy round-robin --threads "$threads" "${backends[@]}")
+fi
 
 nginx_port=$(free_port)
 mkdir -p "$work/logs"
@@ -82,6 +96,10 @@ declare -A target=(
   [tcp_forwarder]="$forwarder" [haproxy-tcp]="127.0.0.1:$haproxy_tcp_port"
 )
 order=(nginx hyper_proxy haproxy tcp_forwarder haproxy-tcp)
+if [ -n "$before" ]; then
+  target[hyper_before]=$hyper_before target[tcp_before]=$tcp_before
+  order=(nginx hyper_proxy hyper_before haproxy tcp_forwarder tcp_before haproxy-tcp)
+fi
 
 # Every proxy answers before it is measured.
 for name in "${order[@]}"; do
@@ -116,7 +134,11 @@ print(f"{'proxy':<14} {'median req/s':>12} {'median p99 ms':>14}")
 for name in by:
     print(f"{name:<14} {statistics.median(v[0] for v in by[name].values()):>12.0f} {statistics.median(v[1] for v in by[name].values()):>14.2f}")
 print()
-for a, b in [("hyper_proxy", "nginx"), ("hyper_proxy", "haproxy"), ("tcp_forwarder", "haproxy-tcp")]:
+pairs = [("hyper_proxy", "nginx"), ("hyper_proxy", "haproxy"), ("tcp_forwarder", "haproxy-tcp")]
+if "hyper_before" in by:
+    pairs += [("hyper_proxy", "hyper_before"), ("hyper_before", "nginx"), ("hyper_before", "haproxy"),
+              ("tcp_forwarder", "tcp_before"), ("tcp_before", "haproxy-tcp")]
+for a, b in pairs:
     rps, p99 = ratios(a, b)
     print(f"median ratio {a} / {b}: requests/s {rps:.2f}x, p99 {p99:.2f}x (below 1 is better for p99)")
 PY

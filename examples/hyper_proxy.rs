@@ -74,7 +74,7 @@ use common::{millis, positive_millis, ProxyArgs, SharedPool};
 use forward::Proxy;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use tracing::{info, warn};
 use upstream::Backend;
 
@@ -98,7 +98,8 @@ struct Args {
     /// How long a client has to send a request head
     #[arg(long = "header-timeout-ms", value_name = "MS", default_value = "10000", value_parser = millis)]
     header_timeout: Duration,
-    /// Runtime threads (1: a single-threaded runtime) [default: one per core]
+    /// Serving threads, each with its own runtime and listener (as nginx's
+    /// workers) [default: one per core]
     #[arg(long, value_name = "N")]
     threads: Option<NonZeroUsize>,
 }
@@ -111,52 +112,104 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 fn main() {
     let args = Args::parse();
     args.proxy.log.init();
+    let threads = common::cores::count(args.threads);
     let pool = args
         .proxy
-        .pool(Backend::new)
+        .pool(move |addr| Backend::new(addr, threads))
         .unwrap_or_else(|e| e.exit::<Args>());
-    let runtime = common::runtime(args.threads).build().unwrap_or_else(|e| {
-        eprintln!("error: cannot start the runtime: {e}");
-        std::process::exit(1)
-    });
-    if let Err(e) = runtime.block_on(serve(args, pool)) {
+    if let Err(e) = start(args, pool, threads) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
 }
 
-async fn serve(args: Args, pool: SharedPool<Backend>) -> std::io::Result<()> {
-    let listener = TcpListener::bind(&args.proxy.listen).await.map_err(|e| {
-        std::io::Error::new(
-            e.kind(),
-            format!("cannot listen on {}: {e}", args.proxy.listen),
-        )
-    })?;
-    println!("listening on {}", listener.local_addr()?);
+/// Listens (a listener per thread), starts what runs beside the proxy, then
+/// serves on `threads` threads until Ctrl-C and the requests in flight end.
+fn start(args: Args, pool: SharedPool<Backend>, threads: usize) -> std::io::Result<()> {
+    let listeners = common::cores::listeners(&args.proxy.listen, threads)?;
+    let interrupted = on_interrupt()?;
+    println!("listening on {}", listeners[0].local_addr()?);
     common::admin::start(args.proxy.admin.as_deref(), &pool, Backend::addr)?;
     common::spawn_agent_pollers(
         &pool,
         &args.proxy.fixed_backends(),
         args.proxy.agent_interval,
     );
-
-    let proxy = Arc::new(Proxy {
+    let settings = Arc::new(Settings {
         pool,
         timeout: args.timeout,
         try_timeout: args.try_timeout,
         body_timeout: args.body_timeout,
-        connect_timeout: CONNECT_TIMEOUT
-            .min(args.try_timeout / 2)
-            .min(args.timeout / 2),
+        header_timeout: args.header_timeout,
+        slots: Arc::new(Semaphore::new(args.proxy.max_connections.get())),
     });
-    let slots = Arc::new(Semaphore::new(args.proxy.max_connections.get()));
+    common::cores::serve(listeners, move |listener| {
+        serve(listener, settings.clone(), interrupted.clone())
+    })
+}
+
+/// What every serving thread starts from.
+struct Settings {
+    pool: SharedPool<Backend>,
+    timeout: Duration,
+    try_timeout: Duration,
+    body_timeout: Duration,
+    header_timeout: Duration,
+    /// Client connections served at once, over all threads.
+    slots: Arc<Semaphore>,
+}
+
+/// Becomes true on Ctrl-C (SIGINT), watched from a thread of its own; the
+/// handler is in place when this returns.
+fn on_interrupt() -> std::io::Result<watch::Receiver<bool>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    #[cfg(unix)]
+    let mut interrupt = {
+        let _inside = runtime.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?
+    };
+    let (tell, told) = watch::channel(false);
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            runtime.block_on(async {
+                #[cfg(unix)]
+                interrupt.recv().await;
+                #[cfg(not(unix))]
+                let _ = tokio::signal::ctrl_c().await;
+            });
+            let _ = tell.send(true);
+        })?;
+    Ok(told)
+}
+
+/// One serving thread: accepts on its own listener and serves each client
+/// connection as a task of this thread's runtime, with this thread's own
+/// proxy state (picker, upstream connections).
+async fn serve(
+    listener: TcpListener,
+    settings: Arc<Settings>,
+    mut interrupted: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let proxy = Arc::new(Proxy::new(
+        settings.pool.clone(),
+        settings.timeout,
+        settings.try_timeout,
+        settings.body_timeout,
+        CONNECT_TIMEOUT
+            .min(settings.try_timeout / 2)
+            .min(settings.timeout / 2),
+    ));
+    let slots = settings.slots.clone();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(args.header_timeout)
+        .header_read_timeout(settings.header_timeout)
         .keep_alive(true);
 
-    let shutdown = tokio::signal::ctrl_c();
+    let shutdown = interrupted.wait_for(|&stop| stop);
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -176,9 +229,10 @@ async fn serve(args: Args, pool: SharedPool<Backend>) -> std::io::Result<()> {
         };
         let _ = stream.set_nodelay(true);
         let proxy = proxy.clone();
+        let client = peer.ip();
         let service = hyper::service::service_fn(move |req| {
             let proxy = proxy.clone();
-            async move { Ok::<_, Infallible>(proxy.handle(req, peer.ip()).await) }
+            async move { Ok::<_, Infallible>(proxy.handle(req, client).await) }
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
@@ -188,7 +242,9 @@ async fn serve(args: Args, pool: SharedPool<Backend>) -> std::io::Result<()> {
             drop(permit);
         });
     }
-    info!("shutting down: finishing requests in flight");
+    if common::cores::index() == 0 {
+        info!("shutting down: finishing requests in flight");
+    }
     tokio::select! {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(Duration::from_secs(10)) => warn!("gave up waiting after 10 s"),

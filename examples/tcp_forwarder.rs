@@ -1,5 +1,5 @@
-//! `tcp_forwarder`: a TCP load balancer on a tokio runtime with a bounded
-//! number of threads, any pickwise strategy by name.
+//! `tcp_forwarder`: a TCP load balancer on tokio with a bounded number of
+//! threads, any pickwise strategy by name.
 //!
 //! ```text
 //! cargo run --release --example tcp_forwarder -- --listen 127.0.0.1:9092 --strategy least-connections \
@@ -19,9 +19,10 @@
 //! half-close). The pick is held for the connection's life, so
 //! least-connections balances open connections.
 //!
-//! Connections are tasks on `--threads` runtime threads (default one per
-//! core), never a thread each, so thousands of open connections cost
-//! memory, not threads. What bounds them:
+//! Connections are tasks on `--threads` serving threads (default one per
+//! core; each a current-thread runtime with its own `SO_REUSEPORT`
+//! listener, as nginx's workers), never a thread each, so thousands of open
+//! connections cost memory, not threads. What bounds them:
 //! - `--idle-timeout-ms` (default 60000): a connection with no byte either
 //!   way for that long is closed on both sides (logged at debug, counted).
 //! - `--max-connections`: at the cap, a new client is admitted by closing
@@ -38,7 +39,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, Read as _};
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,8 +49,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use common::{millis, positive_millis, ProxyArgs, SharedPool};
 use pickwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{ReadHalf, WriteHalf};
+use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tracing::{debug, info, warn};
@@ -66,7 +66,8 @@ struct Args {
     /// How long a backend has to accept a connection before another is tried
     #[arg(long = "connect-timeout-ms", value_name = "MS", default_value = "2000", value_parser = positive_millis)]
     connect_timeout: Duration,
-    /// Runtime threads (1: a single-threaded runtime) [default: one per core]
+    /// Serving threads, each with its own runtime and listener (as nginx's
+    /// workers) [default: one per core]
     #[arg(long, value_name = "N")]
     threads: Option<NonZeroUsize>,
 }
@@ -85,34 +86,21 @@ fn main() {
         .pool(|addr| addr)
         .unwrap_or_else(|e| e.exit::<Args>());
     raise_open_files_limit(args.proxy.max_connections.get());
-    // Bound before the runtime starts: no name lookup on the blocking pool.
-    let listener = std::net::TcpListener::bind(&args.proxy.listen)
-        .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .unwrap_or_else(|e| {
-            eprintln!("error: cannot listen on {}: {e}", args.proxy.listen);
-            std::process::exit(1)
-        });
-    // Nothing here blocks; keep the blocking pool from growing all the same.
-    let runtime = common::runtime(args.threads)
-        .max_blocking_threads(2)
-        .build()
-        .unwrap_or_else(|e| {
-            eprintln!("error: cannot start the runtime: {e}");
-            std::process::exit(1)
-        });
-    if let Err(e) = runtime.block_on(serve(args, pool, listener)) {
+    if let Err(e) = start(args, pool) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
 }
 
-/// Accepts clients for ever, each served by a task of its own.
-async fn serve(args: Args, pool: SharedPool, listener: std::net::TcpListener) -> io::Result<()> {
-    let listener = TcpListener::from_std(listener)?;
-    println!("listening on {}", listener.local_addr()?);
+/// Listens (a listener per thread), starts what runs beside the forwarder,
+/// then serves on the threads for ever.
+fn start(args: Args, pool: SharedPool) -> io::Result<()> {
+    let threads = common::cores::count(args.threads);
+    // Bound before the threads start: no name lookup in a runtime.
+    let listeners = common::cores::listeners(&args.proxy.listen, threads)?;
+    println!("listening on {}", listeners[0].local_addr()?);
     info!(
-        "{} runtime threads, at most {} connections, idle timeout {}",
-        tokio::runtime::Handle::current().metrics().num_workers(),
+        "{threads} serving threads, at most {} connections, idle timeout {}",
         args.proxy.max_connections,
         match args.idle_timeout.as_millis() {
             0 => "off".to_owned(),
@@ -125,6 +113,7 @@ async fn serve(args: Args, pool: SharedPool, listener: std::net::TcpListener) ->
         &args.proxy.fixed_backends(),
         args.proxy.agent_interval,
     );
+    // One registry for all threads: the cap and its evictions are global.
     let limits = Arc::new(Limits {
         registry: Registry::new(args.proxy.max_connections.get()),
         idle_timeout: (!args.idle_timeout.is_zero()).then_some(args.idle_timeout),
@@ -132,6 +121,14 @@ async fn serve(args: Args, pool: SharedPool, listener: std::net::TcpListener) ->
         idle_closed: AtomicU64::new(0),
         accept_errors: Throttle::new(),
     });
+    common::cores::serve(listeners, move |listener| {
+        serve(listener, pool.clone(), limits.clone())
+    })
+}
+
+/// One serving thread: accepts clients on its own listener for ever, each
+/// served by a task of this thread's runtime.
+async fn serve(listener: TcpListener, pool: SharedPool, limits: Arc<Limits>) -> io::Result<()> {
     loop {
         let (client, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -178,14 +175,13 @@ async fn forward(
     let Some((backend, pick)) = connect(pool, peer, limits.connect_timeout).await else {
         return; // dropping the client closes it: nobody can serve
     };
-    let (mut client, mut backend) = (client, backend);
     let _ = client.set_nodelay(true);
     let _ = backend.set_nodelay(true);
     activity.touch(&limits.registry);
-    let (client_read, client_write) = client.split();
-    let (backend_read, backend_write) = backend.split();
-    let upstream = copy(client_read, backend_write, activity, &limits.registry);
-    let downstream = copy(backend_read, client_write, activity, &limits.registry);
+    // Both directions use the sockets through shared references (tokio's
+    // reads and writes take `&self`).
+    let upstream = copy(&client, &backend, activity, &limits.registry);
+    let downstream = copy(&backend, &client, activity, &limits.registry);
     tokio::pin!(upstream, downstream);
     let mut upstream_done = false;
     let ended = loop {
@@ -259,8 +255,8 @@ async fn connect(
 /// Copies one direction until its reader ends, then half-closes the writer.
 /// The buffer is allocated on the first byte: an idle connection holds none.
 async fn copy(
-    from: ReadHalf<'_>,
-    mut to: WriteHalf<'_>,
+    from: &TcpStream,
+    to: &TcpStream,
     activity: &Activity,
     registry: &Registry,
 ) -> io::Result<()> {
@@ -270,18 +266,52 @@ async fn copy(
         if buf.is_empty() {
             buf.resize(BUFFER, 0);
         }
-        let n = match from.try_read(&mut buf) {
+        let n = match read_some(from, &mut buf) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => return Err(e),
         };
         if n == 0 {
-            return to.shutdown().await;
+            return socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
         }
         activity.touch(registry);
-        to.write_all(&buf[..n]).await?;
+        write_all(to, &buf[..n]).await?;
         activity.touch(registry);
     }
+}
+
+/// Reads what `from` has. A read that did not fill the buffer has drained
+/// the socket, so the readiness is cleared at once, as nginx and HAProxy
+/// do: the next wait goes straight to the poller instead of first paying
+/// for a read that finds nothing (tokio clears it only on `WouldBlock`; an
+/// event that arrives meanwhile is not lost, its readiness tick differs).
+fn read_some(from: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    let read = from.try_io(Interest::READABLE, || {
+        got = (&*socket2::SockRef::from(from)).read(buf)?;
+        if got > 0 && got < buf.len() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(())
+    });
+    match read {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
+        Err(e) => Err(e),
+        Ok(()) => Ok(got),
+    }
+}
+
+/// Writes all of `bytes` to `to`, waiting while its send buffer is full.
+async fn write_all(to: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match to.try_write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => to.writable().await?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Returns once the connection has been idle for `timeout` (never if

@@ -5,7 +5,8 @@
 //! Files: `cli` (helpers every program shares), `logging`, `backends`
 //! (`--backend` by address or by name), `config` (`--config FILE`),
 //! `checks` (`--health-check`), `discovery` (host names through DNS),
-//! `agents` (polling agents), `admin` (the status page).
+//! `agents` (polling agents), `admin` (the status page), `cores` (a
+//! thread per core, each with its own listener).
 
 pub mod admin;
 pub mod agents;
@@ -13,6 +14,7 @@ pub mod backends;
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod cores;
 pub mod discovery;
 pub mod logging;
 
@@ -153,23 +155,6 @@ pub fn positive_millis(text: &str) -> Result<Duration, String> {
         Ok(d) => Ok(d),
         Err(e) => Err(e.to_string()),
     }
-}
-
-/// The proxies' tokio runtime for `--threads`: current-thread for 1 (no
-/// work stealing, no cross-thread wakeups), else multi-thread with that
-/// many workers (default: one per core); timers and sockets enabled.
-pub fn runtime(threads: Option<NonZeroUsize>) -> tokio::runtime::Builder {
-    let mut runtime = match threads.map(NonZeroUsize::get) {
-        Some(1) => tokio::runtime::Builder::new_current_thread(),
-        Some(threads) => {
-            let mut runtime = tokio::runtime::Builder::new_multi_thread();
-            runtime.worker_threads(threads);
-            runtime
-        }
-        None => tokio::runtime::Builder::new_multi_thread(),
-    };
-    runtime.enable_all();
-    runtime
 }
 
 /// Why the pool could not be set up: the command line's fault (exit 2,

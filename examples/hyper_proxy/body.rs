@@ -34,9 +34,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type Body = BoxBody<Bytes, BoxError>;
 
 /// Where the client's request body stands, shared between the body on its
-/// way and the request handler.
+/// way and the request handler (nothing to share, and nothing allocated,
+/// for a request with nothing left to upload).
 #[derive(Clone)]
-pub struct UploadState(Arc<AtomicU8>);
+pub struct UploadState(Option<Arc<AtomicU8>>);
 
 /// Not yet polled, or the last frame was handed on: the backend's turn.
 const WAITING_ON_BACKEND: u8 = 0;
@@ -50,25 +51,33 @@ const FAILED: u8 = 3;
 impl UploadState {
     /// A request with nothing left to upload (no body, or one buffered).
     pub fn done() -> Self {
-        UploadState(Arc::new(AtomicU8::new(DONE)))
+        UploadState(None)
     }
 
     fn new() -> Self {
-        UploadState(Arc::new(AtomicU8::new(WAITING_ON_BACKEND)))
+        UploadState(Some(Arc::new(AtomicU8::new(WAITING_ON_BACKEND))))
     }
 
     fn set(&self, state: u8) {
-        self.0.store(state, Ordering::Release);
+        if let Some(shared) = &self.0 {
+            shared.store(state, Ordering::Release);
+        }
+    }
+
+    fn get(&self) -> u8 {
+        self.0
+            .as_ref()
+            .map_or(DONE, |shared| shared.load(Ordering::Acquire))
     }
 
     /// The client's body failed: whatever broke after is the client's fault.
     pub fn failed(&self) -> bool {
-        self.0.load(Ordering::Acquire) == FAILED
+        self.get() == FAILED
     }
 
     /// The body is still coming and the client is the one to send more.
     pub fn waiting_on_client(&self) -> bool {
-        self.0.load(Ordering::Acquire) == WAITING_ON_CLIENT
+        self.get() == WAITING_ON_CLIENT
     }
 }
 
@@ -170,9 +179,11 @@ pub struct Relay {
     upload: UploadState,
     /// The longest pause allowed between two frames.
     stall: Duration,
-    timer: Pin<Box<Sleep>>,
-    /// The proxy asked for the next frame and has not had it: the timer
-    /// runs (a client slow to read is no stalled backend).
+    /// Made the first time a frame is not ready at once (a small body
+    /// arrives with its head and never needs one).
+    timer: Option<Pin<Box<Sleep>>>,
+    /// The proxy asked for the next frame and did not have it at once: the
+    /// timer runs (a client slow to read is no stalled backend).
     waiting: bool,
     started: Instant,
     done: bool,
@@ -203,7 +214,7 @@ impl Relay {
         started: Instant,
     ) -> Self {
         let mut relay = Relay {
-            timer: Box::pin(tokio::time::sleep(stall)),
+            timer: None,
             waiting: false,
             done: false,
             inner,
@@ -218,6 +229,24 @@ impl Relay {
             relay.finish();
         }
         relay
+    }
+
+    /// The timer for the frame asked for, started by the first poll that
+    /// found it not ready: no clock read or timer while frames come at once.
+    fn stall_timer(&mut self) -> Pin<&mut Sleep> {
+        if !self.waiting {
+            self.waiting = true;
+            let limit = tokio::time::Instant::now() + self.stall;
+            match &mut self.timer {
+                Some(timer) => timer.as_mut().reset(limit),
+                None => self.timer = Some(Box::pin(tokio::time::sleep_until(limit))),
+            }
+        }
+        // Always there once waiting; made here otherwise all the same.
+        let stall = self.stall;
+        self.timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)))
+            .as_mut()
     }
 
     fn finish(&mut self) {
@@ -253,11 +282,6 @@ impl HttpBody for Relay {
         if this.done {
             return Poll::Ready(None);
         }
-        if !this.waiting {
-            this.waiting = true;
-            let limit = tokio::time::Instant::now() + this.stall;
-            this.timer.as_mut().reset(limit);
-        }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 this.waiting = false;
@@ -273,7 +297,7 @@ impl HttpBody for Relay {
             Poll::Ready(Some(Err(e))) => {
                 Poll::Ready(Some(Err(this.fail(FailureKind::BodyCut, chain(&e)))))
             }
-            Poll::Pending => match this.timer.as_mut().poll(cx) {
+            Poll::Pending => match this.stall_timer().poll(cx) {
                 Poll::Ready(()) => {
                     let what = format!("no body bytes for {:?}", this.stall);
                     Poll::Ready(Some(Err(this.fail(FailureKind::BodyStalled, what))))

@@ -20,6 +20,8 @@
 //!   client's fault: recorded as `Outcome::client_fault`, answered 400 or
 //!   408, never counted against the backend.
 
+use std::cell::RefCell;
+use std::io::Write as _;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -28,7 +30,8 @@ use hyper::body::{Body as _, Bytes, Incoming};
 use hyper::header::{HeaderValue, HOST};
 use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
-use pickwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
+use pickwise::strategy::AnyStrategy;
+use pickwise::{BackendId, Context, FailureKind, NoBackend, Outcome, Pick, PickRef, Picker, Pool};
 use tracing::{info, warn};
 
 use crate::body::{chain, Body, Relay, Upload, UploadState};
@@ -43,16 +46,57 @@ pub const MAX_TRIES: usize = 2;
 /// the request can be sent again.
 pub const MAX_BUFFERED: u64 = 64 * 1024;
 
-/// What every request needs.
+/// What every request needs; one per serving thread.
 pub struct Proxy {
-    pub pool: SharedPool<Backend>,
+    /// The pool, kept for the life of the process so that each thread's
+    /// [`Picker`] can borrow it.
+    pool: &'static Pool<AnyStrategy, Backend>,
     /// The whole request's time for a response head (`--timeout-ms`).
-    pub timeout: Duration,
+    timeout: Duration,
     /// One try's time for a response head when a retry could follow.
-    pub try_timeout: Duration,
+    try_timeout: Duration,
     /// The longest pause between response body frames.
-    pub body_timeout: Duration,
-    pub connect_timeout: Duration,
+    body_timeout: Duration,
+    connect_timeout: Duration,
+}
+
+thread_local! {
+    /// This thread's picker: it checks the pool's current set with a pointer
+    /// comparison instead of loading the shared one on every pick.
+    static PICKER: RefCell<Option<Picker<'static, AnyStrategy, Backend>>> =
+        const { RefCell::new(None) };
+}
+
+impl Proxy {
+    /// A serving thread's proxy over `pool`.
+    pub fn new(
+        pool: SharedPool<Backend>,
+        timeout: Duration,
+        try_timeout: Duration,
+        body_timeout: Duration,
+        connect_timeout: Duration,
+    ) -> Proxy {
+        // One reference leaked per thread: the pool lives as long as the
+        // process does anyway.
+        let pool: &'static SharedPool<Backend> = Box::leak(Box::new(pool));
+        Proxy {
+            pool,
+            timeout,
+            try_timeout,
+            body_timeout,
+            connect_timeout,
+        }
+    }
+
+    /// A backend for `ctx`, through this thread's picker; owned, since the
+    /// pick lives until the response body has been relayed.
+    fn pick(&self, ctx: &Context<'_>) -> Result<Pick<Backend>, NoBackend> {
+        PICKER.with(|picker| {
+            let mut picker = picker.borrow_mut();
+            let picker = picker.get_or_insert_with(|| self.pool.picker());
+            picker.pick(ctx).map(PickRef::into_owned)
+        })
+    }
 }
 
 /// The request's head as it goes to every try.
@@ -128,7 +172,7 @@ impl Proxy {
                 break;
             };
             let ctx = Context::new().client(client).exclude(&tried);
-            let mut pick = match next.take().map_or_else(|| self.pool.pick(&ctx), Ok) {
+            let mut pick = match next.take().map_or_else(|| self.pick(&ctx), Ok) {
                 Ok(pick) => pick,
                 Err(none) if tried.is_empty() => {
                     return text(StatusCode::BAD_GATEWAY, &format!("{none}\n"))
@@ -140,15 +184,10 @@ impl Proxy {
                 request.headers_mut().insert(HOST, host);
             }
             let started = Instant::now();
-            let id = pick.id().clone();
             // The try's own time only matters if another try may follow.
-            let retry = (replayable && tried.len() + 1 < MAX_TRIES).then(|| {
-                let mut others = tried.clone();
-                others.push(id.clone());
-                (client, others)
-            });
+            let retry = (replayable && tried.len() + 1 < MAX_TRIES).then_some(client);
             match self
-                .try_once(&pick, request, &upload, retry, deadline)
+                .try_once(&pick, request, &upload, retry, &tried, deadline)
                 .await
             {
                 Try::Answered(response, lease) => {
@@ -160,9 +199,9 @@ impl Proxy {
                         return client_fault(&mut pick, started, &error);
                     }
                     let kind = error.failure_kind();
-                    warn!("{id}: {kind} ({error})");
+                    warn!("{}: {kind} ({error})", pick.id());
                     pick.record(Outcome::failure(kind, started.elapsed()));
-                    last_error = format!("{id}: {kind}");
+                    last_error = format!("{}: {kind}", pick.id());
                     timed_out = false;
                     match (unsent, &mut payload) {
                         // It never left: it can go elsewhere, body and all.
@@ -175,11 +214,12 @@ impl Proxy {
                 Try::TimedOut(elsewhere) => {
                     let waited = started.elapsed();
                     warn!(
-                        "{id}: {} (no response head within {waited:?})",
+                        "{}: {} (no response head within {waited:?})",
+                        pick.id(),
                         FailureKind::Timeout
                     );
                     pick.record(Outcome::failure(FailureKind::Timeout, waited));
-                    last_error = format!("{id} did not answer within {waited:?}");
+                    last_error = format!("{} did not answer within {waited:?}", pick.id());
                     timed_out = true;
                     next = elsewhere;
                     if next.is_none() {
@@ -190,7 +230,8 @@ impl Proxy {
                     pick.record(Outcome::client_fault(started.elapsed()));
                     info!(
                         "{id}: the client's upload stalled past {:?}; not counted against {id}",
-                        self.timeout
+                        self.timeout,
+                        id = pick.id()
                     );
                     return text(
                         StatusCode::REQUEST_TIMEOUT,
@@ -198,7 +239,7 @@ impl Proxy {
                     );
                 }
             }
-            tried.push(id);
+            tried.push(pick.id().clone());
         }
         if timed_out {
             return text(StatusCode::GATEWAY_TIMEOUT, &format!("{last_error}\n"));
@@ -210,17 +251,19 @@ impl Proxy {
     }
 
     /// Sends one try and waits for its head, never past the request's
-    /// `deadline`. With `retry` (the client, and the backends tried
-    /// including this one), the backend has the try timeout, after which
-    /// the try is given up if another backend can be picked (returned with
-    /// the timeout); with none to go to, it waits on. Time in which the
-    /// client holds its upload up is not counted against the backend.
+    /// `deadline`. With `retry` (the client, when another try may follow),
+    /// the backend has the try timeout, after which the try is given up if
+    /// another backend than this one and those `tried` can be picked
+    /// (returned with the timeout); with none to go to, it waits on. Time in
+    /// which the client holds its upload up is not counted against the
+    /// backend.
     async fn try_once(
         &self,
         pick: &Pick<Backend>,
         request: Request<Body>,
         upload: &UploadState,
-        retry: Option<(IpAddr, Vec<BackendId>)>,
+        retry: Option<IpAddr>,
+        tried: &[BackendId],
         deadline: Instant,
     ) -> Try {
         let sent = pick.backend().send(request, self.connect_timeout);
@@ -248,9 +291,11 @@ impl Proxy {
             if now >= deadline {
                 return Try::TimedOut(None);
             }
-            if let Some((client, tried)) = &retry {
-                let others = Context::new().client(*client).exclude(tried);
-                if let Ok(elsewhere) = self.pool.pick(&others) {
+            if let Some(client) = retry {
+                let mut not_again = tried.to_vec();
+                not_again.push(pick.id().clone());
+                let others = Context::new().client(client).exclude(&not_again);
+                if let Ok(elsewhere) = self.pick(&others) {
                     return Try::TimedOut(Some(elsewhere));
                 }
             }
@@ -346,7 +391,14 @@ fn upstream_head(req: Request<Incoming>, client: IpAddr) -> (Head, Incoming) {
     remove_hop_by_hop(&mut headers);
     let forwarded = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
         Some(earlier) => HeaderValue::from_str(&format!("{earlier}, {client}")),
-        None => HeaderValue::from_str(&client.to_string()),
+        None => {
+            // Written on the stack: the value's own copy is the only allocation.
+            let mut text = [0u8; 64];
+            let mut cursor = std::io::Cursor::new(&mut text[..]);
+            let _ = write!(cursor, "{client}");
+            let written = usize::try_from(cursor.position()).unwrap_or(0);
+            HeaderValue::from_bytes(&text[..written])
+        }
     };
     if let Ok(value) = forwarded {
         headers.insert("x-forwarded-for", value);

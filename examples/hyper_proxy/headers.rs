@@ -12,6 +12,11 @@ use hyper::header::{
 /// accepts trailers, end to end), `Transfer-Encoding`, `Upgrade`,
 /// `Proxy-Authorization`, `Proxy-Authenticate` and `Trailer`.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the names (standard ones
+    // compare as numbers) instead of a lookup per hop-by-hop name.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(CONNECTION)
         .iter()
@@ -47,4 +52,21 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     if trailers {
         headers.insert(TE, HeaderValue::from_static("trailers"));
     }
+}
+
+/// Whether `name` is one [`remove_hop_by_hop`] removes whatever `Connection`
+/// says.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    [
+        CONNECTION,
+        TE,
+        TRANSFER_ENCODING,
+        UPGRADE,
+        PROXY_AUTHORIZATION,
+        PROXY_AUTHENTICATE,
+        TRAILER,
+    ]
+    .contains(name)
+        || *name == "keep-alive"
+        || *name == "proxy-connection"
 }

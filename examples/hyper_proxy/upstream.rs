@@ -1,6 +1,8 @@
-//! Keep-alive HTTP/1.1 connections to the backends: each backend carries
-//! its own stack of idle connections, taken for a request and put back when
-//! its response body has been relayed to its end.
+//! Keep-alive HTTP/1.1 connections to the backends: each backend carries a
+//! stack of idle connections per serving thread, taken for a request and put
+//! back when its response body has been relayed to its end. A thread only
+//! ever uses its own stacks, so a connection is driven by the runtime that
+//! made it and its lock is never contended or its line shared.
 //!
 //! Written for the proxy rather than using hyper-util's general client: the
 //! backend is already chosen (by the balancer), so there is no per-request
@@ -51,18 +53,22 @@ const KEEPALIVE_RETRIES: u32 = 3;
 const USER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A backend as the proxy keeps it: where it is, its `Host` value ready
-/// made, and its idle connections. Built from the address alone, so
-/// backends may come and go at run time. A clone shares the idle
-/// connections (the health checker and DNS discovery copy payloads).
+/// made, and its idle connections, a stack per serving thread. Built from
+/// the address alone, so backends may come and go at run time. A clone
+/// shares the idle connections (the health checker and DNS discovery copy
+/// payloads).
 #[derive(Clone)]
 pub struct Backend {
     addr: SocketAddr,
     host: HeaderValue,
-    idle: Arc<Idle>,
+    idle: Arc<[Idle]>,
 }
 
-/// A backend's idle connections, the most recently used at the back.
-type Idle = Mutex<VecDeque<Conn>>;
+/// One thread's idle connections to a backend, the most recently used at
+/// the back; on a cache line of its own.
+#[repr(align(128))]
+#[derive(Default)]
+struct Idle(Mutex<VecDeque<Conn>>);
 
 /// One connection: the request sender, the task driving the socket and
 /// when it was last put back idle. Dropping it closes the connection.
@@ -136,14 +142,20 @@ impl UpstreamError {
 }
 
 impl Backend {
-    /// A backend at `addr`, with no connection yet.
-    pub fn new(addr: SocketAddr) -> Backend {
+    /// A backend at `addr` for `threads` serving threads, with no
+    /// connection yet.
+    pub fn new(addr: SocketAddr, threads: usize) -> Backend {
         Backend {
             addr,
             host: HeaderValue::from_str(&addr.to_string())
                 .unwrap_or_else(|_| HeaderValue::from_static("backend")),
-            idle: Arc::new(Mutex::new(VecDeque::new())),
+            idle: (0..threads.max(1)).map(|_| Idle::default()).collect(),
         }
+    }
+
+    /// Where this thread's idle connections are in `idle`.
+    fn slot(&self) -> usize {
+        crate::common::cores::index() % self.idle.len()
     }
 
     /// Where the backend listens.
@@ -196,6 +208,7 @@ impl Backend {
             })?;
         let lease = Lease {
             idle: Arc::clone(&self.idle),
+            slot: self.slot(),
             conn: Some(conn),
             reusable: false,
         };
@@ -207,7 +220,7 @@ impl Backend {
     async fn checkout(&self) -> Option<Conn> {
         loop {
             let mut conn = {
-                let mut idle = self.idle.lock();
+                let mut idle = self.idle[self.slot()].0.lock();
                 let now = Instant::now();
                 // The oldest are at the front: close those gone stale.
                 while idle.front().is_some_and(|c| c.is_stale(now)) {
@@ -270,7 +283,9 @@ fn detect_dead_peers(stream: &TcpStream) -> io::Result<()> {
 /// its backend's idle stack if the body was read to its end
 /// ([`reusable`](Lease::reusable)), closed otherwise.
 pub struct Lease {
-    idle: Arc<Idle>,
+    /// The backend's idle stacks, and this thread's among them.
+    idle: Arc<[Idle]>,
+    slot: usize,
     conn: Option<Conn>,
     reusable: bool,
 }
@@ -291,7 +306,7 @@ impl Drop for Lease {
             return;
         }
         conn.idle_since = Instant::now();
-        let mut idle = self.idle.lock();
+        let mut idle = self.idle[self.slot].0.lock();
         if idle.len() < MAX_IDLE {
             idle.push_back(conn);
         }
