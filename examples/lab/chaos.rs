@@ -311,7 +311,7 @@ async fn pass(
         proxies.iter_mut().zip(all_samples).zip(before).zip(peak)
     {
         let after = proxy.held(hosts)?;
-        let mut row = row(proxy.name(), &samples, cluster, &driver.windows);
+        let mut row = row(proxy.name(), &samples, cluster, &driver);
         row.before = before;
         row.after = after;
         row.peak = peak.max(after);

@@ -10,11 +10,12 @@
 //! after the fault was lifted).
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
 use super::cluster::Cluster;
+use super::driver::Driver;
 use super::load::{FailureKind, Sample};
 use super::resources::Held;
 use super::schedule::{self, Strike};
@@ -60,6 +61,13 @@ pub struct Row {
     pub failed_on_open_connections: Kinds,
     /// Of those, how many a kill or firewall on the connection's worker explains.
     pub open_connection_failures_explained: usize,
+    /// Failures on new connections while a kill or firewall began on some
+    /// host (from [`SLACK`] before the request to its end): the forwarder
+    /// had connected to that host just before.
+    pub new_connection_failures_as_a_fault_began: usize,
+    /// Failures (any connection) within [`SLACK`] of a membership change
+    /// (for nginx: a reload).
+    pub failures_at_a_membership_change: usize,
     pub new_connections: usize,
     pub get_p50_ms: f64,
     pub get_p99_ms: f64,
@@ -97,14 +105,9 @@ pub struct Report {
     pub driver_errors: Vec<String>,
 }
 
-/// One proxy's row from its samples; `windows`: per host, when a kill
-/// or firewall was on.
-pub fn row(
-    proxy: &'static str,
-    samples: &[Sample],
-    cluster: &Cluster,
-    windows: &[Vec<(Instant, Instant)>],
-) -> Row {
+/// One proxy's row from its samples and what the driver did meanwhile.
+pub fn row(proxy: &'static str, samples: &[Sample], cluster: &Cluster, driver: &Driver) -> Row {
+    let windows = &driver.windows;
     let mut get_latencies: Vec<Duration> = samples
         .iter()
         .filter(|s| s.method == "GET")
@@ -128,6 +131,8 @@ pub fn row(
         failed_on_new_connections: Kinds::default(),
         failed_on_open_connections: Kinds::default(),
         open_connection_failures_explained: 0,
+        new_connection_failures_as_a_fault_began: 0,
+        failures_at_a_membership_change: 0,
         new_connections: samples.iter().filter(|s| s.fresh).count(),
         get_p50_ms: quantile(0.50),
         get_p99_ms: quantile(0.99),
@@ -162,15 +167,29 @@ pub fn row(
             "GET" => row.failed_gets.add(kind),
             _ => row.failed_posts.add(kind),
         }
-        if sample.fresh {
-            row.failed_on_new_connections.add(kind);
-            continue;
-        }
-        row.failed_on_open_connections.add(kind);
         let (from, to) = (
             sample.sent.checked_sub(SLACK).unwrap_or(sample.sent),
             sample.sent + sample.latency,
         );
+        if driver
+            .changes
+            .iter()
+            .any(|&at| from <= at && at <= to + SLACK)
+        {
+            row.failures_at_a_membership_change += 1;
+        }
+        if sample.fresh {
+            row.failed_on_new_connections.add(kind);
+            let began = windows
+                .iter()
+                .flatten()
+                .any(|&(start, _)| from <= start && start <= to);
+            if began {
+                row.new_connection_failures_as_a_fault_began += 1;
+            }
+            continue;
+        }
+        row.failed_on_open_connections.add(kind);
         let explained = sample
             .pinned
             .as_deref()
@@ -226,11 +245,11 @@ pub fn table(report: &Report) -> String {
             (after as f64 - before as f64) * 100.0 / before as f64
         )
     };
-    out += "| proxy | requests (GET / POST) | failed GETs: status / transport / timeout | failed POSTs | failed on new connections | failed on open connections (explained) | GET p50 / p99 / max ms | RSS KiB before → after (peak) | fds before → after (peak); of which to the hosts |\n";
+    out += "| proxy | requests (GET / POST) | failed GETs: status / transport / timeout | failed POSTs | failed on new connections (as a fault began) | failed on open connections (explained) | GET p50 / p99 / max ms | RSS KiB before → after (peak) | fds before → after (peak); of which to the hosts |\n";
     out += "|---|---|---|---|---|---|---|---|---|\n";
     for r in &report.rows {
         out += &format!(
-            "| {} | {} ({} / {}) | {} | {} | {} of {} | {} ({}) | {:.1} / {:.1} / {:.0} | {} → {} ({}; peak {}) | {} → {} (peak {}); {} → {} |\n",
+            "| {} | {} ({} / {}) | {} | {} | {} of {} ({}) | {} ({}) | {:.1} / {:.1} / {:.0} | {} → {} ({}; peak {}) | {} → {} (peak {}); {} → {} |\n",
             r.proxy,
             r.requests,
             r.gets,
@@ -239,6 +258,7 @@ pub fn table(report: &Report) -> String {
             kinds(&r.failed_posts),
             r.failed_on_new_connections.total(),
             r.new_connections,
+            r.new_connection_failures_as_a_fault_began,
             r.failed_on_open_connections.total(),
             r.open_connection_failures_explained,
             r.get_p50_ms,
@@ -282,6 +302,12 @@ pub fn table(report: &Report) -> String {
         );
         for (what, n) in &r.failures {
             out += &format!("    {n} × {what}\n");
+        }
+        if r.failures_at_a_membership_change > 0 {
+            out += &format!(
+                "    {} of the failures within 2 s of a membership change\n",
+                r.failures_at_a_membership_change
+            );
         }
         if let Some(reloads) = r.reloads {
             out += &format!("    nginx reloaded {reloads} times (membership)\n");

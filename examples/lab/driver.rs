@@ -42,6 +42,8 @@ pub fn members(cluster: &Cluster, present: &[bool]) -> Vec<Member> {
 pub struct Driver {
     /// Per host, when a kill or firewall was on (its end: when lifted).
     pub windows: Vec<Vec<(Instant, Instant)>>,
+    /// When the membership changed (a host left or joined).
+    pub changes: Vec<Instant>,
     /// Per host, whether it is in the membership.
     present: Vec<bool>,
     pub errors: Vec<String>,
@@ -54,6 +56,7 @@ impl Driver {
     pub fn new(hosts: usize) -> Driver {
         Driver {
             windows: vec![Vec::new(); hosts],
+            changes: Vec::new(),
             present: vec![true; hosts],
             errors: Vec::new(),
             on: Vec::new(),
@@ -135,6 +138,7 @@ impl Driver {
         dns: &mut LabDns,
         nginx: Option<&mut Nginx>,
     ) -> Result<(), String> {
+        self.changes.push(Instant::now());
         dns.set(&members(cluster, &self.present))?;
         if let Some(nginx) = nginx {
             let present: Vec<SocketAddr> = cluster
