@@ -6,6 +6,7 @@
 //! ```text
 //! cargo run --release --example lab                      # interactive: look and try
 //! sudo target/release/examples/lab --replay [--strategy NAME ...] [--phase-secs N] [--json]
+//! sudo target/release/examples/lab --chaos SECS [--seed N] [--no-nginx] [--json]
 //! lab [--hosts auto|loopback|netns] [--strategy NAME] [--eject-ms N]
 //!     [--proxy-arg ARG ...] [--verbose]
 //! ```
@@ -29,6 +30,17 @@
 //! the node served again. `--json` prints the rows as JSON instead. The
 //! replay needs namespaces: run it as root (bench/lab.sh does).
 //!
+//! `--chaos SECS`: the chaos soak (chaos.rs): hyper_proxy and tcp_forwarder
+//! side by side under load while a driver plays a seeded schedule of faults
+//! on the hosts (workers killed and started again, firewalls rejecting,
+//! dropping and lifted, agents draining and back up, hosts leaving and
+//! joining the membership the proxies follow through the lab's DNS
+//! server), then nginx in front of the same hosts under the same schedule.
+//! Prints failed requests by kind, GET latency, and each proxy's memory and
+//! open descriptors before and after (a markdown table; `--json` the
+//! report). Needs root, and nginx unless `--no-nginx` (bench/chaos.sh
+//! installs it).
+//!
 //! Whatever happens (an error, a panic, Ctrl-C, SIGTERM), the programs are
 //! killed and the namespaces and links removed; namespaces left by a lab
 //! that was killed outright are removed at the next start.
@@ -38,16 +50,30 @@
 //! they are missing, otherwise build them with `cargo build --release
 //! --examples`.
 
+#[path = "lab/chaos.rs"]
+mod chaos;
+#[path = "lab/chaos_report.rs"]
+mod chaos_report;
 #[path = "lab/cluster.rs"]
 mod cluster;
+#[path = "lab/dns.rs"]
+mod dns;
+#[path = "lab/driver.rs"]
+mod driver;
 #[path = "lab/hosts.rs"]
 mod hosts;
 #[path = "lab/load.rs"]
 mod load;
+#[path = "lab/nginx.rs"]
+mod nginx;
 #[path = "lab/programs.rs"]
 mod programs;
 #[path = "lab/replay.rs"]
 mod replay;
+#[path = "lab/resources.rs"]
+mod resources;
+#[path = "lab/schedule.rs"]
+mod schedule;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -65,8 +91,27 @@ use replay::Plan;
 struct Args {
     /// Replay the faults (needs root) and print a table instead of
     /// running interactively
-    #[arg(long)]
+    #[arg(long, conflicts_with = "chaos")]
     replay: bool,
+    /// Run the chaos soak for this many seconds (needs root) and print its
+    /// report instead of running interactively
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    chaos: Option<u64>,
+    /// The chaos schedule's seed: the same seed, the same faults at the same times
+    #[arg(long, value_name = "N", default_value = "1")]
+    seed: u64,
+    /// Leave nginx out of the chaos soak
+    #[arg(long)]
+    no_nginx: bool,
+    /// Chaos soak: requests per client connection before a new one
+    #[arg(long, value_name = "N", default_value = "20", value_parser = clap::value_parser!(u32).range(1..))]
+    per_connection: u32,
+    /// Chaos soak: every Nth request of a client is a POST (0: none)
+    #[arg(long, value_name = "N", default_value = "10")]
+    post_every: u32,
+    /// Chaos soak: the proxies' runtime threads and nginx's worker processes
+    #[arg(long, value_name = "N", default_value = "2", value_parser = clap::value_parser!(u64).range(1..=64))]
+    threads: u64,
     /// Strategy of the proxy; repeat for several (the replay runs each)
     /// [default: round-robin; the replay: round-robin, least-connections,
     /// peak-ewma, maglev]
@@ -107,11 +152,11 @@ fn strategy(name: &str) -> Result<String, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if args.json && !args.replay {
+    if args.json && !args.replay && args.chaos.is_none() {
         Args::command()
             .error(
                 clap::error::ErrorKind::ArgumentConflict,
-                "--json goes with --replay",
+                "--json goes with --replay or --chaos",
             )
             .exit();
     }
@@ -173,7 +218,10 @@ fn stop_signals() -> std::io::Result<impl std::future::Future<Output = &'static 
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let bin = programs::binaries()?;
+    if let Some(secs) = args.chaos {
+        return chaos(args, secs).await;
+    }
+    let bin = programs::binaries(&["worker", "hyper_proxy"])?;
     let proxy_args: Vec<String> = std::iter::once(format!("--eject-ms={}", args.eject_ms))
         .chain(
             args.proxy_args
@@ -233,6 +281,58 @@ async fn run(args: Args) -> Result<(), String> {
         return Ok(());
     }
     interactive(args, bin, proxy_args).await
+}
+
+async fn chaos(args: Args, secs: u64) -> Result<(), String> {
+    let bin = programs::binaries(&["worker", "hyper_proxy", "tcp_forwarder"])?;
+    if args.hosts == HostsMode::Loopback {
+        return Err(
+            "the chaos soak needs network namespaces: drop --hosts loopback and run it as root"
+                .into(),
+        );
+    }
+    let hosts =
+        Hosts::netns().map_err(|e| format!("the chaos soak needs network namespaces: {e}"))?;
+    eprintln!("lab: {hosts}");
+    let mut cluster = Cluster::start(hosts, bin, true, args.verbose)?;
+    let plan = chaos::Plan {
+        secs,
+        seed: args.seed,
+        shape: load::Shape {
+            clients: args.clients as usize,
+            interval: Duration::from_millis(args.interval_ms),
+            per_connection: Some(args.per_connection),
+            post_every: (args.post_every > 0).then_some(args.post_every),
+        },
+        threads: args.threads as usize,
+        strategy: args
+            .strategies
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "round-robin".into()),
+        proxy_args: args
+            .proxy_args
+            .iter()
+            .flat_map(|a| a.split_whitespace().map(str::to_owned))
+            .collect(),
+        nginx: !args.no_nginx,
+    };
+    let report = chaos::soak(&mut cluster, &plan).await?;
+    if args.json {
+        let json = serde_json::to_string_pretty(&report)
+            .map_err(|e| format!("cannot write the report as JSON: {e}"))?;
+        println!("{json}");
+        eprint!("{}", chaos_report::table(&report));
+    } else {
+        print!("{}", chaos_report::table(&report));
+    }
+    if !report.driver_errors.is_empty() {
+        return Err(format!(
+            "the chaos driver failed {} times (see above)",
+            report.driver_errors.len()
+        ));
+    }
+    Ok(())
 }
 
 async fn interactive(

@@ -17,7 +17,7 @@ mod harness;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The strategies of the short replay: one that spreads every client's
@@ -83,11 +83,18 @@ struct Replay {
     stale_left: bool,
 }
 
+/// Held while a lab runs: the replay and the chaos soak take turns, so
+/// neither measures beside the other.
+static ONE_LAB: Mutex<()> = Mutex::new(());
+
 /// Runs the replay once for all the tests; panics (failing each test that
 /// asks) when it cannot.
 fn replay() -> &'static Replay {
     static REPLAY: OnceLock<Result<Replay, String>> = OnceLock::new();
-    match REPLAY.get_or_init(run_replay) {
+    match REPLAY.get_or_init(|| {
+        let _one_lab_at_a_time = ONE_LAB.lock().unwrap_or_else(|e| e.into_inner());
+        run_replay()
+    }) {
         Ok(replay) => replay,
         Err(e) => panic!("{e}"),
     }
@@ -375,6 +382,112 @@ fn the_lab_leaves_no_namespace_or_link_behind_and_removes_those_of_a_dead_lab() 
     let prefix = format!("pwl{}", replay.pid);
     assert!(
         !links.contains(&format!(" {prefix}h")),
+        "links left behind:\n{links}"
+    );
+}
+
+/// Seconds of the short chaos soak: with the default seed, five faults (a
+/// firewall rejecting, one dropping, a kill, a drain, a host leaving the
+/// membership), two hosts at once for a while.
+const CHAOS_SECS: &str = "20";
+
+#[test]
+fn a_short_chaos_soak_fails_no_get_through_hyper_proxy_and_leaves_nothing_behind() {
+    let _one_lab_at_a_time = ONE_LAB.lock().unwrap_or_else(|e| e.into_inner());
+    need_namespaces().unwrap_or_else(|e| panic!("{e}"));
+    let args = ["--chaos", CHAOS_SECS, "--no-nginx", "--json"];
+    let child = Command::new(harness::example("lab"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start the lab: {e}"));
+    let mut lab = Lab(child);
+    let pid = lab.0.id();
+    let (mut stdout, mut stderr) = (lab.0.stdout.take().unwrap(), lab.0.stderr.take().unwrap());
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let out_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    // Bounded: the soak, 5 s of warming, 8 s of quiet and the starts.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let status = loop {
+        if let Some(status) = lab.0.try_wait().expect("the lab's status") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            drop(lab);
+            panic!(
+                "the chaos soak took over 3 minutes; its log:\n{}",
+                err_reader.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (out, log) = (
+        out_reader.join().unwrap_or_default(),
+        err_reader.join().unwrap_or_default(),
+    );
+    eprintln!("{log}");
+    assert!(
+        status.success(),
+        "`lab {}` failed ({status}):\n{log}",
+        args.join(" ")
+    );
+    let report: serde_json::Value = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("the lab printed no JSON ({e}):\n{out}"));
+    assert!(
+        report["schedule"].as_array().is_some_and(|s| s.len() >= 3),
+        "a few faults were played: {}",
+        report["schedule"]
+    );
+    let row = |proxy: &str| {
+        report["rows"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["proxy"] == proxy))
+            .unwrap_or_else(|| panic!("no {proxy} row in {report:#}"))
+            .clone()
+    };
+    let total = |kinds: &serde_json::Value| {
+        ["status", "transport", "timeout"]
+            .iter()
+            .map(|k| kinds[k].as_u64().unwrap_or(u64::MAX))
+            .sum::<u64>()
+    };
+    let hyper = row("hyper_proxy");
+    assert!(hyper["gets"].as_u64().unwrap_or(0) > 1000, "{hyper:#}");
+    assert_eq!(
+        total(&hyper["failed_gets"]),
+        0,
+        "GETs failed through hyper_proxy: {:#}\nschedule: {}",
+        hyper["failures"],
+        report["schedule"]
+    );
+    let forwarder = row("tcp_forwarder");
+    assert!(
+        forwarder["requests"].as_u64().unwrap_or(0) > 1000,
+        "{forwarder:#}"
+    );
+    assert_eq!(
+        report["driver_errors"].as_array().map(Vec::len),
+        Some(0),
+        "{report:#}"
+    );
+    let namespaces = run(&["ip", "netns", "list"]).expect("ip netns list");
+    assert!(
+        !namespaces.contains(&format!("pw-lab-{pid}-")),
+        "namespaces left behind:\n{namespaces}"
+    );
+    let links = run(&["ip", "-o", "link", "show"]).expect("ip link show");
+    assert!(
+        !links.contains(&format!(" pwl{pid}h")),
         "links left behind:\n{links}"
     );
 }

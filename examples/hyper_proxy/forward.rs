@@ -2,7 +2,10 @@
 //! head within the try's time, retry elsewhere when that is safe, relay the
 //! answer; and blame each failure on the side that caused it.
 //!
-//! - Tries: at most [`MAX_TRIES`], each on a backend not tried yet. A try
+//! - Tries: at most [`MAX_TRIES`] that sent the request, each on a backend
+//!   not tried yet; tries whose request never left (a refused or timed-out
+//!   connect) do not count, so a request goes on past any number of dead
+//!   backends while one is left to pick. A try
 //!   that fails before the response head is retried if the request never
 //!   left (refused connect, a pooled connection closed before sending), or
 //!   if it is safe to send twice: an idempotent method (GET, HEAD, OPTIONS,
@@ -39,7 +42,8 @@ use crate::common::SharedPool;
 use crate::headers::remove_hop_by_hop;
 use crate::upstream::{Backend, Lease, UpstreamError};
 
-/// Tries per request: the first and one retry on another backend.
+/// Tries per request that sent it: the first and one retry on another
+/// backend (tries that never reached a backend are not counted).
 pub const MAX_TRIES: usize = 2;
 
 /// Request bodies up to this size, of idempotent requests, are buffered so
@@ -167,7 +171,10 @@ impl Proxy {
         let mut last_error = String::new();
         let mut timed_out = false;
         let mut next: Option<Pick<Backend>> = None;
-        while tried.len() < MAX_TRIES {
+        // Tries that sent the request; `tried` also has those that never
+        // reached their backend, which are excluded but not counted.
+        let mut sent = 0;
+        while sent < MAX_TRIES {
             let Some(mut request) = head.request(&mut payload) else {
                 break;
             };
@@ -185,7 +192,8 @@ impl Proxy {
             }
             let started = Instant::now();
             // The try's own time only matters if another try may follow.
-            let retry = (replayable && tried.len() + 1 < MAX_TRIES).then_some(client);
+            let retry = (replayable && sent + 1 < MAX_TRIES).then_some(client);
+            let mut never_left = false;
             match self
                 .try_once(&pick, request, &upload, retry, &tried, deadline)
                 .await
@@ -204,9 +212,13 @@ impl Proxy {
                     last_error = format!("{}: {kind}", pick.id());
                     timed_out = false;
                     match (unsent, &mut payload) {
-                        // It never left: it can go elsewhere, body and all.
-                        (Some(unsent), Payload::Streamed(body)) => *body = Some(unsent.into_body()),
-                        (Some(_), Payload::Whole(_)) => {}
+                        // It never left: it can go elsewhere, body and
+                        // all, and the try is not counted.
+                        (Some(unsent), Payload::Streamed(body)) => {
+                            *body = Some(unsent.into_body());
+                            never_left = true;
+                        }
+                        (Some(_), Payload::Whole(_)) => never_left = true,
                         (None, _) if replayable => {}
                         (None, _) => break,
                     }
@@ -238,6 +250,9 @@ impl Proxy {
                         "the request body did not arrive in time\n",
                     );
                 }
+            }
+            if !never_left {
+                sent += 1;
             }
             tried.push(pick.id().clone());
         }

@@ -1,7 +1,8 @@
-//! The lab's users: a few clients sending GETs through the proxy on
-//! keep-alive connections (hyper), each from its own loopback address so
-//! the hash strategies see several clients, every request's latency and
-//! outcome recorded; and a bulk upload that fills a host's link.
+//! The lab's users: a few clients sending GETs (and, if asked, some POSTs)
+//! through the proxy on keep-alive connections (hyper), each from its own
+//! loopback address so the hash strategies see several clients, every
+//! request's latency and outcome recorded with the connection it went on;
+//! and a bulk upload that fills a host's link.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -11,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Bytes, Frame};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::HOST;
@@ -23,15 +24,64 @@ use tokio::task::JoinHandle;
 /// A request with no complete answer by then has failed.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 
-/// One GET as its client saw it.
+/// One request as its client saw it.
 #[derive(Clone, Debug)]
 pub struct Sample {
     /// When it was sent.
     pub sent: Instant,
     pub latency: Duration,
+    /// GET, or POST (not idempotent: a proxy may not send it twice).
+    pub method: &'static str,
+    /// Whether it was the first request on its connection to the proxy.
+    pub fresh: bool,
+    /// The worker that answered the previous request on the same
+    /// connection (through a TCP forwarder, the one the connection is tied to).
+    pub pinned: Option<String>,
     /// The worker that answered (its `X-Worker` header), or why it failed:
     /// a status other than 200, a transport error, no answer in 10 s.
     pub result: Result<String, String>,
+}
+
+/// What a failed request's client saw, by kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// An answer with a status other than 200.
+    Status,
+    /// The connection failed: connect, reset, closed before the answer, body cut.
+    Transport,
+    /// No complete answer within [`REQUEST_DEADLINE`].
+    Timeout,
+}
+
+impl Sample {
+    /// Why it failed, by kind; None when it succeeded.
+    pub fn failure(&self) -> Option<FailureKind> {
+        let why = self.result.as_ref().err()?;
+        Some(if why.starts_with("status ") {
+            FailureKind::Status
+        } else if why == TIMED_OUT {
+            FailureKind::Timeout
+        } else {
+            FailureKind::Transport
+        })
+    }
+}
+
+/// A request's failure when no answer came in time.
+const TIMED_OUT: &str = "no answer within 10 s";
+
+/// How the clients load the proxy.
+#[derive(Clone, Copy, Debug)]
+pub struct Shape {
+    pub clients: usize,
+    /// Time between one client's requests.
+    pub interval: Duration,
+    /// A client opens a new connection after this many requests on one
+    /// (None: it keeps its connection until a request fails).
+    pub per_connection: Option<u32>,
+    /// Every Nth request of a client is a small POST (None: GETs only).
+    pub post_every: Option<u32>,
 }
 
 /// Clients running until stopped or their bound is reached.
@@ -46,6 +96,21 @@ impl Load {
     /// as soon as its previous answer arrives, when slower) to `proxy`, for
     /// at most `limit` and `limit / interval` requests.
     pub fn start(proxy: SocketAddr, clients: usize, interval: Duration, limit: Duration) -> Load {
+        let shape = Shape {
+            clients,
+            interval,
+            per_connection: None,
+            post_every: None,
+        };
+        Load::shaped(proxy, shape, limit)
+    }
+
+    /// Starts the clients `shape` describes, for at most `limit` and
+    /// `limit / interval` requests each.
+    pub fn shaped(proxy: SocketAddr, shape: Shape, limit: Duration) -> Load {
+        let Shape {
+            clients, interval, ..
+        } = shape;
         let samples = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let deadline = Instant::now() + limit;
@@ -63,6 +128,9 @@ impl Load {
                     proxy,
                     source,
                     connection: None,
+                    shape,
+                    sent_on_connection: 0,
+                    last_worker: None,
                 };
                 tokio::spawn(client.run(interval, deadline, bound, stop.clone(), samples.clone()))
             })
@@ -100,7 +168,12 @@ impl Load {
 struct Client {
     proxy: SocketAddr,
     source: IpAddr,
-    connection: Option<SendRequest<Empty<Bytes>>>,
+    connection: Option<SendRequest<Full<Bytes>>>,
+    shape: Shape,
+    /// Requests sent on the current connection.
+    sent_on_connection: u32,
+    /// The worker that answered the last request on the current connection.
+    last_worker: Option<String>,
 }
 
 impl Client {
@@ -114,23 +187,44 @@ impl Client {
     ) {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        for _ in 0..bound {
+        for n in 0..bound {
             ticks.tick().await;
             if stop.load(Ordering::Relaxed) || Instant::now() >= deadline {
                 break;
             }
-            let sent = Instant::now();
-            let result = match tokio::time::timeout(REQUEST_DEADLINE, self.get()).await {
-                Ok(result) => result,
-                Err(_) => Err("no answer within 10 s".into()),
-            };
-            if result.is_err() {
-                // Whatever the connection's state, start afresh.
+            let used_up = self
+                .shape
+                .per_connection
+                .is_some_and(|most| self.sent_on_connection >= most);
+            if used_up || self.connection.as_ref().is_some_and(|c| c.is_closed()) {
                 self.connection = None;
+            }
+            if self.connection.is_none() {
+                self.sent_on_connection = 0;
+                self.last_worker = None;
+            }
+            let post = self
+                .shape
+                .post_every
+                .is_some_and(|every| every > 0 && n % u64::from(every) == u64::from(every) - 1);
+            let (fresh, pinned) = (self.connection.is_none(), self.last_worker.clone());
+            let sent = Instant::now();
+            self.sent_on_connection += 1;
+            let result = match tokio::time::timeout(REQUEST_DEADLINE, self.send(post)).await {
+                Ok(result) => result,
+                Err(_) => Err(TIMED_OUT.into()),
+            };
+            match &result {
+                Ok(worker) => self.last_worker = Some(worker.clone()),
+                // Whatever the connection's state, start afresh.
+                Err(_) => self.connection = None,
             }
             let sample = Sample {
                 sent,
                 latency: sent.elapsed(),
+                method: if post { "POST" } else { "GET" },
+                fresh,
+                pinned,
                 result,
             };
             if let Ok(mut samples) = samples.lock() {
@@ -139,7 +233,7 @@ impl Client {
         }
     }
 
-    async fn get(&mut self) -> Result<String, String> {
+    async fn send(&mut self, post: bool) -> Result<String, String> {
         let sender = match &mut self.connection {
             Some(sender) if !sender.is_closed() => sender,
             _ => self
@@ -150,10 +244,16 @@ impl Client {
             .ready()
             .await
             .map_err(|e| format!("connection lost: {e}"))?;
-        let request = Request::get("/")
-            .header(HOST, self.proxy.to_string())
-            .body(Empty::new())
-            .map_err(|e| e.to_string())?;
+        let request = if post {
+            Request::post("/")
+                .header(HOST, self.proxy.to_string())
+                .body(Full::new(Bytes::from_static(b"chaos=1")))
+        } else {
+            Request::get("/")
+                .header(HOST, self.proxy.to_string())
+                .body(Full::new(Bytes::new()))
+        }
+        .map_err(|e| e.to_string())?;
         let response = sender
             .send_request(request)
             .await
@@ -180,7 +280,7 @@ impl Client {
 }
 
 /// A keep-alive HTTP/1.1 connection from `source` (port 0) to `proxy`.
-async fn connect(source: IpAddr, proxy: SocketAddr) -> Result<SendRequest<Empty<Bytes>>, String> {
+async fn connect(source: IpAddr, proxy: SocketAddr) -> Result<SendRequest<Full<Bytes>>, String> {
     let socket = match proxy {
         SocketAddr::V4(_) => TcpSocket::new_v4(),
         SocketAddr::V6(_) => TcpSocket::new_v6(),

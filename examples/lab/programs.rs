@@ -12,17 +12,19 @@ use std::time::{Duration, Instant};
 
 use super::hosts::Host;
 
-/// The example binaries beside the lab's own (target/<profile>/examples);
-/// built first when missing and the lab was started by cargo.
-pub fn binaries() -> Result<PathBuf, String> {
+/// The directory of the example binaries `names`, beside the lab's own
+/// (target/<profile>/examples); built first when missing and the lab was
+/// started by cargo.
+pub fn binaries(names: &[&'static str]) -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the lab's binary: {e}"))?;
     let dir = exe
         .parent()
         .ok_or_else(|| format!("unexpected binary path {}", exe.display()))?
         .to_path_buf();
     let missing = |dir: &Path| {
-        ["worker", "hyper_proxy"]
-            .into_iter()
+        names
+            .iter()
+            .copied()
             .filter(|name| !dir.join(name).exists())
             .collect::<Vec<_>>()
     };
@@ -54,7 +56,7 @@ pub fn binaries() -> Result<PathBuf, String> {
     );
     let status = Command::new(cargo)
         .args(["build", "--profile", &profile])
-        .args(["--example", "worker", "--example", "hyper_proxy"])
+        .args(names.iter().flat_map(|&name| ["--example", name]))
         .arg("--manifest-path")
         .arg(manifest.join("Cargo.toml"))
         .arg("--target-dir")

@@ -576,3 +576,36 @@ fn a_slow_backend_with_no_other_to_go_to_is_waited_for_past_the_try_timeout() {
         .collect();
     assert!(blamed.is_empty(), "{blamed:?}");
 }
+
+/// An address on loopback where nothing listens: connects are refused.
+fn refusing() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+#[test]
+fn requests_that_never_reached_a_backend_go_on_past_two_refusing_ones_to_one_that_serves() {
+    let live = worker("live", &[]);
+    let (dead1, dead2) = (refusing(), refusing());
+    // No ejection: the refusing backends stay in the rotation, so a request
+    // often meets both before the live one (the chaos soak's two hosts
+    // down at once, before the proxy has noticed either).
+    let front = proxy(
+        "hyper_proxy",
+        "round-robin",
+        &[dead1.to_string(), dead2.to_string(), live.addr.to_string()],
+        &["--failures", "0"],
+    );
+    let requests: [&[u8]; 2] = [
+        b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        // Not idempotent, streamed: still safe, since it never left.
+        b"POST /order HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    ];
+    for round in 0..6 {
+        for request in requests {
+            let got = send(front.addr, request, false, Duration::from_secs(20));
+            assert_eq!(got.status(), Some(200), "round {round}: {}", got.text);
+            assert_eq!(got.body(), "live\n", "round {round}: {}", got.text);
+        }
+    }
+}
