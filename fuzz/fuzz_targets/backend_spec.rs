@@ -1,0 +1,43 @@
+//! Backend specs as a proxy's command line gives them
+//! (`ADDR[,weight=N][,agent=ADDR][,id=NAME][,priority=N|,backup][,max_conns=N]`):
+//! any text parses or is refused with an error naming it, never a panic,
+//! and a spec that parses is one a pool accepts.
+
+#![no_main]
+
+use std::net::SocketAddr;
+
+use libfuzzer_sys::fuzz_target;
+use pickwise::strategy::RoundRobin;
+use pickwise::{BackendSpec, Balancer, Context, Pool, MAX_CONNS, MAX_PRIORITY, MAX_WEIGHT};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match text.parse::<BackendSpec<SocketAddr>>() {
+        Ok(spec) => {
+            assert!(
+                (1..=MAX_WEIGHT).contains(&spec.weight),
+                "{text:?}: {spec:?}"
+            );
+            assert!(spec.priority <= MAX_PRIORITY, "{text:?}: {spec:?}");
+            assert!(
+                spec.max_conns
+                    .is_none_or(|cap| (1..=MAX_CONNS).contains(&cap)),
+                "{text:?}: {spec:?}"
+            );
+            assert!(!spec.id.as_str().is_empty(), "{text:?}: {spec:?}");
+            let addr = spec.value;
+            let pool = Pool::new(RoundRobin::new(), vec![spec])
+                .unwrap_or_else(|e| panic!("{text:?} parsed but the pool refused it: {e}"));
+            let pick = pool.pick(&Context::new()).expect("one backend, up");
+            assert_eq!(*pick.backend(), addr);
+        }
+        Err(error) => {
+            // The message names the spec it refuses.
+            let message = error.to_string();
+            assert!(message.contains(text), "{message:?} does not name {text:?}");
+        }
+    }
+});
