@@ -11,7 +11,6 @@
 
 use std::collections::VecDeque;
 
-use clap::Parser;
 use pickwise::strategy::{AnyStrategy, StrategyKind};
 use pickwise::{BackendSpec, Balancer, Context, Pick, Pool};
 
@@ -21,13 +20,10 @@ const WEIGHTS: [u32; 4] = [1, 1, 2, 4];
 const HOLD: [usize; 4] = [1, 1, 1, 4];
 const BAR: usize = 40;
 
-/// Every strategy picking from four backends, printed as a distribution.
-#[derive(Parser)]
-#[command(name = "demo", version)]
-struct Args {}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    Args::parse();
+    if let Some(arg) = std::env::args().nth(1) {
+        return Err(format!("demo takes no arguments (got {arg:?})").into());
+    }
     println!(
         "{PICKS} picks over w1..w4, weights {WEIGHTS:?}; w4 holds its picks {}x longer\n",
         HOLD[3]

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --example tower_client --features tower -- [--requests N] [--strategy NAME] \
-//!     [--concurrency N] [--log-level FILTER]
+//!     [--concurrency N]
 //! ```
 //!
 //! The program starts its own backends on 127.0.0.1 (free ports): `slow`
@@ -14,10 +14,7 @@
 //! `--strategy` named (default peak-ewma), and prints which backend
 //! answered how many, the failed requests, and each backend's state with
 //! its reason: the dead one ejected after 5 connections refused in a row.
-//! State changes are also logged as they happen (stderr, tracing).
-
-#[path = "common/logging.rs"]
-mod logging;
+//! State changes are also printed as they happen (stderr).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -26,7 +23,6 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
@@ -40,25 +36,33 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tower::{Service, ServiceExt};
 
-#[derive(Parser)]
-#[command(
-    about = "A tower client balancing over three local backends (slow, fast, dead) with pickwise"
-)]
+/// The command line: `--requests N`, `--strategy NAME`, `--concurrency N`.
 struct Args {
-    /// Requests to send
-    #[arg(long, value_name = "N", default_value = "300")]
     requests: usize,
-    #[arg(long, value_name = "NAME", default_value = "peak-ewma", help = strategy_help())]
     strategy: StrategyKind,
-    /// Requests in flight at once
-    #[arg(long, value_name = "N", default_value = "4")]
     concurrency: NonZeroUsize,
-    #[command(flatten)]
-    log: logging::LogArgs,
 }
 
-fn strategy_help() -> String {
-    format!("The balancing strategy: {}", StrategyKind::NAMES.join(", "))
+impl Args {
+    fn parse() -> Result<Args, String> {
+        let mut args = Args {
+            requests: 300,
+            strategy: StrategyKind::PeakEwma,
+            concurrency: NonZeroUsize::new(4).expect("4 > 0"),
+        };
+        let mut words = std::env::args().skip(1);
+        while let Some(flag) = words.next() {
+            let value = words.next().ok_or(format!("{flag} needs a value"))?;
+            let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
+            match flag.as_str() {
+                "--requests" => args.requests = value.parse().map_err(|e| bad(&e))?,
+                "--strategy" => args.strategy = value.parse().map_err(|e| bad(&e))?,
+                "--concurrency" => args.concurrency = value.parse().map_err(|e| bad(&e))?,
+                _ => return Err(format!("unknown flag {flag}: --requests N, --strategy NAME ({}), --concurrency N", StrategyKind::NAMES.join(", "))),
+            }
+        }
+        Ok(args)
+    }
 }
 
 /// A backend answering its name after `delay`, on a free port of 127.0.0.1.
@@ -75,9 +79,8 @@ async fn serve(name: &'static str, delay: Duration) -> std::io::Result<SocketAdd
                 let served = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), answer)
                     .await;
-                if let Err(e) = served {
-                    tracing::debug!("{name}: connection ended: {e}");
-                }
+                // A client closing its connection early is no concern here.
+                let _ = served;
             });
         }
     });
@@ -90,16 +93,16 @@ fn dead_addr() -> std::io::Result<SocketAddr> {
 }
 
 fn log_change(change: &StateChange) {
-    match change.to {
-        BackendState::Up | BackendState::Removed => tracing::info!("{change}"),
-        _ => tracing::warn!("{change}"),
-    }
+    let level = match change.to {
+        BackendState::Up | BackendState::Removed => "info",
+        _ => "warn",
+    };
+    eprintln!("{level}: {change}");
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse();
-    args.log.init();
+    let args = Args::parse()?;
 
     let slow = serve("slow", Duration::from_millis(50)).await?;
     let fast = serve("fast", Duration::ZERO).await?;

@@ -1,0 +1,453 @@
+//! One client request through the proxy: pick a backend, send, wait for the
+//! head within the try's time, retry elsewhere when that is safe, relay the
+//! answer; and blame each failure on the side that caused it.
+//!
+//! - Tries: at most [`MAX_TRIES`] that sent the request, each on a backend
+//!   not tried yet; tries whose request never left (a refused or timed-out
+//!   connect) do not count, so a request goes on past any number of dead
+//!   backends while one is left to pick. A try
+//!   that fails before the response head is retried if the request never
+//!   left (refused connect, a pooled connection closed before sending), or
+//!   if it is safe to send twice: an idempotent method (GET, HEAD, OPTIONS,
+//!   PUT, DELETE, TRACE) with no body or a body buffered whole (up to
+//!   [`MAX_BUFFERED`] bytes, announced by `Content-Length`; bigger or
+//!   chunked bodies are streamed and not retried once sent).
+//! - Time: a try that could be retried waits `--try-timeout-ms` for the head,
+//!   counted while the backend has the turn (not while the client is still
+//!   uploading), then goes to another backend if one can be picked (else it
+//!   waits on); the last possible try waits until `--timeout-ms` from the
+//!   request's arrival. A try given up is the backend's failure ("response
+//!   timed out"); 504 when no try answered in time.
+//! - Blame: a request body that fails (malformed chunks, an upload the
+//!   client aborted) or an upload still stalled at `--timeout-ms` is the
+//!   client's fault: recorded as `Outcome::client_fault`, answered 400 or
+//!   408, never counted against the backend.
+
+use std::cell::RefCell;
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Empty, Full, Limited};
+use hyper::body::{Body as _, Bytes, Incoming};
+use hyper::header::{HeaderValue, HOST};
+use hyper::http::request::Parts;
+use hyper::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
+use pickwise::strategy::AnyStrategy;
+use pickwise::{BackendId, Context, FailureKind, NoBackend, Outcome, Pick, PickRef, Picker, Pool};
+use tracing::{info, warn};
+
+use crate::body::{chain, Body, Relay, Upload, UploadState};
+use pickwise_programs::SharedPool;
+use crate::headers::remove_hop_by_hop;
+use crate::upstream::{Backend, Lease, UpstreamError};
+
+/// Tries per request that sent it: the first and one retry on another
+/// backend (tries that never reached a backend are not counted).
+pub const MAX_TRIES: usize = 2;
+
+/// Request bodies up to this size, of idempotent requests, are buffered so
+/// the request can be sent again.
+pub const MAX_BUFFERED: u64 = 64 * 1024;
+
+/// What every request needs; one per serving thread.
+pub struct Proxy {
+    /// The pool, kept for the life of the process so that each thread's
+    /// [`Picker`] can borrow it.
+    pool: &'static Pool<AnyStrategy, Backend>,
+    /// The whole request's time for a response head (`--timeout-ms`).
+    timeout: Duration,
+    /// One try's time for a response head when a retry could follow.
+    try_timeout: Duration,
+    /// The longest pause between response body frames.
+    body_timeout: Duration,
+    connect_timeout: Duration,
+}
+
+thread_local! {
+    /// This thread's picker: it checks the pool's current set with a pointer
+    /// comparison instead of loading the shared one on every pick.
+    static PICKER: RefCell<Option<Picker<'static, AnyStrategy, Backend>>> =
+        const { RefCell::new(None) };
+}
+
+impl Proxy {
+    /// A serving thread's proxy over `pool`.
+    pub fn new(
+        pool: SharedPool<Backend>,
+        timeout: Duration,
+        try_timeout: Duration,
+        body_timeout: Duration,
+        connect_timeout: Duration,
+    ) -> Proxy {
+        // One reference leaked per thread: the pool lives as long as the
+        // process does anyway.
+        let pool: &'static SharedPool<Backend> = Box::leak(Box::new(pool));
+        Proxy {
+            pool,
+            timeout,
+            try_timeout,
+            body_timeout,
+            connect_timeout,
+        }
+    }
+
+    /// A backend for `ctx`, through this thread's picker; owned, since the
+    /// pick lives until the response body has been relayed.
+    fn pick(&self, ctx: &Context<'_>) -> Result<Pick<Backend>, NoBackend> {
+        PICKER.with(|picker| {
+            let mut picker = picker.borrow_mut();
+            let picker = picker.get_or_insert_with(|| self.pool.picker());
+            picker.pick(ctx).map(PickRef::into_owned)
+        })
+    }
+}
+
+/// The request's head as it goes to every try.
+struct Head {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+}
+
+/// The request's body: whole (and so sendable again), or streamed once.
+enum Payload {
+    Whole(Bytes),
+    Streamed(Option<Body>),
+}
+
+impl Head {
+    fn request(&self, payload: &mut Payload) -> Option<Request<Body>> {
+        let body = match payload {
+            Payload::Whole(bytes) if bytes.is_empty() => {
+                Empty::new().map_err(|never| match never {}).boxed()
+            }
+            Payload::Whole(bytes) => Full::new(bytes.clone())
+                .map_err(|never| match never {})
+                .boxed(),
+            Payload::Streamed(body) => body.take()?,
+        };
+        let mut request = Request::new(body);
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.version_mut() = Version::HTTP_11;
+        *request.headers_mut() = self.headers.clone();
+        Some(request)
+    }
+}
+
+/// How one try ended.
+enum Try {
+    Answered(Response<Incoming>, Lease),
+    Failed(UpstreamError, Option<Request<Body>>),
+    /// No head in time; with the backend to try next, if there is one.
+    TimedOut(Option<Pick<Backend>>),
+    /// The client was still uploading at the request's deadline.
+    ClientStalled,
+}
+
+impl Proxy {
+    /// Serves one client request.
+    pub async fn handle(&self, req: Request<Incoming>, client: IpAddr) -> Response<Body> {
+        let arrived = Instant::now();
+        let deadline = arrived + self.timeout;
+        let (head, incoming) = upstream_head(req, client);
+        let idempotent = matches!(
+            head.method,
+            Method::GET
+                | Method::HEAD
+                | Method::OPTIONS
+                | Method::PUT
+                | Method::DELETE
+                | Method::TRACE
+        );
+        let (mut payload, upload) = match body_of(incoming, idempotent, deadline).await {
+            Ok(body) => body,
+            Err(refusal) => return refusal,
+        };
+        let replayable = matches!(payload, Payload::Whole(_)) && idempotent;
+
+        let mut tried: Vec<BackendId> = Vec::new();
+        let mut last_error = String::new();
+        let mut timed_out = false;
+        let mut next: Option<Pick<Backend>> = None;
+        // Tries that sent the request; `tried` also has those that never
+        // reached their backend, which are excluded but not counted.
+        let mut sent = 0;
+        while sent < MAX_TRIES {
+            let Some(mut request) = head.request(&mut payload) else {
+                break;
+            };
+            let ctx = Context::new().client(client).exclude(&tried);
+            let mut pick = match next.take().map_or_else(|| self.pick(&ctx), Ok) {
+                Ok(pick) => pick,
+                Err(none) if tried.is_empty() => {
+                    return text(StatusCode::BAD_GATEWAY, &format!("{none}\n"))
+                }
+                Err(_) => break,
+            };
+            if !request.headers().contains_key(HOST) {
+                let host = pick.backend().host().clone();
+                request.headers_mut().insert(HOST, host);
+            }
+            let started = Instant::now();
+            // The try's own time only matters if another try may follow.
+            let retry = (replayable && sent + 1 < MAX_TRIES).then_some(client);
+            let mut never_left = false;
+            match self
+                .try_once(&pick, request, &upload, retry, &tried, deadline)
+                .await
+            {
+                Try::Answered(response, lease) => {
+                    pick.record(outcome_of(response.status(), started.elapsed()));
+                    return self.relay(response, pick, lease, upload, started);
+                }
+                Try::Failed(error, unsent) => {
+                    if upload.failed() {
+                        return client_fault(&mut pick, started, &error);
+                    }
+                    let kind = error.failure_kind();
+                    warn!("{}: {kind} ({error})", pick.id());
+                    pick.record(Outcome::failure(kind, started.elapsed()));
+                    last_error = format!("{}: {kind}", pick.id());
+                    timed_out = false;
+                    match (unsent, &mut payload) {
+                        // It never left: it can go elsewhere, body and
+                        // all, and the try is not counted.
+                        (Some(unsent), Payload::Streamed(body)) => {
+                            *body = Some(unsent.into_body());
+                            never_left = true;
+                        }
+                        (Some(_), Payload::Whole(_)) => never_left = true,
+                        (None, _) if replayable => {}
+                        (None, _) => break,
+                    }
+                }
+                Try::TimedOut(elsewhere) => {
+                    let waited = started.elapsed();
+                    warn!(
+                        "{}: {} (no response head within {waited:?})",
+                        pick.id(),
+                        FailureKind::Timeout
+                    );
+                    pick.record(Outcome::failure(FailureKind::Timeout, waited));
+                    last_error = format!("{} did not answer within {waited:?}", pick.id());
+                    timed_out = true;
+                    next = elsewhere;
+                    if next.is_none() {
+                        break;
+                    }
+                }
+                Try::ClientStalled => {
+                    pick.record(Outcome::client_fault(started.elapsed()));
+                    info!(
+                        "{id}: the client's upload stalled past {:?}; not counted against {id}",
+                        self.timeout,
+                        id = pick.id()
+                    );
+                    return text(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "the request body did not arrive in time\n",
+                    );
+                }
+            }
+            if !never_left {
+                sent += 1;
+            }
+            tried.push(pick.id().clone());
+        }
+        if timed_out {
+            return text(StatusCode::GATEWAY_TIMEOUT, &format!("{last_error}\n"));
+        }
+        text(
+            StatusCode::BAD_GATEWAY,
+            &format!("no backend could serve the request; last: {last_error}\n"),
+        )
+    }
+
+    /// Sends one try and waits for its head, never past the request's
+    /// `deadline`. With `retry` (the client, when another try may follow),
+    /// the backend has the try timeout, after which the try is given up if
+    /// another backend than this one and those `tried` can be picked
+    /// (returned with the timeout); with none to go to, it waits on. Time in
+    /// which the client holds its upload up is not counted against the
+    /// backend.
+    async fn try_once(
+        &self,
+        pick: &Pick<Backend>,
+        request: Request<Body>,
+        upload: &UploadState,
+        retry: Option<IpAddr>,
+        tried: &[BackendId],
+        deadline: Instant,
+    ) -> Try {
+        let sent = pick.backend().send(request, self.connect_timeout);
+        tokio::pin!(sent);
+        let limit = match retry {
+            Some(_) => self.try_timeout,
+            None => self.timeout,
+        };
+        let mut until = Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(until.min(deadline).into(), &mut sent).await {
+                Ok(Ok((response, lease))) => return Try::Answered(response, lease),
+                Ok(Err((error, unsent))) => return Try::Failed(error, unsent),
+                Err(_) => {}
+            }
+            let now = Instant::now();
+            if upload.waiting_on_client() {
+                if now >= deadline {
+                    return Try::ClientStalled;
+                }
+                // The client's time, not the backend's.
+                until = now + limit;
+                continue;
+            }
+            if now >= deadline {
+                return Try::TimedOut(None);
+            }
+            if let Some(client) = retry {
+                let mut not_again = tried.to_vec();
+                not_again.push(pick.id().clone());
+                let others = Context::new().client(client).exclude(&not_again);
+                if let Ok(elsewhere) = self.pick(&others) {
+                    return Try::TimedOut(Some(elsewhere));
+                }
+            }
+            // Nowhere else to go: this backend may still answer in time.
+            until = deadline;
+        }
+    }
+
+    /// The backend's response, hop-by-hop headers removed, its body relayed
+    /// under the body timeout with the pick and connection held to its end.
+    fn relay(
+        &self,
+        response: Response<Incoming>,
+        pick: Pick<Backend>,
+        lease: Lease,
+        upload: UploadState,
+        started: Instant,
+    ) -> Response<Body> {
+        let (mut parts, body) = response.into_parts();
+        remove_hop_by_hop(&mut parts.headers);
+        let body = Relay::new(body, pick, lease, upload, self.body_timeout, started);
+        Response::from_parts(parts, body.boxed())
+    }
+}
+
+/// The client's fault, found when its request body failed under a try:
+/// counted for no one, answered 400 (if the client is still there to read it).
+fn client_fault(
+    pick: &mut Pick<Backend>,
+    started: Instant,
+    error: &UpstreamError,
+) -> Response<Body> {
+    pick.record(Outcome::client_fault(started.elapsed()));
+    let cause = error.body_error().map_or_else(|| error.to_string(), chain);
+    info!(
+        "{}: a client fault, not counted against the backend: {cause}",
+        pick.id()
+    );
+    text(StatusCode::BAD_REQUEST, &format!("{cause}\n"))
+}
+
+/// The request's body, ready for the tries: none, buffered whole (an
+/// idempotent request's small body, so it can be sent again), or streamed.
+/// A body that fails or stalls while buffered is answered here.
+async fn body_of(
+    incoming: Incoming,
+    idempotent: bool,
+    deadline: Instant,
+) -> Result<(Payload, UploadState), Response<Body>> {
+    if incoming.is_end_stream() {
+        return Ok((Payload::Whole(Bytes::new()), UploadState::done()));
+    }
+    let small = incoming
+        .size_hint()
+        .upper()
+        .is_some_and(|n| n <= MAX_BUFFERED);
+    if !(idempotent && small) {
+        let (upload, state) = Upload::new(incoming);
+        return Ok((Payload::Streamed(Some(upload.boxed())), state));
+    }
+    let limited = Limited::new(incoming, MAX_BUFFERED as usize);
+    match tokio::time::timeout_at(deadline.into(), limited.collect()).await {
+        Ok(Ok(collected)) => Ok((Payload::Whole(collected.to_bytes()), UploadState::done())),
+        Ok(Err(e)) => {
+            let cause = chain(&*e);
+            info!("a request body could not be read: {cause}");
+            Err(text(
+                StatusCode::BAD_REQUEST,
+                &format!("the request body could not be read: {cause}\n"),
+            ))
+        }
+        Err(_) => Err(text(
+            StatusCode::REQUEST_TIMEOUT,
+            "the request body did not arrive in time\n",
+        )),
+    }
+}
+
+/// The request's head as a backend gets it: origin-form target, hop-by-hop
+/// headers removed, the client's address appended to X-Forwarded-For.
+fn upstream_head(req: Request<Incoming>, client: IpAddr) -> (Head, Incoming) {
+    let (parts, body) = req.into_parts();
+    let Parts {
+        method,
+        mut uri,
+        mut headers,
+        ..
+    } = parts;
+    if uri.authority().is_some() {
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        uri = path.parse().unwrap_or_default();
+    }
+    remove_hop_by_hop(&mut headers);
+    let forwarded = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(earlier) => HeaderValue::from_str(&format!("{earlier}, {client}")),
+        None => {
+            // Written on the stack: the value's own copy is the only allocation.
+            let mut text = [0u8; 64];
+            let mut cursor = std::io::Cursor::new(&mut text[..]);
+            let _ = write!(cursor, "{client}");
+            let written = usize::try_from(cursor.position()).unwrap_or(0);
+            HeaderValue::from_bytes(&text[..written])
+        }
+    };
+    if let Ok(value) = forwarded {
+        headers.insert("x-forwarded-for", value);
+    }
+    (
+        Head {
+            method,
+            uri,
+            headers,
+        },
+        body,
+    )
+}
+
+/// Gateway errors from the backend count as failures (its own upstream is
+/// unhealthy); other 5xx are application errors from a live backend.
+fn outcome_of(status: StatusCode, latency: Duration) -> Outcome {
+    match status.as_u16() {
+        502..=504 => Outcome::failure(FailureKind::GatewayError, latency),
+        500..=599 => Outcome::server_error(latency),
+        _ => Outcome::success(latency),
+    }
+}
+
+/// A plain-text answer from the proxy itself.
+pub fn text(status: StatusCode, message: &str) -> Response<Body> {
+    let body = Full::new(Bytes::from(message.to_owned()))
+        .map_err(|never| match never {})
+        .boxed();
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}

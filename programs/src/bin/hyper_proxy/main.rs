@@ -1,0 +1,248 @@
+//! `hyper_proxy`: an HTTP reverse proxy (hyper 1.x, tokio) balancing with any
+//! pickwise strategy.
+//!
+//! ```text
+//! cargo run --release --bin hyper_proxy -- --listen 127.0.0.1:9091 --strategy round-robin \
+//!     --backend 127.0.0.1:8001 --backend 127.0.0.1:8002,weight=2[,agent=127.0.0.1:9002] \
+//!     [--hash-key HEX] [--eject-ms N] [--failures N] [--agent-interval-ms N] \
+//!     [--resolver HOST:PORT] [--health-check tcp|http:PATH] [--health-interval-ms N] \
+//!     [--timeout-ms N] [--try-timeout-ms N] [--body-timeout-ms N] \
+//!     [--header-timeout-ms N] [--max-connections N] [--threads N] \
+//!     [--log-level FILTER]
+//! cargo run --release --bin hyper_proxy -- --listen 127.0.0.1:9091 --config examples/pool.toml
+//! ```
+//!
+//! A backend SPEC takes `weight=N`, `max_conns=N`, `backup` or `priority=N`,
+//! `agent=ADDR` and `id=NAME`; its address may be a host name, followed
+//! through DNS. `--config FILE` gives the whole pool instead of the
+//! balancing flags (see the `pickwise_programs` library).
+//!
+//! `--help` lists every flag (clap); logs go to stderr (tracing; the level
+//! from `--log-level`, else `RUST_LOG`, else info).
+//!
+//! - Keep-alive connections to backends, pooled per backend (upstream.rs).
+//! - The pick lives until the response body has been sent, so the
+//!   least-connections strategies count outstanding requests; the outcome and
+//!   latency are recorded when the response headers arrive.
+//! - Passive health through the library (`--failures N` in a row, default
+//!   5, eject for `--eject-ms`, default 30 s, times the ejections in a row,
+//!   up to ten times it); every backend state change is logged
+//!   with its reason (connection refused, timed out, unreachable, agent said
+//!   drain). Agents (`agent=ADDR`) are polled every `--agent-interval-ms`.
+//! - Each try waits `--try-timeout-ms` (2 s) for the response head when a
+//!   retry could follow, then goes once to another backend: requests that
+//!   never reached a backend, and idempotent ones (GET, HEAD, OPTIONS, PUT,
+//!   DELETE, TRACE) with no body or a small one buffered whole (forward.rs).
+//!   The whole request has `--timeout-ms` (10 s); 504 when no backend
+//!   answered in time, 502 with a clear body when none could serve.
+//! - Upstream sockets have TCP keepalive and `TCP_USER_TIMEOUT`; idle
+//!   connections older than 10 s are closed, not reused (upstream.rs).
+//! - A response body that pauses longer than `--body-timeout-ms` (10 s), or
+//!   is cut short by the backend, is the backend's late failure, logged with
+//!   its id; the client's response is aborted, never passed off as whole
+//!   (body.rs).
+//! - A request body that fails (malformed chunks, an aborted upload) is the
+//!   client's fault: 400, recorded as such, never against the backend.
+//! - Hop-by-hop headers are removed both ways (headers.rs); chunked request
+//!   bodies are streamed on.
+//! - `X-Forwarded-For` is appended; the client address feeds `source-ip-hash`.
+//! - Request heads must arrive within `--header-timeout-ms` (10 s); at most `--max-connections`
+//!   client connections are served at once; Ctrl-C shuts down gracefully.
+//! - Every request goes to a backend, whatever its path: a worker's drain
+//!   and ready actions live on its own admin listener, which the proxy never
+//!   forwards to, so `POST /admin/drain` through the proxy is an ordinary
+//!   request.
+
+mod body;
+mod forward;
+mod headers;
+mod upstream;
+
+use std::convert::Infallible;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use pickwise_programs as common;
+use common::{millis, positive_millis, ProxyArgs, SharedPool};
+use forward::Proxy;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tracing::{info, warn};
+use upstream::Backend;
+
+/// An HTTP reverse proxy balancing with any pickwise strategy.
+#[derive(Parser)]
+#[command(name = "hyper_proxy", version)]
+struct Args {
+    #[command(flatten)]
+    proxy: ProxyArgs,
+    /// How long a backend has to answer a request (504 after)
+    #[arg(long = "timeout-ms", value_name = "MS", default_value = "10000", value_parser = millis)]
+    timeout: Duration,
+    /// How long one try waits for a response head when a retry on another
+    /// backend could follow (then the request goes there)
+    #[arg(long = "try-timeout-ms", value_name = "MS", default_value = "2000", value_parser = positive_millis)]
+    try_timeout: Duration,
+    /// The longest pause allowed inside a response body (the client's
+    /// response is then cut off and the backend counted as failed)
+    #[arg(long = "body-timeout-ms", value_name = "MS", default_value = "10000", value_parser = positive_millis)]
+    body_timeout: Duration,
+    /// How long a client has to send a request head
+    #[arg(long = "header-timeout-ms", value_name = "MS", default_value = "10000", value_parser = millis)]
+    header_timeout: Duration,
+    /// Serving threads, each with its own runtime and listener (as nginx's
+    /// workers) [default: one per core]
+    #[arg(long, value_name = "N")]
+    threads: Option<NonZeroUsize>,
+}
+
+/// How long connecting to a backend may take, at most (and at most half a
+/// try's time, so a backend that drops SYNs is logged as such and the
+/// request retried).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+fn main() {
+    let args = Args::parse();
+    args.proxy.log.init();
+    let threads = common::cores::count(args.threads);
+    let pool = args
+        .proxy
+        .pool(move |addr| Backend::new(addr, threads))
+        .unwrap_or_else(|e| e.exit::<Args>());
+    if let Err(e) = start(args, pool, threads) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Listens (a listener per thread), starts what runs beside the proxy, then
+/// serves on `threads` threads until Ctrl-C and the requests in flight end.
+fn start(args: Args, pool: SharedPool<Backend>, threads: usize) -> std::io::Result<()> {
+    let listeners = common::cores::listeners(&args.proxy.listen, threads)?;
+    let interrupted = on_interrupt()?;
+    println!("listening on {}", listeners[0].local_addr()?);
+    common::admin::start(args.proxy.admin.as_deref(), &pool, Backend::addr)?;
+    common::spawn_agent_pollers(
+        &pool,
+        &args.proxy.fixed_backends(),
+        args.proxy.agent_interval,
+    );
+    let settings = Arc::new(Settings {
+        pool,
+        timeout: args.timeout,
+        try_timeout: args.try_timeout,
+        body_timeout: args.body_timeout,
+        header_timeout: args.header_timeout,
+        slots: Arc::new(Semaphore::new(args.proxy.max_connections.get())),
+    });
+    common::cores::serve(listeners, move |listener| {
+        serve(listener, settings.clone(), interrupted.clone())
+    })
+}
+
+/// What every serving thread starts from.
+struct Settings {
+    pool: SharedPool<Backend>,
+    timeout: Duration,
+    try_timeout: Duration,
+    body_timeout: Duration,
+    header_timeout: Duration,
+    /// Client connections served at once, over all threads.
+    slots: Arc<Semaphore>,
+}
+
+/// Becomes true on Ctrl-C (SIGINT), watched from a thread of its own; the
+/// handler is in place when this returns.
+fn on_interrupt() -> std::io::Result<watch::Receiver<bool>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    #[cfg(unix)]
+    let mut interrupt = {
+        let _inside = runtime.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?
+    };
+    let (tell, told) = watch::channel(false);
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            runtime.block_on(async {
+                #[cfg(unix)]
+                interrupt.recv().await;
+                #[cfg(not(unix))]
+                let _ = tokio::signal::ctrl_c().await;
+            });
+            let _ = tell.send(true);
+        })?;
+    Ok(told)
+}
+
+/// One serving thread: accepts on its own listener and serves each client
+/// connection as a task of this thread's runtime, with this thread's own
+/// proxy state (picker, upstream connections).
+async fn serve(
+    listener: TcpListener,
+    settings: Arc<Settings>,
+    mut interrupted: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let proxy = Arc::new(Proxy::new(
+        settings.pool.clone(),
+        settings.timeout,
+        settings.try_timeout,
+        settings.body_timeout,
+        CONNECT_TIMEOUT
+            .min(settings.try_timeout / 2)
+            .min(settings.timeout / 2),
+    ));
+    let slots = settings.slots.clone();
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(settings.header_timeout)
+        .keep_alive(true);
+
+    let shutdown = interrupted.wait_for(|&stop| stop);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            _ = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let proxy = proxy.clone();
+        let client = peer.ip();
+        let service = hyper::service::service_fn(move |req| {
+            let proxy = proxy.clone();
+            async move { Ok::<_, Infallible>(proxy.handle(req, client).await) }
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // Errors here are the client's (malformed request, stall, reset):
+            // hyper has already answered what deserved an answer.
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    if common::cores::index() == 0 {
+        info!("shutting down: finishing requests in flight");
+    }
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(Duration::from_secs(10)) => warn!("gave up waiting after 10 s"),
+    }
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! Keep-alive HTTP/1.1 connections to the backends: each backend carries a
+//! stack of idle connections per serving thread, taken for a request and put
+//! back when its response body has been relayed to its end. A thread only
+//! ever uses its own stacks, so a connection is driven by the runtime that
+//! made it and its lock is never contended or its line shared.
+//!
+//! Written for the proxy rather than using hyper-util's general client: the
+//! backend is already chosen (by the balancer), so there is no per-request
+//! URI parsing, host keying or pool bookkeeping to pay for.
+//!
+//! Dead connections are found fast: upstream sockets have TCP keepalive and
+//! (on Linux) `TCP_USER_TIMEOUT`, so a peer that vanished behind a firewall
+//! closes the connection within seconds instead of the kernel's minutes;
+//! and a connection left idle for longer than [`MAX_IDLE_AGE`] is closed
+//! rather than reused (the backend may be about to close it, or its path
+//! may have died with no packet to tell).
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::HeaderValue;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use parking_lot::Mutex;
+use pickwise::FailureKind;
+use socket2::{SockRef, TcpKeepalive};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+
+use crate::body::Body;
+
+/// Idle connections kept per backend; more are closed when returned.
+const MAX_IDLE: usize = 1024;
+
+/// An idle connection older than this is closed instead of reused.
+pub const MAX_IDLE_AGE: Duration = Duration::from_secs(10);
+
+/// Keepalive probes start after this long without traffic...
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
+/// ...and go every this long...
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(1);
+/// ...this many times before the kernel gives the connection up.
+#[cfg(target_os = "linux")]
+const KEEPALIVE_RETRIES: u32 = 3;
+/// Data sent and not acknowledged for this long closes the connection
+/// (Linux; it also bounds the keepalive probes).
+#[cfg(target_os = "linux")]
+const USER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A backend as the proxy keeps it: where it is, its `Host` value ready
+/// made, and its idle connections, a stack per serving thread. Built from
+/// the address alone, so backends may come and go at run time. A clone
+/// shares the idle connections (the health checker and DNS discovery copy
+/// payloads).
+#[derive(Clone)]
+pub struct Backend {
+    addr: SocketAddr,
+    host: HeaderValue,
+    idle: Arc<[Idle]>,
+}
+
+/// One thread's idle connections to a backend, the most recently used at
+/// the back; on a cache line of its own.
+#[repr(align(128))]
+#[derive(Default)]
+struct Idle(Mutex<VecDeque<Conn>>);
+
+/// One connection: the request sender, the task driving the socket and
+/// when it was last put back idle. Dropping it closes the connection.
+struct Conn {
+    sender: SendRequest<Body>,
+    task: JoinHandle<()>,
+    idle_since: Instant,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // A connection dropped in the middle of an exchange (a timed-out
+        // try, a stalled body) cannot carry another request: close it now
+        // rather than leave the task waiting on a silent backend.
+        self.task.abort();
+    }
+}
+
+impl Conn {
+    fn is_stale(&self, now: Instant) -> bool {
+        self.sender.is_closed() || now.saturating_duration_since(self.idle_since) > MAX_IDLE_AGE
+    }
+}
+
+/// Why a request to a backend failed.
+#[derive(Debug)]
+pub enum UpstreamError {
+    /// No connection: the request never left.
+    Connect(io::Error),
+    /// The connection failed while sending or before the response head.
+    Send(hyper::Error),
+}
+
+impl std::fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UpstreamError::Connect(e) => write!(f, "connect: {e}"),
+            UpstreamError::Send(e) => f.write_str(&crate::body::chain(e)),
+        }
+    }
+}
+
+impl UpstreamError {
+    /// What passive health should count: the first telling I/O error in
+    /// the chain, else what hyper says (a response that does not parse is
+    /// an invalid response, a connection closed before the response a reset).
+    pub fn failure_kind(&self) -> FailureKind {
+        match self {
+            UpstreamError::Connect(e) => FailureKind::from_io(e),
+            UpstreamError::Send(e) => match FailureKind::from_error(e) {
+                FailureKind::Other if e.is_parse() => FailureKind::InvalidResponse,
+                FailureKind::Other if e.is_timeout() => FailureKind::Timeout,
+                FailureKind::Other
+                    if e.is_incomplete_message() || e.is_canceled() || e.is_closed() =>
+                {
+                    FailureKind::Reset
+                }
+                kind => kind,
+            },
+        }
+    }
+
+    /// The error of the request body the proxy was sending, if that is what
+    /// failed (hyper calls it a user error and keeps it as the cause).
+    pub fn body_error(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            UpstreamError::Send(e) if e.is_user() => std::error::Error::source(e),
+            _ => None,
+        }
+    }
+}
+
+impl Backend {
+    /// A backend at `addr` for `threads` serving threads, with no
+    /// connection yet.
+    pub fn new(addr: SocketAddr, threads: usize) -> Backend {
+        Backend {
+            addr,
+            host: HeaderValue::from_str(&addr.to_string())
+                .unwrap_or_else(|_| HeaderValue::from_static("backend")),
+            idle: (0..threads.max(1)).map(|_| Idle::default()).collect(),
+        }
+    }
+
+    /// Where this thread's idle connections are in `idle`.
+    fn slot(&self) -> usize {
+        pickwise_programs::cores::index() % self.idle.len()
+    }
+
+    /// Where the backend listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The `Host` value for requests that come without one.
+    pub fn host(&self) -> &HeaderValue {
+        &self.host
+    }
+
+    /// Sends `request` over an idle connection, or a new one (connecting
+    /// within `connect_timeout`); returns the response head and the
+    /// connection's lease. A pooled connection the backend closed before the
+    /// request went out (the race every keep-alive client meets) is no
+    /// failure: the request goes again on a new connection. On failure the
+    /// request comes back if it never left (no connection), so it can go
+    /// elsewhere.
+    pub async fn send(
+        &self,
+        mut request: Request<Body>,
+        connect_timeout: Duration,
+    ) -> Result<(Response<Incoming>, Lease), (UpstreamError, Option<Request<Body>>)> {
+        if let Some(conn) = self.checkout().await {
+            match self.send_on(conn, request).await {
+                Err((_, Some(unsent))) => request = unsent,
+                done => return done,
+            }
+        }
+        let conn = match connect(self.addr, connect_timeout).await {
+            Ok(conn) => conn,
+            Err(e) => return Err((e, Some(request))),
+        };
+        self.send_on(conn, request).await
+    }
+
+    async fn send_on(
+        &self,
+        mut conn: Conn,
+        request: Request<Body>,
+    ) -> Result<(Response<Incoming>, Lease), (UpstreamError, Option<Request<Body>>)> {
+        let response = conn
+            .sender
+            .try_send_request(request)
+            .await
+            .map_err(|mut e| {
+                let unsent = e.take_message();
+                (UpstreamError::Send(e.into_error()), unsent)
+            })?;
+        let lease = Lease {
+            idle: Arc::clone(&self.idle),
+            slot: self.slot(),
+            conn: Some(conn),
+            reusable: false,
+        };
+        Ok((response, lease))
+    }
+
+    /// The most recently used idle connection that is still open and fresh
+    /// (its socket is the likeliest to be warm); stale ones are closed.
+    async fn checkout(&self) -> Option<Conn> {
+        loop {
+            let mut conn = {
+                let mut idle = self.idle[self.slot()].0.lock();
+                let now = Instant::now();
+                // The oldest are at the front: close those gone stale.
+                while idle.front().is_some_and(|c| c.is_stale(now)) {
+                    idle.pop_front();
+                }
+                idle.pop_back()?
+            };
+            if conn.is_stale(Instant::now()) {
+                continue;
+            }
+            // Ready once the previous response has been read to the end,
+            // which it has (only then is a connection put back): at once.
+            if conn.sender.ready().await.is_ok() {
+                return Some(conn);
+            }
+        }
+    }
+}
+
+async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Conn, UpstreamError> {
+    let connecting = tokio::time::timeout(timeout, TcpStream::connect(addr));
+    let stream = match connecting.await {
+        Ok(connected) => connected.map_err(UpstreamError::Connect)?,
+        Err(_) => return Err(UpstreamError::Connect(io::ErrorKind::TimedOut.into())),
+    };
+    let _ = stream.set_nodelay(true);
+    if let Err(e) = detect_dead_peers(&stream) {
+        tracing::debug!("cannot set keepalive on the connection to {addr}: {e}");
+    }
+    let (sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(UpstreamError::Send)?;
+    let task = tokio::spawn(async move {
+        // Ends when either side closes; the sender sees it as `is_closed`.
+        let _ = connection.await;
+    });
+    Ok(Conn {
+        sender,
+        task,
+        idle_since: Instant::now(),
+    })
+}
+
+/// TCP keepalive and, on Linux, `TCP_USER_TIMEOUT`: a connection whose peer
+/// went silent (a firewall dropping, a host gone) errors out in seconds.
+fn detect_dead_peers(stream: &TcpStream) -> io::Result<()> {
+    let socket = SockRef::from(stream);
+    let keepalive = TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL);
+    #[cfg(target_os = "linux")]
+    let keepalive = keepalive.with_retries(KEEPALIVE_RETRIES);
+    socket.set_tcp_keepalive(&keepalive)?;
+    #[cfg(target_os = "linux")]
+    socket.set_tcp_user_timeout(Some(USER_TIMEOUT))?;
+    Ok(())
+}
+
+/// A connection in use. Dropped once the response body is done: back to
+/// its backend's idle stack if the body was read to its end
+/// ([`reusable`](Lease::reusable)), closed otherwise.
+pub struct Lease {
+    /// The backend's idle stacks, and this thread's among them.
+    idle: Arc<[Idle]>,
+    slot: usize,
+    conn: Option<Conn>,
+    reusable: bool,
+}
+
+impl Lease {
+    /// The response was read to its end: the connection can carry another.
+    pub fn reusable(&mut self) {
+        self.reusable = true;
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        if !self.reusable || conn.sender.is_closed() {
+            return;
+        }
+        conn.idle_since = Instant::now();
+        let mut idle = self.idle[self.slot].0.lock();
+        if idle.len() < MAX_IDLE {
+            idle.push_back(conn);
+        }
+    }
+}

@@ -1,0 +1,499 @@
+//! The lab on four hosts, replayed in a short form: four network namespaces,
+//! one worker each, hyper_proxy on this host, and the faults the lab has
+//! seen (a firewall rejecting, then dropping, a congested link, a killed
+//! worker) for two strategies. Needs root: the tests are `#[ignore]`d with
+//! the reason (`cargo test` lists them), and `.ci/run` runs them as root
+//! with `-- --ignored`; asked for without root they fail, saying so.
+//!
+//! The replay runs once (`lab --replay --json`) and each test
+//! checks one promise on its rows. The goal is 0 failed GETs and none slower
+//! than 2 s in every phase; what today's proxy does not reach yet is listed
+//! in `GOAL_NOT_YET` (and in the README's table), to be tightened as the
+//! proxies improve.
+
+use crate::harness;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The strategies of the short replay: one that spreads every client's
+/// requests, one that pins each client to a backend.
+const STRATEGIES: [&str; 2] = ["round-robin", "maglev"];
+/// Seconds each fault lasts: past the old 10 s upstream timeout, which a GET
+/// caught on a pooled connection to a firewalled node used to wait out (and
+/// get 504); shorter faults let TCP recover before it showed.
+const PHASE_SECS: &str = "10";
+/// Flags for hyper_proxy beyond the lab's (`--eject-ms 3000`): active health
+/// checks every 500 ms (out after 3 failed probes), which take a firewalled
+/// node out whatever the strategy.
+const PROXY_ARGS: &[&str] = &["--health-check", "http:/", "--health-interval-ms", "500"];
+/// Phases where a GET still takes just over 2 s: the one already sent to the
+/// node when its firewall closes waits out the 2 s per-try timeout, then is
+/// retried on another node. They are held to `FIREWALL_MAX_MS` instead.
+const GOAL_NOT_YET: [&str; 2] = ["firewall-reject", "firewall-drop"];
+/// The slowest GET allowed where `GOAL_NOT_YET` applies: the per-try timeout
+/// (2 s) and a retry, with a wide margin; the old proxy's 10 s wait fails it.
+const FIREWALL_MAX_MS: f64 = 6000.0;
+/// Phases where today's proxy meets the 2 s goal but too narrowly to assert
+/// on a shared 2-core machine: on the 1 Mbit/s link a GET waits out the
+/// 400 ms queue, and a retransmission when the queue overflows (the slowest
+/// seen: 0.4 to 1.1 s over a dozen runs).
+const TOO_CLOSE_TO_ASSERT: [&str; 1] = ["congested"];
+/// Where the proxy logs the faulty node out (with active health checks: a
+/// firewall and a kill, for both strategies).
+const TAKEN_OUT: [(&str, &str); 6] = [
+    ("round-robin", "firewall-reject"),
+    ("round-robin", "firewall-drop"),
+    ("round-robin", "killed"),
+    ("maglev", "firewall-reject"),
+    ("maglev", "firewall-drop"),
+    ("maglev", "killed"),
+];
+/// The fault phases: after each, the node serves again.
+const FAULTS: [&str; 4] = ["firewall-reject", "firewall-drop", "congested", "killed"];
+
+/// One phase's figures, as `lab --json` prints them.
+#[derive(Debug)]
+struct Row {
+    strategy: String,
+    phase: String,
+    victim: Option<String>,
+    requests: u64,
+    failed: u64,
+    slow: u64,
+    max_ms: f64,
+    out_ms: Option<u64>,
+    back_ms: Option<u64>,
+    served: BTreeMap<String, u64>,
+    failures: serde_json::Value,
+    events: serde_json::Value,
+}
+
+struct Replay {
+    rows: Vec<Row>,
+    /// The lab's pid: its namespaces are `pw-lab-<pid>-N`.
+    pid: u32,
+    /// A namespace of a lab that had died, made before the replay, and
+    /// whether it was still there after the replay.
+    stale: String,
+    stale_left: bool,
+}
+
+/// Held while a lab runs: the replay and the chaos soak take turns, so
+/// neither measures beside the other.
+static ONE_LAB: Mutex<()> = Mutex::new(());
+
+/// Runs the replay once for all the tests; panics (failing each test that
+/// asks) when it cannot.
+fn replay() -> &'static Replay {
+    static REPLAY: OnceLock<Result<Replay, String>> = OnceLock::new();
+    match REPLAY.get_or_init(|| {
+        let _one_lab_at_a_time = ONE_LAB.lock().unwrap_or_else(|e| e.into_inner());
+        run_replay()
+    }) {
+        Ok(replay) => replay,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn run_replay() -> Result<Replay, String> {
+    need_namespaces()?;
+    // A namespace left by a lab that died (a pid no lab has): the lab
+    // removes it before making its own.
+    let dead = {
+        let mut child = Command::new("true").spawn().map_err(|e| e.to_string())?;
+        let _ = child.wait();
+        child.id()
+    };
+    let stale = format!("pw-lab-{dead}-1");
+    let stale_guard = Namespace(stale.clone());
+    run(&["ip", "netns", "add", &stale])?;
+
+    let mut args = vec!["--replay", "--json", "--phase-secs", PHASE_SECS];
+    for strategy in STRATEGIES {
+        args.extend(["--strategy", strategy]);
+    }
+    for arg in PROXY_ARGS {
+        args.extend(["--proxy-arg", arg]);
+    }
+    let child = Command::new(harness::program("lab"))
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the lab: {e}"))?;
+    let mut lab = Lab(child);
+    let pid = lab.0.id();
+    let (mut stdout, mut stderr) = (lab.0.stdout.take().unwrap(), lab.0.stderr.take().unwrap());
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let out_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    // Bounded: the two strategies take about two and a half minutes.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let status = loop {
+        if let Some(status) = lab.0.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            drop(lab);
+            return Err(format!(
+                "the lab's replay took over 10 minutes; its log:\n{}",
+                err_reader.join().unwrap_or_default()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (out, log) = (
+        out_reader.join().unwrap_or_default(),
+        err_reader.join().unwrap_or_default(),
+    );
+    eprintln!("{log}");
+    if !status.success() {
+        return Err(format!(
+            "`lab {}` failed ({status}):\n{log}",
+            args.join(" ")
+        ));
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&out).map_err(|e| format!("the lab printed no JSON ({e}):\n{out}"))?;
+    let rows = json["rows"]
+        .as_array()
+        .ok_or_else(|| format!("no rows in {json}"))?
+        .iter()
+        .map(|r| Row {
+            strategy: r["strategy"].as_str().unwrap_or_default().to_owned(),
+            phase: r["phase"].as_str().unwrap_or_default().to_owned(),
+            victim: r["victim"].as_str().map(str::to_owned),
+            requests: r["requests"].as_u64().unwrap_or(0),
+            failed: r["failed"].as_u64().unwrap_or(u64::MAX),
+            slow: r["slow"].as_u64().unwrap_or(u64::MAX),
+            max_ms: r["max_ms"].as_f64().unwrap_or(f64::NAN),
+            out_ms: r["out_ms"].as_u64(),
+            back_ms: r["back_ms"].as_u64(),
+            served: serde_json::from_value(r["served"].clone()).unwrap_or_default(),
+            failures: r["failures"].clone(),
+            events: r["events"].clone(),
+        })
+        .collect();
+    let stale_left = run(&["ip", "netns", "list"])?
+        .lines()
+        .any(|l| l.split_whitespace().next() == Some(stale.as_str()));
+    drop(stale_guard);
+    Ok(Replay {
+        rows,
+        pid,
+        stale,
+        stale_left,
+    })
+}
+
+/// Fails with what is missing when this process cannot make namespaces.
+fn need_namespaces() -> Result<(), String> {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let uid = s.lines().find(|l| l.starts_with("Uid:"))?;
+            uid.split_whitespace().nth(2).map(|euid| euid == "0")
+        })
+        .unwrap_or(false);
+    let why = if !root {
+        "these tests run as root (`sudo -E cargo test -p pickwise-programs --test e2e -- --ignored lab_on_hosts`; .ci/run does)".to_owned()
+    } else if let Err(e) = run(&["ip", "-V"]).and_then(|_| run(&["iptables", "--version"])) {
+        format!("iproute2 and iptables are needed (`apt-get install -y iproute2 iptables`; .ci/run installs them): {e}")
+    } else {
+        return Ok(());
+    };
+    Err(format!(
+        "the lab on four hosts needs network namespaces, which this process cannot make: {why}"
+    ))
+}
+
+fn run(line: &[&str]) -> Result<String, String> {
+    let output = Command::new(line[0])
+        .args(&line[1..])
+        .output()
+        .map_err(|e| format!("cannot run `{}`: {e}", line.join(" ")))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`{}` failed: {}",
+            line.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The lab process: asked to stop (SIGTERM, so it removes what it made)
+/// when dropped before it ended, then killed.
+struct Lab(Child);
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = run(&["kill", "-TERM", &self.0.id().to_string()]);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && matches!(self.0.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// A namespace this test made, removed when dropped if still there.
+struct Namespace(String);
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let listed = run(&["ip", "netns", "list"]).unwrap_or_default();
+        if listed
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(self.0.as_str()))
+        {
+            let _ = run(&["ip", "netns", "del", &self.0]);
+        }
+    }
+}
+
+fn rows(phase: &str) -> Vec<&'static Row> {
+    let rows: Vec<&Row> = replay().rows.iter().filter(|r| r.phase == phase).collect();
+    assert_eq!(
+        rows.len(),
+        STRATEGIES.len(),
+        "one {phase} row per strategy: {:#?}",
+        replay().rows
+    );
+    rows
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, veth links and iptables"]
+fn round_robin_splits_the_baseline_exactly_across_the_four_hosts() {
+    let row = rows("baseline")
+        .into_iter()
+        .find(|r| r.strategy == "round-robin")
+        .expect("a round-robin baseline");
+    assert_eq!(row.served.len(), 4, "every worker served: {row:#?}");
+    let (min, max) = (
+        row.served.values().min().copied().unwrap_or(0),
+        row.served.values().max().copied().unwrap_or(0),
+    );
+    assert!(
+        max - min <= 1 && min > 0,
+        "round robin gives each worker its turn: {row:#?}"
+    );
+    assert_eq!(row.failed, 0, "{row:#?}");
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, veth links and iptables"]
+fn a_firewall_rejecting_or_dropping_and_a_killed_worker_take_the_node_out() {
+    for (strategy, phase) in TAKEN_OUT {
+        let row = rows(phase)
+            .into_iter()
+            .find(|r| r.strategy == strategy)
+            .expect("a row per strategy");
+        assert!(row.victim.is_some(), "{row:#?}");
+        assert!(
+            row.out_ms.is_some(),
+            "{strategy} / {phase}: the proxy never logged the node out: {row:#?}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, veth links and iptables"]
+fn the_node_serves_again_after_each_fault() {
+    for phase in FAULTS {
+        for row in rows(phase) {
+            assert!(
+                row.back_ms.is_some(),
+                "{} / {phase}: {:?} never served again within 30 s: {row:#?}",
+                row.strategy,
+                row.victim
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, veth links and iptables"]
+fn no_get_fails_in_any_phase() {
+    for row in &replay().rows {
+        assert!(row.requests > 0, "{row:#?}");
+        assert_eq!(
+            row.failed, 0,
+            "{} / {}: {} of {} GETs failed: {} (log: {})",
+            row.strategy, row.phase, row.failed, row.requests, row.failures, row.events
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, veth links and iptables"]
+fn no_get_takes_over_two_seconds_and_none_waits_past_a_retry_behind_a_firewall() {
+    for row in &replay().rows {
+        let phase = row.phase.as_str();
+        if GOAL_NOT_YET.contains(&phase) {
+            assert!(
+                row.max_ms < FIREWALL_MAX_MS,
+                "{} / {}: a GET took {} ms, past the per-try timeout and a retry (log: {})",
+                row.strategy,
+                row.phase,
+                row.max_ms,
+                row.events
+            );
+            continue;
+        }
+        if TOO_CLOSE_TO_ASSERT.contains(&phase) {
+            continue;
+        }
+        assert_eq!(
+            row.slow, 0,
+            "{} / {}: {} GETs over 2 s (max {} ms; log: {})",
+            row.strategy, row.phase, row.slow, row.max_ms, row.events
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, veth links and iptables"]
+fn the_lab_leaves_no_namespace_or_link_behind_and_removes_those_of_a_dead_lab() {
+    let replay = replay();
+    let namespaces = run(&["ip", "netns", "list"]).expect("ip netns list");
+    let ours = format!("pw-lab-{}-", replay.pid);
+    assert!(
+        !namespaces.contains(&ours),
+        "namespaces left behind:\n{namespaces}"
+    );
+    assert!(
+        !replay.stale_left,
+        "the namespace {} of a lab that had died was not removed",
+        replay.stale
+    );
+    let links = run(&["ip", "-o", "link", "show"]).expect("ip link show");
+    let prefix = format!("pwl{}", replay.pid);
+    assert!(
+        !links.contains(&format!(" {prefix}h")),
+        "links left behind:\n{links}"
+    );
+}
+
+/// Seconds of the short chaos soak: with the default seed, five faults (a
+/// firewall rejecting, one dropping, a kill, a drain, a host leaving the
+/// membership), two hosts at once for a while.
+const CHAOS_SECS: &str = "20";
+
+#[test]
+#[ignore = "needs root: network namespaces, veth links and iptables"]
+fn a_short_chaos_soak_fails_no_get_through_hyper_proxy_and_leaves_nothing_behind() {
+    let _one_lab_at_a_time = ONE_LAB.lock().unwrap_or_else(|e| e.into_inner());
+    need_namespaces().unwrap_or_else(|e| panic!("{e}"));
+    let args = ["--chaos", CHAOS_SECS, "--no-nginx", "--json"];
+    let child = Command::new(harness::program("lab"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start the lab: {e}"));
+    let mut lab = Lab(child);
+    let pid = lab.0.id();
+    let (mut stdout, mut stderr) = (lab.0.stdout.take().unwrap(), lab.0.stderr.take().unwrap());
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let out_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    // Bounded: the soak, 5 s of warming, 8 s of quiet and the starts.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let status = loop {
+        if let Some(status) = lab.0.try_wait().expect("the lab's status") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            drop(lab);
+            panic!(
+                "the chaos soak took over 3 minutes; its log:\n{}",
+                err_reader.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (out, log) = (
+        out_reader.join().unwrap_or_default(),
+        err_reader.join().unwrap_or_default(),
+    );
+    eprintln!("{log}");
+    assert!(
+        status.success(),
+        "`lab {}` failed ({status}):\n{log}",
+        args.join(" ")
+    );
+    let report: serde_json::Value = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("the lab printed no JSON ({e}):\n{out}"));
+    assert!(
+        report["schedule"].as_array().is_some_and(|s| s.len() >= 3),
+        "a few faults were played: {}",
+        report["schedule"]
+    );
+    let row = |proxy: &str| {
+        report["rows"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["proxy"] == proxy))
+            .unwrap_or_else(|| panic!("no {proxy} row in {report:#}"))
+            .clone()
+    };
+    let total = |kinds: &serde_json::Value| {
+        ["status", "transport", "timeout"]
+            .iter()
+            .map(|k| kinds[k].as_u64().unwrap_or(u64::MAX))
+            .sum::<u64>()
+    };
+    let hyper = row("hyper_proxy");
+    assert!(hyper["gets"].as_u64().unwrap_or(0) > 1000, "{hyper:#}");
+    assert_eq!(
+        total(&hyper["failed_gets"]),
+        0,
+        "GETs failed through hyper_proxy: {:#}\nschedule: {}",
+        hyper["failures"],
+        report["schedule"]
+    );
+    let forwarder = row("tcp_forwarder");
+    assert!(
+        forwarder["requests"].as_u64().unwrap_or(0) > 1000,
+        "{forwarder:#}"
+    );
+    assert_eq!(
+        report["driver_errors"].as_array().map(Vec::len),
+        Some(0),
+        "{report:#}"
+    );
+    let namespaces = run(&["ip", "netns", "list"]).expect("ip netns list");
+    assert!(
+        !namespaces.contains(&format!("pw-lab-{pid}-")),
+        "namespaces left behind:\n{namespaces}"
+    );
+    let links = run(&["ip", "-o", "link", "show"]).expect("ip link show");
+    assert!(
+        !links.contains(&format!(" pwl{pid}h")),
+        "links left behind:\n{links}"
+    );
+}

@@ -1,0 +1,133 @@
+//! The simulation's shape: on unequal nodes (scenario b, one node twice as
+//! fast with weight 2), weighted least connections keeps p99 latency below
+//! round robin's; on a node turning slow (scenario c), the agents' reports
+//! keep resource-based below round robin; with eight proxies (scenario f)
+//! prequal stays near the oracle, and a subset of four costs little; on a
+//! blackhole (scenario h) prequal sends it fewer requests than p2c. Runs the
+//! program's own engine, deterministic by seed.
+
+
+use pickwise_programs::simulation::engine::{self, Router};
+use pickwise_programs::simulation::{model, scenarios};
+use pickwise::strategy::StrategyKind;
+
+const REQUESTS: usize = 20_000;
+const SEED: u64 = 7;
+
+#[test]
+fn weighted_least_connections_beats_round_robin_on_unequal_nodes() {
+    let unequal = scenarios::all(0.7)
+        .into_iter()
+        .find(|s| s.name == "unequal")
+        .expect("scenario (b) exists");
+    let run = |kind| engine::run(&unequal, Router::Library(kind), REQUESTS, SEED).unwrap();
+    let rr = run(StrategyKind::RoundRobin);
+    let wlc = run(StrategyKind::WeightedLeastConnections);
+    assert_eq!(rr.failed + wlc.failed, 0);
+    assert!(
+        wlc.p99 < rr.p99,
+        "weighted-least-connections p99 {:?} should be below round-robin p99 {:?}",
+        wlc.p99,
+        rr.p99
+    );
+    // Same seed, same numbers.
+    assert_eq!(run(StrategyKind::RoundRobin).p99, rr.p99);
+}
+
+/// With every node's agent polled (as the scenarios do), resource-based
+/// steers off the node that turns 10x slow in scenario (c); round robin,
+/// which ignores the reports, keeps sending it a quarter of the traffic.
+#[test]
+fn agents_steer_resource_based_off_a_slow_node() {
+    let slow = scenarios::all(0.7)
+        .into_iter()
+        .find(|s| s.name == "slow-node")
+        .expect("scenario (c) exists");
+    assert!(slow.agent_interval.is_some(), "the scenarios run agents");
+    let run = |kind| engine::run(&slow, Router::Library(kind), REQUESTS, SEED).unwrap();
+    let rr = run(StrategyKind::RoundRobin);
+    let resource = run(StrategyKind::ResourceBased);
+    assert!(
+        resource.p99 < rr.p99,
+        "resource-based p99 {:?} should be below round-robin p99 {:?}",
+        resource.p99,
+        rr.p99
+    );
+}
+
+fn scenario(name: &str) -> model::Scenario {
+    scenarios::all(0.7)
+        .into_iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("scenario {name} exists"))
+}
+
+/// Scenario (f): 8 proxies, each seeing only its own requests in flight.
+/// Prequal's probes show every proxy's load: its p99 stays within 1.2x the
+/// global join-shortest-queue oracle's and below p2c's and peak EWMA's.
+#[test]
+fn prequal_stays_near_the_oracle_with_eight_proxies_and_beats_p2c_and_peak_ewma() {
+    let many = scenario("many-balancers");
+    assert_eq!(many.balancers, 8);
+    let run = |router| engine::run(&many, router, REQUESTS, SEED).unwrap();
+    let oracle = run(Router::Oracle);
+    let prequal = run(Router::Library(StrategyKind::Prequal));
+    let p2c = run(Router::Library(StrategyKind::P2c));
+    let peak = run(Router::Library(StrategyKind::PeakEwma));
+    assert!(
+        prequal.p99.as_secs_f64() <= 1.2 * oracle.p99.as_secs_f64(),
+        "prequal p99 {:?}, oracle {:?}",
+        prequal.p99,
+        oracle.p99
+    );
+    assert!(
+        prequal.p99 < p2c.p99 && prequal.p99 < peak.p99,
+        "prequal p99 {:?}, p2c {:?}, peak EWMA {:?}",
+        prequal.p99,
+        p2c.p99,
+        peak.p99
+    );
+}
+
+/// Scenario (h): a node accepts and never answers. It stops answering
+/// probes too, so prequal sends it fewer requests than p2c, and none of its
+/// slowest 0.1% waits for the timeout.
+#[test]
+fn prequal_sends_fewer_requests_into_a_blackhole_than_p2c() {
+    let blackhole = scenario("blackhole");
+    let run = |kind| engine::run(&blackhole, Router::Library(kind), REQUESTS, SEED).unwrap();
+    let prequal = run(StrategyKind::Prequal);
+    let p2c = run(StrategyKind::P2c);
+    assert!(
+        prequal.retried < p2c.retried,
+        "timed out and retried: prequal {}, p2c {}",
+        prequal.retried,
+        p2c.retried
+    );
+    assert!(
+        p2c.p999 >= engine::TIMEOUT && prequal.p999 < engine::TIMEOUT / 2,
+        "p999: prequal {:?}, p2c {:?}",
+        prequal.p999,
+        p2c.p999
+    );
+}
+
+/// Scenario (f) with each proxy keeping 4 of the 16 nodes: a quarter of the
+/// links, and least connections' p99 within 10% of its full mesh.
+#[test]
+fn a_subset_of_four_keeps_a_quarter_of_the_links_at_much_the_same_latency() {
+    let many = scenario("many-balancers");
+    let (full, subset) = (
+        Router::Library(StrategyKind::LeastConnections),
+        Router::Subset(StrategyKind::LeastConnections, scenarios::SUBSET),
+    );
+    assert_eq!(subset.links(8, 16) * 4, full.links(8, 16));
+    let run = |router| engine::run(&many, router, REQUESTS, SEED).unwrap();
+    let (full, subset) = (run(full), run(subset));
+    assert!(
+        subset.p99.as_secs_f64() <= 1.1 * full.p99.as_secs_f64(),
+        "least connections p99: subset {:?}, full mesh {:?}",
+        subset.p99,
+        full.p99
+    );
+}
