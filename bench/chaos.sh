@@ -5,7 +5,7 @@
 # between drain and up and makes hosts leave and join the membership the
 # proxies follow through DNS; then nginx in front of the same hosts under
 # the same schedule. Needs root (network namespaces) and nginx (installed
-# here when missing). See examples/lab/chaos.rs.
+# here when missing). See programs/src/bin/lab/chaos.rs.
 #
 #   sudo bash bench/chaos.sh [SECONDS=300] [more lab flags]
 #   e.g. sudo bash bench/chaos.sh 300 --seed 7 --json > chaos.json
@@ -42,7 +42,7 @@ if (( ${#need[@]} )); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
-cargo build --release -q --example lab --example worker --example hyper_proxy --example tcp_forwarder
+cargo build --release -q -p pickwise-programs
 target=${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')}
-exec "$target/release/examples/lab" --chaos "$secs" "$@"
+exec "$target/release/lab" --chaos "$secs" "$@"

@@ -27,7 +27,7 @@ git worktree add --detach "$tree" "$BASE" >/dev/null
 
 # The bench executable of the tree in $1, built into target dir $2.
 bench_exe() {
-    (cd "$1" && CARGO_TARGET_DIR="$2" cargo bench --bench pick --no-run --message-format=json 2>/dev/null) |
+    (cd "$1" && CARGO_TARGET_DIR="$2" cargo bench -p pickwise --bench pick --no-run --message-format=json 2>/dev/null) |
         python3 -c '
 import json, sys
 for line in sys.stdin:

@@ -22,7 +22,7 @@ PATH="$PATH:/usr/sbin:/sbin"
 if ! command -v ip >/dev/null || ! command -v iptables >/dev/null || ! command -v tc >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables iproute2 >/dev/null
 fi
-cargo build --release --examples -q
+cargo build --release -q -p pickwise-programs
 target=${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')}
-"$target/release/examples/lab" --replay --phase-secs "$phase" "$@"
+"$target/release/lab" --replay --phase-secs "$phase" "$@"

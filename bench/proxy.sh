@@ -21,7 +21,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 PATH="$PATH:/usr/sbin"
-cargo build --release --examples -q
+cargo build --release -q -p pickwise-programs
 
 work=$(mktemp -d)
 # Started programs' pids go to a file: start() runs in a command
@@ -37,7 +37,7 @@ trap cleanup EXIT
 # and echoes the address it bound.
 start() {
   local out="$work/$RANDOM.out" program=$1
-  [[ $program == */* ]] || program="target/release/examples/$program"
+  [[ $program == */* ]] || program="target/release/$program"
   "$program" --listen 127.0.0.1:0 "${@:2}" >"$out" 2>>"$work/log" &
   echo $! >>"$work/pids"
   for _ in $(seq 100); do

@@ -58,7 +58,12 @@ impl Args {
                 "--requests" => args.requests = value.parse().map_err(|e| bad(&e))?,
                 "--strategy" => args.strategy = value.parse().map_err(|e| bad(&e))?,
                 "--concurrency" => args.concurrency = value.parse().map_err(|e| bad(&e))?,
-                _ => return Err(format!("unknown flag {flag}: --requests N, --strategy NAME ({}), --concurrency N", StrategyKind::NAMES.join(", "))),
+                _ => {
+                    return Err(format!(
+                        "unknown flag {flag}: --requests N, --strategy NAME ({}), --concurrency N",
+                        StrategyKind::NAMES.join(", ")
+                    ))
+                }
             }
         }
         Ok(args)

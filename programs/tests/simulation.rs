@@ -6,10 +6,9 @@
 //! blackhole (scenario h) prequal sends it fewer requests than p2c. Runs the
 //! program's own engine, deterministic by seed.
 
-
+use pickwise::strategy::StrategyKind;
 use pickwise_programs::simulation::engine::{self, Router};
 use pickwise_programs::simulation::{model, scenarios};
-use pickwise::strategy::StrategyKind;
 
 const REQUESTS: usize = 20_000;
 const SEED: u64 = 7;

@@ -35,7 +35,6 @@
 //! - The open-files limit is raised to its hard limit at start (and
 //!   logged), so the cap, not the limit, is what refuses clients.
 
-
 use std::collections::HashMap;
 use std::io::{self, Read as _};
 use std::net::SocketAddr;
@@ -45,9 +44,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use pickwise_programs as common;
 use common::{millis, positive_millis, ProxyArgs, SharedPool};
 use pickwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
+use pickwise_programs as common;
 use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;

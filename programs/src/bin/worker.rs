@@ -41,7 +41,6 @@
 //! sends no complete head for 10 s (idle keep-alive included) is closed; a
 //! request body that stalls for 10 s gets 408.
 
-
 use std::convert::Infallible;
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -53,14 +52,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use pickwise_programs::cli::{exit_usage, millis};
-use pickwise_programs::logging;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body as _, Bytes, Incoming};
 use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use pickwise_programs::cli::{exit_usage, millis};
+use pickwise_programs::logging;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;

@@ -304,7 +304,10 @@ fn every_program_answers_help_with_its_flags() {
             "simulate",
             &["--scenario <NAME>", "--svg <FILE>", "--seed <N>"],
         ),
-        ("lab", &["--replay", "--chaos <", "--hosts <", "--strategy <"]),
+        (
+            "lab",
+            &["--replay", "--chaos <", "--hosts <", "--strategy <"],
+        ),
     ];
     for (program, flags) in programs {
         let output = std::process::Command::new(harness::program(program))

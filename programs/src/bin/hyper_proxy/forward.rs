@@ -38,9 +38,9 @@ use pickwise::{BackendId, Context, FailureKind, NoBackend, Outcome, Pick, PickRe
 use tracing::{info, warn};
 
 use crate::body::{chain, Body, Relay, Upload, UploadState};
-use pickwise_programs::SharedPool;
 use crate::headers::remove_hop_by_hop;
 use crate::upstream::{Backend, Lease, UpstreamError};
+use pickwise_programs::SharedPool;
 
 /// Tries per request that sent it: the first and one retry on another
 /// backend (tries that never reached a backend are not counted).

@@ -64,10 +64,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use pickwise_programs as common;
 use common::{millis, positive_millis, ProxyArgs, SharedPool};
 use forward::Proxy;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use pickwise_programs as common;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tracing::{info, warn};
