@@ -16,19 +16,22 @@
 //!  "backends": [{"id": "127.0.0.1:8001", "address": "127.0.0.1:8001",
 //!     "state": "ejected", "admin": "up",
 //!     "reason": "1 consecutive failures, last: connection refused; ejected for 30s",
-//!     "since_ms": 1200, "tier": 0, "weight": 1, "effective_weight": 1.0,
+//!     "since_ms": 4121, "weight": 1, "effective_weight": 1.0, "priority": 0,
 //!     "in_flight": 0, "max_conns": null, "picks": 12, "successes": 11,
 //!     "server_errors": 0, "failures": 1, "client_faults": 0,
 //!     "consecutive_failures": 1, "ejections": 1, "latency_ms": 0.4,
 //!     "error_rate": 0.08,
 //!     "last_check": {"passed": false, "result": "health check failed: connection refused",
-//!                    "ago_ms": 300}}]}
+//!                    "at_ms": 5021}}]}
 //! ```
 //!
 //!   `state` is one of up, draining, down, unhealthy, ejected, removed;
 //!   `admin` the operator's or agent's word alone (up, draining, down);
-//!   `since_ms` and `ago_ms` are milliseconds ago; `tier` is the backend's
-//!   priority (0 primary, 1 backup); `in_flight` and `picks` are null when
+//!   The tiers and backends are the library's [`pickwise::TierStatus`] and
+//!   [`pickwise::BackendStatus`] as they serialise (their docs list the
+//!   fields), with a tier's `name` and a backend's `address` added.
+//!   `since_ms` and `at_ms` are times on the pool's clock, as `uptime_ms`
+//!   is; `priority` is the backend's tier (0 primary, 1 backup); `in_flight` and `picks` are null when
 //!   the strategy does not count requests in flight, `max_conns` without a
 //!   cap, `latency_ms` before a first success, `last_check` without active
 //!   health checks.

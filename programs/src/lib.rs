@@ -9,7 +9,8 @@
 //! (`--backend` by address or by name), `config` (`--config FILE`),
 //! `checks` (`--health-check`), `discovery` (host names through DNS),
 //! `agents` (polling agents), `admin` (the status page), `cores` (a
-//! thread per core, each with its own listener), `simulation` (the
+//! thread per core, each with its own listener), `dns_zone` (a DNS server
+//! in process: the lab's registry, the tests' resolver), `simulation` (the
 //! cluster model `simulate` runs).
 
 pub mod admin;
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod cores;
 pub mod discovery;
+pub mod dns_zone;
 pub mod logging;
 pub mod simulation;
 

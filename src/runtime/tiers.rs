@@ -262,7 +262,12 @@ impl Router {
 }
 
 /// One tier's picture, from [`Pool::tiers`](crate::Pool::tiers).
+///
+/// With the `serde` feature it serialises as a map of its fields under
+/// their own names: `priority`, `members`, `available`, `share`,
+/// `in_panic`.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TierStatus {
     /// Its backends' priority (0 is the best tier).
     pub priority: u8,

@@ -9,7 +9,9 @@
 
 use std::fmt::Write as _;
 
-use super::status::{tier_name, Backend, Status, Tier};
+use pickwise::{AdminState, CheckResult};
+
+use super::status::{millis, tier_name, Backend, Status, Tier};
 
 /// The whole page for `status`.
 pub fn render(status: &Status) -> String {
@@ -19,7 +21,7 @@ pub fn render(status: &Status) -> String {
     }
     let mut rows = String::new();
     for backend in &status.backends {
-        rows += &row(backend);
+        rows += &row(backend, status.uptime_ms);
     }
     format!(
         r#"<!doctype html>
@@ -52,6 +54,7 @@ fn pool_line(status: &Status) -> String {
 }
 
 fn tier_chip(tier: &Tier) -> String {
+    let (name, tier) = (&tier.name, &tier.status);
     let panic = if tier.in_panic {
         r#"<span class="panic">PANIC: health ignored</span>"#
     } else {
@@ -60,7 +63,7 @@ fn tier_chip(tier: &Tier) -> String {
     format!(
         r#"<span class="tier{}"><b>{}</b> {}/{} available · {:.0}% of traffic · {}</span>"#,
         if tier.in_panic { " in-panic" } else { "" },
-        escape(&tier.name),
+        escape(name),
         tier.available,
         tier.members,
         tier.share * 100.0,
@@ -68,14 +71,16 @@ fn tier_chip(tier: &Tier) -> String {
     )
 }
 
-fn row(b: &Backend) -> String {
-    let mut name = format!("<b>{}</b>", escape(&b.id));
-    if b.address != b.id {
-        let _ = write!(name, "<br><small>{}</small>", escape(&b.address));
+fn row(backend: &Backend, now_ms: u64) -> String {
+    let b = &backend.status;
+    let (id, state, admin) = (b.id.as_str(), b.state.to_string(), admin_word(b.admin));
+    let mut name = format!("<b>{}</b>", escape(id));
+    if backend.address != id {
+        let _ = write!(name, "<br><small>{}</small>", escape(&backend.address));
     }
-    let mut state = format!(r#"<span class="state s-{0}">{0}</span>"#, escape(&b.state));
-    if b.admin != "up" && b.admin != b.state {
-        let _ = write!(state, " <small>admin: {}</small>", escape(b.admin));
+    let mut cell = format!(r#"<span class="state s-{0}">{0}</span>"#, escape(&state));
+    if admin != "up" && admin != state {
+        let _ = write!(cell, " <small>admin: {}</small>", escape(admin));
     }
     let in_flight = match (b.in_flight, b.max_conns) {
         (Some(n), Some(cap)) => format!("{n} / {cap}"),
@@ -83,27 +88,43 @@ fn row(b: &Backend) -> String {
         (None, Some(cap)) => format!("– / {cap}"),
         (None, None) => "–".into(),
     };
-    let latency = b.latency_ms.map_or("–".into(), |ms| format!("{ms:.1} ms"));
-    let check = b.last_check.as_ref().map_or("–".into(), |c| {
-        let result = c.result.strip_prefix("health check ").unwrap_or(&c.result);
+    let latency = b
+        .latency
+        .map_or("–".into(), |l| format!("{:.1} ms", l.as_secs_f64() * 1e3));
+    let check = b.last_check.as_ref().map_or("–".into(), |(result, at)| {
+        let words = result.to_string();
+        let words = words.strip_prefix("health check ").unwrap_or(&words);
         format!(
             r#"<span class="{}">{}</span>, {} ago"#,
-            if c.passed { "ok" } else { "bad" },
-            escape(result),
-            duration(c.ago_ms)
+            if *result == CheckResult::Passed {
+                "ok"
+            } else {
+                "bad"
+            },
+            escape(words),
+            duration(now_ms.saturating_sub(millis(*at)))
         )
     });
     format!(
-        "<tr class=\"r-{state_class}\"><td>{name}</td><td>{tier}</td><td>{state}</td><td class=\"reason\">{reason}</td><td>{since} ago</td><td>{in_flight}</td><td>{picks}</td><td>{failures} / {ejections}</td><td>{latency}</td><td>{errors:.1}%</td><td>{check}</td></tr>",
-        state_class = escape(&b.state),
-        tier = escape(&tier_name(b.tier)),
-        reason = escape(&b.reason),
-        since = duration(b.since_ms),
+        "<tr class=\"r-{state_class}\"><td>{name}</td><td>{tier}</td><td>{cell}</td><td class=\"reason\">{reason}</td><td>{since} ago</td><td>{in_flight}</td><td>{picks}</td><td>{failures} / {ejections}</td><td>{latency}</td><td>{errors:.1}%</td><td>{check}</td></tr>",
+        state_class = escape(&state),
+        tier = escape(&tier_name(b.priority)),
+        reason = escape(&b.reason.to_string()),
+        since = duration(now_ms.saturating_sub(millis(b.since))),
         picks = b.picks.map_or("–".into(), |p| p.to_string()),
         failures = b.failures,
         ejections = b.ejections,
         errors = b.error_rate * 100.0,
     )
+}
+
+/// The operator's or agent's word, as `/status.json` writes it.
+fn admin_word(admin: AdminState) -> &'static str {
+    match admin {
+        AdminState::Up => "up",
+        AdminState::Draining => "draining",
+        AdminState::Down => "down",
+    }
 }
 
 /// A duration for people: `0.4 s`, `12 s`, `4 min 3 s`, `2 h 5 min`, `3 d 4 h`.
@@ -179,7 +200,7 @@ function tierChip(t) {
     t.available + "/" + t.members + " available · " + Math.round(t.share * 100) +
     "% of traffic · " + panic + "</span>";
 }
-function row(b) {
+function row(b, now) {
   let name = "<b>" + esc(b.id) + "</b>";
   if (b.address !== b.id) name += "<br><small>" + esc(b.address) + "</small>";
   let state = '<span class="state s-' + esc(b.state) + '">' + esc(b.state) + "</span>";
@@ -189,10 +210,10 @@ function row(b) {
   const latency = b.latency_ms === null ? "–" : b.latency_ms.toFixed(1) + " ms";
   const c = b.last_check;
   const check = c === null ? "–" : '<span class="' + (c.passed ? "ok" : "bad") + '">' +
-    esc(c.result.replace(/^health check /, "")) + "</span>, " + duration(c.ago_ms) + " ago";
-  return '<tr class="r-' + esc(b.state) + '"><td>' + name + "</td><td>" + esc(tierName(b.tier)) +
+    esc(c.result.replace(/^health check /, "")) + "</span>, " + duration(now - c.at_ms) + " ago";
+  return '<tr class="r-' + esc(b.state) + '"><td>' + name + "</td><td>" + esc(tierName(b.priority)) +
     "</td><td>" + state + '</td><td class="reason">' + esc(b.reason) + "</td><td>" +
-    duration(b.since_ms) + " ago</td><td>" + inFlight + "</td><td>" + orDash(b.picks) +
+    duration(now - b.since_ms) + " ago</td><td>" + inFlight + "</td><td>" + orDash(b.picks) +
     "</td><td>" + b.failures + " / " + b.ejections + "</td><td>" + latency + "</td><td>" +
     (b.error_rate * 100).toFixed(1) + "%</td><td>" + check + "</td></tr>";
 }
@@ -202,7 +223,7 @@ function render(s) {
     s.backends.length + " backends · running " + duration(s.uptime_ms);
   document.getElementById("tiers").innerHTML = s.tiers.map(tierChip).join("");
   const body = document.getElementById("backends");
-  body.innerHTML = s.backends.map(row).join("");
+  body.innerHTML = s.backends.map(b => row(b, s.uptime_ms)).join("");
   body.dataset.source = "status.json";
 }
 function stamp(text, bad) {

@@ -130,7 +130,7 @@ fn status_json_of_both_proxies_shows_every_backend_up_then_the_killed_one_ejecte
             assert_eq!(b["state"], "up", "{program}: {b:#}");
             assert_eq!(b["id"], addr.as_str(), "{program}: {b:#}");
             assert_eq!(b["reason"], "added to the set", "{program}: {b:#}");
-            assert_eq!(b["tier"], 0, "{program}: {b:#}");
+            assert_eq!(b["priority"], 0, "{program}: {b:#}");
         }
 
         workers[0].kill();
@@ -144,7 +144,12 @@ fn status_json_of_both_proxies_shows_every_backend_up_then_the_killed_one_ejecte
         );
         assert_eq!(dead["ejections"], 1, "{program}: {dead:#}");
         assert!(dead["failures"].as_u64() >= Some(1), "{program}: {dead:#}");
-        assert!(dead["since_ms"].as_u64().is_some(), "{program}: {dead:#}");
+        // Times are on the pool's clock, as uptime_ms is.
+        let since = dead["since_ms"].as_u64().expect("since_ms");
+        assert!(
+            since > 0 && Some(since) <= status["uptime_ms"].as_u64(),
+            "{program}: {status:#}"
+        );
         for addr in &addrs[1..] {
             assert_eq!(backend(&status, addr)["state"], "up", "{program}");
         }

@@ -6,16 +6,9 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use hickory_server::authority::{Catalog, ZoneType};
-use hickory_server::proto::rr::rdata::{A, SOA};
-use hickory_server::proto::rr::{LowerName, Name, RData, Record};
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::store::in_memory::InMemoryAuthority;
-use hickory_server::ServerFuture;
+use pickwise_programs::dns_zone::{name, Data, ZoneServer, A};
 
 use super::harness::{self, get, names, proxy, tally, worker, Program};
 
@@ -251,25 +244,9 @@ const ZONE: &str = "example.test.";
 /// when dropped.
 struct TestDns {
     addr: SocketAddr,
-    catalog: Arc<Mutex<Arc<Catalog>>>,
-    serial: u32,
-    /// Its tasks stop when it is dropped, before the runtime.
-    _server: ServerFuture<Handler>,
+    /// Stops answering when dropped, before the runtime.
+    zone: ZoneServer,
     _runtime: tokio::runtime::Runtime,
-}
-
-struct Handler(Arc<Mutex<Arc<Catalog>>>);
-
-#[async_trait]
-impl RequestHandler for Handler {
-    async fn handle_request<R: ResponseHandler>(
-        &self,
-        request: &Request,
-        response: R,
-    ) -> ResponseInfo {
-        let catalog = Arc::clone(&self.0.lock().unwrap());
-        catalog.handle_request(request, response).await
-    }
 }
 
 impl TestDns {
@@ -280,20 +257,12 @@ impl TestDns {
             .enable_all()
             .build()
             .unwrap();
-        let catalog = Arc::new(Mutex::new(Arc::new(Catalog::new())));
-        let handler = Handler(Arc::clone(&catalog));
-        let (addr, server) = runtime.block_on(async {
-            let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-            let addr = socket.local_addr().unwrap();
-            let mut server = ServerFuture::new(handler);
-            server.register_socket(socket);
-            (addr, server)
-        });
+        let zone = runtime
+            .block_on(ZoneServer::start(ZONE))
+            .unwrap_or_else(|e| panic!("{e}"));
         let mut dns = TestDns {
-            addr,
-            catalog,
-            serial: 0,
-            _server: server,
+            addr: zone.addr,
+            zone,
             _runtime: runtime,
         };
         dns.set(ips);
@@ -302,28 +271,12 @@ impl TestDns {
 
     /// Replaces `web.example.test.`'s A records.
     fn set(&mut self, ips: &[Ipv4Addr]) {
-        self.serial += 1;
-        let name = |text: &str| Name::from_ascii(text).unwrap();
-        let origin = name(ZONE);
-        let mut authority = InMemoryAuthority::empty(origin.clone(), ZoneType::Primary, false);
-        let soa = SOA::new(
-            name("ns.example.test."),
-            name("admin.example.test."),
-            self.serial,
-            60,
-            60,
-            60,
-            0,
-        );
-        let soa = Record::from_rdata(origin.clone(), 60, RData::SOA(soa));
-        assert!(authority.upsert_mut(soa, self.serial));
-        for ip in ips {
-            let record = Record::from_rdata(name("web.example.test."), 1, RData::A(A(*ip)));
-            assert!(authority.upsert_mut(record, self.serial));
-        }
-        let mut catalog = Catalog::new();
-        catalog.upsert(LowerName::new(&origin), vec![Arc::new(authority)]);
-        *self.catalog.lock().unwrap() = Arc::new(catalog);
+        let web = name("web.example.test.").unwrap();
+        let records: Vec<_> = ips
+            .iter()
+            .map(|ip| (web.clone(), 1, Data::A(A(*ip))))
+            .collect();
+        self.zone.set(&records).unwrap_or_else(|e| panic!("{e}"));
     }
 }
 

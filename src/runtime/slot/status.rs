@@ -9,6 +9,27 @@ use crate::types::clock::saturating_nanos;
 use crate::types::{AdminState, BackendId, BackendState, CheckResult, Reason};
 
 /// A backend's runtime picture, from [`Pool::backends`](crate::Pool::backends).
+///
+/// With the `serde` feature it serialises as a map with these field names
+/// (a program's status endpoint can serve it as it is):
+///
+/// | field | value |
+/// |---|---|
+/// | `id` | the id, a string |
+/// | `state` | `up`, `draining`, `down`, `unhealthy`, `ejected` or `removed` |
+/// | `admin` | `up`, `draining` or `down` |
+/// | `reason` | why it last changed state, in words |
+/// | `since_ms` | when it last changed state: milliseconds on the pool's clock |
+/// | `weight` | the configured weight |
+/// | `effective_weight` | the effective weight in weight units (a float) |
+/// | `priority` | its tier (0 is the best) |
+/// | `max_conns` | its cap, or `null` |
+/// | `in_flight`, `picks` | counts, or `null` when the pool does not count them |
+/// | `successes`, `server_errors`, `failures`, `client_faults` | outcomes recorded |
+/// | `consecutive_failures`, `ejections` | passive health's counts |
+/// | `latency_ms` | the latency estimate in milliseconds (to the microsecond), or `null` |
+/// | `error_rate` | from 0 to 1 |
+/// | `last_check` | `{"passed": bool, "result": words, "at_ms": pool clock}`, or `null` |
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackendStatus {
     /// The backend.
@@ -101,6 +122,73 @@ impl Slot {
                 .map(|ns| Duration::from_nanos(ns as u64)),
             error_rate: self.error_rate(nanos),
             last_check: self.last_check.lock().clone(),
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+mod serialized {
+    use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+    use super::BackendStatus;
+    use crate::strategy::WEIGHT_UNIT;
+    use crate::types::{AdminState, CheckResult};
+    use std::time::Duration;
+
+    fn millis(duration: Duration) -> u64 {
+        u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// An active check's result as `BackendStatus` serialises it.
+    struct Check<'a>(&'a CheckResult, Duration);
+
+    impl Serialize for Check<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut check = serializer.serialize_struct("Check", 3)?;
+            check.serialize_field("passed", &(*self.0 == CheckResult::Passed))?;
+            check.serialize_field("result", &self.0.to_string())?;
+            check.serialize_field("at_ms", &millis(self.1))?;
+            check.end()
+        }
+    }
+
+    impl Serialize for BackendStatus {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut b = serializer.serialize_struct("BackendStatus", 20)?;
+            b.serialize_field("id", self.id.as_str())?;
+            b.serialize_field("state", &self.state.to_string())?;
+            b.serialize_field(
+                "admin",
+                match self.admin {
+                    AdminState::Up => "up",
+                    AdminState::Draining => "draining",
+                    AdminState::Down => "down",
+                },
+            )?;
+            b.serialize_field("reason", &self.reason.to_string())?;
+            b.serialize_field("since_ms", &millis(self.since))?;
+            b.serialize_field("weight", &self.weight)?;
+            b.serialize_field(
+                "effective_weight",
+                &(self.effective_weight as f64 / WEIGHT_UNIT as f64),
+            )?;
+            b.serialize_field("priority", &self.priority)?;
+            b.serialize_field("max_conns", &self.max_conns)?;
+            b.serialize_field("in_flight", &self.in_flight)?;
+            b.serialize_field("picks", &self.picks)?;
+            b.serialize_field("successes", &self.successes)?;
+            b.serialize_field("server_errors", &self.server_errors)?;
+            b.serialize_field("failures", &self.failures)?;
+            b.serialize_field("client_faults", &self.client_faults)?;
+            b.serialize_field("consecutive_failures", &self.consecutive_failures)?;
+            b.serialize_field("ejections", &self.ejections)?;
+            // Microseconds are plenty: 1.07 ms, not 1.0699290000000001.
+            let latency = self.latency.map(|l| (l.as_secs_f64() * 1e6).round() / 1e3);
+            b.serialize_field("latency_ms", &latency)?;
+            b.serialize_field("error_rate", &self.error_rate)?;
+            let check = self.last_check.as_ref().map(|(r, at)| Check(r, *at));
+            b.serialize_field("last_check", &check)?;
+            b.end()
         }
     }
 }

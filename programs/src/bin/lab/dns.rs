@@ -8,15 +8,8 @@
 //! running proxies, as a real service registry would.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
-use hickory_server::authority::{Catalog, ZoneType};
-use hickory_server::proto::rr::rdata::{A, AAAA, SOA, SRV};
-use hickory_server::proto::rr::{LowerName, Name, RData, Record};
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::store::in_memory::InMemoryAuthority;
-use hickory_server::ServerFuture;
+use pickwise_programs::dns_zone::{name, Data, ZoneServer, A, AAAA, SRV};
 
 /// The zone served.
 const ZONE: &str = "lab.test.";
@@ -32,42 +25,16 @@ pub type Member = (String, SocketAddr);
 pub struct LabDns {
     /// Where it answers (UDP).
     pub addr: SocketAddr,
-    zone: Arc<Mutex<Arc<Catalog>>>,
-    server: ServerFuture<Handler>,
-    serial: u32,
-}
-
-struct Handler(Arc<Mutex<Arc<Catalog>>>);
-
-#[async_trait]
-impl RequestHandler for Handler {
-    async fn handle_request<R: ResponseHandler>(
-        &self,
-        request: &Request,
-        response: R,
-    ) -> ResponseInfo {
-        let catalog = Arc::clone(&self.0.lock().unwrap_or_else(|e| e.into_inner()));
-        catalog.handle_request(request, response).await
-    }
+    zone: ZoneServer,
 }
 
 impl LabDns {
     /// Starts serving `members` (on the running tokio runtime).
     pub async fn start(members: &[Member]) -> Result<LabDns, String> {
-        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| format!("the lab's DNS server cannot bind 127.0.0.1:0: {e}"))?;
-        let addr = socket
-            .local_addr()
-            .map_err(|e| format!("the lab's DNS server has no address: {e}"))?;
-        let zone = Arc::new(Mutex::new(Arc::new(Catalog::new())));
-        let mut server = ServerFuture::new(Handler(Arc::clone(&zone)));
-        server.register_socket(socket);
+        let zone = ZoneServer::start(ZONE).await?;
         let mut dns = LabDns {
-            addr,
+            addr: zone.addr,
             zone,
-            server,
-            serial: 0,
         };
         dns.set(members)?;
         Ok(dns)
@@ -75,50 +42,23 @@ impl LabDns {
 
     /// Replaces the members: the SRV name's records from now on.
     pub fn set(&mut self, members: &[Member]) -> Result<(), String> {
-        self.serial += 1;
-        let serial = self.serial;
-        let name =
-            |text: &str| Name::from_ascii(text).map_err(|e| format!("bad DNS name {text:?}: {e}"));
-        let origin = name(ZONE)?;
-        let mut authority = InMemoryAuthority::empty(origin.clone(), ZoneType::Primary, false);
-        let soa = SOA::new(
-            name(&format!("ns.{ZONE}"))?,
-            name(&format!("admin.{ZONE}"))?,
-            serial,
-            60,
-            60,
-            60,
-            // Negative answers are not cached: a member coming back is seen.
-            0,
-        );
-        let mut records = vec![Record::from_rdata(origin.clone(), TTL, RData::SOA(soa))];
         let service = name(&format!("{SERVICE}."))?;
+        let mut records = Vec::new();
         for (host, addr) in members {
             let target = name(&format!("{host}.{ZONE}"))?;
-            records.push(Record::from_rdata(
-                service.clone(),
-                TTL,
-                RData::SRV(SRV::new(0, 1, addr.port(), target.clone())),
-            ));
+            let srv = SRV::new(0, 1, addr.port(), target.clone());
+            records.push((service.clone(), TTL, Data::SRV(srv)));
             let data = match addr.ip() {
-                IpAddr::V4(ip) => RData::A(A(ip)),
-                IpAddr::V6(ip) => RData::AAAA(AAAA(ip)),
+                IpAddr::V4(ip) => Data::A(A(ip)),
+                IpAddr::V6(ip) => Data::AAAA(AAAA(ip)),
             };
-            records.push(Record::from_rdata(target, TTL, data));
+            records.push((target, TTL, data));
         }
-        for record in records {
-            if !authority.upsert_mut(record, serial) {
-                return Err("the lab's DNS zone refused a record".into());
-            }
-        }
-        let mut catalog = Catalog::new();
-        catalog.upsert(LowerName::new(&origin), vec![Arc::new(authority)]);
-        *self.zone.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(catalog);
-        Ok(())
+        self.zone.set(&records)
     }
 
     /// Stops answering.
-    pub async fn stop(mut self) {
-        let _ = self.server.shutdown_gracefully().await;
+    pub async fn stop(self) {
+        self.zone.stop().await;
     }
 }
