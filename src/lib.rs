@@ -93,7 +93,7 @@ pub mod subset;
 pub mod tower;
 mod types;
 
-pub use pool::{Balancer, Pick, PickRef, Picker, Pool, PoolBuilder};
+pub use pool::{Balancer, Pick, PickRef, Picker, Pool, PoolBuilder, Ticket};
 pub use runtime::slot::BackendStatus;
 pub use runtime::tiers::TierStatus;
 pub use strategy::Strategy;

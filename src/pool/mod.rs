@@ -5,7 +5,9 @@
 //! - [`builder`]: [`PoolBuilder`], the pool's settings.
 //! - [`generation`]: a set and its table built and swapped together.
 //! - [`pick`]: [`Pick`], the owned guard; [`picker`]: [`Picker`] and
-//!   [`PickRef`], the per-thread handle and its borrowed guard.
+//!   [`PickRef`], the per-thread handle and its borrowed guard;
+//!   [`ticket`]: [`Ticket`], a pick without its payload, and the attempt
+//!   all three carry.
 //! - [`balancer`]: [`Balancer`], the object-safe trait a program holds.
 
 mod balancer;
@@ -15,11 +17,13 @@ mod pick;
 mod picker;
 #[cfg(test)]
 mod tests;
+mod ticket;
 
 pub use balancer::Balancer;
 pub use builder::PoolBuilder;
 pub use pick::Pick;
 pub use picker::{PickRef, Picker};
+pub use ticket::Ticket;
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;

@@ -1,10 +1,11 @@
-//! The owned guard a pick returns.
+//! The owned guard a pick returns, and the member it holds.
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::runtime::slot::{Revisable, Slot};
+use super::ticket::{Attempt, Ticket};
+use crate::runtime::slot::Slot;
 use crate::types::{BackendId, FailureKind, Outcome};
 
 /// A backend's payload, the runtime slot it counts against, and the rest
@@ -28,91 +29,6 @@ impl<B> Member<B> {
     /// generation counts in flight.
     pub(crate) fn status(&self, counted: bool) -> crate::runtime::slot::BackendStatus {
         self.slot.status(counted, self.priority, self.cap)
-    }
-}
-
-/// What one attempt owes its backend, whichever guard holds it: an
-/// in-flight count to release, and at most one outcome (which one late
-/// failure may replace).
-#[derive(Debug)]
-pub(crate) struct Attempt {
-    /// Whether this attempt counts in flight (see [`Strategy::counts_in_flight`](crate::Strategy::counts_in_flight)).
-    counted: bool,
-    recorded: Recorded,
-}
-
-/// How far an attempt's outcome has gone.
-#[derive(Debug, Clone, Copy)]
-enum Recorded {
-    Nothing,
-    /// A success or server error that a late failure may still replace.
-    Revisable(Revisable),
-    /// Final: nothing more counts.
-    Final,
-}
-
-impl Attempt {
-    /// An attempt whose in-flight place, if `counted`, the pick has
-    /// already taken (the pool takes it when it admits the backend, so a
-    /// cap is checked and taken in one step).
-    #[inline(always)]
-    pub(crate) fn taken(counted: bool) -> Self {
-        Attempt {
-            counted,
-            recorded: Recorded::Nothing,
-        }
-    }
-
-    /// Records the first outcome only: one pick is one attempt.
-    pub(crate) fn record(&mut self, slot: &Arc<Slot>, outcome: Outcome) {
-        if let Recorded::Nothing = self.recorded {
-            self.recorded = match slot.observe(&outcome) {
-                Some(revisable) => Recorded::Revisable(revisable),
-                None => Recorded::Final,
-            };
-        }
-    }
-
-    /// Replaces a recorded success or server error with a failure of
-    /// `kind`, once; with nothing recorded, records the failure.
-    pub(crate) fn record_late_failure(
-        &mut self,
-        slot: &Arc<Slot>,
-        kind: FailureKind,
-        latency: Duration,
-    ) {
-        match self.recorded {
-            Recorded::Nothing => self.record(slot, Outcome::failure(kind, latency)),
-            Recorded::Revisable(was) => {
-                self.recorded = Recorded::Final;
-                slot.revise(was, kind);
-            }
-            Recorded::Final => {}
-        }
-    }
-
-    pub(crate) fn is_recorded(&self) -> bool {
-        !matches!(self.recorded, Recorded::Nothing)
-    }
-
-    /// Moves the attempt (its count included) to a new holder; this one
-    /// then owes nothing.
-    pub(crate) fn hand_over(&mut self) -> Attempt {
-        let moved = Attempt {
-            counted: self.counted,
-            recorded: self.recorded,
-        };
-        self.counted = false;
-        moved
-    }
-
-    /// Releases the count, if any: from the holder's `drop`.
-    #[inline]
-    pub(crate) fn end(&mut self, slot: &Slot) {
-        if self.counted {
-            self.counted = false;
-            slot.release();
-        }
     }
 }
 
@@ -150,7 +66,7 @@ pub struct Pick<B> {
 impl<B> Pick<B> {
     /// A pick of `member`, whose in-flight place (if `counted`) is taken.
     pub(crate) fn new(member: Arc<Member<B>>, counted: bool) -> Self {
-        let attempt = Attempt::taken(counted);
+        let attempt = Attempt::begun(counted);
         Pick { member, attempt }
     }
 
@@ -224,6 +140,15 @@ impl<B> Pick<B> {
     /// Whether an outcome was recorded.
     pub fn is_recorded(&self) -> bool {
         self.attempt.is_recorded()
+    }
+
+    /// The pick without its payload, for what outlives the call (a
+    /// response body streaming, a task of its own): the in-flight count
+    /// and the outcome move to the [`Ticket`]; `started` is when the
+    /// request was sent (a late failure's latency counts from it).
+    pub fn into_ticket(mut self, started: Instant) -> Ticket {
+        let attempt = self.attempt.take();
+        Ticket::new(Arc::clone(&self.member.slot), attempt, started)
     }
 }
 

@@ -3,9 +3,10 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::pool::pick::{Attempt, Member, Pick};
+use crate::pool::pick::{Member, Pick};
+use crate::pool::ticket::{Attempt, Ticket};
 use crate::pool::{Generation, Pool};
 use crate::runtime::sync::Cached;
 use crate::strategy::Strategy;
@@ -97,7 +98,7 @@ pub struct PickRef<'a, B> {
 impl<'a, B> PickRef<'a, B> {
     #[inline(always)]
     fn new(member: &'a Arc<Member<B>>, counted: bool) -> Self {
-        let attempt = Attempt::taken(counted);
+        let attempt = Attempt::begun(counted);
         PickRef { member, attempt }
     }
 
@@ -150,7 +151,14 @@ impl<'a, B> PickRef<'a, B> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn into_owned(mut self) -> Pick<B> {
-        Pick::adopt(Arc::clone(self.member), self.attempt.hand_over())
+        Pick::adopt(Arc::clone(self.member), self.attempt.take())
+    }
+
+    /// The pick without its payload, as
+    /// [`Pick::into_ticket`](crate::Pick::into_ticket) makes it.
+    pub fn into_ticket(mut self, started: Instant) -> Ticket {
+        let attempt = self.attempt.take();
+        Ticket::new(Arc::clone(&self.member.slot), attempt, started)
     }
 }
 

@@ -1,4 +1,5 @@
-//! [`PickBody`]: a response body that holds its pick until the body ends.
+//! [`PickBody`]: a response body that holds its pick (as a [`Ticket`])
+//! until the body ends.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -6,7 +7,7 @@ use std::task::{Context, Poll};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use crate::tower::held::HeldPick;
+use crate::pool::Ticket;
 use crate::types::FailureKind;
 
 pin_project! {
@@ -29,12 +30,12 @@ pin_project! {
     /// use http_body::Body;
     /// use pickwise::{BackendSpec, Balancer, Context, Pool};
     /// use pickwise::strategy::LeastConnections;
-    /// use pickwise::tower::{HeldPick, PickBody};
+    /// use pickwise::tower::PickBody;
     /// use std::time::Instant;
     ///
     /// let pool = Pool::new(LeastConnections::new(), vec![BackendSpec::new("a", ())])?;
     /// let pick = pool.pick(&Context::new())?;
-    /// let body = PickBody::new(String::from("hello"), HeldPick::new(pick, Instant::now()));
+    /// let body = PickBody::new(String::from("hello"), pick.into_ticket(Instant::now()));
     /// assert!(body.holds_pick());
     /// assert_eq!(pool.status(&"a".into()).unwrap().in_flight, Some(1));
     /// drop(body);
@@ -45,14 +46,14 @@ pin_project! {
     pub struct PickBody<B> {
         #[pin]
         inner: B,
-        pick: Option<HeldPick>,
+        pick: Option<Ticket>,
     }
 }
 
 impl<B: Body> PickBody<B> {
     /// Wraps `inner`, holding `pick` until it ends (at once if it already
     /// has).
-    pub fn new(inner: B, pick: HeldPick) -> Self {
+    pub fn new(inner: B, pick: Ticket) -> Self {
         let pick = (!inner.is_end_stream()).then_some(pick);
         PickBody { inner, pick }
     }
@@ -90,7 +91,8 @@ impl<B: Body> Body for PickBody<B> {
             Poll::Ready(None) => drop(this.pick.take()),
             Poll::Ready(Some(Err(_))) => {
                 if let Some(mut pick) = this.pick.take() {
-                    pick.record_late_failure(FailureKind::BodyCut);
+                    let latency = pick.started().elapsed();
+                    pick.record_late_failure(FailureKind::BodyCut, latency);
                 }
             }
             Poll::Ready(Some(Ok(_))) => {

@@ -6,8 +6,8 @@ use std::fmt;
 
 use http_body::Body;
 
+use crate::pool::Ticket;
 use crate::tower::body::PickBody;
-use crate::tower::held::HeldPick;
 use crate::types::{FailureKind, OutcomeKind};
 
 /// Maps an inner service's result to the [`OutcomeKind`] recorded on the
@@ -22,7 +22,8 @@ use crate::types::{FailureKind, OutcomeKind};
 ///
 /// ```
 /// use pickwise::{FailureKind, OutcomeKind};
-/// use pickwise::tower::{Classify, HeldPick};
+/// use pickwise::Ticket;
+/// use pickwise::tower::Classify;
 ///
 /// /// An RPC reply whose `overloaded` flag means the backend should rest.
 /// struct Reply { overloaded: bool }
@@ -38,7 +39,7 @@ use crate::types::{FailureKind, OutcomeKind};
 ///             Err(_) => OutcomeKind::Failure(FailureKind::Other),
 ///         }
 ///     }
-///     fn attach(&self, reply: Reply, _pick: HeldPick) -> Reply {
+///     fn attach(&self, reply: Reply, _pick: Ticket) -> Reply {
 ///         reply // the pick is dropped: the request is over
 ///     }
 /// }
@@ -53,7 +54,7 @@ pub trait Classify<Res, E> {
     /// Turns the inner response into the caller's, with the pick (whose
     /// outcome is recorded already): drop it to end the request now, or
     /// keep it in the response to end it when the response is done with.
-    fn attach(&self, response: Res, pick: HeldPick) -> Self::Response;
+    fn attach(&self, response: Res, pick: Ticket) -> Self::Response;
 }
 
 /// Any service: `Ok` is a success, `Err` a failure of the kind
@@ -77,7 +78,7 @@ impl<Res, E: Error + 'static> Classify<Res, E> for ResultClassifier {
         }
     }
 
-    fn attach(&self, response: Res, _pick: HeldPick) -> Res {
+    fn attach(&self, response: Res, _pick: Ticket) -> Res {
         response
     }
 }
@@ -133,7 +134,7 @@ impl<B: Body, E: Error + 'static> Classify<http::Response<B>, E> for HttpClassif
         }
     }
 
-    fn attach(&self, response: http::Response<B>, pick: HeldPick) -> Self::Response {
+    fn attach(&self, response: http::Response<B>, pick: Ticket) -> Self::Response {
         response.map(|body| PickBody::new(body, pick))
     }
 }
@@ -176,7 +177,7 @@ where
         (self.f)(result)
     }
 
-    fn attach(&self, response: Res, _pick: HeldPick) -> Res {
+    fn attach(&self, response: Res, _pick: Ticket) -> Res {
         response
     }
 }

@@ -13,7 +13,6 @@ use pin_project_lite::pin_project;
 use crate::pool::Pick;
 use crate::tower::classify::Classify;
 use crate::tower::error::Error;
-use crate::tower::held::HeldPick;
 use crate::types::{NoBackend, Outcome};
 
 pin_project! {
@@ -158,7 +157,7 @@ where
         latency: started.elapsed(),
     });
     match result {
-        Ok(response) => Ok(classifier.attach(response, HeldPick::new(pick, started))),
+        Ok(response) => Ok(classifier.attach(response, pick.into_ticket(started))),
         Err(error) => Err(Error::Backend {
             id: pick.id().clone(),
             error,

@@ -47,7 +47,8 @@
 //! - [`Classify`] (in `classify`): what a result says about the backend and
 //!   how long the pick lives: [`ResultClassifier`] (any service),
 //!   [`HttpClassifier`] (status codes; the pick held until the body ends
-//!   through [`PickBody`], in `body`, holding a [`HeldPick`], in `held`),
+//!   through [`PickBody`], in `body`, holding the pick as a
+//!   [`Ticket`](crate::Ticket)),
 //!   [`classify_fn`].
 //! - [`Error`] (in `error`): no backend, or the backend's error.
 //! - [`discover`], [`discover_with`] and [`apply_change`] (in `discover`):
@@ -64,7 +65,6 @@ mod context;
 mod discover;
 mod error;
 mod future;
-mod held;
 mod origin;
 mod service;
 
@@ -74,6 +74,5 @@ pub use context::{ContextFn, MakeContext, NoContext};
 pub use discover::{apply_change, discover, discover_with, DiscoverError};
 pub use error::Error;
 pub use future::ResponseFuture;
-pub use held::HeldPick;
 pub use origin::ToOrigin;
 pub use service::Balance;

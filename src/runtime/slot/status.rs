@@ -131,7 +131,7 @@ mod serialized {
     use serde::ser::{Serialize, SerializeStruct, Serializer};
 
     use super::BackendStatus;
-    use crate::strategy::WEIGHT_UNIT;
+    use crate::runtime::slot::WEIGHT_UNIT;
     use crate::types::{AdminState, CheckResult};
     use std::time::Duration;
 
