@@ -65,7 +65,7 @@ pub struct ProxyArgs {
     pub backends: Vec<BackendArg>,
     /// The whole pool from a file (TOML, YAML or JSON, by its extension;
     /// see examples/pool.toml): strategy, backends, passive health,
-    /// [health_check] and [discovery]. Replaces the balancing flags, which
+    /// `[health_check]` and `[discovery]`. Replaces the balancing flags, which
     /// it cannot be given with
     #[arg(
         long,

@@ -45,11 +45,9 @@ mod peak_ewma;
 mod prequal;
 mod random;
 mod rendezvous;
-mod resource_based;
 mod ring_hash;
 mod round_robin;
 mod round_robin_sharded;
-mod sdn_adaptive;
 mod source_ip_hash;
 mod weighted_least_connections;
 mod weighted_round_robin;
@@ -59,18 +57,18 @@ pub use by_name::{AnyStrategy, FromOptions, StrategyKind, StrategyOptions};
 pub use least_connections::LeastConnections;
 pub use maglev::Maglev;
 pub use p2c::P2c;
-pub use peak_ewma::PeakEwma;
+pub use peak_ewma::{Adaptive, Finagle, LatencyCost, PeakEwma, Profile, SdnAdaptive};
 pub use prequal::{Prequal, MAX_PROBE_POOL};
 pub use random::Random;
 pub use rendezvous::Rendezvous;
-pub use resource_based::ResourceBased;
 pub use ring_hash::RingHash;
 pub use round_robin::RoundRobin;
 pub use round_robin_sharded::RoundRobinSharded;
-pub use sdn_adaptive::SdnAdaptive;
 pub use source_ip_hash::{SourceIpHash, DEFAULT_STICKY_CAPACITY, DEFAULT_STICKY_TTL};
 pub use weighted_least_connections::WeightedLeastConnections;
-pub use weighted_round_robin::WeightedRoundRobin;
+pub use weighted_round_robin::{
+    InTurn, LightestFirst, ResourceBased, Turn, WeightedRoundRobin, WeightedSchedule,
+};
 
 pub use crate::hash::sticky::{StickyTable, MAX_STICKY_ENTRIES};
 pub use crate::runtime::probe::ProbeReading;

@@ -46,7 +46,7 @@
 //! that was killed outright are removed at the next start.
 //!
 //! The worker and hyper_proxy binaries are looked for beside the lab's own
-//! (target/<profile>/); `cargo run --bin lab` builds them when
+//! (`target/<profile>/`); `cargo run --bin lab` builds them when
 //! they are missing, otherwise build them with `cargo build --release
 //! -p pickwise-programs`.
 

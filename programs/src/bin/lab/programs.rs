@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::hosts::Host;
 
 /// The directory of the program binaries `names`, beside the lab's own
-/// (target/<profile>/); built first when missing and the lab was
+/// (`target/<profile>/`); built first when missing and the lab was
 /// started by cargo.
 pub fn binaries(names: &[&'static str]) -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the lab's binary: {e}"))?;
