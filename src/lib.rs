@@ -99,10 +99,18 @@ pub use runtime::tiers::TierStatus;
 pub use strategy::Strategy;
 pub use types::clock;
 pub use types::{
-    AdminState, BackendId, BackendSpec, BackendState, CheckFailure, CheckResult, ConfigError,
-    Context, FailureKind, NoBackend, Observer, Outcome, OutcomeKind, PanicChange, Reason,
-    StateChange, MAX_BACKENDS, MAX_CONNS, MAX_PRIORITY, MAX_WEIGHT, SPEC_KEYS,
+    AdminState, BackendId, BackendSpec, BackendState, ConfigError, Context, FailureKind, NoBackend,
+    Observer, Outcome, OutcomeKind, Reason, StateChange,
 };
+
+/// The backend spec's text form and the bounds the library holds every
+/// setting to: the keys `"ADDR,key=value,..."` takes ([`KEYS`](spec::KEYS))
+/// and the largest values it accepts (larger ones are a
+/// [`ConfigError`], never a panic or a silent clamp).
+pub mod spec {
+    pub use crate::types::SPEC_KEYS as KEYS;
+    pub use crate::types::{MAX_BACKENDS, MAX_CONNS, MAX_PRIORITY, MAX_WEIGHT};
+}
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

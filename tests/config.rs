@@ -9,11 +9,11 @@ use std::time::Duration;
 use pickwise::clock::ManualClock;
 use pickwise::config::{ConfigFileError, Format, PoolConfig};
 use pickwise::hash::HashKey;
+use pickwise::health::{CheckFailure, CheckResult};
 use pickwise::health::{FeedbackConfig, HealthConfig, OutlierConfig, SlowStart};
 use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
 use pickwise::{
-    BackendId, BackendSpec, BackendState, Balancer, CheckFailure, CheckResult, Context,
-    FailureKind, Outcome, Pool,
+    BackendId, BackendSpec, BackendState, Balancer, Context, FailureKind, Outcome, Pool,
 };
 
 fn example(name: &str) -> PathBuf {

@@ -11,13 +11,14 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use pickwise::health::HealthConfig;
+use pickwise::health::{CheckFailure, CheckResult};
 use pickwise::health_check::{
     CheckConfig, CheckEvent, CheckerHandle, HealthChecker, HttpProbe, Probe, Verdict,
 };
 use pickwise::strategy::{RoundRobin, WEIGHT_UNIT};
 use pickwise::{
-    BackendId, BackendSpec, BackendState, Balancer, CheckFailure, CheckResult, ConfigError,
-    Context, FailureKind, Outcome, Pool,
+    BackendId, BackendSpec, BackendState, Balancer, ConfigError, Context, FailureKind, Outcome,
+    Pool,
 };
 
 type Events = Arc<Mutex<Vec<CheckEvent>>>;

@@ -6,9 +6,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use pickwise::health::{CheckFailure, CheckResult};
 use pickwise::health_check::{CheckConfig, CheckEvent, HealthChecker, HttpProbe, Probe, Verdict};
 use pickwise::strategy::RoundRobin;
-use pickwise::{BackendId, BackendSpec, BackendState, CheckFailure, CheckResult, Pool};
+use pickwise::{BackendId, BackendSpec, BackendState, Pool};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::time::Instant;

@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pickwise::health::HealthConfig;
+use pickwise::health::{CheckFailure, CheckResult};
 use pickwise::strategy::RoundRobin;
 use pickwise::{
-    AdminState, BackendId, BackendState, Balancer, CheckFailure, CheckResult, Context, FailureKind,
-    Outcome, Pool, Reason, StateChange,
+    AdminState, BackendId, BackendState, Balancer, Context, FailureKind, Outcome, Pool, Reason,
+    StateChange,
 };
 
 fn picks_of(pool: &Pool<RoundRobin, usize>, picks: usize) -> Vec<usize> {

@@ -10,11 +10,10 @@ use std::time::{Duration, Instant};
 
 use pickwise::clock::ManualClock;
 use pickwise::health::HealthConfig;
+use pickwise::health::{CheckFailure, CheckResult};
 use pickwise::metrics::{self, PoolMetrics};
 use pickwise::strategy::{LeastConnections, RoundRobin};
-use pickwise::{
-    BackendSpec, Balancer, CheckFailure, CheckResult, Context, FailureKind, Outcome, Pool,
-};
+use pickwise::{BackendSpec, Balancer, Context, FailureKind, Outcome, Pool};
 use prometheus_client::registry::Registry;
 
 /// Labels as name and value.

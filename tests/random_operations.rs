@@ -10,10 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pickwise::clock::ManualClock;
+use pickwise::health::{CheckFailure, CheckResult};
+use pickwise::spec::MAX_WEIGHT;
 use pickwise::strategy::{AnyStrategy, StrategyKind};
 use pickwise::{
-    AdminState, BackendId, BackendSpec, BackendState, BackendStatus, Balancer, CheckFailure,
-    CheckResult, Context, FailureKind, Outcome, Pick, Pool, Reason, TierStatus, MAX_WEIGHT,
+    AdminState, BackendId, BackendSpec, BackendState, BackendStatus, Balancer, Context,
+    FailureKind, Outcome, Pick, Pool, Reason, TierStatus,
 };
 use proptest::prelude::*;
 

@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pickwise::health::HealthConfig;
+use pickwise::health::{CheckFailure, CheckResult, PanicChange};
 use pickwise::strategy::{AnyStrategy, RoundRobin, StrategyKind, StrategyOptions};
 use pickwise::{
-    AdminState, BackendId, BackendSpec, Balancer, CheckFailure, CheckResult, Context, FailureKind,
-    NoBackend, Outcome, PanicChange, Pool, Reason, Strategy,
+    AdminState, BackendId, BackendSpec, Balancer, Context, FailureKind, NoBackend, Outcome, Pool,
+    Reason, Strategy,
 };
 
 /// `primaries` backends `p0..` in tier 0 and `backups` backends `s0..` in tier 1.

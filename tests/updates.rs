@@ -160,7 +160,7 @@ fn bad_updates_are_errors_and_change_nothing() {
         pool.update(dup),
         Err(ConfigError::DuplicateId(BackendId::new("x")))
     );
-    for weight in [0, pickwise::MAX_WEIGHT + 1, u32::MAX] {
+    for weight in [0, pickwise::spec::MAX_WEIGHT + 1, u32::MAX] {
         let bad = vec![BackendSpec::new("y", 0).weight(weight)];
         assert!(matches!(pool.update(bad), Err(ConfigError::Weight { .. })));
     }

@@ -30,11 +30,9 @@ use pickwise::health::{HealthConfig, OutlierConfig, SlowStart};
 use pickwise::strategy::{
     AnyStrategy, BoundedLoad, Maglev, RingHash, StrategyKind, StrategyOptions,
 };
-use pickwise::{
-    AdminState, BackendId, BackendSpec, BackendState, BackendStatus, Balancer, CheckFailure,
-    CheckResult, Context, FailureKind, Observer, Outcome, Pick, Pool, Reason, StateChange,
-    TierStatus, MAX_CONNS, MAX_PRIORITY, MAX_WEIGHT,
-};
+use pickwise::{AdminState, BackendId, BackendSpec, BackendState, BackendStatus, Balancer, Context, FailureKind, Observer, Outcome, Pick, Pool, Reason, StateChange, TierStatus};
+use pickwise::health::{CheckFailure, CheckResult};
+use pickwise::spec::{MAX_CONNS, MAX_PRIORITY, MAX_WEIGHT};
 
 /// Distinct backend ids the operations name.
 const IDS: u8 = 8;

@@ -59,7 +59,7 @@
 //!   each record's target is resolved and every address is a backend on
 //!   the record's port. The distinct SRV priorities, ascending, become the
 //!   tiers 0, 1, 2... ([`BackendSpec::priority`](crate::BackendSpec::priority),
-//!   at most [`MAX_PRIORITY`](crate::MAX_PRIORITY): lower priorities
+//!   at most [`MAX_PRIORITY`](crate::spec::MAX_PRIORITY): lower priorities
 //!   share the last tier); the SRV weight is the backend's weight, except
 //!   that a weight of 0 (RFC 2782's "rarely") becomes 1, the smallest the
 //!   pool takes. A target of `.` (no service) is ignored.

@@ -36,7 +36,7 @@ pub struct CheckConfig {
     /// afresh each round, so checkers started together drift apart.
     pub jitter: f64,
     /// The most one probe may take, connect, request and reply together;
-    /// a probe still running then fails as [`TimedOut`](crate::CheckFailure::TimedOut).
+    /// a probe still running then fails as [`TimedOut`](crate::health::CheckFailure::TimedOut).
     pub timeout: Duration,
     /// Passes in a row that bring an unhealthy backend back (HAProxy's `rise`).
     pub rise: u32,

@@ -31,7 +31,8 @@ impl HealthChecker {
     /// ```
     /// use pickwise::health_check::{CheckConfig, HealthChecker, Probe};
     /// use pickwise::strategy::RoundRobin;
-    /// use pickwise::{BackendSpec, BackendState, CheckResult, Pool};
+    /// use pickwise::{BackendSpec, BackendState, Pool};
+    /// use pickwise::health::CheckResult;
     /// use std::sync::Arc;
     /// use std::time::Duration;
     ///

@@ -14,7 +14,8 @@ use crate::types::{BackendId, CheckResult};
 ///
 /// ```
 /// use pickwise::health_check::{CheckEvent, Verdict};
-/// use pickwise::{BackendId, CheckFailure, CheckResult};
+/// use pickwise::BackendId;
+/// use pickwise::health::{CheckFailure, CheckResult};
 ///
 /// let event = CheckEvent {
 ///     id: BackendId::new("web1"),

@@ -50,7 +50,7 @@
 //!   (its spec's `agent` address; the reply is applied with
 //!   [`Pool::apply_agent_reply`](crate::Pool::apply_agent_reply) and a
 //!   reply that does not parse, like a connection that fails, is a failed
-//!   check). Each failure is a [`CheckFailure`](crate::CheckFailure) that
+//!   check). Each failure is a [`CheckFailure`](crate::health::CheckFailure) that
 //!   names its cause: refused, unreachable, timed out, status 503, bad reply.
 //! - [`RiseFall`]: the rule, per backend, as a pure state machine (usable
 //!   on its own by a program with its own probes). A backend starts

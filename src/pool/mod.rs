@@ -246,7 +246,8 @@ impl<S: Strategy, B> Pool<S, B> {
     /// Returns false if no backend of the current set has that id.
     ///
     /// ```
-    /// use pickwise::{BackendSpec, BackendState, CheckFailure, CheckResult, Pool};
+    /// use pickwise::{BackendSpec, BackendState, Pool};
+    /// use pickwise::health::{CheckFailure, CheckResult};
     /// use pickwise::strategy::RoundRobin;
     ///
     /// let pool = Pool::new(RoundRobin::new(), vec![BackendSpec::new("a", ()), BackendSpec::new("b", ())])?;

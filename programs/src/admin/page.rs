@@ -9,7 +9,8 @@
 
 use std::fmt::Write as _;
 
-use pickwise::{AdminState, CheckResult};
+use pickwise::health::CheckResult;
+use pickwise::AdminState;
 
 use super::status::{millis, tier_name, Backend, Status, Tier};
 

@@ -1,6 +1,6 @@
 //! The agent on each simulated node: what it answers when polled.
 //!
-//! It answers as the lab's worker does (`examples/worker.rs`):
+//! It answers as the lab's worker does (`worker`):
 //! `up ready NN%` with NN = max(1, 100 - 100 * in_flight / capacity). The
 //! worker counts its open requests against a fixed `--capacity`; here
 //! `in_flight` is the node's whole queue (serving + waiting) and the

@@ -63,7 +63,7 @@ pub fn plot<'a>(results: &'a [ScenarioResult], requests: usize, seed: u64) -> St
     );
     let _ = writeln!(
         svg,
-        r##"<text x="{LEFT}" y="40" fill="#555">cargo run --release --example simulate -- --requests {requests} --seed {seed}</text>"##
+        r##"<text x="{LEFT}" y="40" fill="#555">cargo run --release --bin simulate -- --requests {requests} --seed {seed}</text>"##
     );
     // Grid: 1, 2, 5 of every decade.
     let mut decade = lo;

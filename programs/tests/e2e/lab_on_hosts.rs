@@ -8,7 +8,7 @@
 //! The replay runs once (`lab --replay --json`) and each test
 //! checks one promise on its rows. The goal is 0 failed GETs and none slower
 //! than 2 s in every phase; what today's proxy does not reach yet is listed
-//! in `GOAL_NOT_YET` (and in the README's table), to be tightened as the
+//! in `GOAL_NOT_YET` (and in docs/lab.md's table), to be tightened as the
 //! proxies improve.
 
 use crate::harness;

@@ -1,4 +1,4 @@
-//! End to end over loopback: the example programs as a user runs them.
+//! End to end over loopback: the programs as a user runs them.
 //! Ports come from `:0`; every loop is bounded by a count and a deadline.
 
 mod admin;
