@@ -52,9 +52,10 @@
 //!   strategy needs ([`BackendSet`](strategy::BackendSet)).
 //! - [`health`]: passive health, outlier detection, feedback and slow start settings.
 //! - [`agent`]: agent-check replies (HAProxy's words), parsed, and a blocking query.
-//! - `health_check` (feature `health-check`; `tokio` adds the tokio
-//!   driver): active health checks (TCP, HTTP, agent) with HAProxy's
-//!   rise/fall rule, on std threads or a tokio task.
+//! - `health_check` (feature `health-check`): active health checks (the
+//!   `Check` trait; TCP, HTTP and agent built in) with HAProxy's rise/fall
+//!   rule, run by one async driver on a thread of its own or a task of the
+//!   program's tokio runtime.
 //! - [`subset`]: deterministic subsetting, which few backends of a large
 //!   fleet each of many clients keeps, evenly.
 //! - [`hash`]: the keyed hash ([`HashKey`](hash::HashKey)) the hash strategies share.

@@ -456,7 +456,7 @@ fn a_config_changed_by_hand_is_checked_when_built() {
 mod health_check_section {
     use super::*;
     use pickwise::config::HealthCheckSection;
-    use pickwise::health_check::{CheckConfig, HttpProbe, Probe};
+    use pickwise::health_check::{CheckConfig, CheckKind, HttpCheck};
     use std::net::TcpListener;
     use std::time::Instant;
 
@@ -489,7 +489,7 @@ mod health_check_section {
                 fall: 4,
                 concurrency: 8,
             },
-            HttpProbe::new("/health?full=1")
+            HttpCheck::new("/health?full=1")
                 .host("web.internal")
                 .expect_body("ok")
                 .into(),
@@ -500,7 +500,7 @@ mod health_check_section {
             .expect("the section is there")
             .expect("valid");
         assert_eq!(checker.config(), &expected.config);
-        assert_eq!(checker.probe(), &expected.probe);
+        assert_eq!(checker.check().to_string(), expected.check.to_string());
     }
 
     #[test]
@@ -511,20 +511,23 @@ mod health_check_section {
             .unwrap_or_else(|e| panic!("{e}"));
         let section = short.health_check.expect("the section is there");
         assert_eq!(section.config, CheckConfig::default());
-        assert_eq!(section.probe, Probe::Tcp);
+        assert_eq!(section.check, CheckKind::Tcp);
         let http = PoolConfig::from_toml_str("strategy = 'p2c'\n[health_check]\nprobe = 'http'\n")
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(http.health_check.expect("there").probe, Probe::http("/"));
+        assert_eq!(
+            http.health_check.expect("there").check,
+            CheckKind::http("/")
+        );
     }
 
     #[test]
-    fn a_health_check_section_in_yaml_loads_the_agent_probe() {
+    fn a_health_check_section_in_yaml_loads_the_agent_check() {
         let config = PoolConfig::from_yaml_str(
             "strategy: p2c\nbackends: ['127.0.0.1:8001,agent=127.0.0.1:9001']\nhealth_check:\n  probe: agent\n  interval: 1m\n  fall: 2\n",
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let section = config.health_check.expect("the section is there");
-        assert_eq!(section.probe, Probe::Agent);
+        assert_eq!(section.check, CheckKind::Agent);
         assert_eq!(section.config.interval, Duration::from_secs(60));
         assert_eq!(section.config.fall, 2);
     }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use pickwise::health::HealthConfig;
 use pickwise::health::{CheckFailure, CheckResult};
 use pickwise::health_check::{
-    CheckConfig, CheckEvent, CheckerHandle, HealthChecker, HttpProbe, Probe, Verdict,
+    CheckConfig, CheckEvent, CheckKind, CheckerHandle, HealthChecker, HttpCheck, Verdict,
 };
 use pickwise::strategy::{RoundRobin, WEIGHT_UNIT};
 use pickwise::{
@@ -47,7 +47,7 @@ fn pool_of(backends: &[(&str, SocketAddr)]) -> Arc<Pool<RoundRobin, SocketAddr>>
 fn start(
     pool: &Arc<Pool<RoundRobin, SocketAddr>>,
     config: CheckConfig,
-    probe: Probe,
+    probe: CheckKind,
 ) -> (CheckerHandle, Events) {
     let events: Events = Arc::default();
     let sink = Arc::clone(&events);
@@ -154,7 +154,7 @@ fn agent(line: &Arc<Mutex<String>>) -> SocketAddr {
 fn a_backend_that_accepts_passes_and_stays_up() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let pool = pool_of(&[("live", listener.local_addr().unwrap())]);
-    let (checker, events) = start(&pool, fast(), Probe::Tcp);
+    let (checker, events) = start(&pool, fast(), CheckKind::Tcp);
     within_5s("three checks", || events_of(&events, "live").len() >= 3);
     checker.stop();
     assert_eq!(state(&pool, "live"), BackendState::Up);
@@ -168,7 +168,7 @@ fn a_backend_that_accepts_passes_and_stays_up() {
 fn a_closed_port_is_refused_after_fall_checks_then_up_after_rise_passes_once_it_listens() {
     let addr = free_port();
     let pool = pool_of(&[("b", addr)]);
-    let (checker, events) = start(&pool, fast(), Probe::Tcp);
+    let (checker, events) = start(&pool, fast(), CheckKind::Tcp);
     within_5s("b unhealthy", || {
         state(&pool, "b") == BackendState::Unhealthy
     });
@@ -217,7 +217,7 @@ fn a_closed_port_is_refused_after_fall_checks_then_up_after_rise_passes_once_it_
 fn an_http_503_fails_the_check_with_its_status() {
     let addr = http_server("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
     let pool = pool_of(&[("web", addr)]);
-    let probe = Probe::http("/health");
+    let probe = CheckKind::http("/health");
     let (checker, _) = start(&pool, fast(), probe);
     within_5s("web unhealthy", || {
         state(&pool, "web") == BackendState::Unhealthy
@@ -235,7 +235,7 @@ fn an_http_200_without_the_expected_body_text_is_a_bad_reply_and_with_it_passes(
     let starting = http_server("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nstarting");
     let ready = http_server("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nready");
     let pool = pool_of(&[("starting", starting), ("ready", ready)]);
-    let probe = HttpProbe::new("/health").expect_body("ready").into();
+    let probe = HttpCheck::new("/health").expect_body("ready").into();
     let (checker, _) = start(&pool, fast(), probe);
     within_5s("starting unhealthy", || {
         state(&pool, "starting") == BackendState::Unhealthy
@@ -260,7 +260,7 @@ fn a_server_that_accepts_and_never_answers_times_out() {
         fall: 2,
         ..fast()
     };
-    let (checker, _) = start(&pool, config, Probe::http("/"));
+    let (checker, _) = start(&pool, config, CheckKind::http("/"));
     within_5s("mute unhealthy", || {
         state(&pool, "mute") == BackendState::Unhealthy
     });
@@ -281,7 +281,7 @@ fn agent_replies_drain_then_up_50_percent_are_applied_to_the_backend() {
         .weight(4)
         .agent(agent_addr);
     let pool = Arc::new(Pool::new(RoundRobin::new(), vec![spec]).unwrap());
-    let (checker, events) = start(&pool, fast(), Probe::Agent);
+    let (checker, events) = start(&pool, fast(), CheckKind::Agent);
     within_5s("a draining", || state(&pool, "a") == BackendState::Draining);
     assert_eq!(reason(&pool, "a"), "agent said drain");
     *line.lock().unwrap() = "up 50%".to_owned();
@@ -311,7 +311,7 @@ fn an_agent_reply_that_does_not_parse_or_an_agent_that_refuses_fails_the_check()
         )
         .unwrap(),
     );
-    let (checker, _) = start(&pool, fast(), Probe::Agent);
+    let (checker, _) = start(&pool, fast(), CheckKind::Agent);
     within_5s("both unhealthy", || {
         state(&pool, "babbling") == BackendState::Unhealthy
             && state(&pool, "silent") == BackendState::Unhealthy
@@ -354,7 +354,7 @@ fn a_passing_check_ends_a_passive_ejection() {
     drop(pick);
     assert_eq!(pool.status(&ejected).unwrap().state, BackendState::Ejected);
 
-    let (checker, _) = start(&pool, fast(), Probe::Tcp);
+    let (checker, _) = start(&pool, fast(), CheckKind::Tcp);
     within_5s("the ejected backend back up", || {
         pool.status(&ejected).unwrap().state == BackendState::Up
     });
@@ -370,7 +370,7 @@ fn the_checker_follows_the_pools_membership() {
     let live = TcpListener::bind("127.0.0.1:0").unwrap();
     let live_addr = live.local_addr().unwrap();
     let pool = pool_of(&[("live", live_addr)]);
-    let (checker, events) = start(&pool, fast(), Probe::Tcp);
+    let (checker, events) = start(&pool, fast(), CheckKind::Tcp);
     within_5s("live checked", || !events_of(&events, "live").is_empty());
 
     // A backend added later is checked from the next round.
@@ -401,7 +401,7 @@ fn stop_returns_at_once_between_rounds_and_a_dropped_handle_checks_no_more() {
         interval: Duration::from_secs(600),
         ..fast()
     };
-    let (checker, events) = start(&pool, slow, Probe::Tcp);
+    let (checker, events) = start(&pool, slow, CheckKind::Tcp);
     within_5s("a first check", || !events_of(&events, "b").is_empty());
     let asked = Instant::now();
     checker.stop();
@@ -410,7 +410,7 @@ fn stop_returns_at_once_between_rounds_and_a_dropped_handle_checks_no_more() {
         "stop waited out the 600 s interval"
     );
 
-    let (checker, events) = start(&pool, fast(), Probe::Tcp);
+    let (checker, events) = start(&pool, fast(), CheckKind::Tcp);
     within_5s("a first check", || !events_of(&events, "b").is_empty());
     drop(checker);
     // A round in flight when dropped may still finish; none after it.
@@ -426,7 +426,7 @@ fn a_checker_with_settings_out_of_range_is_refused_with_the_settings_name() {
         fall: 0,
         ..CheckConfig::default()
     };
-    let err = HealthChecker::new(config, Probe::Tcp).unwrap_err();
+    let err = HealthChecker::new(config, CheckKind::Tcp).unwrap_err();
     assert!(matches!(
         err,
         ConfigError::Invalid {
@@ -434,7 +434,7 @@ fn a_checker_with_settings_out_of_range_is_refused_with_the_settings_name() {
             ..
         }
     ));
-    let err = HealthChecker::new(CheckConfig::default(), Probe::http("health")).unwrap_err();
+    let err = HealthChecker::new(CheckConfig::default(), CheckKind::http("health")).unwrap_err();
     assert_eq!(
         err.to_string(),
         "bad health check path: `health` does not start with `/`"

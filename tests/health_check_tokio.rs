@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pickwise::health::{CheckFailure, CheckResult};
-use pickwise::health_check::{CheckConfig, CheckEvent, HealthChecker, HttpProbe, Probe, Verdict};
+use pickwise::health_check::{
+    CheckConfig, CheckEvent, CheckKind, HealthChecker, HttpCheck, Verdict,
+};
 use pickwise::strategy::RoundRobin;
 use pickwise::{BackendId, BackendSpec, BackendState, Pool};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -48,7 +50,7 @@ async fn the_tokio_checker_takes_a_refused_backend_out_and_brings_it_back_when_i
     let pool = Arc::new(Pool::new(RoundRobin::new(), vec![BackendSpec::new("b", addr)]).unwrap());
     let events: Arc<Mutex<Vec<CheckEvent>>> = Arc::default();
     let sink = Arc::clone(&events);
-    let checker = HealthChecker::new(fast(), Probe::Tcp)
+    let checker = HealthChecker::new(fast(), CheckKind::Tcp)
         .unwrap()
         .on_event(move |event| sink.lock().unwrap().push(event.clone()))
         .spawn_tokio(Arc::clone(&pool), |spec| Some(spec.value))
@@ -134,7 +136,7 @@ async fn the_tokio_checker_reads_http_statuses_and_times_out_a_silent_server() {
         fall: 2,
         ..fast()
     };
-    let checker = HealthChecker::new(config, HttpProbe::new("/health").into())
+    let checker = HealthChecker::new(config, CheckKind::Http(HttpCheck::new("/health")))
         .unwrap()
         .spawn_tokio(Arc::clone(&pool), |spec| Some(spec.value))
         .unwrap();
@@ -162,9 +164,69 @@ async fn the_tokio_checker_reads_http_statuses_and_times_out_a_silent_server() {
 #[test]
 fn starting_the_tokio_checker_outside_a_runtime_is_an_error_not_a_panic() {
     let pool = Arc::new(Pool::new(RoundRobin::new(), vec![BackendSpec::new("b", ())]).unwrap());
-    let err = HealthChecker::new(fast(), Probe::Tcp)
+    let err = HealthChecker::new(fast(), CheckKind::Tcp)
         .unwrap()
         .spawn_tokio(pool, |_| None)
         .unwrap_err();
     assert!(err.to_string().contains("needs a runtime"), "{err}");
+}
+
+/// A check of the test's own: passes for the backend listed as serving,
+/// fails with a reply that says why for the other, without any socket.
+#[derive(Debug)]
+struct Serving(SocketAddr);
+
+impl std::fmt::Display for Serving {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "serving {}", self.0)
+    }
+}
+
+impl pickwise::health_check::Check for Serving {
+    fn check(&self, addr: SocketAddr) -> pickwise::health_check::CheckFuture<'_> {
+        Box::pin(async move {
+            match addr == self.0 {
+                true => Ok(pickwise::health_check::Answer::Passed),
+                false => Err(CheckFailure::BadReply("NOT_SERVING".into())),
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_check_a_program_writes_takes_the_backends_it_fails_out_with_its_own_cause() {
+    let (serving, not_serving) = (free_port().await, free_port().await);
+    let pool = Arc::new(
+        Pool::new(
+            RoundRobin::new(),
+            vec![
+                BackendSpec::new("serving", serving),
+                BackendSpec::new("not-serving", not_serving),
+            ],
+        )
+        .unwrap(),
+    );
+    let checker = HealthChecker::new(fast(), Serving(serving))
+        .unwrap()
+        .spawn_tokio(Arc::clone(&pool), |spec| Some(spec.value))
+        .unwrap();
+    let state = |id: &str| pool.status(&BackendId::new(id)).unwrap().state;
+    within_5s("the failing backend is taken out", || {
+        state("not-serving") == BackendState::Unhealthy
+    })
+    .await;
+    let status = pool.status(&BackendId::new("not-serving")).unwrap();
+    assert_eq!(
+        status.reason.to_string(),
+        "health check failed: bad reply: NOT_SERVING"
+    );
+    assert_eq!(state("serving"), BackendState::Up);
+    assert_eq!(
+        pool.status(&BackendId::new("serving"))
+            .unwrap()
+            .last_check
+            .map(|(result, _)| result),
+        Some(CheckResult::Passed)
+    );
+    checker.stop().await;
 }

@@ -7,9 +7,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use pickwise::agent::{AgentReport, Capacity, MAX_PERCENT};
+use pickwise::spec::MAX_WEIGHT;
 use pickwise::strategy::WeightedRoundRobin;
 use pickwise::{AdminState, BackendId, BackendSpec, Balancer, Context, Pool};
-use pickwise::spec::{MAX_WEIGHT};
 
 fuzz_target!(|data: &[u8]| {
     let parsed = AgentReport::parse(data);

@@ -8,9 +8,9 @@
 use std::net::SocketAddr;
 
 use libfuzzer_sys::fuzz_target;
+use pickwise::spec::{MAX_CONNS, MAX_PRIORITY, MAX_WEIGHT};
 use pickwise::strategy::RoundRobin;
 use pickwise::{BackendSpec, Balancer, Context, Pool};
-use pickwise::spec::{MAX_CONNS, MAX_PRIORITY, MAX_WEIGHT};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -26,13 +26,16 @@ use libfuzzer_sys::fuzz_target;
 use pickwise::agent::ProbeReply;
 use pickwise::clock::{Clock, ManualClock};
 use pickwise::hash::HashKey;
+use pickwise::health::{CheckFailure, CheckResult};
 use pickwise::health::{HealthConfig, OutlierConfig, SlowStart};
+use pickwise::spec::{MAX_CONNS, MAX_PRIORITY, MAX_WEIGHT};
 use pickwise::strategy::{
     AnyStrategy, BoundedLoad, Maglev, RingHash, StrategyKind, StrategyOptions,
 };
-use pickwise::{AdminState, BackendId, BackendSpec, BackendState, BackendStatus, Balancer, Context, FailureKind, Observer, Outcome, Pick, Pool, Reason, StateChange, TierStatus};
-use pickwise::health::{CheckFailure, CheckResult};
-use pickwise::spec::{MAX_CONNS, MAX_PRIORITY, MAX_WEIGHT};
+use pickwise::{
+    AdminState, BackendId, BackendSpec, BackendState, BackendStatus, Balancer, Context,
+    FailureKind, Observer, Outcome, Pick, Pool, Reason, StateChange, TierStatus,
+};
 
 /// Distinct backend ids the operations name.
 const IDS: u8 = 8;

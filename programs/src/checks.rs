@@ -1,34 +1,35 @@
 //! Active health checks: `--health-check tcp|http:PATH` (or a config
-//! file's `[health_check]`) run by the library's std checker on a thread of
-//! its own, so both proxies (tokio or std threads) run them the same way.
+//! file's `[health_check]`) run by the library's checker on a thread of its
+//! own, so both proxies run them the same way, apart from their serving
+//! runtimes.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use pickwise::health_check::{CheckEvent, CheckerHandle, HealthChecker, Probe, Verdict};
+use pickwise::health_check::{Check, CheckEvent, CheckKind, CheckerHandle, HealthChecker, Verdict};
 use pickwise::BackendId;
 
 use super::SharedPool;
 
 /// `tcp` (a connect), `http:PATH` (a GET, 2xx or 3xx passes), or `http`
 /// (the same, of `/`).
-pub fn parse_probe(text: &str) -> Result<Probe, String> {
-    let probe = match text.split_once(':') {
-        None if text == "tcp" => Probe::Tcp,
-        None if text == "http" => Probe::http("/"),
-        Some(("http", path)) => Probe::http(path),
+pub fn parse_check(text: &str) -> Result<CheckKind, String> {
+    let check = match text.split_once(':') {
+        None if text == "tcp" => CheckKind::Tcp,
+        None if text == "http" => CheckKind::http("/"),
+        Some(("http", path)) => CheckKind::http(path),
         _ => {
             return Err(format!(
                 "`{text}` is no probe: write `tcp`, or `http:PATH` such as `http:/health`"
             ))
         }
     };
-    probe.validate().map_err(|e| e.to_string())?;
-    Ok(probe)
+    check.validate().map_err(|e| e.to_string())?;
+    Ok(check)
 }
 
-/// Starts `checker` over `pool`. Each backend is probed at its address:
+/// Starts `checker` over `pool`. Each backend is checked at its address:
 /// `addrs` has those written by id (`id=NAME`); any other id is the
 /// address itself (as for backends found through DNS).
 pub fn spawn<B: Clone + Send + Sync + 'static>(
@@ -36,10 +37,9 @@ pub fn spawn<B: Clone + Send + Sync + 'static>(
     pool: SharedPool<B>,
     addrs: HashMap<BackendId, SocketAddr>,
 ) -> std::io::Result<CheckerHandle> {
-    let probe = checker.probe().clone();
     tracing::info!(
         "health checks: {} every {:?}, rise {}, fall {}",
-        describe(&probe),
+        checker.check(),
         checker.config().interval,
         checker.config().rise,
         checker.config().fall
@@ -51,14 +51,6 @@ pub fn spawn<B: Clone + Send + Sync + 'static>(
             .copied()
             .or_else(|| spec.id.as_str().parse().ok())
     })
-}
-
-fn describe(probe: &Probe) -> String {
-    match probe {
-        Probe::Tcp => "TCP connect".to_owned(),
-        Probe::Http(http) => format!("GET {}", http.path),
-        other => format!("{other:?}"),
-    }
 }
 
 /// Logs what a check found that the pool's own log does not say: the

@@ -38,7 +38,7 @@ use pickwise::config::PoolConfig;
 use pickwise::dns::DnsConfig;
 use pickwise::hash::HashKey;
 use pickwise::health::{HealthConfig, OutlierConfig, SlowStart};
-use pickwise::health_check::{CheckConfig, HealthChecker, Probe};
+use pickwise::health_check::{CheckConfig, CheckKind, HealthChecker};
 use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
 use pickwise::subset::{ClientIndex, Subsetting};
 use pickwise::{BackendId, BackendSpec, BackendState, Pool, StateChange};
@@ -93,8 +93,8 @@ pub struct ProxyArgs {
     /// or 3xx passes). A backend failing --health-fall checks in a row is
     /// taken out before requests reach it, and comes back after
     /// --health-rise passes [default: none]
-    #[arg(long, value_name = "tcp|http:PATH", value_parser = checks::parse_probe)]
-    pub health_check: Option<Probe>,
+    #[arg(long, value_name = "tcp|http:PATH", value_parser = checks::parse_check)]
+    pub health_check: Option<CheckKind>,
     /// How often each backend is checked (--health-check)
     #[arg(long = "health-interval-ms", value_name = "MS", default_value = "1000", value_parser = positive_millis)]
     pub health_interval: Duration,

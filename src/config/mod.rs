@@ -93,7 +93,7 @@
 //! Two more sections come with their features:
 //!
 //! ```toml
-//! [health_check]            # feature health-check: CheckConfig and Probe
+//! [health_check]            # feature health-check: CheckConfig and CheckKind
 //! probe = "http"            # "tcp" (default), "http" or "agent"
 //! path = "/health"          # http only, as are `host` and `expect_body`
 //! expect_body = "ok"
@@ -300,7 +300,6 @@ impl PoolConfig {
     ///
     /// ```
     /// use pickwise::config::PoolConfig;
-    /// use pickwise::health_check::Probe;
     /// use std::time::Duration;
     ///
     /// let config = PoolConfig::from_toml_str(r#"
@@ -314,7 +313,7 @@ impl PoolConfig {
     /// "#)?;
     /// let checker = config.health_checker().expect("the section is there")?;
     /// assert_eq!(checker.config().interval, Duration::from_secs(5));
-    /// assert_eq!(checker.probe(), &Probe::http("/health"));
+    /// assert_eq!(checker.check().to_string(), "GET /health");
     /// // let handle = checker.spawn(Arc::new(config.build()?), |spec| Some(spec.value))?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -325,7 +324,7 @@ impl PoolConfig {
         let section = self.health_check.as_ref()?;
         Some(crate::health_check::HealthChecker::new(
             section.config.clone(),
-            section.probe.clone(),
+            section.check.clone(),
         ))
     }
 

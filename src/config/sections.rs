@@ -1,6 +1,6 @@
 //! The sections of optional features: `[health_check]` (feature
 //! `health-check`: a [`CheckConfig`](crate::health_check::CheckConfig) and
-//! its [`Probe`](crate::health_check::Probe)) and `[discovery]` (feature
+//! its [`CheckKind`](crate::health_check::CheckKind)) and `[discovery]` (feature
 //! `dns`: a [`DnsConfig`](crate::dns::DnsConfig)), checked by those
 //! modules' own validation with every refusal naming its field. Without
 //! the feature, a section is refused with the feature it needs.
@@ -20,7 +20,7 @@ use super::resolve::{why, within};
 #[cfg(feature = "dns")]
 use crate::dns::{DnsConfig, DnsTarget, DEFAULT_MAX_INTERVAL, DEFAULT_MIN_INTERVAL};
 #[cfg(feature = "health-check")]
-use crate::health_check::{CheckConfig, HttpProbe, Probe};
+use crate::health_check::{Check, CheckConfig, CheckKind, HttpCheck};
 #[cfg(any(feature = "health-check", feature = "dns"))]
 use crate::types::ConfigError;
 
@@ -38,7 +38,7 @@ pub(super) fn needs_feature<T>(section: &str, feature: &str) -> Checked<T> {
 }
 
 /// Active health checks, as `[health_check]` configures them: the
-/// checker's settings and its probe, both validated. Start a checker with
+/// checker's settings and its check, both validated. Start a checker with
 /// [`PoolConfig::health_checker`](super::PoolConfig::health_checker).
 #[cfg(feature = "health-check")]
 #[derive(Debug, Clone, PartialEq)]
@@ -46,20 +46,20 @@ pub(super) fn needs_feature<T>(section: &str, feature: &str) -> Checked<T> {
 pub struct HealthCheckSection {
     /// Interval, jitter, timeout, rise, fall and concurrency.
     pub config: CheckConfig,
-    /// `probe = "tcp"` (the default), `"http"` (with `path`, `host`,
-    /// `expect_body`) or `"agent"`.
-    pub probe: Probe,
+    /// The file's `probe = "tcp"` (the default), `"http"` (with `path`,
+    /// `host`, `expect_body`) or `"agent"`.
+    pub check: CheckKind,
 }
 
 #[cfg(feature = "health-check")]
 impl HealthCheckSection {
-    /// A section of these settings and this probe.
-    pub fn new(config: CheckConfig, probe: Probe) -> Self {
-        HealthCheckSection { config, probe }
+    /// A section of these settings and this check.
+    pub fn new(config: CheckConfig, check: CheckKind) -> Self {
+        HealthCheckSection { config, check }
     }
 }
 
-/// The field of `[health_check]` a `CheckConfig` or `HttpProbe` setting is.
+/// The field of `[health_check]` a `CheckConfig` or `HttpCheck` setting is.
 #[cfg(feature = "health-check")]
 fn health_check_field(error: &ConfigError) -> &'static str {
     match error {
@@ -105,10 +105,10 @@ pub(super) fn health_check(section: HealthCheckFile) -> Checked<HealthCheckSecti
     let name = section.probe.as_deref().unwrap_or("tcp");
     let probe = match name.trim() {
         "http" => {
-            let mut http = HttpProbe::new(section.path.unwrap_or_else(|| "/".to_owned()));
+            let mut http = HttpCheck::new(section.path.unwrap_or_else(|| "/".to_owned()));
             http.host = section.host;
             http.expect_body = section.expect_body;
-            Probe::Http(http)
+            CheckKind::Http(http)
         }
         other @ ("tcp" | "agent") => {
             for (field, given) in [
@@ -124,9 +124,9 @@ pub(super) fn health_check(section: HealthCheckFile) -> Checked<HealthCheckSecti
                 }
             }
             if other == "tcp" {
-                Probe::Tcp
+                CheckKind::Tcp
             } else {
-                Probe::Agent
+                CheckKind::Agent
             }
         }
         other => {
@@ -140,7 +140,10 @@ pub(super) fn health_check(section: HealthCheckFile) -> Checked<HealthCheckSecti
         .validate()
         .and_then(|()| probe.validate())
         .or_else(|e| bad(health_check_field(&e), why(e)))?;
-    Ok(HealthCheckSection { config, probe })
+    Ok(HealthCheckSection {
+        config,
+        check: probe,
+    })
 }
 
 #[cfg(feature = "dns")]

@@ -1,8 +1,8 @@
-//! The agent probe's framing, shared by both drivers: an agent sends one
+//! The agent check's framing, used by the driver: an agent sends one
 //! line and may close; the line ends at a newline, at the close, or at
 //! [`MAX_AGENT_REPLY`] bytes.
 
-use crate::health_check::probe::MAX_AGENT_REPLY;
+use crate::health_check::check::MAX_AGENT_REPLY;
 
 /// The reply line once it is complete, without its line end; `None` while
 /// more may come. `closed`: the agent closed the connection.

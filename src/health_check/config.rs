@@ -1,13 +1,13 @@
-//! How often and how patiently a checker probes, and how many results in a
+//! How often and how patiently a checker checks, and how many results in a
 //! row change its mind: [`CheckConfig`].
 
 use std::time::Duration;
 
 use crate::types::ConfigError;
 
-/// When a checker probes and when it changes its verdict. The defaults are
+/// When a checker checks and when it changes its verdict. The defaults are
 /// HAProxy's `inter 2s rise 2 fall 3` with a 1 s timeout, 10% jitter and at
-/// most 16 probes at once.
+/// most 16 checks at once.
 ///
 /// ```
 /// use pickwise::health_check::CheckConfig;
@@ -28,22 +28,22 @@ use crate::types::ConfigError;
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckConfig {
-    /// Time from the start of one round of probes to the start of the next
+    /// Time from the start of one round of checks to the start of the next
     /// (HAProxy's `inter`). A round that takes longer is followed at once.
     pub interval: Duration,
     /// How much each wait may stray from `interval`, as a fraction of it
     /// (`0.0..1.0`): with `0.1` a 2 s interval becomes 1.8 s to 2.2 s, drawn
     /// afresh each round, so checkers started together drift apart.
     pub jitter: f64,
-    /// The most one probe may take, connect, request and reply together;
-    /// a probe still running then fails as [`TimedOut`](crate::health::CheckFailure::TimedOut).
+    /// The most one check may take, connect, request and reply together;
+    /// a check still running then fails as [`TimedOut`](crate::health::CheckFailure::TimedOut).
     pub timeout: Duration,
     /// Passes in a row that bring an unhealthy backend back (HAProxy's `rise`).
     pub rise: u32,
     /// Failures in a row that take a healthy backend out (HAProxy's `fall`).
     pub fall: u32,
-    /// The most probes running at once (threads for the std driver, tasks
-    /// for the tokio one). Larger sets are probed in turns.
+    /// The most checks running at once (tasks of the checker's runtime).
+    /// Larger sets are checked in turns.
     pub concurrency: usize,
 }
 
@@ -99,7 +99,7 @@ impl CheckConfig {
         if self.concurrency == 0 {
             return invalid(
                 "health check concurrency",
-                "must be at least 1 (probes running at once)",
+                "must be at least 1 (checks running at once)",
             );
         }
         Ok(())

@@ -1,4 +1,4 @@
-//! What a checker tells a program after each probe: [`CheckEvent`].
+//! What a checker tells a program after each check: [`CheckEvent`].
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::health_check::rise_fall::Verdict;
 use crate::types::{BackendId, CheckResult};
 
-/// One probe's result and what the rise/fall rule made of it, for a
+/// One check's result and what the rise/fall rule made of it, for a
 /// program's log or metrics (see
 /// [`HealthChecker::on_event`](super::HealthChecker::on_event)). Its
 /// `Display` is a log line:
@@ -34,9 +34,9 @@ use crate::types::{BackendId, CheckResult};
 pub struct CheckEvent {
     /// The backend.
     pub id: BackendId,
-    /// The address probed (the agent's, for an agent probe).
+    /// The address checked (the agent's, for an agent check).
     pub addr: SocketAddr,
-    /// What the probe found.
+    /// What the check found.
     pub result: CheckResult,
     /// What the rise/fall rule made of it.
     pub verdict: Verdict,

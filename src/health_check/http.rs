@@ -1,11 +1,11 @@
-//! The HTTP probe's wire work, shared by both drivers: the request it
+//! The HTTP check's wire work, used by the driver: the request it
 //! writes and the judgement of the reply read so far. No I/O here: a driver
 //! reads into a buffer (at most [`MAX_HTTP_REPLY`] bytes) and asks
 //! [`judge`] after each read until it has a verdict.
 
 use std::net::SocketAddr;
 
-use crate::health_check::probe::{HttpProbe, MAX_HTTP_REPLY};
+use crate::health_check::check::{HttpCheck, MAX_HTTP_REPLY};
 use crate::types::CheckFailure;
 
 /// What the reply read so far says.
@@ -17,16 +17,16 @@ pub(crate) enum Progress {
     Done(Result<(), CheckFailure>),
 }
 
-/// The request: `GET` of the path, with `Host` (the probe's, or the
+/// The request: `GET` of the path, with `Host` (the check's, or the
 /// address) and `Connection: close`.
-pub(crate) fn request(probe: &HttpProbe, addr: SocketAddr) -> Vec<u8> {
-    let host = match &probe.host {
+pub(crate) fn request(check: &HttpCheck, addr: SocketAddr) -> Vec<u8> {
+    let host = match &check.host {
         Some(host) => host.clone(),
         None => addr.to_string(),
     };
     format!(
         "GET {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: pickwise-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n",
-        probe.path
+        check.path
     )
     .into_bytes()
 }
@@ -208,11 +208,11 @@ mod tests {
     #[test]
     fn the_request_names_the_path_the_host_and_closes() {
         let addr: SocketAddr = "[::1]:8080".parse().unwrap();
-        let text = String::from_utf8(request(&HttpProbe::new("/health"), addr)).unwrap();
+        let text = String::from_utf8(request(&HttpCheck::new("/health"), addr)).unwrap();
         assert!(text.starts_with("GET /health HTTP/1.1\r\nHost: [::1]:8080\r\n"));
         assert!(text.contains("\r\nConnection: close\r\n"));
         assert!(text.ends_with("\r\n\r\n"));
-        let named = request(&HttpProbe::new("/").host("api.example"), addr);
+        let named = request(&HttpCheck::new("/").host("api.example"), addr);
         assert!(String::from_utf8(named)
             .unwrap()
             .contains("\r\nHost: api.example\r\n"));

@@ -1,11 +1,10 @@
-//! Active health checks (feature `health-check`; the tokio driver with
-//! feature `tokio`): probe every backend of a pool on an interval, and take
-//! a backend out after `fall` failed checks in a row, with the probe's own
-//! cause as the reason ("health check failed: connection refused"), before
+//! Active health checks (feature `health-check`): check every backend of
+//! a pool on an interval, and take a backend out after `fall` failed checks
+//! in a row, with the check's own cause as the reason ("health check failed: connection refused"), before
 //! a user request reaches it; bring it back after `rise` passes.
 //!
 //! ```
-//! use pickwise::health_check::{CheckConfig, HealthChecker, Probe};
+//! use pickwise::health_check::{CheckConfig, CheckKind, HealthChecker};
 //! use pickwise::strategy::RoundRobin;
 //! use pickwise::{BackendSpec, BackendState, Pool};
 //! use std::net::TcpListener;
@@ -24,7 +23,7 @@
 //!     interval: Duration::from_millis(50),
 //!     ..CheckConfig::default() // rise 2, fall 3, timeout 1 s
 //! };
-//! let checker = HealthChecker::new(config, Probe::Tcp)?
+//! let checker = HealthChecker::new(config, CheckKind::Tcp)?
 //!     .on_event(|event| eprintln!("{event}")) // "... connection refused (1 of 3)"
 //!     .spawn(Arc::clone(&pool), |spec| Some(spec.value))?;
 //!
@@ -43,17 +42,20 @@
 //!
 //! # Shape
 //!
-//! - [`CheckConfig`]: interval (with jitter), timeout, rise, fall and how
-//!   many probes run at once; HAProxy's `inter 2s rise 2 fall 3` by default.
-//! - [`Probe`]: a TCP connect, an HTTP/1.1 `GET` ([`HttpProbe`]: 2xx or 3xx
-//!   passes, optionally with a text in the body), or the backend's agent
-//!   (its spec's `agent` address; the reply is applied with
+//! - [`Check`]: what a check does to one backend, as a future: connect,
+//!   exchange, judge. The library's own are [`CheckKind`]'s: a TCP
+//!   connect, an HTTP/1.1 `GET` ([`HttpCheck`]: 2xx or 3xx passes,
+//!   optionally with a text in the body), or the backend's agent (its
+//!   spec's `agent` address; the reply is applied with
 //!   [`Pool::apply_agent_reply`](crate::Pool::apply_agent_reply) and a
 //!   reply that does not parse, like a connection that fails, is a failed
-//!   check). Each failure is a [`CheckFailure`](crate::health::CheckFailure) that
-//!   names its cause: refused, unreachable, timed out, status 503, bad reply.
+//!   check). A program implements [`Check`] for another protocol. Each
+//!   failure is a [`CheckFailure`](crate::health::CheckFailure) that names
+//!   its cause: refused, unreachable, timed out, status 503, bad reply.
+//! - [`CheckConfig`]: interval (with jitter), timeout, rise, fall and how
+//!   many checks run at once; HAProxy's `inter 2s rise 2 fall 3` by default.
 //! - [`RiseFall`]: the rule, per backend, as a pure state machine (usable
-//!   on its own by a program with its own probes). A backend starts
+//!   on its own by a program with its own checks). A backend starts
 //!   healthy. The pool hears, through
 //!   [`Pool::set_health`](crate::Pool::set_health): every pass while
 //!   healthy (the status's last check stays current, and a passive ejection
@@ -62,12 +64,12 @@
 //!   unhealthy (the reason follows the cause) and the `rise`-th pass in a
 //!   row. The failures before `fall` and the passes before `rise` are only
 //!   counted: the event callback sees them ([`Verdict`]).
-//! - [`HealthChecker`]: the settings, probe and event callback
-//!   ([`CheckEvent`], a ready log line); [`HealthChecker::spawn`] runs it on
-//!   std threads ([`CheckerHandle`]), `HealthChecker::spawn_tokio` (feature
-//!   `tokio`) as a tokio task (`TokioCheckerHandle`). Both share the rule,
-//!   the membership following and the HTTP and agent framing; only the
-//!   socket I/O and the waiting differ.
+//! - [`HealthChecker`]: the settings, check and event callback
+//!   ([`CheckEvent`], a ready log line). One async driver runs it:
+//!   [`HealthChecker::spawn`] on a thread of its own with a
+//!   single-threaded tokio runtime ([`CheckerHandle`]; a program with no
+//!   runtime of its own needs nothing more), [`HealthChecker::spawn_tokio`]
+//!   as a task of the caller's runtime ([`TokioCheckerHandle`]).
 //!
 //! Each round re-reads the pool's set, so backends added by
 //! [`Pool::update`](crate::Pool::update) are checked from the next round and
@@ -75,27 +77,21 @@
 //! picks only see the state it sets.
 
 mod agent_reply;
+mod check;
 mod checker;
 mod config;
-mod driver_std;
-#[cfg(feature = "tokio")]
-mod driver_tokio;
+mod driver;
 mod event;
 mod http;
-mod probe;
-mod probe_std;
-#[cfg(feature = "tokio")]
-mod probe_tokio;
 mod rise_fall;
 mod round;
 
+pub use check::{
+    failure_from_io, Answer, Check, CheckFuture, CheckKind, HttpCheck, MAX_AGENT_REPLY,
+    MAX_BODY_TEXT, MAX_HTTP_REPLY,
+};
 pub use checker::HealthChecker;
 pub use config::CheckConfig;
-pub use driver_std::CheckerHandle;
-#[cfg(feature = "tokio")]
-pub use driver_tokio::TokioCheckerHandle;
+pub use driver::{CheckerHandle, TokioCheckerHandle};
 pub use event::CheckEvent;
-pub use probe::{
-    failure_from_io, HttpProbe, Probe, MAX_AGENT_REPLY, MAX_BODY_TEXT, MAX_HTTP_REPLY,
-};
 pub use rise_fall::{RiseFall, Verdict};

@@ -1,5 +1,5 @@
 //! HAProxy's rise/fall rule for one backend, as a pure state machine: no
-//! sockets, no clock. Both drivers feed it each probe's result and apply
+//! sockets, no clock. The driver feeds it each check's result and apply
 //! what it says.
 
 use std::fmt;
@@ -132,7 +132,7 @@ impl RiseFall {
         self.healthy
     }
 
-    /// Counts one probe's result.
+    /// Counts one check's result.
     pub fn record(&mut self, passed: bool) -> Verdict {
         match (self.healthy, passed) {
             (true, true) => {

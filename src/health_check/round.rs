@@ -1,35 +1,25 @@
-//! The checker's runtime-agnostic part, shared by both drivers: which
-//! backends a round probes (following the pool's membership), and what
-//! happens to each probe's answer (agent replies applied, the rise/fall
-//! rule, the pool told, the event sent). A driver only does the I/O and
-//! the waiting.
+//! The checker's logic apart from its I/O and its waiting: which backends
+//! a round checks (following the pool's membership), and what happens to
+//! each check's answer (agent replies applied, the rise/fall rule, the
+//! pool told, the event sent). The driver runs the checks and waits.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::agent::AgentError;
+use crate::health_check::check::{Answer, Check};
 use crate::health_check::config::CheckConfig;
 use crate::health_check::event::{CheckEvent, EventFn};
-use crate::health_check::probe::Probe;
 use crate::health_check::rise_fall::RiseFall;
 use crate::pool::Pool;
 use crate::strategy::Strategy;
 use crate::types::{BackendId, BackendSpec, CheckFailure, CheckResult};
 
-/// What a probe's I/O brought back when it did not fail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Answer {
-    /// The probe passed (TCP accepted, HTTP status and body as expected).
-    Passed,
-    /// An agent's reply line, still to be parsed and applied.
-    AgentReply(Vec<u8>),
-}
-
-/// A probe's answer, or why it failed.
+/// A check's answer, or why it failed.
 pub(crate) type Reply = Result<Answer, CheckFailure>;
 
-/// One backend to probe this round, and where.
+/// One backend to check this round, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
     pub(crate) id: BackendId,
@@ -46,7 +36,7 @@ struct Tracked {
 pub(crate) struct Core<S: Strategy, B, T> {
     pub(crate) pool: Arc<Pool<S, B>>,
     pub(crate) config: CheckConfig,
-    pub(crate) probe: Probe,
+    pub(crate) check: Arc<dyn Check>,
     target: T,
     on_event: Option<EventFn>,
     backends: HashMap<BackendId, Tracked>,
@@ -61,23 +51,23 @@ where
     pub(crate) fn new(
         pool: Arc<Pool<S, B>>,
         config: CheckConfig,
-        probe: Probe,
+        check: Arc<dyn Check>,
         target: T,
         on_event: Option<EventFn>,
     ) -> Self {
         Core {
             pool,
             config,
-            probe,
+            check,
             target,
             on_event,
             backends: HashMap::new(),
         }
     }
 
-    /// The backends to probe this round, from the pool's current set: the
-    /// agent's address for an agent probe, the target function's answer
-    /// for the others; a backend with neither is not probed. Backends gone
+    /// The backends to check this round, from the pool's current set: the
+    /// agent's address for an agent check, the target function's answer
+    /// for the others; a backend with neither is not checked. Backends gone
     /// from the set (or whose address changed) are forgotten; new ones
     /// start healthy, unless the pool shows their last check failed.
     pub(crate) fn targets(&mut self) -> Vec<Target> {
@@ -86,9 +76,9 @@ where
             .specs()
             .iter()
             .filter_map(|spec| {
-                let addr = match self.probe {
-                    Probe::Agent => spec.agent,
-                    _ => (self.target)(spec),
+                let addr = match self.check.checks_agent() {
+                    true => spec.agent,
+                    false => (self.target)(spec),
                 }?;
                 Some(Target {
                     id: spec.id.clone(),
@@ -131,7 +121,7 @@ where
         }
     }
 
-    /// Takes one probe's answer: applies an agent's reply, counts the
+    /// Takes one check's answer: applies an agent's reply, counts the
     /// result, tells the pool if the rule says so, and sends the event.
     pub(crate) fn settle(&mut self, target: &Target, answer: Reply) {
         let result = match answer {
@@ -165,6 +155,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::health_check::check::CheckKind;
     use crate::health_check::rise_fall::Verdict;
     use crate::strategy::RoundRobin;
     use crate::types::BackendState;
@@ -178,7 +169,7 @@ mod tests {
         (spec.value != 0).then(|| SocketAddr::from(([127, 0, 0, 1], spec.value)))
     }
 
-    fn core(specs: Vec<BackendSpec<u16>>, probe: Probe) -> (TestCore, Events) {
+    fn core(specs: Vec<BackendSpec<u16>>, check: CheckKind) -> (TestCore, Events) {
         let pool = Arc::new(Pool::new(RoundRobin::new(), specs).unwrap());
         let events: Events = Arc::default();
         let sink = Arc::clone(&events);
@@ -190,7 +181,7 @@ mod tests {
         let on_event: EventFn =
             Arc::new(move |e: &CheckEvent| sink.lock().unwrap().push(e.clone()));
         (
-            Core::new(pool, config, probe, target, Some(on_event)),
+            Core::new(pool, config, Arc::new(check), target, Some(on_event)),
             events,
         )
     }
@@ -199,7 +190,7 @@ mod tests {
     fn a_round_follows_the_membership_and_skips_backends_without_an_address() {
         let (mut core, _) = core(
             vec![BackendSpec::new("a", 1), BackendSpec::new("none", 0)],
-            Probe::Tcp,
+            CheckKind::Tcp,
         );
         let ids = |targets: Vec<Target>| -> Vec<String> {
             targets.iter().map(|t| t.id.to_string()).collect()
@@ -214,7 +205,7 @@ mod tests {
 
     #[test]
     fn results_go_through_the_rise_fall_rule_to_the_pool_and_every_one_is_an_event() {
-        let (mut core, events) = core(vec![BackendSpec::new("a", 1)], Probe::Tcp);
+        let (mut core, events) = core(vec![BackendSpec::new("a", 1)], CheckKind::Tcp);
         let targets = core.targets();
         let a = &targets[0];
         core.settle(a, Err(CheckFailure::Refused));
@@ -249,7 +240,7 @@ mod tests {
 
     #[test]
     fn a_backend_the_pool_holds_out_for_a_failed_check_starts_unhealthy() {
-        let (mut core, _) = core(vec![BackendSpec::new("a", 1)], Probe::Tcp);
+        let (mut core, _) = core(vec![BackendSpec::new("a", 1)], CheckKind::Tcp);
         let a = BackendId::new("a");
         core.pool
             .set_health(&a, CheckResult::Failed(CheckFailure::TimedOut));
@@ -261,14 +252,14 @@ mod tests {
     }
 
     #[test]
-    fn an_agent_probe_uses_the_agent_address_and_a_bad_reply_is_a_failed_check() {
+    fn an_agent_check_uses_the_agent_address_and_a_bad_reply_is_a_failed_check() {
         let agent: SocketAddr = "127.0.0.1:9999".parse().unwrap();
         let (mut core, events) = core(
             vec![
                 BackendSpec::new("a", 1).agent(agent),
                 BackendSpec::new("no-agent", 2),
             ],
-            Probe::Agent,
+            CheckKind::Agent,
         );
         let targets = core.targets();
         assert_eq!(
