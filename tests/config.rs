@@ -686,7 +686,7 @@ mod discovery_section {
         );
         assert_eq!(dns.query_timeout(), Duration::from_millis(500));
         assert_eq!(dns.query_attempts(), 3);
-        assert!(matches!(dns.targets()[1].name, DnsName::Srv(_)));
+        assert!(matches!(dns.targets()[1].value, DnsName::Srv(_)));
     }
 
     #[test]

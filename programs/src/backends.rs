@@ -45,7 +45,7 @@ impl fmt::Display for BackendArg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BackendArg::Address(spec) => write!(f, "{}", spec.id),
-            BackendArg::Name(target) => write!(f, "{}", target.name),
+            BackendArg::Name(target) => write!(f, "{}", target.value),
         }
     }
 }

@@ -85,7 +85,7 @@ impl DnsConfig<SocketAddr> {
             });
         }
         for target in &targets {
-            target.validate()?;
+            target.validate_target()?;
         }
         Ok(DnsConfig {
             targets,

@@ -149,7 +149,7 @@ impl<B: Send + Sync + 'static> DnsDiscovery<B> {
     /// answer; `kept` is how many backends it had before (for a failure).
     async fn lookup_one(&self, index: usize, kept: usize) -> Result<Answer, DnsError> {
         let target = &self.config.targets[index];
-        let name = target.name.to_string();
+        let name = target.value.to_string();
         match lookup(&self.resolver, target).await {
             Ok(answer) => {
                 self.config.emit(&DnsEvent::Resolved {
@@ -261,7 +261,7 @@ fn merged<'c, B>(
 
 /// The backend an address found under `target` becomes.
 fn spec_of<B>(config: &DnsConfig<B>, target: &DnsTarget, f: Found) -> BackendSpec<B> {
-    let mut spec = BackendSpec::new(f.addr, (config.payload)(f.addr, &target.name))
+    let mut spec = BackendSpec::new(f.addr, (config.payload)(f.addr, &target.value))
         .weight(f.weight)
         .priority(f.priority);
     spec.max_conns = target.max_conns;

@@ -68,7 +68,7 @@ pub(crate) async fn lookup(
     target: &DnsTarget,
 ) -> Result<Answer, DnsError> {
     resolver.clear_cache();
-    match &target.name {
+    match &target.value {
         DnsName::Host { host, port } => {
             let (ips, ttl) =
                 addresses(resolver, host, || format!("A/AAAA lookup of `{host}`")).await?;

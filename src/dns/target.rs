@@ -2,10 +2,9 @@
 //! every backend found under it gets.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::str::FromStr;
 
-use crate::types::{BackendSpec, ConfigError, MAX_CONNS, MAX_PRIORITY, MAX_WEIGHT};
+use crate::types::{parse_spec, BackendSpec, ConfigError, MAX_CONNS, MAX_PRIORITY, MAX_WEIGHT};
 
 /// A name to look up.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -33,9 +32,11 @@ impl fmt::Display for DnsName {
     }
 }
 
-/// One name and the words its backends get: for `host:PORT`, weight,
-/// priority (tier) and cap; for an SRV name, only the cap (its records give
-/// priority and weight).
+/// One name and the words its backends get: a [`BackendSpec`] whose value
+/// is the [`DnsName`]; for `host:PORT`, weight, priority (tier) and cap;
+/// for an SRV name, only the cap (its records give priority and weight).
+/// `id` and `agent` belong to one address, not to a name: a target has
+/// none (its id is the name).
 ///
 /// Parsed from the backend spec syntax with a name in place of the address:
 ///
@@ -43,12 +44,12 @@ impl fmt::Display for DnsName {
 /// use pickwise::dns::{DnsName, DnsTarget};
 ///
 /// let web: DnsTarget = "web.example.test:8080,weight=2,max_conns=100".parse()?;
-/// assert_eq!(web.name, DnsName::Host { host: "web.example.test".into(), port: 8080 });
+/// assert_eq!(web.value, DnsName::Host { host: "web.example.test".into(), port: 8080 });
 /// assert_eq!((web.weight, web.priority, web.max_conns), (2, 0, Some(100)));
 ///
 /// // A name that starts with `_` is an SRV name: no port, no weight.
 /// let srv: DnsTarget = "_http._tcp.example.test,max_conns=50".parse()?;
-/// assert_eq!(srv.name, DnsName::Srv("_http._tcp.example.test".into()));
+/// assert_eq!(srv.value, DnsName::Srv("_http._tcp.example.test".into()));
 ///
 /// let bad = "_http._tcp.example.test,weight=3".parse::<DnsTarget>().unwrap_err();
 /// assert_eq!(
@@ -58,68 +59,31 @@ impl fmt::Display for DnsName {
 /// );
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DnsTarget {
-    /// What to look up.
-    pub name: DnsName,
-    /// The weight of every address of a `host:PORT` (`1..=MAX_WEIGHT`,
-    /// default 1); SRV records give their own.
-    pub weight: u32,
-    /// The priority (tier) of every address of a `host:PORT` (default 0);
-    /// SRV records give their own.
-    pub priority: u8,
-    /// The cap on requests in flight of every backend found, if any.
-    pub max_conns: Option<u32>,
-}
+pub type DnsTarget = BackendSpec<DnsName>;
 
-impl DnsTarget {
+impl BackendSpec<DnsName> {
     /// A `host:PORT` name: its A and AAAA records, weight 1, priority 0.
     pub fn host(host: impl Into<String>, port: u16) -> Self {
-        DnsTarget::of(DnsName::Host {
+        let name = DnsName::Host {
             host: host.into(),
             port,
-        })
+        };
+        BackendSpec::new(name.to_string(), name)
     }
 
     /// An SRV name (`_service._proto.domain`).
     pub fn srv(name: impl Into<String>) -> Self {
-        DnsTarget::of(DnsName::Srv(name.into()))
-    }
-
-    fn of(name: DnsName) -> Self {
-        DnsTarget {
-            name,
-            weight: 1,
-            priority: 0,
-            max_conns: None,
-        }
-    }
-
-    /// Sets the weight of every address (a `host:PORT` only).
-    pub fn weight(mut self, weight: u32) -> Self {
-        self.weight = weight;
-        self
-    }
-
-    /// Sets the priority (tier) of every address (a `host:PORT` only).
-    pub fn priority(mut self, priority: u8) -> Self {
-        self.priority = priority;
-        self
-    }
-
-    /// Caps every backend found at `max_conns` requests in flight.
-    pub fn max_conns(mut self, max_conns: u32) -> Self {
-        self.max_conns = Some(max_conns);
-        self
+        let name = DnsName::Srv(name.into());
+        BackendSpec::new(name.to_string(), name)
     }
 
     /// Checks the words against their ranges and the name's kind.
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate_target(&self) -> Result<(), ConfigError> {
         let bad = |why: String| ConfigError::BackendSpec {
-            spec: self.name.to_string(),
+            spec: self.value.to_string(),
             why,
         };
-        match &self.name {
+        match &self.value {
             DnsName::Host { host, .. } if host.is_empty() => {
                 return Err(bad("the host name is empty".into()))
             }
@@ -132,6 +96,11 @@ impl DnsTarget {
                 ))
             }
             _ => {}
+        }
+        if self.agent.is_some() {
+            return Err(bad(
+                "`agent` does not apply to a name: it belongs to one address".into(),
+            ));
         }
         if self.weight == 0 || self.weight > MAX_WEIGHT {
             return Err(bad(format!(
@@ -155,10 +124,10 @@ impl DnsTarget {
 }
 
 /// Parses `host:PORT[,weight=N][,priority=N|,backup][,max_conns=N]` or
-/// `_service._proto.domain[,max_conns=N]`. The words are the backend spec's
-/// (see [`BackendSpec`]'s parser), except `id` and `agent`, which belong to
-/// one address, not to a name.
-impl FromStr for DnsTarget {
+/// `_service._proto.domain[,max_conns=N]` with [`BackendSpec`]'s own parser
+/// (the same words, refused the same way), except `id` and `agent`, which
+/// belong to one address, not to a name.
+impl FromStr for BackendSpec<DnsName> {
     type Err = ConfigError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
@@ -166,24 +135,15 @@ impl FromStr for DnsTarget {
             spec: text.to_owned(),
             why,
         };
-        let (head, words) = match text.split_once(',') {
-            Some((head, words)) => (head.trim(), Some(words)),
-            None => (text.trim(), None),
-        };
-        let name = parse_name(head).map_err(&bad)?;
-        let keys: Vec<&str> = words
-            .into_iter()
-            .flat_map(|w| w.split(','))
-            .map(|w| w.split_once('=').map_or(w, |(key, _)| key).trim())
-            .collect();
-        for key in &keys {
-            match *key {
+        let (target, keys) = parse_spec(text, parse_name)?;
+        for key in keys {
+            match key {
                 "id" | "agent" => {
                     return Err(bad(format!(
                         "`{key}` does not apply to a name: it belongs to one address"
                     )))
                 }
-                "weight" | "priority" | "backup" if matches!(name, DnsName::Srv(_)) => {
+                "weight" | "priority" | "backup" if matches!(target.value, DnsName::Srv(_)) => {
                     return Err(bad(format!(
                         "`{key}` does not apply to an SRV name: its records give each \
                          backend's priority and weight"
@@ -192,23 +152,7 @@ impl FromStr for DnsTarget {
                 _ => {}
             }
         }
-        // The words through the backend spec's own parser, on a stand-in
-        // address, so both accept and refuse the same words the same way.
-        let stand_in = match words {
-            Some(words) => format!("0.0.0.0:0,{words}"),
-            None => "0.0.0.0:0".to_owned(),
-        };
-        let spec: BackendSpec<SocketAddr> = stand_in.parse().map_err(|e| match e {
-            ConfigError::BackendSpec { why, .. } => bad(why),
-            other => other,
-        })?;
-        let target = DnsTarget {
-            name,
-            weight: spec.weight,
-            priority: spec.priority,
-            max_conns: spec.max_conns,
-        };
-        target.validate().map_err(|e| match e {
+        target.validate_target().map_err(|e| match e {
             ConfigError::BackendSpec { why, .. } => bad(why),
             other => other,
         })?;
@@ -262,7 +206,7 @@ mod tests {
     #[test]
     fn a_host_name_takes_the_backend_words() {
         let t: DnsTarget = "web.test:80,backup,max_conns=3".parse().unwrap();
-        assert_eq!(t.name.to_string(), "web.test:80");
+        assert_eq!(t.value.to_string(), "web.test:80");
         assert_eq!((t.weight, t.priority, t.max_conns), (1, 1, Some(3)));
     }
 
@@ -270,13 +214,13 @@ mod tests {
     fn an_ipv6_literal_keeps_its_brackets_in_text() {
         let t: DnsTarget = "[::1]:80".parse().unwrap();
         assert_eq!(
-            t.name,
+            t.value,
             DnsName::Host {
                 host: "::1".into(),
                 port: 80
             }
         );
-        assert_eq!(t.name.to_string(), "[::1]:80");
+        assert_eq!(t.value.to_string(), "[::1]:80");
     }
 
     #[test]
@@ -301,12 +245,18 @@ mod tests {
 
     #[test]
     fn built_targets_are_checked_like_parsed_ones() {
-        assert!(DnsTarget::srv("_x._tcp.test").weight(2).validate().is_err());
+        assert!(DnsTarget::srv("_x._tcp.test")
+            .weight(2)
+            .validate_target()
+            .is_err());
         assert!(DnsTarget::host("a.test", 1)
             .priority(16)
-            .validate()
+            .validate_target()
             .is_err());
-        assert!(DnsTarget::host("", 1).validate().is_err());
-        assert!(DnsTarget::host("a.test", 1).max_conns(4).validate().is_ok());
+        assert!(DnsTarget::host("", 1).validate_target().is_err());
+        assert!(DnsTarget::host("a.test", 1)
+            .max_conns(4)
+            .validate_target()
+            .is_ok());
     }
 }

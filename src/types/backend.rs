@@ -249,66 +249,76 @@ impl FromStr for BackendSpec<SocketAddr> {
     type Err = ConfigError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let bad = |why: String| ConfigError::BackendSpec {
-            spec: text.to_owned(),
-            why,
-        };
-        let mut parts = text.split(',').map(str::trim);
-        let addr_text = parts.next().unwrap_or_default();
-        let addr = parse_addr(addr_text).map_err(&bad)?;
-        let mut spec = BackendSpec::from(addr);
-        let mut seen: Vec<&str> = Vec::new();
-        for option in parts {
-            let (key, value) = match option.split_once('=') {
-                Some((key, value)) => (key.trim(), Some(value.trim())),
-                None => (option, None),
-            };
-            if !SPEC_KEYS.contains(&key) {
-                return Err(bad(format!(
-                    "unknown option `{key}` (known: {})",
-                    SPEC_KEYS.join(", ")
-                )));
-            }
-            if seen.contains(&key) {
-                return Err(bad(format!("`{key}` appears twice")));
-            }
-            if (key == "backup" && seen.contains(&"priority"))
-                || (key == "priority" && seen.contains(&"backup"))
-            {
-                return Err(bad(
-                    "`backup` and `priority` exclude each other (`backup` is priority 1)".into(),
-                ));
-            }
-            seen.push(key);
-            let value = match (key, value) {
-                ("backup", None) => {
-                    spec.priority = 1;
-                    continue;
-                }
-                ("backup", Some(_)) => return Err(bad("`backup` takes no value".into())),
-                (_, Some(value)) => value,
-                (_, None) => return Err(bad(format!("`{key}` needs a value: `{key}=...`"))),
-            };
-            match key {
-                "weight" => {
-                    let weight = whole(key, value, 1, u64::from(MAX_WEIGHT)).map_err(&bad)?;
-                    spec.weight = weight as u32;
-                }
-                "priority" => {
-                    let priority = whole(key, value, 0, u64::from(MAX_PRIORITY)).map_err(&bad)?;
-                    spec.priority = priority as u8;
-                }
-                "max_conns" => {
-                    let cap = whole(key, value, 1, u64::from(MAX_CONNS)).map_err(&bad)?;
-                    spec.max_conns = Some(cap as u32);
-                }
-                "agent" => spec.agent = Some(parse_addr(value).map_err(&bad)?),
-                "id" if !value.is_empty() => spec.id = BackendId::new(value),
-                _ => return Err(bad("id is empty".into())),
-            }
-        }
-        Ok(spec)
+        parse_spec(text, parse_addr).map(|(spec, _keys)| spec)
     }
+}
+
+/// Parses a spec whose head (before the first comma) `head` parses into
+/// the payload, which also names it (the id, unless `id=` is given); the
+/// words after it as [`BackendSpec`]'s parser says. Returns the keys given,
+/// for a caller that refuses some of them.
+pub(crate) fn parse_spec<B: std::fmt::Display>(
+    text: &str,
+    head: impl FnOnce(&str) -> Result<B, String>,
+) -> Result<(BackendSpec<B>, Vec<&str>), ConfigError> {
+    let bad = |why: String| ConfigError::BackendSpec {
+        spec: text.to_owned(),
+        why,
+    };
+    let mut parts = text.split(',').map(str::trim);
+    let value = head(parts.next().unwrap_or_default()).map_err(&bad)?;
+    let mut spec = BackendSpec::new(value.to_string(), value);
+    let mut seen: Vec<&str> = Vec::new();
+    for option in parts {
+        let (key, value) = match option.split_once('=') {
+            Some((key, value)) => (key.trim(), Some(value.trim())),
+            None => (option, None),
+        };
+        if !SPEC_KEYS.contains(&key) {
+            return Err(bad(format!(
+                "unknown option `{key}` (known: {})",
+                SPEC_KEYS.join(", ")
+            )));
+        }
+        if seen.contains(&key) {
+            return Err(bad(format!("`{key}` appears twice")));
+        }
+        if (key == "backup" && seen.contains(&"priority"))
+            || (key == "priority" && seen.contains(&"backup"))
+        {
+            return Err(bad(
+                "`backup` and `priority` exclude each other (`backup` is priority 1)".into(),
+            ));
+        }
+        seen.push(key);
+        let value = match (key, value) {
+            ("backup", None) => {
+                spec.priority = 1;
+                continue;
+            }
+            ("backup", Some(_)) => return Err(bad("`backup` takes no value".into())),
+            (_, Some(value)) => value,
+            (_, None) => return Err(bad(format!("`{key}` needs a value: `{key}=...`"))),
+        };
+        match key {
+            "weight" => {
+                let weight = whole(key, value, 1, u64::from(MAX_WEIGHT)).map_err(&bad)?;
+                spec.weight = weight as u32;
+            }
+            "priority" => {
+                let priority = whole(key, value, 0, u64::from(MAX_PRIORITY)).map_err(&bad)?;
+                spec.priority = priority as u8;
+            }
+            "max_conns" => {
+                let cap = whole(key, value, 1, u64::from(MAX_CONNS)).map_err(&bad)?;
+                spec.max_conns = Some(cap as u32);
+            }
+            "agent" => spec.agent = Some(parse_addr(value).map_err(&bad)?),
+            "id" if !value.is_empty() => spec.id = BackendId::new(value),
+            _ => return Err(bad("id is empty".into())),
+        }
+    }
+    Ok((spec, seen))
 }
 
 /// A whole number in `low..=high`, or why not.
