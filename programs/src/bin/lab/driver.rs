@@ -1,7 +1,6 @@
 //! The chaos soak's driver: applies each fault of the schedule to its host
-//! and lifts it again. A kill is a SIGKILL of the worker, lifted by starting
-//! it again on its addresses; a firewall is an iptables rule in the host's
-//! namespace (`-A`, lifted with `-D`); a drain is `POST /admin/drain` to the
+//! and lifts it again. A kill and a firewall are the lab's [`HostFault`]s
+//! (as the replay puts them on); a drain is `POST /admin/drain` to the
 //! worker's admin listener (its agent then says `drain`), lifted with `POST
 //! /admin/ready`; a leave takes the host out of the lab's DNS records (and
 //! out of nginx's upstream, reloaded), lifted by putting it back.
@@ -17,7 +16,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::cluster::Cluster;
 use super::dns::{LabDns, Member};
-use super::hosts::{run_words, Firewall};
+use super::faults::HostFault;
+use super::hosts::Firewall;
 use super::nginx::Nginx;
 use super::schedule::{Fault, Strike};
 
@@ -76,12 +76,13 @@ impl Driver {
             let worker = &cluster.workers[host];
             (worker.host.name.clone(), worker.admin)
         };
+        let on_host = |fault: HostFault, cluster: &mut Cluster| {
+            tokio::task::block_in_place(|| fault.apply(cluster, host))
+        };
         let result = match strike.fault {
-            Fault::Kill => {
-                tokio::task::block_in_place(|| cluster.kill(host));
-                Ok(())
-            }
-            Fault::Reject | Fault::Drop => firewall(cluster, host, "-A", strike.fault),
+            Fault::Kill => on_host(HostFault::Kill, cluster),
+            Fault::Reject => on_host(HostFault::Firewall(Firewall::Reject), cluster),
+            Fault::Drop => on_host(HostFault::Firewall(Firewall::Drop), cluster),
             Fault::Drain => admin(admin_addr, "/admin/drain").await,
             Fault::Leave => {
                 self.present[host] = false;
@@ -114,9 +115,13 @@ impl Driver {
         self.on.remove(at);
         let host = strike.host;
         let name = cluster.workers[host].host.name.clone();
+        let off_host = |fault: HostFault, cluster: &mut Cluster| {
+            tokio::task::block_in_place(|| fault.lift(cluster, host))
+        };
         let result = match strike.fault {
-            Fault::Kill => tokio::task::block_in_place(|| cluster.restart(host)),
-            Fault::Reject | Fault::Drop => firewall(cluster, host, "-D", strike.fault),
+            Fault::Kill => off_host(HostFault::Kill, cluster),
+            Fault::Reject => off_host(HostFault::Firewall(Firewall::Reject), cluster),
+            Fault::Drop => off_host(HostFault::Firewall(Firewall::Drop), cluster),
             Fault::Drain => admin(cluster.workers[host].admin, "/admin/ready").await,
             Fault::Leave => {
                 self.present[host] = true;
@@ -171,20 +176,6 @@ impl Driver {
             }
         }
     }
-}
-
-fn firewall(cluster: &Cluster, host: usize, op: &str, fault: Fault) -> Result<(), String> {
-    let worker = &cluster.workers[host];
-    let kind = if fault == Fault::Reject {
-        Firewall::Reject
-    } else {
-        Firewall::Drop
-    };
-    let line = worker
-        .host
-        .firewall_line(op, worker.listen.port(), kind)
-        .ok_or("no firewall without namespaces")?;
-    tokio::task::block_in_place(|| run_words(&line)).map(drop)
 }
 
 /// `POST path` to a worker's admin listener (drain, ready); 200 expected.

@@ -55,6 +55,7 @@ mod chaos_report;
 mod cluster;
 mod dns;
 mod driver;
+mod faults;
 mod hosts;
 mod load;
 mod nginx;

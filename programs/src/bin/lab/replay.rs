@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::cluster::Cluster;
-use super::hosts::{run_words, Firewall};
+use super::faults::HostFault;
+use super::hosts::Firewall;
 use super::load::{flood, Load, Sample};
 
 /// A request slower than this misses the goal.
@@ -221,6 +222,19 @@ async fn fault_phase(
     Ok(row)
 }
 
+/// The fault a phase puts on its victim (none in the baseline).
+fn fault_of(phase: Phase) -> Option<HostFault> {
+    match phase {
+        Phase::Baseline => None,
+        Phase::Reject => Some(HostFault::Firewall(Firewall::Reject)),
+        Phase::Drop => Some(HostFault::Firewall(Firewall::Drop)),
+        Phase::Congested => Some(HostFault::Congestion),
+        Phase::Killed => Some(HostFault::Kill),
+    }
+}
+
+/// Puts the phase's fault on the victim; a congested link is also flooded
+/// for `length`.
 fn apply(
     cluster: &mut Cluster,
     phase: Phase,
@@ -228,70 +242,19 @@ fn apply(
     length: Duration,
     flooding: &mut Option<tokio::task::JoinHandle<()>>,
 ) -> Result<(), String> {
-    let worker = &cluster.workers[victim];
-    let port = worker.listen.port();
-    match phase {
-        Phase::Baseline => Ok(()),
-        Phase::Reject | Phase::Drop => {
-            let kind = if phase == Phase::Reject {
-                Firewall::Reject
-            } else {
-                Firewall::Drop
-            };
-            let line = worker
-                .host
-                .firewall_line("-A", port, kind)
-                .ok_or("no firewall without namespaces")?;
-            run_words(&line).map(drop)
-        }
-        Phase::Congested => {
-            for line in worker
-                .host
-                .congestion_lines("add")
-                .ok_or("no link to congest without namespaces")?
-            {
-                run_words(&line)?;
-            }
-            Ok(())
-        }
-        Phase::Killed => {
-            cluster.kill(victim);
-            Ok(())
-        }
+    let Some(fault) = fault_of(phase) else {
+        return Ok(());
+    };
+    fault.apply(cluster, victim)?;
+    if fault == HostFault::Congestion {
+        let until = Instant::now() + length;
+        *flooding = Some(flood(cluster.workers[victim].listen, until));
     }
-    .map(|()| {
-        if phase == Phase::Congested {
-            let until = Instant::now() + length;
-            *flooding = Some(flood(cluster.workers[victim].listen, until));
-        }
-    })
+    Ok(())
 }
 
 fn lift(cluster: &mut Cluster, phase: Phase, victim: usize) -> Result<(), String> {
-    let worker = &cluster.workers[victim];
-    let port = worker.listen.port();
-    match phase {
-        Phase::Baseline => Ok(()),
-        Phase::Reject | Phase::Drop => {
-            let kind = if phase == Phase::Reject {
-                Firewall::Reject
-            } else {
-                Firewall::Drop
-            };
-            match worker.host.firewall_line("-D", port, kind) {
-                Some(line) => run_words(&line).map(drop),
-                None => Ok(()),
-            }
-        }
-        Phase::Congested => {
-            let mut result = Ok(());
-            for line in worker.host.congestion_lines("del").unwrap_or_default() {
-                result = result.and(run_words(&line).map(drop));
-            }
-            result
-        }
-        Phase::Killed => cluster.restart(victim),
-    }
+    fault_of(phase).map_or(Ok(()), |fault| fault.lift(cluster, victim))
 }
 
 /// When the proxy logged the victim going out (ejected, down, unhealthy)
