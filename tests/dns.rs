@@ -16,7 +16,7 @@ use hickory_server::proto::rr::{LowerName, Name, RData, Record};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::store::in_memory::InMemoryAuthority;
 use hickory_server::ServerFuture;
-use pickwise::dns::{DnsConfig, DnsDiscovery, DnsErrorKind, DnsEvent};
+use pickwise::dns::{DiscoveryHandle, DnsConfig, DnsDiscovery, DnsErrorKind, DnsEvent};
 use pickwise::strategy::{LeastConnections, RoundRobin};
 use pickwise::{BackendId, Balancer, Context, Pool};
 use tokio::sync::mpsc;
@@ -175,6 +175,29 @@ fn settings(dns: &TestDns, names: &[&str]) -> (DnsConfig, mpsc::UnboundedReceive
     (config, events)
 }
 
+/// A pool with `strategy` following `names` through `dns` (the discovery
+/// running until its handle is dropped), once its first set holds `first`
+/// backends; with the discovery's events.
+async fn following<S: pickwise::Strategy>(
+    dns: &TestDns,
+    names: &[&str],
+    strategy: S,
+    first: usize,
+) -> (
+    Arc<Pool<S, SocketAddr>>,
+    DiscoveryHandle,
+    mpsc::UnboundedReceiver<DnsEvent>,
+) {
+    let (config, events) = settings(dns, names);
+    let pool = Arc::new(Pool::new(strategy, Vec::new()).unwrap());
+    let handle = DnsDiscovery::new(config)
+        .unwrap()
+        .spawn(Arc::clone(&pool))
+        .unwrap();
+    until("the first set applied", || pool.backends().len() == first).await;
+    (pool, handle, events)
+}
+
 /// The first event `wanted` accepts, within `WITHIN`.
 async fn event_where(
     events: &mut mpsc::UnboundedReceiver<DnsEvent>,
@@ -280,13 +303,8 @@ async fn a_record_change_is_followed_within_its_ttl_and_the_backend_that_stays_k
         a("web.example.test.", [127, 0, 0, 2], 1),
     ])
     .await;
-    let (config, mut events) = settings(&dns, &["web.example.test:80"]);
-    let pool = Arc::new(Pool::new(LeastConnections::new(), Vec::new()).unwrap());
-    let _handle = DnsDiscovery::new(config)
-        .unwrap()
-        .spawn(Arc::clone(&pool))
-        .unwrap();
-    until("the first set applied", || pool.backends().len() == 2).await;
+    let (pool, _handle, mut events) =
+        following(&dns, &["web.example.test:80"], LeastConnections::new(), 2).await;
 
     // Hold a pick of the backend that stays across the change.
     let stays = BackendId::from("127.0.0.1:80");
@@ -411,13 +429,8 @@ async fn nxdomain_keeps_the_last_set_and_emits_a_failed_event() {
         a("web.example.test.", [127, 0, 0, 2], 1),
     ])
     .await;
-    let (config, mut events) = settings(&dns, &["web.example.test:80"]);
-    let pool = Arc::new(Pool::new(RoundRobin::new(), Vec::new()).unwrap());
-    let _handle = DnsDiscovery::new(config)
-        .unwrap()
-        .spawn(Arc::clone(&pool))
-        .unwrap();
-    until("the first set applied", || pool.backends().len() == 2).await;
+    let (pool, _handle, mut events) =
+        following(&dns, &["web.example.test:80"], RoundRobin::new(), 2).await;
 
     dns.set(vec![a("other.example.test.", [127, 0, 0, 5], 1)]);
     let failed = event_where(&mut events, "a Failed event", |e| {
@@ -444,13 +457,8 @@ async fn nxdomain_keeps_the_last_set_and_emits_a_failed_event() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servfail_keeps_the_last_set_and_emits_a_failed_event() {
     let dns = TestDns::start(vec![a("web.example.test.", [127, 0, 0, 1], 1)]).await;
-    let (config, mut events) = settings(&dns, &["web.example.test:80"]);
-    let pool = Arc::new(Pool::new(RoundRobin::new(), Vec::new()).unwrap());
-    let _handle = DnsDiscovery::new(config)
-        .unwrap()
-        .spawn(Arc::clone(&pool))
-        .unwrap();
-    until("the first set applied", || pool.backends().len() == 1).await;
+    let (pool, _handle, mut events) =
+        following(&dns, &["web.example.test:80"], RoundRobin::new(), 1).await;
 
     dns.servfail(true);
     let failed = event_where(&mut events, "a Failed event", |e| {
@@ -567,13 +575,8 @@ async fn a_first_lookup_that_fails_leaves_the_pool_empty_and_is_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_task_ends_when_the_pool_is_dropped_and_on_stop() {
     let dns = TestDns::start(vec![a("web.example.test.", [127, 0, 0, 1], 1)]).await;
-    let (config, _events) = settings(&dns, &["web.example.test:80"]);
-    let pool = Arc::new(Pool::new(RoundRobin::new(), Vec::new()).unwrap());
-    let handle = DnsDiscovery::new(config)
-        .unwrap()
-        .spawn(Arc::clone(&pool))
-        .unwrap();
-    until("the first set applied", || pool.backends().len() == 1).await;
+    let (pool, handle, _events) =
+        following(&dns, &["web.example.test:80"], RoundRobin::new(), 1).await;
     assert!(handle.is_running());
     drop(pool);
     until("the task ended", || !handle.is_running()).await;
