@@ -64,7 +64,7 @@
 //! the old one), sets each tier's panic flag and tells observers what
 //! entered or left panic, after releasing the lock.
 //!
-//! Panic costs nothing on the plain path: `Hot::plainly_up` answers from
+//! Panic costs nothing on the plain path: `PickFields::up_without_clock` answers from
 //! the admin-and-health byte and the ejection deadline alone when nothing
 //! unusual is going on; only a backend that is ejected or failing its check
 //! takes the slow path, which is where the tier's panic flag is read.

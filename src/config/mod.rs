@@ -54,7 +54,7 @@
 //! agent_expiry = "10s"                 # how long an agent's capacity holds
 //!
 //! # A backend is its spec string (ADDR[,weight=N][,max_conns=N]
-//! # [,backup|,priority=N][,agent=ADDR][,id=NAME]) or a table of the same words.
+//! # [,backup|,priority=N][,agent=ADDR][,id=NAME]) or a table of the same options.
 //! backends = [
 //!     "127.0.0.1:8001,weight=2,max_conns=10",
 //!     { address = "127.0.0.1:8002", id = "w2", weight = 1, priority = 0,

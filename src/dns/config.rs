@@ -59,7 +59,7 @@ pub struct DnsConfig<B = SocketAddr> {
 }
 
 impl DnsConfig<SocketAddr> {
-    /// Follows these names, each `host:PORT[,words]` or an SRV name
+    /// Follows these names, each `host:PORT[,options]` or an SRV name
     /// (`_service._proto.domain[,max_conns=N]`), see [`DnsTarget`]'s
     /// parser. The payload is the address.
     pub fn new<I>(names: I) -> Result<Self, ConfigError>

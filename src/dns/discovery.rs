@@ -305,9 +305,9 @@ fn apply_shared<S: Strategy, B: Clone + Send + Sync + 'static>(
             match fresh.iter().position(|(id, _, _)| *id == spec.id) {
                 Some(at) => {
                     let (id, target, f) = fresh.remove(at);
-                    let words = (f.weight, f.priority, target.max_conns);
-                    changed |= words != (spec.weight, spec.priority, spec.max_conns);
-                    (spec.weight, spec.priority, spec.max_conns) = words;
+                    let options = (f.weight, f.priority, target.max_conns);
+                    changed |= options != (spec.weight, spec.priority, spec.max_conns);
+                    (spec.weight, spec.priority, spec.max_conns) = options;
                     now_owned.insert(id);
                     next.push(spec);
                 }

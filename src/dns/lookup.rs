@@ -15,7 +15,7 @@ use hickory_resolver::{Name, Resolver, TokioResolver};
 use crate::dns::{DnsConfig, DnsError, DnsErrorKind, DnsName, DnsTarget};
 use crate::types::{ConfigError, MAX_PRIORITY};
 
-/// One address a name gave, with the words it gets.
+/// One address a name gave, with the options it gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Found {
     pub addr: SocketAddr,

@@ -8,7 +8,7 @@
 //! use std::sync::Arc;
 //! use std::time::Duration;
 //!
-//! // Names to follow, with the backend spec's words: `host:PORT` (its A
+//! // Names to follow, with the backend spec's options: `host:PORT` (its A
 //! // and AAAA records, every address a backend on PORT) or an SRV name.
 //! // An IP literal resolves to itself, so this example asks no server.
 //! let config = DnsConfig::new(["127.0.0.1:8080,weight=2,max_conns=100"])?
@@ -80,7 +80,7 @@
 //! - The library logs nothing: [`DnsEvent`]s reach the [`DnsObserver`]s
 //!   given to [`DnsConfig::observe`].
 //!
-//! Files: `target.rs` (names and their words), `config.rs`, `event.rs`,
+//! Files: `target.rs` (names and their options), `config.rs`, `event.rs`,
 //! `error.rs`, `lookup.rs` (one name's lookup, via hickory-resolver),
 //! `discovery.rs` (the one-shot resolution and the task).
 

@@ -1,4 +1,4 @@
-//! What a discovery follows: a `host:PORT` or an SRV name, with the words
+//! What a discovery follows: a `host:PORT` or an SRV name, with the options
 //! every backend found under it gets.
 
 use std::fmt;
@@ -32,7 +32,7 @@ impl fmt::Display for DnsName {
     }
 }
 
-/// One name and the words its backends get: a [`BackendSpec`] whose value
+/// One name and the options its backends get: a [`BackendSpec`] whose value
 /// is the [`DnsName`]; for `host:PORT`, weight, priority (tier) and cap;
 /// for an SRV name, only the cap (its records give priority and weight).
 /// `id` and `agent` belong to one address, not to a name: a target has
@@ -77,7 +77,7 @@ impl BackendSpec<DnsName> {
         BackendSpec::new(name.to_string(), name)
     }
 
-    /// Checks the words against their ranges and the name's kind.
+    /// Checks the options against their ranges and the name's kind.
     pub(crate) fn validate_target(&self) -> Result<(), ConfigError> {
         let bad = |why: String| ConfigError::BackendSpec {
             spec: self.value.to_string(),
@@ -125,7 +125,7 @@ impl BackendSpec<DnsName> {
 
 /// Parses `host:PORT[,weight=N][,priority=N|,backup][,max_conns=N]` or
 /// `_service._proto.domain[,max_conns=N]` with [`BackendSpec`]'s own parser
-/// (the same words, refused the same way), except `id` and `agent`, which
+/// (the same options, refused the same way), except `id` and `agent`, which
 /// belong to one address, not to a name.
 impl FromStr for BackendSpec<DnsName> {
     type Err = ConfigError;
@@ -204,7 +204,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_host_name_takes_the_backend_words() {
+    fn a_host_name_takes_the_backend_options() {
         let t: DnsTarget = "web.test:80,backup,max_conns=3".parse().unwrap();
         assert_eq!(t.value.to_string(), "web.test:80");
         assert_eq!((t.weight, t.priority, t.max_conns), (1, 1, Some(3)));
@@ -224,7 +224,7 @@ mod tests {
     }
 
     #[test]
-    fn bad_names_and_words_say_what_is_wrong() {
+    fn bad_names_and_options_say_what_is_wrong() {
         let cases = [
             ("web.test", "has no port"),
             ("web.test:http", "is not a number"),

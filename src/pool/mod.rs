@@ -498,7 +498,7 @@ impl<S: Strategy, B> Pool<S, B> {
         let Some(first) = generation.tiers.first() else {
             return Err(NoBackend::Empty);
         };
-        if !generation.router.plainly_first(&self.shared) {
+        if !generation.router.all_to_first_tier(&self.shared) {
             return self.choose_routed(generation, ctx);
         }
         match self.choose_in(first, generation.counted, ctx) {

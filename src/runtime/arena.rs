@@ -30,13 +30,13 @@ use crate::runtime::sync::{AtomicU32, AtomicU64, AtomicU8};
 /// module docs).
 pub(crate) const SPREAD_UP_TO: usize = 128;
 
-/// Admin states, as stored in the low bits of [`Hot::gate`].
+/// Admin states, as stored in the low bits of [`PickFields::gate`].
 pub(crate) const ADMIN_UP: u8 = 0;
 pub(crate) const ADMIN_DRAINING: u8 = 1;
 pub(crate) const ADMIN_DOWN: u8 = 2;
-/// The admin state's bits of [`Hot::gate`].
+/// The admin state's bits of [`PickFields::gate`].
 pub(crate) const ADMIN_MASK: u8 = 0b11;
-/// Set in [`Hot::gate`] while the active health check fails it: a bit of
+/// Set in [`PickFields::gate`] while the active health check fails it: a bit of
 /// its own, so the operator's word and the check's never overwrite each
 /// other.
 pub(crate) const HEALTH_FAILED: u8 = 0b100;
@@ -45,7 +45,7 @@ pub(crate) const HEALTH_FAILED: u8 = 0b100;
 /// straddles one.
 #[repr(align(32))]
 #[derive(Debug)]
-pub(crate) struct Hot {
+pub(crate) struct PickFields {
     /// Effective weight in hundredths of a unit (see `WEIGHT_UNIT`).
     pub(crate) effective_weight: AtomicU64,
     /// Clock nanoseconds until which passive health ejects it; 0 when not.
@@ -66,9 +66,9 @@ pub(crate) struct Hot {
     spread: bool,
 }
 
-impl Hot {
+impl PickFields {
     fn new(effective_weight: u64, spread: bool) -> Self {
-        Hot {
+        PickFields {
             effective_weight: AtomicU64::new(effective_weight),
             ejected_until: AtomicU64::new(0),
             ramp_start: AtomicU64::new(0),
@@ -102,7 +102,7 @@ impl Hot {
     /// ramp is running. `None` sends the caller to the slot's full check
     /// (which also knows whether its tier is in panic).
     #[inline]
-    pub(crate) fn plainly_up(&self) -> Option<bool> {
+    pub(crate) fn up_without_clock(&self) -> Option<bool> {
         let gate = self.gate.load(Ordering::Relaxed);
         if gate != 0 {
             return if gate & ADMIN_MASK != ADMIN_UP {
@@ -119,7 +119,7 @@ impl Hot {
     /// The weight when no ramp is running; `None` sends the caller to the
     /// slot, which knows the ramp.
     #[inline]
-    pub(crate) fn settled_weight(&self) -> Option<u64> {
+    pub(crate) fn weight_without_ramp(&self) -> Option<u64> {
         let ramping = self.ramp_start.load(Ordering::Relaxed) != 0;
         (!ramping).then(|| self.effective_weight.load(Ordering::Relaxed))
     }
@@ -131,17 +131,17 @@ impl Hot {
 /// also holding the `Arc<Slot>` it belongs to (a set holds both), so when
 /// the slot drops and gives its entry back, no one reads it any more.
 #[cfg(not(pickwise_loom))]
-pub(crate) type HotRef = &'static Hot;
+pub(crate) type HotRef = &'static PickFields;
 /// Under loom an entry is its own allocation: loom's atomics cannot outlive
 /// one model execution, so they cannot sit in a process-wide free list.
 #[cfg(pickwise_loom)]
-pub(crate) type HotRef = std::sync::Arc<Hot>;
+pub(crate) type HotRef = std::sync::Arc<PickFields>;
 
 #[cfg(not(pickwise_loom))]
 mod free_list {
     use std::sync::{Mutex, PoisonError};
 
-    use super::Hot;
+    use super::PickFields;
 
     /// Entries allocated at once when the free list runs dry outside a
     /// `reserve`: 2 KB.
@@ -152,8 +152,8 @@ mod free_list {
     struct Lists {
         /// What `take` pops: packed entries, with the spread ones a
         /// `reserve` moved on top.
-        next: Vec<&'static Hot>,
-        spread: Vec<&'static Hot>,
+        next: Vec<&'static PickFields>,
+        spread: Vec<&'static PickFields>,
     }
 
     static FREE: Mutex<Lists> = Mutex::new(Lists {
@@ -169,19 +169,21 @@ mod free_list {
 
     /// Adds a chunk of `n` fresh entries, so that the next `n` takes come
     /// out of it in address order.
-    fn grow(list: &mut Vec<&'static Hot>, n: usize) {
-        let chunk: &'static [Hot] = Vec::leak((0..n).map(|_| Hot::new(0, false)).collect());
+    fn grow(list: &mut Vec<&'static PickFields>, n: usize) {
+        let chunk: &'static [PickFields] =
+            Vec::leak((0..n).map(|_| PickFields::new(0, false)).collect());
         list.extend(chunk.iter().rev());
     }
 
     /// An entry alone on its cache line: the rest of the line is never
     /// handed out.
     #[repr(C, align(64))]
-    struct Line(Hot);
+    struct Line(PickFields);
 
     /// Adds `n` fresh entries, each on a line of its own.
-    fn grow_spread(list: &mut Vec<&'static Hot>, n: usize) {
-        let lines: &'static [Line] = Vec::leak((0..n).map(|_| Line(Hot::new(0, true))).collect());
+    fn grow_spread(list: &mut Vec<&'static PickFields>, n: usize) {
+        let lines: &'static [Line] =
+            Vec::leak((0..n).map(|_| Line(PickFields::new(0, true))).collect());
         list.extend(lines.iter().rev().map(|line| &line.0));
     }
 
@@ -204,17 +206,17 @@ mod free_list {
         }
     }
 
-    pub(crate) fn take() -> &'static Hot {
+    pub(crate) fn take() -> &'static PickFields {
         let mut lists = free_list();
         if let Some(hot) = lists.next.pop() {
             return hot;
         }
         grow(&mut lists.next, CHUNK);
         let hot = lists.next.pop();
-        hot.unwrap_or_else(|| Box::leak(Box::new(Hot::new(0, false))))
+        hot.unwrap_or_else(|| Box::leak(Box::new(PickFields::new(0, false))))
     }
 
-    pub(crate) fn give_back(hot: &'static Hot) {
+    pub(crate) fn give_back(hot: &'static PickFields) {
         let mut lists = free_list();
         if hot.spread {
             lists.spread.push(hot);
@@ -231,8 +233,10 @@ mod free_list {
         fn entries_grown_spread_each_have_a_cache_line_of_their_own() {
             let mut list = Vec::new();
             grow_spread(&mut list, 8);
-            let mut starts: Vec<usize> =
-                list.iter().map(|&hot| hot as *const Hot as usize).collect();
+            let mut starts: Vec<usize> = list
+                .iter()
+                .map(|&hot| hot as *const PickFields as usize)
+                .collect();
             assert!(
                 starts.iter().all(|at| at % 64 == 0),
                 "an entry starts a line"
@@ -267,7 +271,7 @@ pub(crate) fn take(effective_weight: u64) -> HotRef {
         hot
     }
     #[cfg(pickwise_loom)]
-    std::sync::Arc::new(Hot::new(effective_weight, false))
+    std::sync::Arc::new(PickFields::new(effective_weight, false))
 }
 
 /// Another handle on a slot's entry, for a set that holds the slot.
@@ -293,21 +297,21 @@ mod tests {
 
     #[test]
     fn entries_are_half_a_cache_line() {
-        assert_eq!(std::mem::size_of::<Hot>(), 32);
-        assert_eq!(std::mem::align_of::<Hot>(), 32);
+        assert_eq!(std::mem::size_of::<PickFields>(), 32);
+        assert_eq!(std::mem::align_of::<PickFields>(), 32);
     }
 
     #[test]
     fn a_recycled_entry_starts_fresh() {
-        let used = Hot::new(5, false);
+        let used = PickFields::new(5, false);
         used.in_flight.store(9, Ordering::Relaxed);
         used.ejected_until.store(1, Ordering::Relaxed);
         used.ramp_start.store(1, Ordering::Relaxed);
         used.gate.store(ADMIN_DOWN, Ordering::Relaxed);
-        assert_eq!(used.plainly_up(), Some(false));
+        assert_eq!(used.up_without_clock(), Some(false));
         used.reset(7);
         assert_eq!(used.in_flight(), 0);
-        assert_eq!(used.plainly_up(), Some(true));
-        assert_eq!(used.settled_weight(), Some(7));
+        assert_eq!(used.up_without_clock(), Some(true));
+        assert_eq!(used.weight_without_ramp(), Some(7));
     }
 }

@@ -88,7 +88,7 @@ impl BackendSet {
     /// and slow start have scaled it. May be zero.
     #[inline]
     pub fn effective_weight(&self, i: usize) -> u64 {
-        match self.hot[i].settled_weight() {
+        match self.hot[i].weight_without_ramp() {
             Some(weight) => weight,
             None => self.slots[i].effective_weight(),
         }
@@ -97,8 +97,8 @@ impl BackendSet {
     /// Backend `i`'s effective weight when no slow-start ramp is running on
     /// it; `None` while one is (its weight then moves with the clock).
     #[inline]
-    pub(crate) fn settled_weight(&self, i: usize) -> Option<u64> {
-        self.hot[i].settled_weight()
+    pub(crate) fn weight_without_ramp(&self, i: usize) -> Option<u64> {
+        self.hot[i].weight_without_ramp()
     }
 
     /// The pool's weights version: it moves whenever some backend's
@@ -120,7 +120,7 @@ impl BackendSet {
     /// weight above zero suffice.
     #[inline]
     pub fn is_up(&self, i: usize) -> bool {
-        match self.hot[i].plainly_up() {
+        match self.hot[i].up_without_clock() {
             Some(up) => up,
             None => self.up_beyond_plain(i),
         }

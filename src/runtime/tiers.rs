@@ -149,7 +149,7 @@ impl Router {
     /// Whether the plan is current and sends everything to tier 0 with no
     /// panic: two loads, the whole cost of tiers on the plain pick path.
     #[inline(always)]
-    pub(crate) fn plainly_first(&self, shared: &Shared) -> bool {
+    pub(crate) fn all_to_first_tier(&self, shared: &Shared) -> bool {
         self.tag.load(Ordering::Acquire) == (shared.epoch() << 1 | 1)
     }
 

@@ -30,7 +30,7 @@ pub const MAX_PROBE_POOL: usize = 64;
 ///    only when fewer than two are left. A reply's in-flight count moves
 ///    with this pool's own in-flight count there since it came (picks sent
 ///    add, picks finished subtract), so a reused reply does not hide them.
-/// 2. **Hot or cold**: a reply is *hot* when its requests in flight exceed
+/// 2. **PickFields or cold**: a reply is *hot* when its requests in flight exceed
 ///    the [`hot_quantile`](Self::hot_quantile) of the pool's.
 /// 3. **The pick**: the cold reply with the lowest latency estimate (fewer
 ///    in flight breaks a tie); if every reply were hot, the one with the

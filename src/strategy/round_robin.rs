@@ -5,8 +5,8 @@ use crate::types::{ConfigError, Context};
 
 /// Round robin: each backend in turn, one global order.
 ///
-/// **Choose it** for identical backends and short, similar requests: the lab's
-/// case of four identical nodes. It ignores weights and load.
+/// **Choose it** for identical backends and short, similar requests (a few
+/// identical nodes behind a proxy). It ignores weights and load.
 ///
 /// **Synchronisation**: one atomic cursor per set, advanced with `fetch_add`
 /// and reduced modulo N without a division; no lock. Between updates the order is exact across threads: the n-th pick

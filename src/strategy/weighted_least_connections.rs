@@ -11,8 +11,8 @@ use crate::types::{ConfigError, Context};
 /// would all tie at zero and a weight-3 backend would get no more than a
 /// weight-1 one until load built up.
 ///
-/// **Choose it** for unequal backends with varying request durations: the
-/// survey's pick for heterogeneous clusters.
+/// **Choose it** for unequal backends with varying request durations
+/// (heterogeneous clusters: machines of several sizes, mixed requests).
 ///
 /// **Synchronisation**: as [`LeastConnections`](super::LeastConnections): a
 /// lock-free O(N) scan, ties round robin. Costs are compared by
@@ -20,7 +20,7 @@ use crate::types::{ConfigError, Context};
 ///
 /// O(N) by nature: the lightest backend per weight cannot be known without
 /// reading every count (about 1.7 us at 1024 backends, `cargo bench --bench
-/// pick -- weighted-least-connections/1024`; see bench/RESULTS.md). For
+/// pick -- weighted-least-connections/1024` in the crate's repository). For
 /// large sets, [`P2c`](super::P2c) compares two random backends in O(1).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct WeightedLeastConnections;

@@ -225,7 +225,7 @@ impl From<SocketAddr> for BackendSpec<SocketAddr> {
     }
 }
 
-/// The words a backend spec may carry after its address.
+/// The options a backend spec may carry after its address.
 pub const SPEC_KEYS: &[&str] = &["weight", "agent", "id", "priority", "backup", "max_conns"];
 
 /// Parses `ADDR[,weight=N][,agent=ADDR][,id=NAME][,priority=N|,backup][,max_conns=N]`,
@@ -255,7 +255,7 @@ impl FromStr for BackendSpec<SocketAddr> {
 
 /// Parses a spec whose head (before the first comma) `head` parses into
 /// the payload, which also names it (the id, unless `id=` is given); the
-/// words after it as [`BackendSpec`]'s parser says. Returns the keys given,
+/// options after it as [`BackendSpec`]'s parser says. Returns the keys given,
 /// for a caller that refuses some of them.
 pub(crate) fn parse_spec<B: std::fmt::Display>(
     text: &str,

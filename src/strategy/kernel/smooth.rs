@@ -188,7 +188,8 @@ impl Plan {
     /// The plan for `set`'s effective weights now, stamped `version` (read
     /// before the weights). No schedule while a ramp runs.
     fn for_set(set: &BackendSet, version: u64) -> Plan {
-        let weights: Option<Vec<u64>> = (0..set.len()).map(|i| set.settled_weight(i)).collect();
+        let weights: Option<Vec<u64>> =
+            (0..set.len()).map(|i| set.weight_without_ramp(i)).collect();
         Plan {
             version,
             schedule: weights.and_then(|weights| Schedule::build(&weights)),
