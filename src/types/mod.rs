@@ -10,6 +10,7 @@ mod error;
 mod outcome;
 mod state;
 
+#[cfg(feature = "dns")]
 pub(crate) use backend::parse_spec;
 pub use backend::{
     BackendId, BackendSpec, MAX_BACKENDS, MAX_CONNS, MAX_PRIORITY, MAX_WEIGHT, SPEC_KEYS,
