@@ -33,12 +33,7 @@ pub fn binaries(names: &[&'static str]) -> Result<PathBuf, String> {
     }
     // `cargo run --bin lab` builds the lab alone; build the programs it
     // runs with the same profile, into the same target directory.
-    let profile = dir
-        .parent()
-        .and_then(Path::file_name)
-        .and_then(|n| n.to_str())
-        .map(|name| if name == "debug" { "dev" } else { name }.to_owned());
-    let target_dir = dir.parent().and_then(Path::parent);
+    let (profile, target_dir) = profile_and_target(&dir);
     let manifest = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
     let hint = "build them with `cargo build --release -p pickwise-programs`";
     let (Some(cargo), Some(profile), Some(target_dir), Some(manifest)) =
@@ -67,6 +62,16 @@ pub fn binaries(names: &[&'static str]) -> Result<PathBuf, String> {
         return Err(format!("building the programs failed ({status}); {hint}"));
     }
     Ok(dir)
+}
+
+/// The cargo profile and target directory of a directory of binaries,
+/// `<target>/<profile>/` (`debug` is the `dev` profile's).
+fn profile_and_target(dir: &Path) -> (Option<String>, Option<&Path>) {
+    let profile = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(|name| if name == "debug" { "dev" } else { name }.to_owned());
+    (profile, dir.parent())
 }
 
 /// Log lines as they arrived, each with its time.
@@ -214,5 +219,19 @@ impl Program {
 impl Drop for Program {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_programs_are_built_with_the_labs_own_profile_into_its_target_directory() {
+        let (profile, target) = profile_and_target(Path::new("/w/target/release"));
+        assert_eq!(profile.as_deref(), Some("release"));
+        assert_eq!(target, Some(Path::new("/w/target")));
+        let (profile, _) = profile_and_target(Path::new("/w/target/debug"));
+        assert_eq!(profile.as_deref(), Some("dev"));
     }
 }
