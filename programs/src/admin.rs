@@ -39,9 +39,9 @@
 //!   ([`pickwise::metrics::render`]).
 //!
 //! Other paths get 404, other methods than GET and HEAD 405. The listener
-//! runs on a thread of its own with a current-thread tokio runtime, so the
-//! std-thread tcp_forwarder and the tokio hyper_proxy serve it alike, and a
-//! busy proxy still answers it. It changes nothing: keep it on loopback or
+//! runs on a thread of its own with a current-thread tokio runtime, apart
+//! from the proxies' serving runtimes (one per core), so both proxies serve
+//! it alike and a busy proxy still answers it. It changes nothing: keep it on loopback or
 //! a private network all the same (it shows the backends' addresses).
 
 pub mod page;
