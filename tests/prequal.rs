@@ -5,7 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use pickwise::agent::{AgentError, ProbeReply};
+use pickwise::agent::AgentError;
+use pickwise::strategy::ProbeReply;
 use pickwise::strategy::{Prequal, StrategyKind};
 use pickwise::{AdminState, BackendId, Balancer, ConfigError, Context, Pick, Pool, Reason};
 

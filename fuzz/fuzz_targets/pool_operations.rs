@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use pickwise::agent::ProbeReply;
+use pickwise::strategy::ProbeReply;
 use pickwise::clock::{Clock, ManualClock};
 use pickwise::hash::HashKey;
 use pickwise::health::{CheckFailure, CheckResult};

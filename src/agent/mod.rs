@@ -18,16 +18,12 @@
 //! # Ok::<(), pickwise::agent::AgentError>(())
 //! ```
 //!
-//! Probes are the agents' fast cousin: a [`ProbeReply`] (requests in flight
-//! and a latency estimate) applied with
-//! [`Pool::apply_probe`](crate::Pool::apply_probe), read by the probing
-//! strategy [`Prequal`](crate::strategy::Prequal).
+//! Probes, the agents' fast cousin read by [`Prequal`](crate::strategy::Prequal),
+//! are the strategy's own: [`ProbeReply`](crate::strategy::ProbeReply).
 
-mod probe;
 mod query;
 mod reply;
 
-pub use probe::ProbeReply;
 pub use query::query;
 pub use reply::{AgentError, AgentReport, AgentState, Capacity, MAX_PERCENT};
 

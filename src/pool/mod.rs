@@ -31,8 +31,9 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::agent::{AgentError, AgentReport, ProbeReply};
+use crate::agent::{AgentError, AgentReport};
 use crate::hash::HashKey;
+use crate::runtime::probe::ProbeReply;
 use crate::runtime::set::Unavailable;
 use crate::runtime::shared::Shared;
 use crate::runtime::slot::{BackendStatus, Slot};
@@ -299,7 +300,7 @@ impl<S: Strategy, B> Pool<S, B> {
     /// own in-flight count there, so picks sent after it still count.
     ///
     /// ```
-    /// use pickwise::agent::ProbeReply;
+    /// use pickwise::strategy::ProbeReply;
     /// use pickwise::strategy::Prequal;
     /// use pickwise::{BackendSpec, Balancer, Context, Pool};
     /// use std::time::Duration;

@@ -1,9 +1,41 @@
-//! The last probe reply of one backend, as the probing strategy reads it:
-//! written by [`Pool::apply_probe`](crate::Pool::apply_probe), read on the
-//! pick path without a lock.
+//! Probes, as the probing strategy ([`Prequal`](crate::strategy::Prequal))
+//! uses them: a backend's answer ([`ProbeReply`]), applied with
+//! [`Pool::apply_probe`](crate::Pool::apply_probe), and the last one of each
+//! backend, read on the pick path without a lock ([`ProbeReading`]).
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
+
+/// A backend's answer to a probe: how busy it is and how long it expects a
+/// new request to take. The probing strategy
+/// ([`Prequal`](crate::strategy::Prequal)) picks by these; a program sends
+/// the probes (to the backend's agent port, or by any means it likes) and
+/// hands each answer to [`Pool::apply_probe`](crate::Pool::apply_probe), as
+/// it does agent replies.
+///
+/// ```
+/// use pickwise::strategy::ProbeReply;
+/// use std::time::Duration;
+///
+/// let reply = ProbeReply::new(3, Duration::from_millis(12));
+/// assert_eq!(reply.in_flight, 3);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeReply {
+    /// Requests in flight at the backend, from every client: its own count,
+    /// not one balancer's.
+    pub in_flight: u32,
+    /// The backend's estimate of the latency a request sent now would see
+    /// (e.g. its recent latency at this load).
+    pub latency: Duration,
+}
+
+impl ProbeReply {
+    /// A reply of `in_flight` requests and a `latency` estimate.
+    pub fn new(in_flight: u32, latency: Duration) -> Self {
+        ProbeReply { in_flight, latency }
+    }
+}
 
 /// What a strategy sees of a backend's latest probe reply
 /// ([`BackendSet::probe`](crate::strategy::BackendSet::probe)).

@@ -71,7 +71,7 @@ pub use weighted_round_robin::{
 };
 
 pub use crate::hash::sticky::{StickyTable, MAX_STICKY_ENTRIES};
-pub use crate::runtime::probe::ProbeReading;
+pub use crate::runtime::probe::{ProbeReading, ProbeReply};
 pub use crate::runtime::set::BackendSet;
 pub use crate::runtime::slot::WEIGHT_UNIT;
 

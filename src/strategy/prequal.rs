@@ -17,7 +17,7 @@ pub const MAX_PROBE_POOL: usize = 64;
 ///
 /// Each backend answers a probe with its requests in flight (from every
 /// client, not only this balancer) and an estimate of the latency a request
-/// would see now ([`ProbeReply`](crate::agent::ProbeReply)). The program
+/// would see now ([`ProbeReply`](crate::strategy::ProbeReply)). The program
 /// sends the probes (a couple of random backends per request, off the pick
 /// path) and applies each answer with
 /// [`Pool::apply_probe`](crate::Pool::apply_probe), as it applies agent

@@ -23,10 +23,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pickwise::agent::ProbeReply;
 use pickwise::clock::ManualClock;
 use pickwise::hash::HashKey;
 use pickwise::health::HealthConfig;
+use pickwise::strategy::ProbeReply;
 use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
 use pickwise::subset::{ClientIndex, Subsetting};
 use pickwise::{
