@@ -1,21 +1,23 @@
 //! Per-backend runtime state and the pool-wide registries that act on it.
 //!
 //! - [`slot`]: one backend's state, split by job (admission, learning,
-//!   admin state machine, agent capacity, status).
+//!   admin state machine, status).
 //! - [`arena`]: the pick-path fields of every backend, packed contiguously.
 //! - [`set`]: [`BackendSet`](set::BackendSet), the view of one generation's
 //!   backends that strategies read.
 //! - [`shared`]: what every slot of one pool shares (clock, settings,
 //!   observers, registries).
-//! - [`ejections`], [`outliers`], [`agent_expiry`]: the registries that
-//!   apply [`crate::health`]'s settings and agents' reports, with no timer.
+//! - [`ejections`], [`outliers`]: the registries that apply
+//!   [`crate::health`]'s settings, with no timer.
+//! - [`agent_reports`]: agents' capacity reports: the weight arithmetic and
+//!   their expiry.
 //! - [`tiers`]: how tiers (priority levels) share traffic, and panic.
 //! - [`ewma`]: the lock-free moving average behind latency and error rates.
 //! - [`sync`]: the primitives loom model-checks.
 //!
 //! How these fit together: [`crate::internals`].
 
-pub(crate) mod agent_expiry;
+pub(crate) mod agent_reports;
 pub(crate) mod arena;
 pub(crate) mod ejections;
 pub(crate) mod ewma;

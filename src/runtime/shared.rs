@@ -9,7 +9,7 @@ use std::time::Duration;
 use parking_lot::RwLock;
 
 use crate::health::{FeedbackConfig, HealthConfig, OutlierConfig, SlowStart};
-use crate::runtime::agent_expiry::AgentExpiry;
+use crate::runtime::agent_reports::AgentExpiry;
 use crate::runtime::ejections::Ejections;
 use crate::runtime::outliers::Outliers;
 use crate::runtime::tiers::TierConfig;

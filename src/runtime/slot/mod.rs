@@ -5,12 +5,12 @@
 //!
 //! One file per job: [`admission`] (may it take a request now, at what
 //! weight), [`learning`] (outcomes, EWMAs, ejections), [`admin`] (the state
-//! machine and its announcements), [`capacity`] (agent weight arithmetic),
-//! [`status`] (the public picture).
+//! machine and its announcements), [`status`] (the public picture). The
+//! agent's capacity and its expiry are
+//! [`agent_reports`](crate::runtime::agent_reports)'.
 
 mod admin;
 mod admission;
-mod capacity;
 mod learning;
 mod status;
 
@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use capacity::AgentCapacity;
+use crate::runtime::agent_reports::AgentCapacity;
 
 use crate::runtime::arena::{self, HotRef};
 use crate::runtime::ewma::Ewma;
@@ -43,7 +43,7 @@ pub(crate) struct Slot {
     pub(crate) id: BackendId,
     /// What a pick reads, in the contiguous arena (see `arena`).
     pub(crate) hot: HotRef,
-    configured_weight: AtomicU32,
+    pub(in crate::runtime) configured_weight: AtomicU32,
     removed: AtomicBool,
     consecutive_failures: AtomicU32,
     /// Ejections since the last success: the multiplier of the next one.
@@ -71,8 +71,8 @@ pub(crate) struct Slot {
     /// The agent's capacity report in force, if any. Every write of
     /// `effective_weight` happens under this lock, so a configured-weight
     /// update and an agent report combine instead of overwriting each other.
-    agent: Mutex<AgentCapacity>,
-    shared: Arc<Shared>,
+    pub(in crate::runtime) agent: Mutex<AgentCapacity>,
+    pub(in crate::runtime) shared: Arc<Shared>,
 }
 
 impl Drop for Slot {
