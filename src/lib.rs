@@ -80,7 +80,26 @@ pub mod config;
 #[cfg(feature = "dns")]
 pub mod dns;
 pub mod hash;
-pub mod health;
+/// Health and feedback settings: plain values that say when passive health
+/// ejects a backend ([`HealthConfig`](health::HealthConfig)), when a
+/// success-rate outlier is ejected ([`OutlierConfig`](health::OutlierConfig)),
+/// how fast learned latency and error rates forget
+/// ([`FeedbackConfig`](health::FeedbackConfig)), and how a joining backend
+/// ramps up ([`SlowStart`](health::SlowStart)); with the events health
+/// produces: an active check's result ([`CheckResult`](health::CheckResult),
+/// [`CheckFailure`](health::CheckFailure), fed to
+/// [`Pool::set_health`]) and a tier entering or leaving panic
+/// ([`PanicChange`](health::PanicChange)).
+///
+/// They are validated when a pool is built and acted on by the pool's
+/// runtime, where passive health is one module with its settings (see the
+/// [`internals`] page).
+pub mod health {
+    pub use crate::runtime::feedback::FeedbackConfig;
+    pub use crate::runtime::passive::{HealthConfig, OutlierConfig};
+    pub use crate::runtime::slow_start::SlowStart;
+    pub use crate::types::{CheckFailure, CheckResult, PanicChange};
+}
 #[cfg(feature = "health-check")]
 pub mod health_check;
 pub mod internals;

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 /// The groups, in the order of the layers: each may use the ones before it.
 const GROUPS: &[&str] = &[
     "types",
-    "health",
     "agent",
     "hash",
     "subset",

@@ -139,8 +139,11 @@ pub use formats::Format;
 #[cfg(feature = "health-check")]
 pub use sections::HealthCheckSection;
 
-use crate::health::{FeedbackConfig, HealthConfig, OutlierConfig, SlowStart};
 use crate::pool::{Pool, PoolBuilder};
+use crate::runtime::feedback::FeedbackConfig;
+use crate::runtime::passive::HealthConfig;
+use crate::runtime::passive::OutlierConfig;
+use crate::runtime::slow_start::SlowStart;
 use crate::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
 use crate::types::{BackendSpec, ConfigError};
 

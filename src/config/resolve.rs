@@ -12,7 +12,10 @@ use super::file::{
 };
 use super::{sections, PoolConfig};
 use crate::hash::HashKey;
-use crate::health::{FeedbackConfig, HealthConfig, OutlierConfig, SlowStart};
+use crate::runtime::feedback::FeedbackConfig;
+use crate::runtime::passive::HealthConfig;
+use crate::runtime::passive::OutlierConfig;
+use crate::runtime::slow_start::SlowStart;
 use crate::strategy::{StrategyKind, StrategyOptions};
 use crate::types::{
     BackendId, BackendSpec, ConfigError, MAX_BACKENDS, MAX_CONNS, MAX_PRIORITY, MAX_WEIGHT,

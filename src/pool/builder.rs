@@ -8,8 +8,11 @@ use parking_lot::Mutex;
 
 use super::generation::{announce, next_generation, validate, Retired};
 use super::Pool;
-use crate::health::{FeedbackConfig, HealthConfig, OutlierConfig, SlowStart};
+use crate::runtime::feedback::FeedbackConfig;
+use crate::runtime::passive::HealthConfig;
+use crate::runtime::passive::OutlierConfig;
 use crate::runtime::shared::{Settings, Shared};
+use crate::runtime::slow_start::SlowStart;
 use crate::runtime::sync::Swap;
 use crate::runtime::tiers::TierConfig;
 use crate::strategy::Strategy;

@@ -7,8 +7,11 @@
 //!   backends that strategies read.
 //! - [`shared`]: what every slot of one pool shares (clock, settings,
 //!   observers, registries).
-//! - [`ejections`], [`outliers`]: the registries that apply
-//!   [`crate::health`]'s settings, with no timer.
+//! - [`passive`]: passive health, one module: ejection after failures in a
+//!   row and success-rate outliers, each with its settings, its registry
+//!   and the slot's side, with no timer.
+//! - [`feedback`], [`slow_start`]: the settings of the EWMAs' decay and of
+//!   a joining backend's ramp (public under `pickwise::health`).
 //! - [`agent_reports`]: agents' capacity reports: the weight arithmetic and
 //!   their expiry.
 //! - [`tiers`]: how tiers (priority levels) share traffic, and panic.
@@ -19,12 +22,13 @@
 
 pub(crate) mod agent_reports;
 pub(crate) mod arena;
-pub(crate) mod ejections;
 pub(crate) mod ewma;
-pub(crate) mod outliers;
+pub(crate) mod feedback;
+pub(crate) mod passive;
 pub(crate) mod probe;
 pub(crate) mod set;
 pub(crate) mod shared;
 pub(crate) mod slot;
+pub(crate) mod slow_start;
 pub(crate) mod sync;
 pub(crate) mod tiers;

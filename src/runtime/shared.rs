@@ -8,10 +8,13 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 
-use crate::health::{FeedbackConfig, HealthConfig, OutlierConfig, SlowStart};
 use crate::runtime::agent_reports::AgentExpiry;
-use crate::runtime::ejections::Ejections;
-use crate::runtime::outliers::Outliers;
+use crate::runtime::feedback::FeedbackConfig;
+use crate::runtime::passive::ejection::Ejections;
+use crate::runtime::passive::outlier::Outliers;
+use crate::runtime::passive::HealthConfig;
+use crate::runtime::passive::OutlierConfig;
+use crate::runtime::slow_start::SlowStart;
 use crate::runtime::tiers::TierConfig;
 use crate::types::clock::Clock;
 use crate::types::{Observer, PanicChange, StateChange};

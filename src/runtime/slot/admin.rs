@@ -26,7 +26,7 @@ impl Slot {
     /// The state given the ejection part of it, the strongest word first:
     /// an operator's `down`, then a failed health check, then an ejection,
     /// then draining.
-    pub(super) fn state_with(&self, ejection: BackendState) -> BackendState {
+    pub(in crate::runtime) fn state_with(&self, ejection: BackendState) -> BackendState {
         let gate = self.hot.gate.load(Ordering::Relaxed);
         match gate & ADMIN_MASK {
             ADMIN_DOWN => BackendState::Down,
@@ -120,7 +120,7 @@ impl Slot {
     }
 
     /// Records and reports a change if the state really moved.
-    pub(super) fn announce(&self, from: BackendState, reason: Reason, now: Duration) {
+    pub(in crate::runtime) fn announce(&self, from: BackendState, reason: Reason, now: Duration) {
         // Reading the new state under the lock orders concurrent changes:
         // the one recorded last is the one that saw the latest state.
         let mut last = self.last_change.lock();

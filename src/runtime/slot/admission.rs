@@ -9,7 +9,6 @@ use std::time::Duration;
 use super::Slot;
 use crate::runtime::arena::{ADMIN_DOWN, ADMIN_DRAINING, ADMIN_MASK, ADMIN_UP, HEALTH_FAILED};
 use crate::types::clock::saturating_nanos;
-use crate::types::{BackendState, Reason};
 
 impl Slot {
     #[inline]
@@ -131,34 +130,5 @@ impl Slot {
     #[inline]
     pub(crate) fn admin_code(&self) -> u8 {
         self.hot.gate.load(Ordering::Relaxed) & ADMIN_MASK
-    }
-
-    #[inline]
-    pub(super) fn not_ejected(&self) -> bool {
-        let until = self.hot.ejected_until.load(Ordering::Acquire);
-        until == 0 || self.ejection_ran_out(until)
-    }
-
-    /// The first caller to see an ejection's end clears it and reports it.
-    #[cold]
-    fn ejection_ran_out(&self, until: u64) -> bool {
-        let now = self.shared.now();
-        if saturating_nanos(now) < until {
-            return false;
-        }
-        if self
-            .hot
-            .ejected_until
-            .compare_exchange(until, 0, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            // Failures recorded by requests that were in flight during the
-            // ejection say nothing about the backend as it comes back.
-            self.consecutive_failures.store(0, Ordering::Relaxed);
-            self.start_ramp();
-            let from = self.state_with(BackendState::Ejected);
-            self.announce(from, Reason::EjectionEnded, now);
-        }
-        true
     }
 }

@@ -4,13 +4,13 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::Slot;
-use crate::runtime::outliers::{IntervalCounts, Outlier};
+use crate::runtime::passive::ejection::eject_outliers;
+use crate::runtime::passive::outlier::IntervalCounts;
 use crate::runtime::sync::{AtomicU32, AtomicU64};
 use crate::types::clock::saturating_nanos;
-use crate::types::{FailureKind, Outcome, OutcomeKind, Reason};
+use crate::types::{FailureKind, Outcome, OutcomeKind};
 
 /// What recording a success or a server error at the response head cleared,
 /// kept by the pick so that a failure found later can take its place
@@ -146,79 +146,8 @@ impl Slot {
         rate.unwrap_or(0.0)
     }
 
-    fn eject_after(self: &Arc<Self>, consecutive: u32, last: FailureKind) {
-        let reason = |ejected_for| Reason::Failures {
-            consecutive,
-            last,
-            ejected_for,
-        };
-        self.eject(self.shared.now(), || self.count_ejection(), reason);
-    }
-
-    /// Ejects it as a success-rate outlier, if the cap allows.
-    pub(super) fn eject_outlier(self: &Arc<Self>, rate: u32, threshold: u32, now: Duration) {
-        let reason = |ejected_for| Reason::SuccessRateOutlier {
-            rate,
-            threshold,
-            ejected_for,
-        };
-        self.eject(now, || self.interval.count_ejection(), reason);
-    }
-
-    /// Ejects it if the cap allows, counting the ejection with `nth` (each
-    /// rule keeps its own count), and announces why.
-    fn eject(
-        self: &Arc<Self>,
-        now: Duration,
-        nth: impl FnOnce() -> u32,
-        reason: impl FnOnce(Duration) -> Reason,
-    ) {
-        let shared = &self.shared;
-        let from = self.state_at(now);
-        let ejected =
-            shared
-                .ejections
-                .try_eject(self, &shared.health, shared.backend_count(), now, nth);
-        if let Some(ejected_for) = ejected {
-            self.times_ejected.fetch_add(1, Ordering::Relaxed);
-            self.announce(from, reason(ejected_for), now);
-        }
-    }
-
-    pub(crate) fn count_ejection(&self) -> u32 {
-        self.ejections
-            .fetch_add(1, Ordering::Relaxed)
-            .saturating_add(1)
-    }
-
-    pub(crate) fn eject_until(&self, until: Duration) {
-        self.consecutive_failures.store(0, Ordering::Relaxed);
-        self.hot
-            .ejected_until
-            .store(saturating_nanos(until).max(1), Ordering::Release);
-    }
-
-    pub(crate) fn is_ejected_at(&self, now: Duration) -> bool {
-        !self.removed.load(Ordering::Relaxed)
-            && self.hot.ejected_until.load(Ordering::Acquire) > saturating_nanos(now)
-    }
-
     pub(crate) fn interval(&self) -> &IntervalCounts {
         &self.interval
-    }
-}
-
-/// Ejects what an evaluation found, worst first, after its lock is dropped:
-/// observers hear of it with no lock of the pool held.
-#[cold]
-fn eject_outliers(outliers: Vec<Outlier>, now: Duration) {
-    for outlier in outliers {
-        let Outlier {
-            slot,
-            rate,
-            threshold,
-        } = outlier;
-        slot.eject_outlier(rate, threshold, now);
     }
 }
 

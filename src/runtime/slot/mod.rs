@@ -25,7 +25,7 @@ use crate::runtime::agent_reports::AgentCapacity;
 
 use crate::runtime::arena::{self, HotRef};
 use crate::runtime::ewma::Ewma;
-use crate::runtime::outliers::IntervalCounts;
+use crate::runtime::passive::outlier::IntervalCounts;
 use crate::runtime::probe::ProbeCell;
 use crate::runtime::shared::Shared;
 use crate::runtime::sync::{AtomicBool, AtomicU32, AtomicU64};
@@ -44,21 +44,21 @@ pub(crate) struct Slot {
     /// What a pick reads, in the contiguous arena (see `arena`).
     pub(crate) hot: HotRef,
     pub(in crate::runtime) configured_weight: AtomicU32,
-    removed: AtomicBool,
-    consecutive_failures: AtomicU32,
+    pub(in crate::runtime) removed: AtomicBool,
+    pub(in crate::runtime) consecutive_failures: AtomicU32,
     /// Ejections since the last success: the multiplier of the next one.
-    ejections: AtomicU32,
+    pub(in crate::runtime) ejections: AtomicU32,
     successes: AtomicU64,
     /// Picks counted in flight since it joined.
     picks: AtomicU64,
     /// Times passive health ejected it.
-    times_ejected: AtomicU64,
+    pub(in crate::runtime) times_ejected: AtomicU64,
     server_errors: AtomicU64,
     failures: AtomicU64,
     /// Outcomes the client caused: never counted for or against it.
     client_faults: AtomicU64,
     /// Outcomes of the current outlier-detection interval.
-    interval: IntervalCounts,
+    pub(in crate::runtime) interval: IntervalCounts,
     /// Peak-sensitive latency EWMA, nanoseconds.
     latency: Ewma,
     /// EWMA of the share of outcomes that were errors, 0..=1.

@@ -1,17 +1,107 @@
-//! The pool's success-rate outlier detector at run time: per-backend interval
-//! counts and the lazy evaluation that the first outcome past each interval
-//! runs (settings: [`OutlierConfig`](crate::health::OutlierConfig)).
+//! Success-rate outlier detection (Envoy's): the settings
+//! ([`OutlierConfig`]), each backend's counts of the current interval, and
+//! the evaluation the first outcome after each interval runs (no timer).
+//! An outlier is ejected through [`ejection`](super::ejection), under the
+//! same cap.
 
+use crate::runtime::slot::Slot;
+use crate::runtime::sync::{AtomicU32, AtomicU64};
+use crate::types::clock::saturating_nanos;
+use crate::types::ConfigError;
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64 as Deadline, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use parking_lot::Mutex;
+/// Success-rate outlier detection settings, for
+/// [`PoolBuilder::outlier_detection`](crate::PoolBuilder::outlier_detection).
+///
+/// Off unless given to the builder. The defaults are Envoy's: every 10 s,
+/// the backends with at least 100 outcomes in that interval are compared,
+/// provided at least 5 of them qualify, and those below
+/// `mean - 1.9 * stdev` of their success rates are ejected. A success is
+/// [`OutcomeKind::Success`](crate::OutcomeKind::Success); server errors and
+/// failures both count against the rate, client faults not at all. A
+/// failure found after the head ([`Pick::record_late_failure`](crate::Pick::record_late_failure))
+/// replaces the head's success.
+///
+/// Ejections share [`HealthConfig`](crate::health::HealthConfig)'s cap
+/// (`max_ejected_percent`, never the last backend) and its ejection times:
+/// `base_ejection` times the number of success-rate ejections in a row,
+/// capped at `max_ejection`. The count starts over once the backend passes
+/// an evaluation. This works whether or not the consecutive-failure rule is
+/// on.
+///
+/// An interval is the time between two evaluations: at least `interval`,
+/// longer when no outcome arrives to notice it ended.
+///
+/// ```
+/// use pickwise::Pool;
+/// use pickwise::health::OutlierConfig;
+/// use pickwise::strategy::RoundRobin;
+/// use std::time::Duration;
+///
+/// let outliers = OutlierConfig {
+///     request_volume: 50,
+///     ..OutlierConfig::default()
+/// };
+/// assert_eq!(outliers.interval, Duration::from_secs(10));
+/// let pool = Pool::builder(RoundRobin::new())
+///     .outlier_detection(outliers)
+///     .build(vec![pickwise::BackendSpec::new("a", ())])?;
+/// # Ok::<(), pickwise::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutlierConfig {
+    /// How often backends are compared (Envoy's `interval`, 10 s).
+    pub interval: Duration,
+    /// Outcomes a backend needs in an interval to be compared at all
+    /// (Envoy's `success_rate_request_volume`, 100). At least 1.
+    pub request_volume: u64,
+    /// Backends that must qualify before anyone is judged (Envoy's
+    /// `success_rate_minimum_hosts`, 5). At least 2: a rate is an outlier
+    /// only among peers.
+    pub minimum_hosts: usize,
+    /// How many standard deviations below the mean a success rate may fall
+    /// (Envoy's `success_rate_stdev_factor` 1900, i.e. 1.9). Finite, at least 0.
+    pub stdev_factor: f64,
+}
 
-use crate::health::OutlierConfig;
-use crate::runtime::slot::Slot;
-use crate::runtime::sync::{AtomicU32, AtomicU64};
-use crate::types::clock::saturating_nanos;
+impl Default for OutlierConfig {
+    fn default() -> Self {
+        OutlierConfig {
+            interval: Duration::from_secs(10),
+            request_volume: 100,
+            minimum_hosts: 5,
+            stdev_factor: 1.9,
+        }
+    }
+}
+
+impl OutlierConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |setting, why: String| Err(ConfigError::Invalid { setting, why });
+        if self.interval.is_zero() {
+            return invalid("outlier interval", "must be more than zero".into());
+        }
+        if self.request_volume == 0 {
+            return invalid("outlier request_volume", "must be at least 1".into());
+        }
+        if self.minimum_hosts < 2 {
+            return invalid(
+                "outlier minimum_hosts",
+                format!("{} is less than 2", self.minimum_hosts),
+            );
+        }
+        if !(self.stdev_factor.is_finite() && self.stdev_factor >= 0.0) {
+            return invalid(
+                "outlier stdev_factor",
+                format!("{} is not a finite number of at least 0", self.stdev_factor),
+            );
+        }
+        Ok(())
+    }
+}
 
 /// One backend's outcomes in the current interval, and its success-rate
 /// ejections in a row. Two counters rather than (successes, total): each
