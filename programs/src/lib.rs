@@ -11,7 +11,8 @@
 //! `agents` (polling agents), `admin` (the status page), `cores` (a
 //! thread per core, each with its own listener), `dns_zone` (a DNS server
 //! in process: the lab's registry, the tests' resolver), `simulation` (the
-//! cluster model `simulate` runs).
+//! cluster model `simulate` runs), `system` (running `ip`, `iptables` and
+//! `tc`; whether this process is root).
 
 pub mod admin;
 pub mod agents;
@@ -24,6 +25,7 @@ pub mod discovery;
 pub mod dns_zone;
 pub mod logging;
 pub mod simulation;
+pub mod system;
 
 pub use agents::spawn_agent_pollers;
 pub use cli::{exit_usage, millis};

@@ -12,6 +12,7 @@
 //! proxies improve.
 
 use crate::harness;
+use pickwise_programs::system::{is_root, run};
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -200,14 +201,7 @@ fn run_replay() -> Result<Replay, String> {
 
 /// Fails with what is missing when this process cannot make namespaces.
 fn need_namespaces() -> Result<(), String> {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let uid = s.lines().find(|l| l.starts_with("Uid:"))?;
-            uid.split_whitespace().nth(2).map(|euid| euid == "0")
-        })
-        .unwrap_or(false);
-    let why = if !root {
+    let why = if !is_root() {
         "these tests run as root (`sudo -E cargo test -p pickwise-programs --test e2e -- --ignored lab_on_hosts`; .ci/run does)".to_owned()
     } else if let Err(e) = run(&["ip", "-V"]).and_then(|_| run(&["iptables", "--version"])) {
         format!("iproute2 and iptables are needed (`apt-get install -y iproute2 iptables`; .ci/run installs them): {e}")
@@ -217,21 +211,6 @@ fn need_namespaces() -> Result<(), String> {
     Err(format!(
         "the lab on four hosts needs network namespaces, which this process cannot make: {why}"
     ))
-}
-
-fn run(line: &[&str]) -> Result<String, String> {
-    let output = Command::new(line[0])
-        .args(&line[1..])
-        .output()
-        .map_err(|e| format!("cannot run `{}`: {e}", line.join(" ")))?;
-    if !output.status.success() {
-        return Err(format!(
-            "`{}` failed: {}",
-            line.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// The lab process: asked to stop (SIGTERM, so it removes what it made)

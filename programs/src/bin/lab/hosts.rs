@@ -9,9 +9,11 @@
 //! touched: firewall rules and queueing disciplines go inside a namespace or
 //! on a link the lab made.
 
+use std::process::Command;
+
+pub use pickwise_programs::system::{is_root, run};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::Command;
 
 /// How many hosts the lab has.
 pub const HOSTS: usize = 4;
@@ -244,37 +246,9 @@ impl fmt::Display for Hosts {
     }
 }
 
-/// Runs a command line, its stderr in the error when it fails.
-pub fn run(line: &[&str]) -> Result<String, String> {
-    let output = Command::new(line[0])
-        .args(&line[1..])
-        .output()
-        .map_err(|e| format!("cannot run `{}`: {e}", line.join(" ")))?;
-    if !output.status.success() {
-        return Err(format!(
-            "`{}` failed ({}): {}",
-            line.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
 /// Runs a command line given as owned words.
 pub fn run_words(line: &[String]) -> Result<String, String> {
     run(&line.iter().map(String::as_str).collect::<Vec<_>>())
-}
-
-/// Effective user id 0, read from /proc (no libc call needed).
-pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-            line.split_whitespace().nth(2).map(|euid| euid == "0")
-        })
-        .unwrap_or(false)
 }
 
 /// Whether a lab process with this pid is still running (a zombie, killed
