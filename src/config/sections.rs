@@ -103,7 +103,7 @@ pub(super) fn health_check(section: HealthCheckFile) -> Checked<HealthCheckSecti
         config.concurrency = within("health_check.concurrency", concurrency, 1, 1024)? as usize;
     }
     let name = section.probe.as_deref().unwrap_or("tcp");
-    let probe = match name.trim() {
+    let check = match name.trim() {
         "http" => {
             let mut http = HttpCheck::new(section.path.unwrap_or_else(|| "/".to_owned()));
             http.host = section.host;
@@ -138,12 +138,9 @@ pub(super) fn health_check(section: HealthCheckFile) -> Checked<HealthCheckSecti
     };
     config
         .validate()
-        .and_then(|()| probe.validate())
+        .and_then(|()| check.validate())
         .or_else(|e| bad(health_check_field(&e), why(e)))?;
-    Ok(HealthCheckSection {
-        config,
-        check: probe,
-    })
+    Ok(HealthCheckSection { config, check })
 }
 
 #[cfg(feature = "dns")]

@@ -49,6 +49,17 @@ pub enum AdminState {
     Down,
 }
 
+/// `up`, `draining` or `down`: the words agents and status pages use.
+impl fmt::Display for AdminState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AdminState::Up => "up",
+            AdminState::Draining => "draining",
+            AdminState::Down => "down",
+        })
+    }
+}
+
 /// Why a backend's state changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -10,7 +10,6 @@
 use std::fmt::Write as _;
 
 use pickwise::health::CheckResult;
-use pickwise::AdminState;
 
 use super::status::{millis, tier_name, Backend, Status, Tier};
 
@@ -74,14 +73,14 @@ fn tier_chip(tier: &Tier) -> String {
 
 fn row(backend: &Backend, now_ms: u64) -> String {
     let b = &backend.status;
-    let (id, state, admin) = (b.id.as_str(), b.state.to_string(), admin_word(b.admin));
+    let (id, state, admin) = (b.id.as_str(), b.state.to_string(), b.admin.to_string());
     let mut name = format!("<b>{}</b>", escape(id));
     if backend.address != id {
         let _ = write!(name, "<br><small>{}</small>", escape(&backend.address));
     }
     let mut cell = format!(r#"<span class="state s-{0}">{0}</span>"#, escape(&state));
     if admin != "up" && admin != state {
-        let _ = write!(cell, " <small>admin: {}</small>", escape(admin));
+        let _ = write!(cell, " <small>admin: {}</small>", escape(&admin));
     }
     let in_flight = match (b.in_flight, b.max_conns) {
         (Some(n), Some(cap)) => format!("{n} / {cap}"),
@@ -117,15 +116,6 @@ fn row(backend: &Backend, now_ms: u64) -> String {
         ejections = b.ejections,
         errors = b.error_rate * 100.0,
     )
-}
-
-/// The operator's or agent's word, as `/status.json` writes it.
-fn admin_word(admin: AdminState) -> &'static str {
-    match admin {
-        AdminState::Up => "up",
-        AdminState::Draining => "draining",
-        AdminState::Down => "down",
-    }
 }
 
 /// A duration for people: `0.4 s`, `12 s`, `4 min 3 s`, `2 h 5 min`, `3 d 4 h`.

@@ -132,7 +132,7 @@ mod serialized {
 
     use super::BackendStatus;
     use crate::runtime::slot::WEIGHT_UNIT;
-    use crate::types::{AdminState, CheckResult};
+    use crate::types::CheckResult;
     use std::time::Duration;
 
     fn millis(duration: Duration) -> u64 {
@@ -157,14 +157,7 @@ mod serialized {
             let mut b = serializer.serialize_struct("BackendStatus", 20)?;
             b.serialize_field("id", self.id.as_str())?;
             b.serialize_field("state", &self.state.to_string())?;
-            b.serialize_field(
-                "admin",
-                match self.admin {
-                    AdminState::Up => "up",
-                    AdminState::Draining => "draining",
-                    AdminState::Down => "down",
-                },
-            )?;
+            b.serialize_field("admin", &self.admin.to_string())?;
             b.serialize_field("reason", &self.reason.to_string())?;
             b.serialize_field("since_ms", &millis(self.since))?;
             b.serialize_field("weight", &self.weight)?;
