@@ -1,10 +1,15 @@
-//! `--config FILE`: the whole pool from a file (TOML, YAML or JSON by its
-//! extension) through `pickwise::config::PoolConfig`, instead of the
-//! balancing flags. The file is read and checked while the command line is
-//! parsed, so an unreadable or wrong file is a usage error (exit 2) naming
-//! the file and the field.
+//! `--config FILE`: the whole pool from a file through
+//! `pickwise::config::PoolConfig`, instead of the balancing flags. The
+//! program picks the format by the file's extension (TOML, YAML or JSON)
+//! and reads it through `serde_path_to_error`, so a refused value is named
+//! by its path whichever reader refused it. The file is read and checked
+//! while the command line is parsed, so an unreadable or wrong file is a
+//! usage error (exit 2) naming the file and the field.
 
-use std::path::Path;
+use std::error::Error;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use pickwise::config::PoolConfig;
 
@@ -17,7 +22,7 @@ pub struct ConfigFile {
 
 /// The `--config` value parser: reads and checks the file.
 pub fn parse(path: &str) -> Result<ConfigFile, String> {
-    PoolConfig::from_path(Path::new(path))
+    load(Path::new(path))
         .map(|pool| ConfigFile { pool })
         .map_err(|e| e.to_string())
 }
@@ -39,3 +44,185 @@ pub const REPLACED_FLAGS: [&str; 12] = [
     "health_rise",
     "health_fall",
 ];
+
+/// The formats a config file may be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// TOML (`.toml`).
+    Toml,
+    /// YAML (`.yaml`, `.yml`).
+    Yaml,
+    /// JSON (`.json`).
+    Json,
+}
+
+impl Format {
+    /// The format a file's extension names (`toml`, `yaml`, `yml`, `json`,
+    /// in any case), if any.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        match extension.as_str() {
+            "toml" => Some(Format::Toml),
+            "yaml" | "yml" => Some(Format::Yaml),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Toml => "TOML",
+            Format::Yaml => "YAML",
+            Format::Json => "JSON",
+        })
+    }
+}
+
+/// Why a config file was refused.
+#[derive(Debug)]
+pub enum ConfigFileError {
+    /// The file could not be read.
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        error: io::Error,
+    },
+    /// The file's extension names no format read here.
+    UnknownFormat {
+        /// The file.
+        file: PathBuf,
+    },
+    /// The document is not valid in its format, or a field is missing,
+    /// unknown, of the wrong type or out of its range.
+    Refused {
+        /// The file, when loaded from one.
+        file: Option<PathBuf>,
+        /// The refused field's path (`backends[2].weight`), empty when the
+        /// document as a whole is refused, followed by what is wrong.
+        message: String,
+    },
+}
+
+impl fmt::Display for ConfigFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigFileError::Read { file, error } => {
+                write!(f, "cannot read {}: {error}", file.display())
+            }
+            ConfigFileError::UnknownFormat { file } => write!(
+                f,
+                "{}: unknown config format (expected a .toml, .yaml, .yml or .json file)",
+                file.display()
+            ),
+            ConfigFileError::Refused { file, message } => match file {
+                Some(file) => write!(f, "{}: {message}", file.display()),
+                None => f.write_str(message),
+            },
+        }
+    }
+}
+
+impl Error for ConfigFileError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            ConfigFileError::Read { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Reads a file, in the format its extension names; errors name the file.
+pub fn load(path: &Path) -> Result<PoolConfig, ConfigFileError> {
+    let format = Format::from_path(path).ok_or_else(|| ConfigFileError::UnknownFormat {
+        file: path.to_owned(),
+    })?;
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigFileError::Read {
+        file: path.to_owned(),
+        error,
+    })?;
+    read(&text, format).map_err(|e| match e {
+        ConfigFileError::Refused { message, .. } => ConfigFileError::Refused {
+            file: Some(path.to_owned()),
+            message,
+        },
+        other => other,
+    })
+}
+
+/// Reads a configuration written in `format`.
+pub fn read(text: &str, format: Format) -> Result<PoolConfig, ConfigFileError> {
+    match format {
+        Format::Toml => {
+            let deserializer = toml::Deserializer::new(text);
+            serde_path_to_error::deserialize(deserializer)
+                .map_err(|e| refused(e.path(), toml_why(e.inner(), text)))
+        }
+        Format::Yaml => {
+            let deserializer = serde_norway::Deserializer::from_str(text);
+            serde_path_to_error::deserialize(deserializer).map_err(|e| {
+                let why = without_yaml_path(e.path(), e.inner().to_string());
+                refused(e.path(), why)
+            })
+        }
+        Format::Json => {
+            let mut deserializer = serde_json::Deserializer::from_str(text);
+            let config = serde_path_to_error::deserialize(&mut deserializer)
+                .map_err(|e| refused(e.path(), e.inner().to_string()))?;
+            deserializer.end().map_err(|e| ConfigFileError::Refused {
+                file: None,
+                message: e.to_string(),
+            })?;
+            Ok(config)
+        }
+    }
+}
+
+/// A refused document: the path the reader was at (none at the root,
+/// where the pool's own checks name their field in their message) and
+/// what it said.
+fn refused(path: &serde_path_to_error::Path, why: String) -> ConfigFileError {
+    let field = path.to_string();
+    let message = match field.as_str() {
+        "." | "" => why,
+        _ => format!("{field}: {why}"),
+    };
+    ConfigFileError::Refused {
+        file: None,
+        message,
+    }
+}
+
+/// "line L, column C" of a byte offset in `text` (both counted from 1).
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// toml's message, and where, when the error is at a place smaller than
+/// the whole document (the pool's own checks run on the whole of it).
+fn toml_why(error: &toml::de::Error, text: &str) -> String {
+    let message = error.message().trim_end().to_owned();
+    match error.span() {
+        Some(span) if span.start > 0 || span.end < text.len() => {
+            let (line, column) = line_and_column(text, span.start);
+            format!("{message} at line {line} column {column}")
+        }
+        _ => message,
+    }
+}
+
+/// serde_norway starts its messages with its own path (`backends[0]: `),
+/// which is the start of the one tracked here: drop it, to name the field
+/// once.
+fn without_yaml_path(path: &serde_path_to_error::Path, message: String) -> String {
+    let field = path.to_string();
+    match message.split_once(": ") {
+        Some((head, rest)) if !head.is_empty() && field.starts_with(head) => rest.to_owned(),
+        _ => message,
+    }
+}

@@ -1,13 +1,15 @@
-//! A pool's whole configuration from a file (feature `serde`): strategy and
-//! its options, backends, passive health, outlier detection, slow start,
-//! feedback, agent expiry, tiers and caps, in TOML, YAML or JSON, with
-//! errors that name the field.
+//! A pool's whole configuration as serde reads it (feature `serde`, which
+//! needs only serde): strategy and its options, backends, passive health,
+//! outlier detection, slow start, feedback, agent expiry, tiers and caps,
+//! every value checked, every refusal naming its field. [`PoolConfig`]
+//! implements `Deserialize`: the program picks the format (TOML, YAML,
+//! JSON, or a table of its own config file) and its crate.
 //!
 //! ```
 //! use pickwise::config::PoolConfig;
 //! use pickwise::strategy::StrategyKind;
 //!
-//! let config = PoolConfig::from_toml_str(r#"
+//! let config: PoolConfig = toml::from_str(r#"
 //!     strategy = "weighted-least-connections"
 //!     backends = [
 //!         "127.0.0.1:8001,weight=2",
@@ -25,13 +27,20 @@
 //! assert_eq!((backends[0].weight, backends[1].id.as_str()), (2, "w2"));
 //! assert_eq!((backends[1].max_conns, backends[2].priority), (Some(100), 1));
 //!
-//! let error = PoolConfig::from_toml_str(r#"
+//! let error = toml::from_str::<PoolConfig>(r#"
 //!     strategy = "p2c"
 //!     backends = ["127.0.0.1:8001", { address = "127.0.0.1:8002", weight = 0 }]
 //! "#).unwrap_err();
-//! assert_eq!(error.to_string(), "backends[1].weight: 0 is outside 1..=1000000");
+//! assert_eq!(error.message(), "backends[1].weight: 0 is outside 1..=1000000");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! A value refused after reading (out of range, a duplicate id, an
+//! unknown strategy) comes out as the format's custom error, its message
+//! the [`FieldError`]'s `field: why`. A value the format's reader refuses
+//! (a wrong type, an unknown field) is named by the reader: wrap the
+//! deserializer in `serde_path_to_error` to get its path too, as the
+//! project's programs do for `--config FILE` (by the file's extension).
 //!
 //! # The file
 //!
@@ -39,8 +48,8 @@
 //! library's default. Unknown sections and fields are refused, so a typo
 //! is an error rather than a setting silently ignored. Durations are
 //! strings with a unit: `"500ms"`, `"2s"`, `"1m30s"` (see
-//! [`parse_duration`]). The same in TOML (YAML and JSON take the same
-//! names; `examples/pool.toml`, `pool.yaml` and `pool.json` are one pool):
+//! [`parse_duration`]). In TOML (YAML and JSON take the same names;
+//! `examples/pool.toml`, `pool.yaml` and `pool.json` are one pool):
 //!
 //! ```toml
 //! strategy = "least-connections"      # or a table:
@@ -118,24 +127,20 @@
 //! make the checker and the discovery, to start over the built pool.
 //!
 //! Files: `file` (the shape serde reads), `resolve` (ranges checked, the
-//! library's settings made), `formats` ([`Format`]: TOML, YAML, JSON),
-//! `duration` ([`parse_duration`]), `error` ([`ConfigFileError`]),
-//! `sections` (`[health_check]` and `[discovery]`).
+//! library's settings made), `duration` ([`parse_duration`]), `error`
+//! ([`FieldError`]), `sections` (`[health_check]` and `[discovery]`).
 
 mod duration;
 mod error;
 mod file;
-mod formats;
 mod resolve;
 mod sections;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 pub use duration::parse_duration;
-pub use error::ConfigFileError;
-pub use formats::Format;
+pub use error::FieldError;
 #[cfg(feature = "health-check")]
 pub use sections::HealthCheckSection;
 
@@ -148,15 +153,11 @@ use crate::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
 use crate::types::{BackendSpec, ConfigError};
 
 /// A pool's whole configuration, checked: what a config file says, in the
-/// library's own settings. Load one with [`PoolConfig::from_toml_str`],
-/// [`from_yaml_str`](PoolConfig::from_yaml_str),
-/// [`from_json_str`](PoolConfig::from_json_str) or
-/// [`from_path`](PoolConfig::from_path); build the pool with
-/// [`build`](PoolConfig::build), or take [`builder`](PoolConfig::builder)
-/// to add observers or a clock first.
-///
-/// It also deserializes as part of a program's own config (a `[pool]`
-/// table of a larger file), with the same checks.
+/// library's own settings. Deserialize one with the format's crate
+/// (`toml::from_str`, `serde_json::from_str`, ...), alone or as a table of
+/// a program's own config; build the pool with [`build`](PoolConfig::build),
+/// or take [`builder`](PoolConfig::builder) to add observers or a clock
+/// first.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct PoolConfig {
@@ -221,40 +222,6 @@ impl PoolConfig {
         }
     }
 
-    /// Reads a configuration in `format`.
-    pub fn from_str_as(text: &str, format: Format) -> Result<Self, ConfigFileError> {
-        resolve::resolve(formats::read(text, format)?)
-    }
-
-    /// Reads a TOML configuration.
-    pub fn from_toml_str(text: &str) -> Result<Self, ConfigFileError> {
-        PoolConfig::from_str_as(text, Format::Toml)
-    }
-
-    /// Reads a YAML configuration.
-    pub fn from_yaml_str(text: &str) -> Result<Self, ConfigFileError> {
-        PoolConfig::from_str_as(text, Format::Yaml)
-    }
-
-    /// Reads a JSON configuration.
-    pub fn from_json_str(text: &str) -> Result<Self, ConfigFileError> {
-        PoolConfig::from_str_as(text, Format::Json)
-    }
-
-    /// Reads a file, in the format its extension names (`.toml`, `.yaml`
-    /// or `.yml`, `.json`); errors name the file too.
-    pub fn from_path(path: impl AsRef<Path>) -> Result<Self, ConfigFileError> {
-        let path = path.as_ref();
-        let format = Format::from_path(path).ok_or_else(|| ConfigFileError::UnknownFormat {
-            file: path.to_owned(),
-        })?;
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigFileError::Read {
-            file: path.to_owned(),
-            error,
-        })?;
-        PoolConfig::from_str_as(&text, format).map_err(|e| e.in_file(path.to_owned()))
-    }
-
     /// The strategy, configured by its options.
     pub fn any_strategy(&self) -> AnyStrategy {
         AnyStrategy::with_options(self.strategy, &self.strategy_options)
@@ -268,7 +235,7 @@ impl PoolConfig {
     /// use pickwise::clock::ManualClock;
     /// use std::sync::Arc;
     ///
-    /// let config = PoolConfig::from_yaml_str("strategy: p2c\nbackends: ['127.0.0.1:8001']\n")?;
+    /// let config: PoolConfig = toml::from_str("strategy = 'p2c'\nbackends = ['127.0.0.1:8001']")?;
     /// let pool = config
     ///     .builder()
     ///     .clock(Arc::new(ManualClock::new()))
@@ -305,7 +272,7 @@ impl PoolConfig {
     /// use pickwise::config::PoolConfig;
     /// use std::time::Duration;
     ///
-    /// let config = PoolConfig::from_toml_str(r#"
+    /// let config: PoolConfig = toml::from_str(r#"
     ///     strategy = "round-robin"
     ///     backends = ["127.0.0.1:8001"]
     ///     [health_check]
@@ -349,9 +316,11 @@ impl PoolConfig {
     }
 }
 
-/// Deserializes from any serde format (e.g. a `pool` table of a program's
-/// own config), with the same checks as [`PoolConfig::from_toml_str`]; a
-/// refusal found after reading names its field inside the pool's table.
+/// Deserializes from any serde format, alone or as a table of a program's
+/// own config: the file's shape is read (unknown fields refused), then
+/// every value checked; a refusal found after reading is a custom error
+/// whose message is its [`FieldError`] (the field's path inside the pool's
+/// table, and why).
 impl<'de> serde::Deserialize<'de> for PoolConfig {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let file = file::PoolFile::deserialize(deserializer)?;

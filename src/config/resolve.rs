@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::error::ConfigFileError;
+use super::error::FieldError;
 use super::file::{
     BackendEntry, BackendTable, FeedbackFile, HealthFile, OutlierFile, PoolFile, SlowStartFile,
     StrategyEntry, TiersFile,
@@ -21,10 +21,10 @@ use crate::types::{
     BackendId, BackendSpec, ConfigError, MAX_BACKENDS, MAX_CONNS, MAX_PRIORITY, MAX_WEIGHT,
 };
 
-pub(super) type Checked<T> = Result<T, ConfigFileError>;
+pub(super) type Checked<T> = Result<T, FieldError>;
 
 pub(super) fn bad<T>(field: impl Into<String>, why: impl Into<String>) -> Checked<T> {
-    Err(ConfigFileError::field_error(field, why))
+    Err(FieldError::new(field, why))
 }
 
 /// A library error's own words, without the setting it would name (the
