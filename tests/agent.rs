@@ -1,10 +1,8 @@
 mod common;
 
-use std::io::Write;
-use std::net::TcpListener;
 use std::time::Duration;
 
-use pickwise::agent::{self, AgentError, AgentReport, Capacity};
+use pickwise::agent::{AgentError, AgentReport, Capacity};
 use pickwise::strategy::WeightedRoundRobin;
 use pickwise::strategy::WEIGHT_UNIT;
 use pickwise::{AdminState, BackendId, BackendSpec, BackendState, Reason};
@@ -179,20 +177,6 @@ fn bad_replies_and_unknown_backends_change_nothing() {
         .agent_expiry(Duration::ZERO)
         .build(common::equal(1));
     assert!(zero.is_err());
-}
-
-#[test]
-fn query_reads_one_line_from_an_agent() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let agent = std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        conn.write_all(b"up 75%\r\nignored\n").unwrap();
-    });
-    let reply = agent::query(addr, Duration::from_secs(5)).unwrap();
-    agent.join().unwrap();
-    assert_eq!(reply, "up 75%");
-    assert_eq!(parse(&reply).capacity, Some(Capacity::Percent(75)));
 }
 
 #[test]

@@ -12,10 +12,12 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use pickwise::agent::Capacity;
 use pickwise::health::HealthConfig;
 use pickwise::health::{CheckFailure, CheckResult};
 use pickwise::health_check::{
-    CheckConfig, CheckEvent, CheckKind, CheckerHandle, HealthChecker, HttpCheck, Verdict,
+    AgentPoll, Check, CheckConfig, CheckEvent, CheckKind, CheckerHandle, HealthChecker, HttpCheck,
+    Verdict,
 };
 use pickwise::strategy::{RoundRobin, WEIGHT_UNIT};
 use pickwise::{
@@ -49,7 +51,7 @@ fn pool_of(backends: &[(&str, SocketAddr)]) -> Arc<Pool<RoundRobin, SocketAddr>>
 fn start(
     pool: &Arc<Pool<RoundRobin, SocketAddr>>,
     config: CheckConfig,
-    probe: CheckKind,
+    probe: impl Check,
 ) -> (CheckerHandle, Events) {
     let events: Events = Arc::default();
     let sink = Arc::clone(&events);
@@ -237,7 +239,7 @@ fn an_http_200_without_the_expected_body_text_is_a_bad_reply_and_with_it_passes(
     let starting = http_server("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nstarting");
     let ready = http_server("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nready");
     let pool = pool_of(&[("starting", starting), ("ready", ready)]);
-    let probe = HttpCheck::new("/health").expect_body("ready").into();
+    let probe: CheckKind = HttpCheck::new("/health").expect_body("ready").into();
     let (checker, _) = start(&pool, fast(), probe);
     within_5s("starting unhealthy", || {
         state(&pool, "starting") == BackendState::Unhealthy
@@ -326,6 +328,98 @@ fn an_agent_reply_that_does_not_parse_or_an_agent_that_refuses_fails_the_check()
     assert_eq!(
         reason(&pool, "silent"),
         "health check failed: connection refused"
+    );
+}
+
+#[test]
+fn an_agent_poll_applies_replies_but_an_agent_that_fails_never_takes_its_backend_out() {
+    let good_line = Arc::new(Mutex::new("up 50%".to_owned()));
+    let good = agent(&good_line);
+    let babbling = agent(&Arc::new(Mutex::new("sideways".to_owned())));
+    let backend = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = backend.local_addr().unwrap();
+    let pool = Arc::new(
+        Pool::new(
+            RoundRobin::new(),
+            vec![
+                BackendSpec::new("good", addr).weight(4).agent(good),
+                BackendSpec::new("babbling", addr).agent(babbling),
+                BackendSpec::new("silent", addr).agent(free_port()),
+                BackendSpec::new("no-agent", addr),
+            ],
+        )
+        .unwrap(),
+    );
+    let (poller, events) = start(&pool, fast(), AgentPoll);
+    // More polls than `fall` (3) of each failing agent.
+    within_5s("five polls of each agent", || {
+        ["good", "babbling", "silent"]
+            .iter()
+            .all(|id| events_of(&events, id).len() >= 5)
+    });
+    poller.stop();
+    for id in ["good", "babbling", "silent", "no-agent"] {
+        assert_eq!(state(&pool, id), BackendState::Up, "{id}");
+        assert_eq!(last_check(&pool, id), None, "{id}: no health verdict");
+    }
+    let good_status = pool.status(&BackendId::new("good")).unwrap();
+    assert_eq!(good_status.effective_weight, 2 * WEIGHT_UNIT);
+    let last = events_of(&events, "good").pop().unwrap();
+    assert_eq!(last.verdict, Verdict::NotJudged);
+    assert_eq!(
+        last.report.map(|r| r.capacity),
+        Some(Some(Capacity::Percent(50)))
+    );
+    let babbled = events_of(&events, "babbling").pop().unwrap();
+    assert_eq!(
+        babbled.to_string(),
+        format!(
+            "backend babbling (agent {babbling}): agent poll failed: bad reply: unknown agent word `sideways`"
+        )
+    );
+    let silent = events_of(&events, "silent").pop().unwrap();
+    assert_eq!(
+        silent.result,
+        CheckResult::Failed(CheckFailure::Refused),
+        "{silent}"
+    );
+    assert!(events_of(&events, "no-agent").is_empty());
+}
+
+#[test]
+fn a_reply_cut_short_is_incomplete_and_no_reply_at_all_timed_out() {
+    // Sends the start of a status line, then holds the connection.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let trickling = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let held: Vec<TcpStream> = listener
+            .incoming()
+            .take(100)
+            .flatten()
+            .map(|mut stream| {
+                let _ = stream.write_all(b"HTTP/1.1 20");
+                stream
+            })
+            .collect();
+        drop(held);
+    });
+    let pool = pool_of(&[("trickling", trickling), ("mute", silent_server())]);
+    let config = CheckConfig {
+        timeout: Duration::from_millis(200),
+        ..fast()
+    };
+    let (checker, _) = start(&pool, config, CheckKind::http("/health"));
+    within_5s("both checked", || {
+        last_check(&pool, "trickling").is_some() && last_check(&pool, "mute").is_some()
+    });
+    checker.stop();
+    assert_eq!(
+        last_check(&pool, "trickling"),
+        Some(CheckResult::Failed(CheckFailure::Incomplete))
+    );
+    assert_eq!(
+        last_check(&pool, "mute"),
+        Some(CheckResult::Failed(CheckFailure::TimedOut))
     );
 }
 
@@ -620,7 +714,11 @@ mod on_the_callers_runtime {
     }
 
     impl pickwise::health_check::Check for Serving {
-        fn check(&self, addr: SocketAddr) -> pickwise::health_check::CheckFuture<'_> {
+        fn check(
+            &self,
+            addr: SocketAddr,
+            _timeout: Duration,
+        ) -> pickwise::health_check::CheckFuture<'_> {
             Box::pin(async move {
                 match addr == self.0 {
                     true => Ok(pickwise::health_check::Answer::Passed),

@@ -246,18 +246,6 @@ impl ProxyArgs {
         Ok(pool)
     }
 
-    /// The backends written as addresses (on the command line or in the
-    /// config file), e.g. for their agents; backends found through DNS
-    /// have no agent.
-    pub fn fixed_backends(&self) -> Vec<BackendSpec<SocketAddr>> {
-        let all = match &self.config {
-            Some(file) => file.pool.backends.clone(),
-            None => backends::split(&self.backends).0,
-        };
-        // A subset that cannot be taken stops the proxy in `pool` first.
-        self.keep(all.clone()).unwrap_or(all)
-    }
-
     /// The pool's settings, from the file or from the flags.
     fn plan(&self) -> Result<Plan, SetupError> {
         if let Some(file) = &self.config {

@@ -1,10 +1,14 @@
-//! Agent checks: the one-line reports a small agent on each backend sends
-//! about itself (HAProxy's agent-check words), parsed, validated and applied
-//! to the backend's effective weight and admin state.
-//!
-//! The library does no I/O on the pick path: a program polls each agent
-//! (e.g. with [`query`] on a thread, or its own async code), then hands the
-//! reply to [`Pool::apply_agent_reply`](crate::Pool::apply_agent_reply).
+//! Agents: the one-line reports a small agent on each backend sends about
+//! itself (HAProxy's agent-check words), parsed and validated here
+//! ([`AgentReport`]), applied to the backend's effective weight and admin
+//! state by [`Pool::apply_agent_reply`](crate::Pool::apply_agent_reply),
+//! and polled by the health checker's driver (feature `health-check`:
+//! `health_check::AgentPoll`, HAProxy's `agent-check`, on a thread of its
+//! own or as a tokio task).
+//! A capacity report expires after the pool's
+//! [`agent_expiry`](crate::PoolBuilder::agent_expiry) unless renewed; the
+//! weight arithmetic and the expiry run inside the pool, checked from the
+//! pick path with no timer.
 //!
 //! ```
 //! use pickwise::agent::{AgentReport, Capacity};
@@ -21,10 +25,8 @@
 //! Probes, the agents' fast cousin read by [`Prequal`](crate::strategy::Prequal),
 //! are the strategy's own: [`ProbeReply`](crate::strategy::ProbeReply).
 
-mod query;
 mod reply;
 
-pub use query::query;
 pub use reply::{AgentError, AgentReport, AgentState, Capacity, MAX_PERCENT};
 
 use std::time::Duration;

@@ -9,11 +9,13 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
-use crate::health_check::agent_reply::agent_line;
+use crate::health_check::agent::agent_line;
 use crate::health_check::http::{self, Progress};
 use crate::types::{CheckFailure, ConfigError, FailureKind};
 
@@ -44,10 +46,11 @@ pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<Answer, CheckFailu
 
 /// One kind of active health check: what is sent to a backend and how its
 /// answer is judged. The checker ([`HealthChecker`](super::HealthChecker))
-/// runs it on every backend each round, bounds it by the configured
-/// timeout (a check still running then fails as
+/// runs it on every backend each round, gives it the configured timeout
+/// (a check still running [`GRACE`] after it fails as
 /// [`TimedOut`](CheckFailure::TimedOut)) and feeds its results through the
-/// rise/fall rule to the pool.
+/// rise/fall rule to the pool, unless the check
+/// [judges no health](Check::judges_health).
 ///
 /// The library's own are [`CheckKind`]'s; a program writes its own for
 /// another protocol (a gRPC health service, a database ping):
@@ -56,6 +59,7 @@ pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<Answer, CheckFailu
 /// use pickwise::health::CheckFailure;
 /// use pickwise::health_check::{Answer, Check, CheckFuture};
 /// use std::net::SocketAddr;
+/// use std::time::Duration;
 ///
 /// /// Passes when the backend greets with `+OK` (a made-up protocol).
 /// #[derive(Debug)]
@@ -68,7 +72,7 @@ pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<Answer, CheckFailu
 /// }
 ///
 /// impl Check for Greeting {
-///     fn check(&self, addr: SocketAddr) -> CheckFuture<'_> {
+///     fn check(&self, addr: SocketAddr, _timeout: Duration) -> CheckFuture<'_> {
 ///         Box::pin(async move {
 ///             use tokio::io::AsyncReadExt;
 ///             let mut stream = tokio::net::TcpStream::connect(addr)
@@ -86,8 +90,12 @@ pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<Answer, CheckFailu
 /// # let _ = pickwise::health_check::HealthChecker::new(Default::default(), Greeting);
 /// ```
 pub trait Check: fmt::Display + fmt::Debug + Send + Sync + 'static {
-    /// Checks the backend at `addr` once.
-    fn check(&self, addr: SocketAddr) -> CheckFuture<'_>;
+    /// Checks the backend at `addr` once, within `timeout`: the checker
+    /// drops the future [`GRACE`] after it, so a check that watches its
+    /// time can say what it lacked ([`TimedOut`](CheckFailure::TimedOut)
+    /// for nothing, [`Incomplete`](CheckFailure::Incomplete) for part of a
+    /// reply) or pass the deadline on to the backend.
+    fn check(&self, addr: SocketAddr, timeout: Duration) -> CheckFuture<'_>;
 
     /// Refuses settings the check cannot run with; called by
     /// [`HealthChecker::new`](super::HealthChecker::new).
@@ -101,11 +109,29 @@ pub trait Check: fmt::Display + fmt::Debug + Send + Sync + 'static {
     fn checks_agent(&self) -> bool {
         false
     }
+
+    /// Whether the check's results judge the backend's health (the
+    /// rise/fall rule, then [`Pool::set_health`](crate::Pool::set_health)):
+    /// true for a health check. An agent poll
+    /// ([`AgentPoll`](super::AgentPoll)) answers false: its replies
+    /// are applied and its results reported as events, but an agent that
+    /// does not answer never takes its backend out.
+    fn judges_health(&self) -> bool {
+        true
+    }
 }
 
+/// How long past its timeout the checker waits for a check that does not
+/// watch its own time before dropping it as timed out.
+pub const GRACE: Duration = Duration::from_millis(100);
+
 impl Check for Arc<dyn Check> {
-    fn check(&self, addr: SocketAddr) -> CheckFuture<'_> {
-        (**self).check(addr)
+    fn check(&self, addr: SocketAddr, timeout: Duration) -> CheckFuture<'_> {
+        (**self).check(addr, timeout)
+    }
+
+    fn judges_health(&self) -> bool {
+        (**self).judges_health()
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -145,7 +171,9 @@ pub enum CheckKind {
     /// [`Pool::set_health`](crate::Pool::set_health) like any check's (an
     /// agent that cannot be reached takes its backend out after `fall`
     /// checks), so run it as the pool's only checker: beside an HTTP
-    /// checker, each would overrule the other's verdict.
+    /// checker, each would overrule the other's verdict. To poll agents
+    /// beside a health check (HAProxy's `agent-check`), run
+    /// [`AgentPoll`](super::AgentPoll) instead.
     Agent,
 }
 
@@ -179,8 +207,8 @@ impl fmt::Display for CheckKind {
 }
 
 impl Check for CheckKind {
-    fn check(&self, addr: SocketAddr) -> CheckFuture<'_> {
-        Box::pin(exchange(self, addr))
+    fn check(&self, addr: SocketAddr, timeout: Duration) -> CheckFuture<'_> {
+        Box::pin(exchange(self, addr, Instant::now() + timeout))
     }
 
     /// Refuses a check that cannot be sent as written (an HTTP path or
@@ -197,21 +225,27 @@ impl Check for CheckKind {
     }
 }
 
-/// A built-in check's exchange with `addr`.
-async fn exchange(check: &CheckKind, addr: SocketAddr) -> Result<Answer, CheckFailure> {
-    let mut stream = TcpStream::connect(addr)
+/// A built-in check's exchange with `addr`, by `deadline`.
+async fn exchange(
+    check: &CheckKind,
+    addr: SocketAddr,
+    deadline: Instant,
+) -> Result<Answer, CheckFailure> {
+    let mut stream = tokio::time::timeout_at(deadline, TcpStream::connect(addr))
         .await
+        .map_err(|_| CheckFailure::TimedOut)?
         .map_err(|e| failure_from_io(&e))?;
     match check {
         CheckKind::Tcp => Ok(Answer::Passed),
         CheckKind::Http(http) => {
-            stream
-                .write_all(&http::request(http, addr))
+            tokio::time::timeout_at(deadline, stream.write_all(&http::request(http, addr)))
                 .await
+                .map_err(|_| CheckFailure::TimedOut)?
                 .map_err(|e| failure_from_io(&e))?;
             let expect = http.expect_body.as_deref();
             read_until(
                 &mut stream,
+                deadline,
                 MAX_HTTP_REPLY,
                 |read, closed| match http::judge(read, closed, expect) {
                     Progress::More => None,
@@ -221,7 +255,7 @@ async fn exchange(check: &CheckKind, addr: SocketAddr) -> Result<Answer, CheckFa
             .await
         }
         CheckKind::Agent => {
-            read_until(&mut stream, MAX_AGENT_REPLY, |read, closed| {
+            read_until(&mut stream, deadline, MAX_AGENT_REPLY, |read, closed| {
                 agent_line(read, closed).map(|line| Ok(Answer::AgentReply(line)))
             })
             .await
@@ -229,21 +263,30 @@ async fn exchange(check: &CheckKind, addr: SocketAddr) -> Result<Answer, CheckFa
     }
 }
 
+/// Connects to an agent at `addr` and reads its reply line, all by
+/// `deadline`.
+pub(crate) async fn ask_agent(addr: SocketAddr, deadline: Instant) -> Result<Answer, CheckFailure> {
+    exchange(&CheckKind::Agent, addr, deadline).await
+}
+
 /// Reads (at most `limit` bytes) until `done` gives a verdict on what was
-/// read or the peer closes (`done` is asked once more); the caller's
-/// timeout bounds the time.
+/// read or the peer closes (`done` is asked once more), by `deadline`:
+/// past it, [`TimedOut`](CheckFailure::TimedOut) if nothing came,
+/// [`Incomplete`](CheckFailure::Incomplete) if part of a reply did.
 async fn read_until(
     stream: &mut TcpStream,
+    deadline: Instant,
     limit: usize,
     mut done: impl FnMut(&[u8], bool) -> Option<Result<Answer, CheckFailure>>,
 ) -> Result<Answer, CheckFailure> {
     let mut read = Vec::with_capacity(1024);
     let mut buf = [0u8; 4096];
     loop {
-        let n = stream
-            .read(&mut buf)
-            .await
-            .map_err(|e| failure_from_io(&e))?;
+        let n = match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(n) => n.map_err(|e| failure_from_io(&e))?,
+            Err(_) if read.is_empty() => return Err(CheckFailure::TimedOut),
+            Err(_) => return Err(CheckFailure::Incomplete),
+        };
         if let Some(verdict) = take_chunk(&mut read, &buf[..n], limit, &mut done) {
             return verdict;
         }

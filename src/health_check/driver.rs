@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
+use crate::health_check::check::GRACE;
 use crate::health_check::checker::HealthChecker;
 use crate::health_check::round::{Core, Reply};
 use crate::pool::Pool;
@@ -221,10 +222,11 @@ where
             let check = Arc::clone(&core.check);
             let (addr, timeout) = (target.addr, core.config.timeout);
             checks.spawn(async move {
-                let answer = match tokio::time::timeout(timeout, check.check(addr)).await {
-                    Ok(answer) => answer,
-                    Err(_) => Err(CheckFailure::TimedOut),
-                };
+                let answer =
+                    match tokio::time::timeout(timeout + GRACE, check.check(addr, timeout)).await {
+                        Ok(answer) => answer,
+                        Err(_) => Err(CheckFailure::TimedOut),
+                    };
                 (i, answer)
             });
         }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::agent::AgentReport;
 use crate::health_check::rise_fall::Verdict;
 use crate::types::{BackendId, CheckResult};
 
@@ -22,6 +23,7 @@ use crate::types::{BackendId, CheckResult};
 ///     addr: "10.0.0.1:80".parse()?,
 ///     result: CheckResult::Failed(CheckFailure::Refused),
 ///     verdict: Verdict::Failing { count: 1, fall: 3 },
+///     report: None,
 /// };
 /// assert_eq!(
 ///     event.to_string(),
@@ -40,6 +42,9 @@ pub struct CheckEvent {
     pub result: CheckResult,
     /// What the rise/fall rule made of it.
     pub verdict: Verdict,
+    /// The agent's report, as applied to the pool, when an agent answered
+    /// (an agent check or poll).
+    pub report: Option<AgentReport>,
 }
 
 impl CheckEvent {
@@ -51,11 +56,29 @@ impl CheckEvent {
 }
 
 impl fmt::Display for CheckEvent {
+    /// `backend web1 (10.0.0.1:80): health check failed: timed out (1 of
+    /// 3)`; for a result not judged (an agent poll), `backend web1 (agent
+    /// 10.0.0.1:9000): agent poll failed: timed out`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "backend {} ({}): {}", self.id, self.addr, self.result)?;
-        match self.verdict {
-            Verdict::Healthy => Ok(()),
-            verdict => write!(f, " {verdict}"),
+        match (self.verdict, &self.result) {
+            (Verdict::NotJudged, CheckResult::Passed) => {
+                write!(
+                    f,
+                    "backend {} (agent {}): agent poll passed",
+                    self.id, self.addr
+                )
+            }
+            (Verdict::NotJudged, CheckResult::Failed(why)) => write!(
+                f,
+                "backend {} (agent {}): agent poll failed: {why}",
+                self.id, self.addr
+            ),
+            (Verdict::Healthy, result) => {
+                write!(f, "backend {} ({}): {result}", self.id, self.addr)
+            }
+            (verdict, result) => {
+                write!(f, "backend {} ({}): {result} {verdict}", self.id, self.addr)
+            }
         }
     }
 }

@@ -76,7 +76,7 @@
 //! removed ones are forgotten. The checker never touches the pick path:
 //! picks only see the state it sets.
 
-mod agent_reply;
+mod agent;
 mod check;
 mod checker;
 mod config;
@@ -86,8 +86,9 @@ mod http;
 mod rise_fall;
 mod round;
 
+pub use agent::AgentPoll;
 pub use check::{
-    failure_from_io, Answer, Check, CheckFuture, CheckKind, HttpCheck, MAX_AGENT_REPLY,
+    failure_from_io, Answer, Check, CheckFuture, CheckKind, HttpCheck, GRACE, MAX_AGENT_REPLY,
     MAX_BODY_TEXT, MAX_HTTP_REPLY,
 };
 pub use checker::HealthChecker;

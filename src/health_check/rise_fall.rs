@@ -72,6 +72,10 @@ pub enum Verdict {
         /// Passes in a row that brought it back.
         rise: u32,
     },
+    /// The result of a check that judges no health (an
+    /// [`AgentPoll`](super::AgentPoll)): reported, never counted or
+    /// applied.
+    NotJudged,
 }
 
 impl Verdict {
@@ -79,24 +83,32 @@ impl Verdict {
     /// ([`Pool::set_health`](crate::Pool::set_health)): all but the counted
     /// ones ([`Failing`](Self::Failing), [`Rising`](Self::Rising)).
     pub fn applies(&self) -> bool {
-        !matches!(self, Verdict::Failing { .. } | Verdict::Rising { .. })
+        !matches!(
+            self,
+            Verdict::Failing { .. } | Verdict::Rising { .. } | Verdict::NotJudged
+        )
     }
 
-    /// Whether the backend is healthy after this result.
+    /// Whether the backend is healthy after this result (a result not
+    /// judged takes nothing out).
     pub fn healthy(&self) -> bool {
         matches!(
             self,
-            Verdict::Healthy | Verdict::Failing { .. } | Verdict::CameUp { .. }
+            Verdict::Healthy
+                | Verdict::Failing { .. }
+                | Verdict::CameUp { .. }
+                | Verdict::NotJudged
         )
     }
 }
 
 impl fmt::Display for Verdict {
     /// The words after the result in a log line: `(1 of 3)`, `(3 of 3), now
-    /// unhealthy`; nothing for a pass while healthy.
+    /// unhealthy`; nothing for a pass while healthy or a result not
+    /// judged.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Verdict::Healthy => Ok(()),
+            Verdict::Healthy | Verdict::NotJudged => Ok(()),
             Verdict::Failing { count, fall } => write!(f, "({count} of {fall})"),
             Verdict::WentDown { fall } => write!(f, "({fall} of {fall}), now unhealthy"),
             Verdict::Unhealthy => f.write_str("(still unhealthy)"),

@@ -11,7 +11,7 @@ use crate::agent::AgentError;
 use crate::health_check::check::{Answer, Check};
 use crate::health_check::config::CheckConfig;
 use crate::health_check::event::{CheckEvent, EventFn};
-use crate::health_check::rise_fall::RiseFall;
+use crate::health_check::rise_fall::{RiseFall, Verdict};
 use crate::pool::Pool;
 use crate::strategy::Strategy;
 use crate::types::{BackendId, BackendSpec, CheckFailure, CheckResult};
@@ -122,12 +122,17 @@ where
     }
 
     /// Takes one check's answer: applies an agent's reply, counts the
-    /// result, tells the pool if the rule says so, and sends the event.
+    /// result and tells the pool if the rule says so (a check that judges
+    /// health), and sends the event.
     pub(crate) fn settle(&mut self, target: &Target, answer: Reply) {
+        let mut report = None;
         let result = match answer {
             Ok(Answer::Passed) => CheckResult::Passed,
             Ok(Answer::AgentReply(line)) => match self.pool.apply_agent_reply(&target.id, &line) {
-                Ok(_) => CheckResult::Passed,
+                Ok(applied) => {
+                    report = Some(applied);
+                    CheckResult::Passed
+                }
                 // Removed from the set since the round began.
                 Err(AgentError::UnknownBackend(_)) => return,
                 Err(err) => CheckResult::Failed(CheckFailure::BadReply(err.to_string())),
@@ -137,7 +142,10 @@ where
         let Some(tracked) = self.backends.get_mut(&target.id) else {
             return;
         };
-        let verdict = tracked.rise_fall.record(result.passed());
+        let verdict = match self.check.judges_health() {
+            true => tracked.rise_fall.record(result.passed()),
+            false => Verdict::NotJudged,
+        };
         if verdict.applies() && !self.pool.set_health(&target.id, result.clone()) {
             return; // removed from the set since the round began
         }
@@ -147,6 +155,7 @@ where
                 addr: target.addr,
                 result,
                 verdict,
+                report,
             });
         }
     }
@@ -156,7 +165,6 @@ where
 mod tests {
     use super::*;
     use crate::health_check::check::CheckKind;
-    use crate::health_check::rise_fall::Verdict;
     use crate::strategy::RoundRobin;
     use crate::types::BackendState;
     use std::sync::Mutex;

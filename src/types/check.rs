@@ -31,6 +31,9 @@ pub enum CheckFailure {
     Unreachable,
     /// No answer in time (a firewall dropping, a host overloaded).
     TimedOut,
+    /// Part of a reply came, but not all of it in time (a peer trickling
+    /// its reply, or holding the connection without ending it).
+    Incomplete,
     /// An HTTP probe got a status outside 2xx and 3xx.
     BadStatus(u16),
     /// The reply did not say what was expected (a missing body text, an
@@ -46,6 +49,7 @@ impl fmt::Display for CheckFailure {
             CheckFailure::Refused => f.write_str("connection refused"),
             CheckFailure::Unreachable => f.write_str("host unreachable"),
             CheckFailure::TimedOut => f.write_str("timed out"),
+            CheckFailure::Incomplete => f.write_str("no complete reply in time"),
             CheckFailure::BadStatus(status) => write!(f, "status {status}"),
             CheckFailure::BadReply(what) => write!(f, "bad reply: {what}"),
             CheckFailure::Other(what) => f.write_str(what),

@@ -106,11 +106,7 @@ fn start(args: Args, pool: SharedPool) -> io::Result<()> {
         }
     );
     common::admin::start(args.proxy.admin.as_deref(), &pool, |addr| *addr)?;
-    common::spawn_agent_pollers(
-        &pool,
-        &args.proxy.fixed_backends(),
-        args.proxy.agent_interval,
-    );
+    let _agents = common::spawn_agent_pollers(&pool, args.proxy.agent_interval);
     // One registry for all threads: the cap and its evictions are global.
     let limits = Arc::new(Limits {
         registry: Registry::new(args.proxy.max_connections.get()),

@@ -125,11 +125,7 @@ fn start(args: Args, pool: SharedPool<Backend>, threads: usize) -> std::io::Resu
     let interrupted = on_interrupt()?;
     println!("listening on {}", listeners[0].local_addr()?);
     common::admin::start(args.proxy.admin.as_deref(), &pool, Backend::addr)?;
-    common::spawn_agent_pollers(
-        &pool,
-        &args.proxy.fixed_backends(),
-        args.proxy.agent_interval,
-    );
+    let _agents = common::spawn_agent_pollers(&pool, args.proxy.agent_interval);
     let settings = Arc::new(Settings {
         pool,
         timeout: args.timeout,
