@@ -77,6 +77,7 @@
 pub mod agent;
 #[cfg(feature = "serde")]
 pub mod config;
+pub mod discovery;
 #[cfg(feature = "dns")]
 pub mod dns;
 pub mod hash;

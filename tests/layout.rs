@@ -15,6 +15,7 @@ const GROUPS: &[&str] = &[
     "runtime",
     "strategy",
     "pool",
+    "discovery",
     "health_check",
     "tower",
     "dns",

@@ -11,8 +11,9 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::discovery::Source;
 use crate::dns::lookup::{lookup, resolver, Answer, Found};
-use crate::dns::{DnsConfig, DnsError, DnsEvent, DnsTarget};
+use crate::dns::{DnsConfig, DnsError, DnsEvent, DnsName, DnsTarget};
 use crate::pool::Pool;
 use crate::strategy::Strategy;
 use crate::types::{BackendId, BackendSpec, ConfigError};
@@ -23,9 +24,9 @@ use crate::types::{BackendId, BackendSpec, ConfigError};
 /// Each name is looked up again when its records' TTL runs out, clamped
 /// to the configured range ([`DnsConfig::ttl_range`]); the names' answers
 /// are merged (an address found under two names is one backend, the first
-/// name's) and, when the merged set differs from the pool's, applied with
-/// [`Pool::update`]: backends that stay keep their counters, stats and
-/// state. A lookup that fails keeps that name's last good backends (see
+/// name's) and, when the merged set differs from the pool's, applied as a
+/// [`Source`]'s whole set ([`Source::sync`]): backends that stay keep their
+/// counters, stats, state and payload. A lookup that fails keeps that name's last good backends (see
 /// [`DnsEvent::Failed`]). Started with [`DnsDiscovery::spawn`], the
 /// discovery owns the pool's set: backends added by other means are
 /// replaced at its next change; started with
@@ -71,18 +72,15 @@ impl<B: Send + Sync + 'static> DnsDiscovery<B> {
     /// is dropped or stopped, or when the pool is dropped.
     ///
     /// Fails if called outside a tokio runtime.
-    pub fn spawn<S: Strategy>(self, pool: Arc<Pool<S, B>>) -> Result<DiscoveryHandle, ConfigError> {
+    pub fn spawn<S: Strategy>(self, pool: Arc<Pool<S, B>>) -> Result<DiscoveryHandle, ConfigError>
+    where
+        B: Clone,
+    {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::Invalid {
             setting: "dns discovery",
             why: "DnsDiscovery::spawn runs a tokio task: call it within a tokio runtime".into(),
         })?;
-        let refresh = Arc::new(Notify::new());
-        let task = runtime.spawn(self.follow(
-            Arc::downgrade(&pool),
-            Arc::clone(&refresh),
-            |config, pool, answers| apply(config, pool, answers),
-        ));
-        Ok(DiscoveryHandle { task, refresh })
+        Ok(self.start(&runtime, pool, Source::exclusive()))
     }
 
     /// Follows the names into `pool` as [`spawn`](Self::spawn) does, but
@@ -93,9 +91,10 @@ impl<B: Send + Sync + 'static> DnsDiscovery<B> {
     /// already has from elsewhere stays as it is (its words and its id are
     /// the other source's), and is not the discovery's to remove.
     ///
-    /// Each change is made with [`Pool::update_with`], so an update made by
-    /// another source at the same time is not lost. A backend that stays
-    /// keeps its payload: the payload function runs only for new ones.
+    /// Each change goes through a shared [`Source`]'s
+    /// [`sync`](Source::sync), so an update made by another source at the
+    /// same time is not lost. A backend that stays keeps its payload: the
+    /// payload function runs only for new ones.
     ///
     /// ```
     /// use pickwise::dns::{DnsConfig, DnsDiscovery};
@@ -135,14 +134,22 @@ impl<B: Send + Sync + 'static> DnsDiscovery<B> {
             why: "DnsDiscovery::spawn_shared runs a tokio task: call it within a tokio runtime"
                 .into(),
         })?;
+        Ok(self.start(&runtime, pool, Source::shared()))
+    }
+
+    /// Starts the task following the names into `pool` as `source`.
+    fn start<S: Strategy>(
+        self,
+        runtime: &tokio::runtime::Handle,
+        pool: Arc<Pool<S, B>>,
+        source: Source,
+    ) -> DiscoveryHandle
+    where
+        B: Clone,
+    {
         let refresh = Arc::new(Notify::new());
-        let mut owned = HashSet::new();
-        let task = runtime.spawn(self.follow(
-            Arc::downgrade(&pool),
-            Arc::clone(&refresh),
-            move |config, pool, answers| apply_shared(config, pool, answers, &mut owned),
-        ));
-        Ok(DiscoveryHandle { task, refresh })
+        let task = runtime.spawn(self.follow(Arc::downgrade(&pool), Arc::clone(&refresh), source));
+        DiscoveryHandle { task, refresh }
     }
 
     /// Looks the `index`th name up, tells the observers, and returns its
@@ -181,8 +188,10 @@ impl<B: Send + Sync + 'static> DnsDiscovery<B> {
         self,
         pool: Weak<Pool<S, B>>,
         refresh: Arc<Notify>,
-        mut apply: impl FnMut(&DnsConfig<B>, &Pool<S, B>, &[Option<Vec<Found>>]),
-    ) {
+        mut source: Source,
+    ) where
+        B: Clone,
+    {
         let config = Arc::clone(&self.config);
         let start = Instant::now();
         // Per name: its last good answer (None until one), when it is due.
@@ -206,7 +215,7 @@ impl<B: Send + Sync + 'static> DnsDiscovery<B> {
                 return; // the pool is gone: nothing to follow for
             };
             if last.iter().any(Option::is_some) {
-                apply(&config, &pool, &last);
+                apply(&config, &pool, &last, &mut source);
             }
             drop(pool);
             let wake = due
@@ -268,112 +277,31 @@ fn spec_of<B>(config: &DnsConfig<B>, target: &DnsTarget, f: Found) -> BackendSpe
     spec
 }
 
-/// Applies the names' backends to a pool shared with other sources:
-/// `owned` holds the ids the discovery put there. Its backends that stay
-/// keep their place and payload (their words follow the records), those
-/// gone are removed, new ones go at the end; the others are not touched.
-fn apply_shared<S: Strategy, B: Clone + Send + Sync + 'static>(
+/// Makes the source's backends the names' (see [`Source::sync`]: the
+/// payload made for new backends only) and says what changed, if anything.
+fn apply<S: Strategy, B: Clone + Send + Sync + 'static>(
     config: &DnsConfig<B>,
     pool: &Pool<S, B>,
     answers: &[Option<Vec<Found>>],
-    owned: &mut HashSet<BackendId>,
+    source: &mut Source,
 ) {
-    let found = merged(config, answers);
-    let mut added = Vec::new();
-    let mut removed = Vec::new();
-    let mut now_owned = HashSet::new();
-    let mut size = 0;
-    let edit = |current: Vec<BackendSpec<B>>| {
-        let others: HashSet<BackendId> = current
-            .iter()
-            .filter(|s| !owned.contains(&s.id))
-            .map(|s| s.id.clone())
-            .collect();
-        // What the names give, by id, except what another source holds.
-        let mut fresh: Vec<(BackendId, &DnsTarget, Found)> = found
-            .iter()
-            .map(|(target, f)| (BackendId::from(f.addr), *target, *f))
-            .filter(|(id, _, _)| !others.contains(id))
-            .collect();
-        let mut changed = false;
-        let mut next = Vec::with_capacity(current.len() + fresh.len());
-        for mut spec in current {
-            if !owned.contains(&spec.id) {
-                next.push(spec);
-                continue;
-            }
-            match fresh.iter().position(|(id, _, _)| *id == spec.id) {
-                Some(at) => {
-                    let (id, target, f) = fresh.remove(at);
-                    let options = (f.weight, f.priority, target.max_conns);
-                    changed |= options != (spec.weight, spec.priority, spec.max_conns);
-                    (spec.weight, spec.priority, spec.max_conns) = options;
-                    now_owned.insert(id);
-                    next.push(spec);
-                }
-                None => removed.push(spec.id),
-            }
-        }
-        for (id, target, f) in fresh {
-            added.push(id.clone());
-            now_owned.insert(id);
-            next.push(spec_of(config, target, f));
-        }
-        size = next.len();
-        (changed || !added.is_empty() || !removed.is_empty()).then_some(next)
-    };
-    let event = match pool.update_with(edit) {
-        Ok(false) => return,
-        Ok(true) => DnsEvent::Updated {
-            added,
-            removed,
-            backends: size,
-        },
-        Err(error) => DnsEvent::Rejected { error },
-    };
-    if matches!(event, DnsEvent::Updated { .. }) {
-        *owned = now_owned;
-    }
-    config.emit(&event);
-}
-
-/// Applies the merged set if it differs from the pool's (ids, weights,
-/// priorities, caps, in order), and says what changed.
-fn apply<S: Strategy, B: Send + Sync + 'static>(
-    config: &DnsConfig<B>,
-    pool: &Pool<S, B>,
-    answers: &[Option<Vec<Found>>],
-) {
-    let specs = merge(config, answers);
-    let wanted: Vec<_> = specs
-        .iter()
-        .map(|s| (s.id.clone(), s.weight, s.priority, s.max_conns))
-        .collect();
-    let current: Vec<_> = pool
-        .backends()
+    let wanted: Vec<BackendSpec<(SocketAddr, DnsName)>> = merged(config, answers)
         .into_iter()
-        .map(|s| (s.id, s.weight, s.priority, s.max_conns))
+        .map(|(target, f)| {
+            let mut spec = BackendSpec::new(f.addr, (f.addr, target.value.clone()))
+                .weight(f.weight)
+                .priority(f.priority);
+            spec.max_conns = target.max_conns;
+            spec
+        })
         .collect();
-    if wanted == current {
-        return;
-    }
-    let before: HashSet<&BackendId> = current.iter().map(|c| &c.0).collect();
-    let after: HashSet<&BackendId> = wanted.iter().map(|w| &w.0).collect();
-    let added = wanted
-        .iter()
-        .filter(|w| !before.contains(&w.0))
-        .map(|w| w.0.clone())
-        .collect();
-    let removed = current
-        .iter()
-        .filter(|c| !after.contains(&c.0))
-        .map(|c| c.0.clone())
-        .collect();
-    let event = match pool.update(specs) {
-        Ok(()) => DnsEvent::Updated {
-            added,
-            removed,
-            backends: wanted.len(),
+    let payload = |(addr, name): (SocketAddr, DnsName)| (config.payload)(addr, &name);
+    let event = match source.sync(pool, wanted, payload) {
+        Ok(applied) if applied.is_empty() => return,
+        Ok(applied) => DnsEvent::Updated {
+            added: applied.added,
+            removed: applied.removed,
+            backends: applied.backends,
         },
         Err(error) => DnsEvent::Rejected { error },
     };

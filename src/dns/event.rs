@@ -35,10 +35,9 @@ pub enum DnsEvent {
         /// How many backends of this name were kept.
         kept: usize,
     },
-    /// The merged set changed and the pool now has it ([`Pool::update`]:
-    /// backends that stay keep their counters).
-    ///
-    /// [`Pool::update`]: crate::pool::Pool::update
+    /// The merged set changed and the pool now has it
+    /// ([`Source::sync`](crate::discovery::Source::sync): backends that
+    /// stay keep their counters).
     Updated {
         /// Backends that joined.
         added: Vec<BackendId>,

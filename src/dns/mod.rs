@@ -66,13 +66,14 @@
 //! - Several names are followed at once and merged into one set.
 //! - Each name is looked up again at its records' TTL, clamped to
 //!   [`DnsConfig::ttl_range`] (by default 1 s to 300 s); each lookup asks
-//!   the server afresh. When the merged set changes, it goes to
-//!   [`Pool::update`](crate::Pool::update): backends that stay keep their
-//!   in-flight counts, stats and state.
-//! - [`DnsDiscovery::spawn`] owns the pool's whole set;
-//!   [`DnsDiscovery::spawn_shared`] shares it with backends from elsewhere
-//!   (fixed addresses, an operator's) and adds and removes only its own,
-//!   through [`Pool::update_with`](crate::Pool::update_with).
+//!   the server afresh. When the merged set changes, it goes to the pool as
+//!   a [`discovery::Source`](crate::discovery::Source)'s whole set
+//!   ([`sync`](crate::discovery::Source::sync)): backends that stay keep
+//!   their in-flight counts, stats, state and payload.
+//! - [`DnsDiscovery::spawn`] owns the pool's whole set (an exclusive
+//!   source); [`DnsDiscovery::spawn_shared`] shares it with backends from
+//!   elsewhere (fixed addresses, an operator's, another source's) and adds
+//!   and removes only its own (a shared source).
 //! - A failed lookup (NXDOMAIN, SERVFAIL, no records, timeout) keeps that
 //!   name's last good backends and is retried after the minimum interval;
 //!   an SRV name whose target fails fails whole. The first lookup failing

@@ -1,5 +1,7 @@
-//! Membership from a `tower::discover::Discover` stream: each change goes
-//! to the pool through [`Pool::update`].
+//! Membership from a `tower::discover::Discover` stream: its changes are
+//! [`discovery::Change`](crate::discovery::Change)s of a
+//! [`Source`](crate::discovery::Source) owning the pool, applied in
+//! batches through the one path every source takes.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -9,9 +11,10 @@ use std::task::Poll;
 
 use ::tower::discover::{Change, Discover};
 
+use crate::discovery::{self, Source};
 use crate::pool::Pool;
 use crate::strategy::Strategy;
-use crate::types::{BackendId, BackendSpec, ConfigError};
+use crate::types::{BackendId, ConfigError};
 
 /// Why [`discover`] stopped following its stream.
 #[derive(Debug)]
@@ -44,7 +47,9 @@ impl<E: StdError + 'static> StdError for DiscoverError<E> {
 /// Applies one change to the pool: an insert adds the backend (weight 1)
 /// or, for an id already there, replaces its service and keeps its
 /// weight, tier, cap and counters; a remove takes it out (removing an id
-/// that is not there changes nothing). One [`Pool::update`].
+/// that is not there changes nothing). One
+/// [`Source::apply`](crate::discovery::Source::apply) of an exclusive
+/// source.
 ///
 /// ```
 /// use pickwise::{BackendSpec, Pool};
@@ -66,18 +71,15 @@ where
     S: Strategy,
     Svc: Clone + Send + Sync + 'static,
 {
-    let mut specs = pool.specs();
-    edit(&mut specs, change);
-    pool.update(specs)
+    Source::exclusive().apply(pool, [ours(change)]).map(|_| ())
 }
 
-fn edit<Svc>(specs: &mut Vec<BackendSpec<Svc>>, change: Change<BackendId, Svc>) {
+/// A tower change as the pool's: an insert gives the backend of its key a
+/// service (keeping its words), a remove takes it out.
+fn ours<Svc>(change: Change<BackendId, Svc>) -> discovery::Change<Svc> {
     match change {
-        Change::Insert(id, service) => match specs.iter_mut().find(|s| s.id == id) {
-            Some(spec) => spec.value = service,
-            None => specs.push(BackendSpec::new(id, service)),
-        },
-        Change::Remove(id) => specs.retain(|s| s.id != id),
+        Change::Insert(id, service) => discovery::Change::Value(id, service),
+        Change::Remove(id) => discovery::Change::Remove(id),
     }
 }
 
@@ -119,8 +121,8 @@ where
 
 /// Follows a `Discover` stream until it ends, applying its changes to the
 /// pool; `id` names each key's backend. Changes that arrive together are
-/// applied in one [`Pool::update`] (a list of a hundred inserts builds
-/// one set, not a hundred).
+/// applied in one batch ([`Source::apply`](crate::discovery::Source::apply):
+/// a list of a hundred inserts builds one set, not a hundred).
 ///
 /// Runs on any executor: it only polls the stream. It returns `Ok` when
 /// the stream ends, and an error when the stream fails (the changes
@@ -160,21 +162,18 @@ where
     F: FnMut(&D::Key) -> BackendId,
 {
     let mut discover = pin!(discover);
+    let mut source = Source::exclusive();
     loop {
         // Wait for a change, then take every change already there.
         let Some(first) = poll_fn(|cx| discover.as_mut().poll_discover(cx)).await else {
             return Ok(());
         };
-        let mut specs = pool.specs();
-        let mut edited = false;
+        let mut batch = Vec::new();
         let mut next = Some(first);
         let mut stop = None;
         while let Some(change) = next.take() {
             match change {
-                Ok(change) => {
-                    edit(&mut specs, named(change, &mut id));
-                    edited = true;
-                }
+                Ok(change) => batch.push(ours(named(change, &mut id))),
                 Err(e) => {
                     stop = Some(Err(DiscoverError::Discover(e)));
                     break;
@@ -187,8 +186,8 @@ where
                 Poll::Pending => {}
             }
         }
-        if edited {
-            pool.update(specs).map_err(DiscoverError::Update)?;
+        if !batch.is_empty() {
+            source.apply(pool, batch).map_err(DiscoverError::Update)?;
         }
         if let Some(stop) = stop {
             return stop;

@@ -105,7 +105,8 @@ pub struct BackendSpec<B> {
     /// Configured weight, `1..=MAX_WEIGHT`.
     pub weight: u32,
     /// Where this backend's agent answers, if it has one (the pool does not
-    /// poll it: the caller's runtime does, and feeds the reply to the pool).
+    /// poll it: `health_check::AgentPoll` or the caller's own code does, and
+    /// feeds the reply to the pool).
     pub agent: Option<SocketAddr>,
     /// Its tier, `0..=MAX_PRIORITY`: 0 (the default) is the primary tier,
     /// 1 the backups. Traffic goes to the best tier while enough of it is
