@@ -137,89 +137,100 @@ fn keys() -> Vec<[u8; 8]> {
         .collect()
 }
 
-/// Times pingora's select and pickwise's pick + drop on the same keys.
-macro_rules! side_by_side {
-    ($group:expr, $name:expr, $n:expr, $keys:expr, pingora: $lb:expr) => {{
-        let lb = $lb;
-        let keys = $keys;
-        let mut i = 0usize;
-        $group.bench_function(BenchmarkId::new($name, $n), |b| {
-            b.iter(|| {
-                i = i.wrapping_add(1);
-                let key = &keys[i % KEYS];
-                black_box(
-                    lb.select(key, MAX_ITERATIONS)
-                        .map_or(0, |b| b.weight as u64),
-                )
-            })
-        });
-    }};
-    ($group:expr, $name:expr, $n:expr, $keys:expr, pickwise: $pool:expr) => {{
-        let pool = $pool;
-        let keys = $keys;
-        let mut i = 0usize;
-        $group.bench_function(BenchmarkId::new($name, $n), |b| {
-            b.iter(|| {
-                i = i.wrapping_add(1);
-                let key = &keys[i % KEYS];
-                let pick = pool.pick(&Context::new().key(key));
-                black_box(pick.map_or(0, |p| u64::from(p.backend().port())))
-            })
-        });
-    }};
-    ($group:expr, $name:expr, $n:expr, $keys:expr, picker: $pool:expr) => {{
-        let pool = $pool;
-        let mut picker = pool.picker();
-        let keys = $keys;
-        let mut i = 0usize;
-        $group.bench_function(BenchmarkId::new($name, $n), |b| {
-            b.iter(|| {
-                i = i.wrapping_add(1);
-                let key = &keys[i % KEYS];
-                let pick = picker.pick(&Context::new().key(key));
-                black_box(pick.map_or(0, |p| u64::from(p.backend().port())))
-            })
-        });
-    }};
+type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
+/// One comparison: a criterion group `name` in which `body` times each
+/// side at every size of [`SIZES`], on the same pre-generated keys.
+fn compare(c: &mut Criterion, name: &str, mut body: impl FnMut(&mut Group<'_>, usize, &[[u8; 8]])) {
+    let keys = keys();
+    let mut group = c.benchmark_group(name);
+    for n in SIZES {
+        body(&mut group, n, &keys);
+    }
+    group.finish();
+}
+
+/// Times pingora's `select` over `n` backends (reading the weight).
+fn bench_pingora<S>(group: &mut Group<'_>, name: &str, n: usize, keys: &[[u8; 8]])
+where
+    S: BackendSelection + 'static,
+    S::Iter: selection::BackendIter,
+{
+    let lb = pingora::<S>(n);
+    let mut i = 0usize;
+    group.bench_function(BenchmarkId::new(name, n), |b| {
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            let key = &keys[i % KEYS];
+            black_box(
+                lb.select(key, MAX_ITERATIONS)
+                    .map_or(0, |b| b.weight as u64),
+            )
+        })
+    });
+}
+
+/// Times pickwise's `Pool::pick` (as `name`) and a per-thread
+/// `Picker::pick` (as `name-picker`), each with the drop of its guard,
+/// over the pool `make` builds (reading the port).
+fn bench_pickwise<S: Strategy>(
+    group: &mut Group<'_>,
+    name: &str,
+    n: usize,
+    keys: &[[u8; 8]],
+    make: impl Fn() -> Pool<S, SocketAddr>,
+) {
+    let pool = make();
+    let mut i = 0usize;
+    group.bench_function(BenchmarkId::new(name, n), |b| {
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            let key = &keys[i % KEYS];
+            let pick = pool.pick(&Context::new().key(key));
+            black_box(pick.map_or(0, |p| u64::from(p.backend().port())))
+        })
+    });
+    let pool = make();
+    let mut picker = pool.picker();
+    group.bench_function(BenchmarkId::new(format!("{name}-picker"), n), |b| {
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            let key = &keys[i % KEYS];
+            let pick = picker.pick(&Context::new().key(key));
+            black_box(pick.map_or(0, |p| u64::from(p.backend().port())))
+        })
+    });
 }
 
 fn round_robin(c: &mut Criterion) {
-    let keys = keys();
-    let mut group = c.benchmark_group("round-robin");
-    for n in SIZES {
-        side_by_side!(group, "pingora", n, &keys, pingora: pingora::<selection::RoundRobin>(n));
-        side_by_side!(group, "pickwise", n, &keys, pickwise: pool(RoundRobin::new(), n));
-        side_by_side!(group, "pickwise-picker", n, &keys, picker: pool(RoundRobin::new(), n));
-    }
-    group.finish();
+    compare(c, "round-robin", |group, n, keys| {
+        bench_pingora::<selection::RoundRobin>(group, "pingora", n, keys);
+        bench_pickwise(group, "pickwise", n, keys, || pool(RoundRobin::new(), n));
+    });
 }
 
 fn random(c: &mut Criterion) {
-    let keys = keys();
-    let mut group = c.benchmark_group("random");
-    for n in SIZES {
-        side_by_side!(group, "pingora", n, &keys, pingora: pingora::<selection::Random>(n));
-        side_by_side!(group, "pickwise", n, &keys, pickwise: pool(Random::new(), n));
-        side_by_side!(group, "pickwise-picker", n, &keys, picker: pool(Random::new(), n));
-    }
-    group.finish();
+    compare(c, "random", |group, n, keys| {
+        bench_pingora::<selection::Random>(group, "pingora", n, keys);
+        bench_pickwise(group, "pickwise", n, keys, || pool(Random::new(), n));
+    });
+}
+
+/// pickwise's two consistent hashes, keyed alike.
+fn bench_pickwise_hashes(group: &mut Group<'_>, n: usize, keys: &[[u8; 8]]) {
+    bench_pickwise(group, "pickwise-ring-hash", n, keys, || {
+        pool(RingHash::new().with_key(hash_key()), n)
+    });
+    bench_pickwise(group, "pickwise-maglev", n, keys, || {
+        pool(Maglev::new().with_key(hash_key()), n)
+    });
 }
 
 fn consistent(c: &mut Criterion) {
-    let keys = keys();
-    let mut group = c.benchmark_group("consistent");
-    for n in SIZES {
-        side_by_side!(group, "pingora-ketama", n, &keys, pingora: pingora::<selection::Consistent>(n));
-        side_by_side!(group, "pickwise-ring-hash", n, &keys,
-            pickwise: pool(RingHash::new().with_key(hash_key()), n));
-        side_by_side!(group, "pickwise-maglev", n, &keys,
-            pickwise: pool(Maglev::new().with_key(hash_key()), n));
-        side_by_side!(group, "pickwise-ring-hash-picker", n, &keys,
-            picker: pool(RingHash::new().with_key(hash_key()), n));
-        side_by_side!(group, "pickwise-maglev-picker", n, &keys,
-            picker: pool(Maglev::new().with_key(hash_key()), n));
-    }
-    group.finish();
+    compare(c, "consistent", |group, n, keys| {
+        bench_pingora::<selection::Consistent>(group, "pingora-ketama", n, keys);
+        bench_pickwise_hashes(group, n, keys);
+    });
 }
 
 /// Runs `work(thread, iters)` on two threads at once and reports the
@@ -396,10 +407,9 @@ enum PeerUse {
 }
 
 /// Times loadwise's `select` (and what `how` adds) on the same keys as
-/// the pickwise side.
+/// the pickwise side, as `loadwise`.
 fn bench_loadwise<S: PeerStrategy<PeerNode>>(
-    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    name: &str,
+    group: &mut Group<'_>,
     strategy: S,
     nodes: Vec<PeerNode>,
     keys: &[[u8; 8]],
@@ -407,7 +417,7 @@ fn bench_loadwise<S: PeerStrategy<PeerNode>>(
 ) {
     let n = nodes.len();
     let mut i = 0usize;
-    group.bench_function(BenchmarkId::new(name, n), |b| {
+    group.bench_function(BenchmarkId::new("loadwise", n), |b| {
         b.iter(|| {
             i = i.wrapping_add(1);
             let key = &keys[i % KEYS];
@@ -440,99 +450,56 @@ fn bench_loadwise<S: PeerStrategy<PeerNode>>(
 }
 
 fn loadwise_round_robin(c: &mut Criterion) {
-    let keys = keys();
-    let mut group = c.benchmark_group("loadwise-round-robin");
-    for n in SIZES {
-        bench_loadwise(
-            &mut group,
-            "loadwise",
-            peer::RoundRobin::new(),
-            peer_nodes(n, |_| 1),
-            &keys,
-            PeerUse::Plain,
-        );
-        side_by_side!(group, "pickwise", n, &keys, pickwise: pool(RoundRobin::new(), n));
-        side_by_side!(group, "pickwise-picker", n, &keys, picker: pool(RoundRobin::new(), n));
-    }
-    group.finish();
+    compare(c, "loadwise-round-robin", |group, n, keys| {
+        let nodes = peer_nodes(n, |_| 1);
+        bench_loadwise(group, peer::RoundRobin::new(), nodes, keys, PeerUse::Plain);
+        bench_pickwise(group, "pickwise", n, keys, || pool(RoundRobin::new(), n));
+    });
 }
 
 fn loadwise_weighted_round_robin(c: &mut Criterion) {
-    let keys = keys();
-    let mut group = c.benchmark_group("loadwise-weighted-round-robin");
-    for n in SIZES {
+    compare(c, "loadwise-weighted-round-robin", |group, n, keys| {
+        let nodes = peer_nodes(n, varied_weight);
         bench_loadwise(
-            &mut group,
-            "loadwise",
+            group,
             peer::WeightedRoundRobin::new(),
-            peer_nodes(n, varied_weight),
-            &keys,
+            nodes,
+            keys,
             PeerUse::Plain,
         );
-        side_by_side!(group, "pickwise", n, &keys, pickwise: weighted_pool(WeightedRoundRobin::new(), n));
-        side_by_side!(group, "pickwise-picker", n, &keys, picker: weighted_pool(WeightedRoundRobin::new(), n));
-    }
-    group.finish();
+        bench_pickwise(group, "pickwise", n, keys, || {
+            weighted_pool(WeightedRoundRobin::new(), n)
+        });
+    });
 }
 
 fn loadwise_p2c(c: &mut Criterion) {
-    let keys = keys();
-    let mut group = c.benchmark_group("loadwise-p2c");
-    for n in SIZES {
-        bench_loadwise(
-            &mut group,
-            "loadwise",
-            peer::PowerOfTwoChoices::new(),
-            peer_nodes(n, |_| 1),
-            &keys,
-            PeerUse::CountInFlight,
-        );
-        side_by_side!(group, "pickwise", n, &keys, pickwise: pool(P2c::new(), n));
-        side_by_side!(group, "pickwise-picker", n, &keys, picker: pool(P2c::new(), n));
-    }
-    group.finish();
+    compare(c, "loadwise-p2c", |group, n, keys| {
+        let nodes = peer_nodes(n, |_| 1);
+        let how = PeerUse::CountInFlight;
+        bench_loadwise(group, peer::PowerOfTwoChoices::new(), nodes, keys, how);
+        bench_pickwise(group, "pickwise", n, keys, || pool(P2c::new(), n));
+    });
 }
 
 fn loadwise_least_load(c: &mut Criterion) {
-    let keys = keys();
-    let mut group = c.benchmark_group("loadwise-least-load");
-    for n in SIZES {
-        bench_loadwise(
-            &mut group,
-            "loadwise",
-            peer::LeastLoad::new(),
-            peer_nodes(n, |_| 1),
-            &keys,
-            PeerUse::CountInFlight,
-        );
-        side_by_side!(group, "pickwise", n, &keys, pickwise: pool(LeastConnections::new(), n));
-        side_by_side!(group, "pickwise-picker", n, &keys, picker: pool(LeastConnections::new(), n));
-    }
-    group.finish();
+    compare(c, "loadwise-least-load", |group, n, keys| {
+        let nodes = peer_nodes(n, |_| 1);
+        let how = PeerUse::CountInFlight;
+        bench_loadwise(group, peer::LeastLoad::new(), nodes, keys, how);
+        bench_pickwise(group, "pickwise", n, keys, || {
+            pool(LeastConnections::new(), n)
+        });
+    });
 }
 
 fn loadwise_consistent(c: &mut Criterion) {
-    let keys = keys();
-    let mut group = c.benchmark_group("loadwise-consistent");
-    for n in SIZES {
-        bench_loadwise(
-            &mut group,
-            "loadwise",
-            peer::ConsistentHash::default(),
-            peer_nodes(n, |_| 1),
-            &keys,
-            PeerUse::HashKey,
-        );
-        side_by_side!(group, "pickwise-ring-hash", n, &keys,
-            pickwise: pool(RingHash::new().with_key(hash_key()), n));
-        side_by_side!(group, "pickwise-maglev", n, &keys,
-            pickwise: pool(Maglev::new().with_key(hash_key()), n));
-        side_by_side!(group, "pickwise-ring-hash-picker", n, &keys,
-            picker: pool(RingHash::new().with_key(hash_key()), n));
-        side_by_side!(group, "pickwise-maglev-picker", n, &keys,
-            picker: pool(Maglev::new().with_key(hash_key()), n));
-    }
-    group.finish();
+    compare(c, "loadwise-consistent", |group, n, keys| {
+        let nodes = peer_nodes(n, |_| 1);
+        let how = PeerUse::HashKey;
+        bench_loadwise(group, peer::ConsistentHash::default(), nodes, keys, how);
+        bench_pickwise_hashes(group, n, keys);
+    });
 }
 
 /// A backend's service that answers its port at once: a ready future.
