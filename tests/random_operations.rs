@@ -14,10 +14,13 @@ use pickwise::health::{CheckFailure, CheckResult};
 use pickwise::spec::MAX_WEIGHT;
 use pickwise::strategy::{AnyStrategy, StrategyKind};
 use pickwise::{
-    AdminState, BackendId, BackendSpec, BackendState, BackendStatus, Balancer, Context,
-    FailureKind, Outcome, Pick, Pool, Reason, TierStatus,
+    AdminState, BackendId, BackendSpec, BackendStatus, Balancer, Context, FailureKind, Outcome,
+    Pick, Pool, Reason, TierStatus,
 };
 use proptest::prelude::*;
+
+#[path = "rules/pick_rules.rs"]
+mod pick_rules;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -73,22 +76,6 @@ fn spec(&(n, weight, priority, cap): &(u8, u32, u8, u32)) -> BackendSpec<u8> {
     }
 }
 
-/// Whether the backend could take a request that excludes `exclude`, in a
-/// tier whose panic state is `panic`.
-fn could_take(status: &BackendStatus, panic: bool, exclude: &[BackendId]) -> bool {
-    let healthy_enough = match status.state {
-        BackendState::Up => true,
-        BackendState::Ejected | BackendState::Unhealthy => panic && status.admin == AdminState::Up,
-        _ => false,
-    };
-    healthy_enough
-        && status.effective_weight > 0
-        && !exclude.contains(&status.id)
-        && status
-            .max_conns
-            .is_none_or(|cap| status.in_flight.unwrap_or(0) < u64::from(cap))
-}
-
 /// Checks one pick against the pool as it stood just before it.
 fn check_pick(
     picked: &BackendId,
@@ -96,48 +83,10 @@ fn check_pick(
     tiers: &[TierStatus],
     exclude: &[BackendId],
 ) -> Result<(), TestCaseError> {
-    let status = before.iter().find(|s| &s.id == picked).unwrap();
-    prop_assert!(!exclude.contains(picked));
-    prop_assert!(
-        status.admin == AdminState::Up,
-        "picked {} while {:?}",
-        picked,
-        status.admin
-    );
-    let tier_of = |s: &BackendStatus| tiers.iter().find(|t| t.priority == s.priority).unwrap();
-    prop_assert!(
-        status.state == BackendState::Up || tier_of(status).in_panic,
-        "picked {} while {} outside panic",
-        picked,
-        status.state
-    );
-    if let Some(cap) = status.max_conns {
-        prop_assert!(
-            status.in_flight.unwrap() < u64::from(cap),
-            "picked {} at its cap",
-            picked
-        );
+    match pick_rules::broken_by_pick(picked, before, tiers, exclude) {
+        Some(broken) => Err(TestCaseError::fail(broken)),
+        None => Ok(()),
     }
-    let tier = tiers
-        .iter()
-        .find(|t| t.priority == status.priority)
-        .unwrap();
-    if tier.share == 0.0 {
-        for better in tiers.iter().filter(|t| t.priority < status.priority) {
-            let open = before
-                .iter()
-                .find(|s| s.priority == better.priority && could_take(s, better.in_panic, exclude));
-            prop_assert!(
-                better.share == 0.0 || open.is_none(),
-                "picked {} in tier {} with no share while {:?} in tier {} could take it",
-                picked,
-                status.priority,
-                open.map(|s| &s.id),
-                better.priority
-            );
-        }
-    }
-    Ok(())
 }
 
 fn run(kind: StrategyKind, ops: &[Op]) -> Result<(), TestCaseError> {
@@ -182,11 +131,8 @@ fn run(kind: StrategyKind, ops: &[Op]) -> Result<(), TestCaseError> {
                         held.push(pick);
                     }
                     Err(_) => {
-                        let open = before.iter().find(|s| {
-                            let tier = tiers.iter().find(|t| t.priority == s.priority).unwrap();
-                            could_take(s, tier.in_panic, &exclude)
-                        });
-                        prop_assert!(open.is_none(), "no pick while {:?} could take it", open);
+                        let broken = pick_rules::broken_by_no_pick(&before, &tiers, &exclude);
+                        prop_assert!(broken.is_none(), "{}", broken.unwrap_or_default());
                     }
                 }
             }

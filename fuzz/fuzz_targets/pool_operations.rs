@@ -37,6 +37,10 @@ use pickwise::{
     FailureKind, Observer, Outcome, Pick, Pool, Reason, StateChange, TierStatus,
 };
 
+/// The rules every pick keeps, shared with tests/random_operations.rs.
+#[path = "../../tests/rules/pick_rules.rs"]
+mod pick_rules;
+
 /// Distinct backend ids the operations name.
 const IDS: u8 = 8;
 /// Picks held at once, at most.
@@ -177,29 +181,6 @@ fn ejection_cap(members: usize, percent: u8) -> usize {
     share.max(1).min(members.saturating_sub(1))
 }
 
-/// Whether the backend could take a request that excludes `exclude`, in a
-/// tier whose panic state is `panic`.
-fn could_take(status: &BackendStatus, panic: bool, exclude: &[BackendId]) -> bool {
-    let healthy_enough = match status.state {
-        BackendState::Up => true,
-        BackendState::Ejected | BackendState::Unhealthy => panic && status.admin == AdminState::Up,
-        _ => false,
-    };
-    healthy_enough
-        && status.effective_weight > 0
-        && !exclude.contains(&status.id)
-        && status
-            .max_conns
-            .is_none_or(|cap| status.in_flight.unwrap_or(0) < u64::from(cap))
-}
-
-fn tier_of<'t>(tiers: &'t [TierStatus], status: &BackendStatus) -> &'t TierStatus {
-    tiers
-        .iter()
-        .find(|t| t.priority == status.priority)
-        .unwrap_or_else(|| panic!("{} in tier {}, not shown", status.id, status.priority))
-}
-
 /// Checks one pick against the pool as it stood just before it.
 fn check_pick(
     kind: StrategyKind,
@@ -208,49 +189,8 @@ fn check_pick(
     tiers: &[TierStatus],
     exclude: &[BackendId],
 ) {
-    let status = before
-        .iter()
-        .find(|s| &s.id == picked)
-        .unwrap_or_else(|| panic!("{kind}: picked {picked}, not in the set"));
-    assert!(
-        !exclude.contains(picked),
-        "{kind}: picked {picked}, excluded"
-    );
-    assert!(
-        status.admin == AdminState::Up,
-        "{kind}: picked {picked} while {:?}",
-        status.admin
-    );
-    let tier = tier_of(tiers, status);
-    assert!(
-        status.state == BackendState::Up || tier.in_panic,
-        "{kind}: picked {picked} while {} outside panic",
-        status.state
-    );
-    assert!(
-        status.effective_weight > 0,
-        "{kind}: picked {picked} at effective weight 0"
-    );
-    if let Some(cap) = status.max_conns {
-        let in_flight = status.in_flight.expect("a capped pool counts in flight");
-        assert!(
-            in_flight < u64::from(cap),
-            "{kind}: picked {picked} at its cap {cap}"
-        );
-    }
-    if tier.share == 0.0 {
-        for better in tiers.iter().filter(|t| t.priority < status.priority) {
-            let open = before
-                .iter()
-                .find(|s| s.priority == better.priority && could_take(s, better.in_panic, exclude));
-            assert!(
-                better.share == 0.0 || open.is_none(),
-                "{kind}: picked {picked} in tier {} with no share while {:?} in tier {} could take it",
-                status.priority,
-                open.map(|s| &s.id),
-                better.priority
-            );
-        }
+    if let Some(broken) = pick_rules::broken_by_pick(picked, before, tiers, exclude) {
+        panic!("{kind}: {broken}");
     }
 }
 
@@ -261,14 +201,9 @@ fn check_no_pick(
     tiers: &[TierStatus],
     exclude: &[BackendId],
 ) {
-    let open = before
-        .iter()
-        .find(|s| could_take(s, tier_of(tiers, s).in_panic, exclude));
-    assert!(
-        open.is_none(),
-        "{kind}: no pick while {:?} could take it",
-        open.map(|s| &s.id)
-    );
+    if let Some(broken) = pick_rules::broken_by_no_pick(before, tiers, exclude) {
+        panic!("{kind}: {broken}");
+    }
 }
 
 /// What the observer heard: the ejections' exact lengths.
