@@ -171,7 +171,7 @@ fn refusals_name_the_field_in_every_format() {
         (
             Yaml,
             "strategy: p2c\nhealth:\n  max_ejected_percent: lots\n".to_owned(),
-            "health.max_ejected_percent: invalid type: string \"lots\", expected u64",
+            "health.max_ejected_percent: invalid type: string \"lots\", expected u8",
         ),
         (
             Yaml,

@@ -1,6 +1,9 @@
 //! The shape of a config file, as serde reads it: every section and field,
-//! unknown ones refused. Values are checked and turned into the library's
-//! own settings in `resolve`.
+//! unknown ones refused. The sections that are a library setting as it
+//! stands (`[health]`, `[outlier_detection]`, `[slow_start]`,
+//! `[feedback]`) are read as that setting; the others are shaped here and
+//! turned into the library's settings in `resolve`, where every value is
+//! checked.
 //!
 //! A new section is one more field of [`PoolFile`] with its own struct
 //! here, and one more step in `resolve`. The sections of optional features
@@ -13,7 +16,10 @@ use std::fmt;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 
-use super::duration::DurationText;
+use crate::runtime::feedback::FeedbackConfig;
+use crate::runtime::passive::{HealthConfig, OutlierConfig};
+use crate::runtime::slow_start::SlowStart;
+use crate::types::DurationText;
 
 /// The whole file.
 #[derive(Debug, serde::Deserialize)]
@@ -24,10 +30,10 @@ pub(crate) struct PoolFile {
     pub(crate) backends: Vec<BackendEntry>,
     pub(crate) counts_in_flight: Option<bool>,
     pub(crate) agent_expiry: Option<DurationText>,
-    pub(crate) health: Option<HealthFile>,
-    pub(crate) outlier_detection: Option<OutlierFile>,
-    pub(crate) slow_start: Option<SlowStartFile>,
-    pub(crate) feedback: Option<FeedbackFile>,
+    pub(crate) health: Option<HealthConfig>,
+    pub(crate) outlier_detection: Option<OutlierConfig>,
+    pub(crate) slow_start: Option<SlowStart>,
+    pub(crate) feedback: Option<FeedbackConfig>,
     pub(crate) tiers: Option<TiersFile>,
     pub(crate) health_check: Option<HealthCheckEntry>,
     pub(crate) discovery: Option<DiscoveryEntry>,
@@ -111,38 +117,6 @@ pub(crate) struct BackendTable {
     pub(crate) backup: Option<bool>,
     pub(crate) max_conns: Option<u64>,
     pub(crate) agent: Option<String>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct HealthFile {
-    pub(crate) consecutive_failures: Option<u32>,
-    pub(crate) base_ejection: Option<DurationText>,
-    pub(crate) max_ejection: Option<DurationText>,
-    pub(crate) max_ejected_percent: Option<u64>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct OutlierFile {
-    pub(crate) interval: Option<DurationText>,
-    pub(crate) request_volume: Option<u64>,
-    pub(crate) minimum_hosts: Option<u64>,
-    pub(crate) stdev_factor: Option<f64>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SlowStartFile {
-    pub(crate) window: DurationText,
-    pub(crate) floor_percent: Option<u64>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FeedbackFile {
-    pub(crate) latency_decay: Option<DurationText>,
-    pub(crate) error_decay: Option<DurationText>,
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -127,10 +127,9 @@
 //! make the checker and the discovery, to start over the built pool.
 //!
 //! Files: `file` (the shape serde reads), `resolve` (ranges checked, the
-//! library's settings made), `duration` ([`parse_duration`]), `error`
+//! library's settings made), `error`
 //! ([`FieldError`]), `sections` (`[health_check]` and `[discovery]`).
 
-mod duration;
 mod error;
 mod file;
 mod resolve;
@@ -139,7 +138,7 @@ mod sections;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use duration::parse_duration;
+pub use crate::types::parse_duration;
 pub use error::FieldError;
 #[cfg(feature = "health-check")]
 pub use sections::HealthCheckSection;

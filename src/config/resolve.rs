@@ -6,10 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::error::FieldError;
-use super::file::{
-    BackendEntry, BackendTable, FeedbackFile, HealthFile, OutlierFile, PoolFile, SlowStartFile,
-    StrategyEntry, TiersFile,
-};
+use super::file::{BackendEntry, BackendTable, PoolFile, StrategyEntry, TiersFile};
 use super::{sections, PoolConfig};
 use crate::hash::HashKey;
 use crate::runtime::feedback::FeedbackConfig;
@@ -66,14 +63,17 @@ pub(crate) fn resolve(file: PoolFile) -> Checked<PoolConfig> {
         config.agent_expiry = positive("agent_expiry", expiry.0)?;
     }
     if let Some(section) = file.health {
-        config.health = health(section)?;
+        config.health = checked(section, HealthConfig::validate)?;
     }
-    config.outlier_detection = file.outlier_detection.map(outliers).transpose()?;
+    config.outlier_detection = file
+        .outlier_detection
+        .map(|section| checked(section, OutlierConfig::validate))
+        .transpose()?;
     if let Some(section) = file.slow_start {
-        config.slow_start = slow_start(section)?;
+        config.slow_start = checked(section, SlowStart::validate)?;
     }
     if let Some(section) = file.feedback {
-        config.feedback = feedback(section)?;
+        config.feedback = checked(section, FeedbackConfig::validate)?;
     }
     if let Some(section) = file.tiers {
         tiers(section, &mut config)?;
@@ -200,78 +200,14 @@ fn backend_table(at: &str, table: BackendTable) -> Checked<BackendSpec<SocketAdd
     Ok(spec)
 }
 
-fn health(section: HealthFile) -> Checked<HealthConfig> {
-    let mut health = HealthConfig::default();
-    if let Some(n) = section.consecutive_failures {
-        health.consecutive_failures = n;
+/// Checks a section read as the library's setting with the setting's own
+/// validation, which names its field (`health.max_ejection`).
+fn checked<T>(section: T, validate: impl FnOnce(&T) -> Result<(), ConfigError>) -> Checked<T> {
+    match validate(&section) {
+        Ok(()) => Ok(section),
+        Err(ConfigError::Invalid { setting, why }) => bad(setting, why),
+        Err(other) => bad("", other.to_string()),
     }
-    if let Some(base) = section.base_ejection {
-        health.base_ejection = positive("health.base_ejection", base.0)?;
-    }
-    if let Some(max) = section.max_ejection {
-        health.max_ejection = max.0;
-    }
-    if health.max_ejection < health.base_ejection {
-        return bad(
-            "health.max_ejection",
-            format!(
-                "{:?} is less than base_ejection ({:?})",
-                health.max_ejection, health.base_ejection
-            ),
-        );
-    }
-    if let Some(percent) = section.max_ejected_percent {
-        health.max_ejected_percent = within("health.max_ejected_percent", percent, 0, 100)? as u8;
-    }
-    Ok(health)
-}
-
-fn outliers(section: OutlierFile) -> Checked<OutlierConfig> {
-    let mut outliers = OutlierConfig::default();
-    if let Some(interval) = section.interval {
-        outliers.interval = positive("outlier_detection.interval", interval.0)?;
-    }
-    if let Some(volume) = section.request_volume {
-        outliers.request_volume = within("outlier_detection.request_volume", volume, 1, u64::MAX)?;
-    }
-    if let Some(hosts) = section.minimum_hosts {
-        let hosts = within(
-            "outlier_detection.minimum_hosts",
-            hosts,
-            2,
-            MAX_BACKENDS as u64,
-        )?;
-        outliers.minimum_hosts = hosts as usize;
-    }
-    if let Some(factor) = section.stdev_factor {
-        if !(factor.is_finite() && factor >= 0.0) {
-            return bad(
-                "outlier_detection.stdev_factor",
-                format!("{factor} is not a finite number of at least 0"),
-            );
-        }
-        outliers.stdev_factor = factor;
-    }
-    Ok(outliers)
-}
-
-fn slow_start(section: SlowStartFile) -> Checked<SlowStart> {
-    let mut ramp = SlowStart::new(section.window.0);
-    if let Some(floor) = section.floor_percent {
-        ramp.floor_percent = within("slow_start.floor_percent", floor, 1, 100)? as u8;
-    }
-    Ok(ramp)
-}
-
-fn feedback(section: FeedbackFile) -> Checked<FeedbackConfig> {
-    let mut feedback = FeedbackConfig::default();
-    if let Some(decay) = section.latency_decay {
-        feedback.latency_decay = positive("feedback.latency_decay", decay.0)?;
-    }
-    if let Some(decay) = section.error_decay {
-        feedback.error_decay = positive("feedback.error_decay", decay.0)?;
-    }
-    Ok(feedback)
 }
 
 fn tiers(section: TiersFile, config: &mut PoolConfig) -> Checked<()> {

@@ -17,11 +17,28 @@ use crate::types::ConfigError;
 /// and timeouts feed latency: a connection refused in 80 µs must not make a
 /// dead backend look fast; it feeds the error rate instead, as do server
 /// errors, gateway errors and timeouts.
+///
+/// With feature `serde` it deserializes, durations as text (`"30s"`),
+/// unknown fields refused: the `[feedback]` section of a
+/// `pickwise::config::PoolConfig` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct FeedbackConfig {
     /// Time constant of the latency EWMA (default 10 s, Finagle's and tower's).
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::types::deserialize_duration")
+    )]
     pub latency_decay: Duration,
     /// Time constant of the error-rate EWMA (default 10 s).
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::types::deserialize_duration")
+    )]
     pub error_decay: Duration,
 }
 
@@ -37,8 +54,8 @@ impl Default for FeedbackConfig {
 impl FeedbackConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         for (setting, value) in [
-            ("latency_decay", self.latency_decay),
-            ("error_decay", self.error_decay),
+            ("feedback.latency_decay", self.latency_decay),
+            ("feedback.error_decay", self.error_decay),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::Invalid {

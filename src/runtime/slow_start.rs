@@ -26,17 +26,39 @@ use crate::types::ConfigError;
 /// assert_eq!(ramp.permille(Duration::from_secs(15)), 550);
 /// assert_eq!(ramp.permille(Duration::from_secs(30)), 1000);
 /// ```
+///
+/// With feature `serde` it deserializes, durations as text (`"30s"`),
+/// unknown fields refused: the `[slow_start]` section of a
+/// `pickwise::config::PoolConfig` file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct SlowStart {
-    /// How long the ramp lasts; zero turns slow start off.
+    /// How long the ramp lasts; zero turns slow start off. Required when
+    /// read from a config file (a `[slow_start]` section turns it on).
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::types::deserialize_duration")
+    )]
     pub window: Duration,
-    /// The share of its weight a backend starts with, in percent (1..=100).
+    /// The share of its weight a backend starts with, in percent (1..=100;
+    /// [`DEFAULT_FLOOR_PERCENT`](Self::DEFAULT_FLOOR_PERCENT) when read
+    /// without it).
+    #[cfg_attr(feature = "serde", serde(default = "SlowStart::default_floor"))]
     pub floor_percent: u8,
 }
 
 impl SlowStart {
     /// The default floor: 10%.
     pub const DEFAULT_FLOOR_PERCENT: u8 = 10;
+
+    #[cfg(feature = "serde")]
+    fn default_floor() -> u8 {
+        SlowStart::DEFAULT_FLOOR_PERCENT
+    }
 
     /// A ramp over `window` from the default 10% floor.
     pub fn new(window: Duration) -> Self {
@@ -72,8 +94,8 @@ impl SlowStart {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.is_enabled() && !(1..=100).contains(&self.floor_percent) {
             return Err(ConfigError::Invalid {
-                setting: "slow start floor",
-                why: format!("{}% is outside 1..=100", self.floor_percent),
+                setting: "slow_start.floor_percent",
+                why: format!("{} is outside 1..=100", self.floor_percent),
             });
         }
         Ok(())

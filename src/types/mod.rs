@@ -6,6 +6,8 @@ mod backend;
 mod check;
 pub mod clock;
 mod context;
+#[cfg(feature = "serde")]
+mod duration;
 mod error;
 mod outcome;
 mod state;
@@ -17,6 +19,10 @@ pub use backend::{
 };
 pub use check::{CheckFailure, CheckResult};
 pub use context::Context;
+#[cfg(feature = "serde")]
+pub use duration::parse_duration;
+#[cfg(feature = "serde")]
+pub(crate) use duration::{deserialize_duration, DurationText};
 pub use error::{ConfigError, NoBackend};
 pub use outcome::{FailureKind, Outcome, OutcomeKind};
 pub use state::{AdminState, BackendState, Observer, PanicChange, Reason, StateChange};

@@ -34,13 +34,30 @@ use crate::types::{BackendState, FailureKind, Reason};
 /// };
 /// assert_eq!(health.max_ejected_percent, 10);
 /// ```
+///
+/// With feature `serde` it deserializes, durations as text (`"30s"`),
+/// unknown fields refused: the `[health]` section of a
+/// `pickwise::config::PoolConfig` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct HealthConfig {
     /// Failures in a row that eject a backend; 0 turns passive health off.
     pub consecutive_failures: u32,
     /// Ejection time for a first ejection; later ones multiply it.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::types::deserialize_duration")
+    )]
     pub base_ejection: Duration,
     /// Ceiling on one ejection's time.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::types::deserialize_duration")
+    )]
     pub max_ejection: Duration,
     /// Share of the set that may be ejected at once, in percent (0..=100);
     /// at least one backend may always be ejected, and never the last one.
@@ -68,20 +85,24 @@ impl HealthConfig {
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |setting, why: &str| {
-            Err(ConfigError::Invalid {
-                setting,
-                why: why.to_owned(),
-            })
-        };
+        let invalid = |setting, why: String| Err(ConfigError::Invalid { setting, why });
         if self.base_ejection.is_zero() {
-            return invalid("base_ejection", "must be more than zero");
+            return invalid("health.base_ejection", "must be more than zero".into());
         }
         if self.max_ejection < self.base_ejection {
-            return invalid("max_ejection", "must be at least base_ejection");
+            return invalid(
+                "health.max_ejection",
+                format!(
+                    "{:?} is less than base_ejection ({:?})",
+                    self.max_ejection, self.base_ejection
+                ),
+            );
         }
         if self.max_ejected_percent > 100 {
-            return invalid("max_ejected_percent", "must be at most 100");
+            return invalid(
+                "health.max_ejected_percent",
+                format!("{} is outside 0..=100", self.max_ejected_percent),
+            );
         }
         Ok(())
     }

@@ -7,7 +7,7 @@
 use crate::runtime::slot::Slot;
 use crate::runtime::sync::{AtomicU32, AtomicU64};
 use crate::types::clock::saturating_nanos;
-use crate::types::ConfigError;
+use crate::types::{ConfigError, MAX_BACKENDS};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64 as Deadline, Ordering};
 use std::sync::{Arc, Weak};
@@ -51,9 +51,22 @@ use std::time::Duration;
 ///     .build(vec![pickwise::BackendSpec::new("a", ())])?;
 /// # Ok::<(), pickwise::ConfigError>(())
 /// ```
+///
+/// With feature `serde` it deserializes, durations as text (`"30s"`),
+/// unknown fields refused: the `[outlier_detection]` section of a
+/// `pickwise::config::PoolConfig` file.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct OutlierConfig {
     /// How often backends are compared (Envoy's `interval`, 10 s).
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::types::deserialize_duration")
+    )]
     pub interval: Duration,
     /// Outcomes a backend needs in an interval to be compared at all
     /// (Envoy's `success_rate_request_volume`, 100). At least 1.
@@ -82,20 +95,26 @@ impl OutlierConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |setting, why: String| Err(ConfigError::Invalid { setting, why });
         if self.interval.is_zero() {
-            return invalid("outlier interval", "must be more than zero".into());
+            return invalid(
+                "outlier_detection.interval",
+                "must be more than zero".into(),
+            );
         }
         if self.request_volume == 0 {
-            return invalid("outlier request_volume", "must be at least 1".into());
-        }
-        if self.minimum_hosts < 2 {
             return invalid(
-                "outlier minimum_hosts",
-                format!("{} is less than 2", self.minimum_hosts),
+                "outlier_detection.request_volume",
+                "must be at least 1".into(),
+            );
+        }
+        if !(2..=MAX_BACKENDS).contains(&self.minimum_hosts) {
+            return invalid(
+                "outlier_detection.minimum_hosts",
+                format!("{} is outside 2..={MAX_BACKENDS}", self.minimum_hosts),
             );
         }
         if !(self.stdev_factor.is_finite() && self.stdev_factor >= 0.0) {
             return invalid(
-                "outlier stdev_factor",
+                "outlier_detection.stdev_factor",
                 format!("{} is not a finite number of at least 0", self.stdev_factor),
             );
         }

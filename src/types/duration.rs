@@ -1,5 +1,6 @@
 //! Durations as people write them in config files: `"2s"`, `"500ms"`,
-//! `"1m30s"`, `"1.5h"`.
+//! `"1m30s"`, `"1.5h"`; the settings that hold a duration read it so
+//! (`deserialize_duration`), wherever they are defined.
 
 use std::fmt;
 use std::time::Duration;
@@ -109,6 +110,14 @@ fn part_nanos(number: &str, scale: u128) -> Option<u128> {
         nanos = nanos.checked_add(value.checked_mul(scale)? / denominator)?;
     }
     Some(nanos)
+}
+
+/// A duration setting as serde reads it: text with a unit (see
+/// [`parse_duration`]), for `#[serde(deserialize_with = ...)]`.
+pub(crate) fn deserialize_duration<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Duration, D::Error> {
+    DurationText::deserialize(deserializer).map(|text| text.0)
 }
 
 /// A duration field of a config file, written as text.
