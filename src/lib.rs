@@ -80,6 +80,8 @@ pub mod config;
 pub mod discovery;
 #[cfg(feature = "dns")]
 pub mod dns;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 pub mod hash;
 /// Health and feedback settings: plain values that say when passive health
 /// ejects a backend ([`HealthConfig`](health::HealthConfig)), when a

@@ -18,6 +18,7 @@ const GROUPS: &[&str] = &[
     "discovery",
     "health_check",
     "tower",
+    "grpc",
     "dns",
     "metrics",
     "config",

@@ -8,7 +8,12 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use crate::pool::Ticket;
-use crate::types::FailureKind;
+use crate::types::{FailureKind, Outcome, OutcomeKind};
+
+/// What a response's end says about its backend when its head did not
+/// (see [`PickBody::judged_at_end`]): the trailers, or `None` when the body
+/// ended without any.
+pub type EndJudge = fn(Option<&http::HeaderMap>) -> OutcomeKind;
 
 pin_project! {
     /// A response body that keeps its request's pick until the body ends,
@@ -47,6 +52,7 @@ pin_project! {
         #[pin]
         inner: B,
         pick: Option<Ticket>,
+        judge: Option<EndJudge>,
     }
 }
 
@@ -55,7 +61,41 @@ impl<B: Body> PickBody<B> {
     /// has).
     pub fn new(inner: B, pick: Ticket) -> Self {
         let pick = (!inner.is_end_stream()).then_some(pick);
-        PickBody { inner, pick }
+        PickBody {
+            inner,
+            pick,
+            judge: None,
+        }
+    }
+
+    /// Wraps `inner` for a response whose outcome comes at its end (a gRPC
+    /// status in the trailers): when the trailers arrive, or the body ends
+    /// without any, `judge` says what they mean and the pick records it
+    /// (unless an outcome was recorded already), its latency the time
+    /// since the call. A body already at its end is judged at once,
+    /// without trailers.
+    pub fn judged_at_end(inner: B, mut pick: Ticket, judge: EndJudge) -> Self {
+        if inner.is_end_stream() {
+            record_end(&mut pick, judge(None));
+            return PickBody {
+                inner,
+                pick: None,
+                judge: None,
+            };
+        }
+        PickBody {
+            inner,
+            pick: Some(pick),
+            judge: Some(judge),
+        }
+    }
+}
+
+/// Records what the end of the response said, unless the head said it.
+fn record_end(pick: &mut Ticket, kind: OutcomeKind) {
+    if !pick.is_recorded() {
+        let latency = pick.started().elapsed();
+        pick.record(Outcome { kind, latency });
     }
 }
 
@@ -86,9 +126,20 @@ impl<B: Body> Body for PickBody<B> {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
         let polled = this.inner.as_mut().poll_frame(cx);
+        if let (Some(judge), Poll::Ready(Some(Ok(frame)))) = (*this.judge, &polled) {
+            if let Some(trailers) = frame.trailers_ref() {
+                if let Some(mut pick) = this.pick.take() {
+                    record_end(&mut pick, judge(Some(trailers)));
+                }
+            }
+        }
         match &polled {
             Poll::Pending => {}
-            Poll::Ready(None) => drop(this.pick.take()),
+            Poll::Ready(None) => {
+                if let (Some(judge), Some(mut pick)) = (*this.judge, this.pick.take()) {
+                    record_end(&mut pick, judge(None));
+                }
+            }
             Poll::Ready(Some(Err(_))) => {
                 if let Some(mut pick) = this.pick.take() {
                     let latency = pick.started().elapsed();
@@ -97,7 +148,11 @@ impl<B: Body> Body for PickBody<B> {
             }
             Poll::Ready(Some(Ok(_))) => {
                 if this.inner.is_end_stream() {
-                    drop(this.pick.take());
+                    if let Some(mut pick) = this.pick.take() {
+                        if let Some(judge) = *this.judge {
+                            record_end(&mut pick, judge(None));
+                        }
+                    }
                 }
             }
         }

@@ -19,6 +19,9 @@ use crate::types::{FailureKind, OutcomeKind};
 /// how long the backend counts the request in flight: dropping the pick
 /// ends it with the response head ([`ResultClassifier`]), keeping it in the
 /// response ends it later ([`HttpClassifier`] keeps it until the body ends).
+/// A classifier whose head says nothing yet (a gRPC response, whose status
+/// comes in its trailers) returns `None`: the pick then reaches `attach`
+/// with nothing recorded, for the response to record when it knows.
 ///
 /// ```
 /// use pickwise::{FailureKind, OutcomeKind};
@@ -32,12 +35,12 @@ use crate::types::{FailureKind, OutcomeKind};
 /// struct ByReply;
 /// impl<E> Classify<Reply, E> for ByReply {
 ///     type Response = Reply;
-///     fn classify(&self, result: &Result<Reply, E>) -> OutcomeKind {
-///         match result {
+///     fn classify(&self, result: &Result<Reply, E>) -> Option<OutcomeKind> {
+///         Some(match result {
 ///             Ok(reply) if reply.overloaded => OutcomeKind::Failure(FailureKind::GatewayError),
 ///             Ok(_) => OutcomeKind::Success,
 ///             Err(_) => OutcomeKind::Failure(FailureKind::Other),
-///         }
+///         })
 ///     }
 ///     fn attach(&self, reply: Reply, _pick: Ticket) -> Reply {
 ///         reply // the pick is dropped: the request is over
@@ -48,8 +51,10 @@ pub trait Classify<Res, E> {
     /// What the caller receives in place of the inner service's response.
     type Response;
 
-    /// What the result says about the backend.
-    fn classify(&self, result: &Result<Res, E>) -> OutcomeKind;
+    /// What the result says about the backend; `None` when the response
+    /// will say it later (see the trait's docs). An error must be
+    /// classified: it has no response to record later.
+    fn classify(&self, result: &Result<Res, E>) -> Option<OutcomeKind>;
 
     /// Turns the inner response into the caller's, with the pick (whose
     /// outcome is recorded already): drop it to end the request now, or
@@ -71,11 +76,11 @@ pub struct ResultClassifier;
 impl<Res, E: Error + 'static> Classify<Res, E> for ResultClassifier {
     type Response = Res;
 
-    fn classify(&self, result: &Result<Res, E>) -> OutcomeKind {
-        match result {
+    fn classify(&self, result: &Result<Res, E>) -> Option<OutcomeKind> {
+        Some(match result {
             Ok(_) => OutcomeKind::Success,
             Err(error) => OutcomeKind::Failure(FailureKind::from_error(error)),
-        }
+        })
     }
 
     fn attach(&self, response: Res, _pick: Ticket) -> Res {
@@ -127,11 +132,11 @@ impl HttpClassifier {
 impl<B: Body, E: Error + 'static> Classify<http::Response<B>, E> for HttpClassifier {
     type Response = http::Response<PickBody<B>>;
 
-    fn classify(&self, result: &Result<http::Response<B>, E>) -> OutcomeKind {
-        match result {
+    fn classify(&self, result: &Result<http::Response<B>, E>) -> Option<OutcomeKind> {
+        Some(match result {
             Ok(response) => HttpClassifier::status(response.status()),
             Err(error) => OutcomeKind::Failure(FailureKind::from_error(error)),
-        }
+        })
     }
 
     fn attach(&self, response: http::Response<B>, pick: Ticket) -> Self::Response {
@@ -173,8 +178,8 @@ where
 {
     type Response = Res;
 
-    fn classify(&self, result: &Result<Res, E>) -> OutcomeKind {
-        (self.f)(result)
+    fn classify(&self, result: &Result<Res, E>) -> Option<OutcomeKind> {
+        Some((self.f)(result))
     }
 
     fn attach(&self, response: Res, _pick: Ticket) -> Res {

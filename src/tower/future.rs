@@ -13,7 +13,7 @@ use pin_project_lite::pin_project;
 use crate::pool::Pick;
 use crate::tower::classify::Classify;
 use crate::tower::error::Error;
-use crate::types::{NoBackend, Outcome};
+use crate::types::{FailureKind, NoBackend, Outcome, OutcomeKind};
 
 pin_project! {
     /// The future of one call through [`Balance`](super::Balance): waits
@@ -151,11 +151,19 @@ where
         // Only `Refused` has no pick, and it never calls.
         return Err(Error::NoBackend(NoBackend::Empty));
     };
-    let kind = classifier.classify(&result);
-    pick.record(Outcome {
-        kind,
-        latency: started.elapsed(),
-    });
+    let kind = match (&result, classifier.classify(&result)) {
+        (_, Some(kind)) => Some(kind),
+        // An error has no response to say it later: a classifier that
+        // leaves one unclassified gets the generic failure.
+        (Err(_), None) => Some(OutcomeKind::Failure(FailureKind::Other)),
+        (Ok(_), None) => None,
+    };
+    if let Some(kind) = kind {
+        pick.record(Outcome {
+            kind,
+            latency: started.elapsed(),
+        });
+    }
     match result {
         Ok(response) => Ok(classifier.attach(response, pick.into_ticket(started))),
         Err(error) => Err(Error::Backend {

@@ -68,7 +68,7 @@ mod future;
 mod origin;
 mod service;
 
-pub use body::PickBody;
+pub use body::{EndJudge, PickBody};
 pub use classify::{classify_fn, Classify, ClassifyFn, HttpClassifier, ResultClassifier};
 pub use context::{ContextFn, MakeContext, NoContext};
 pub use discover::{apply_change, discover, discover_with, DiscoverError};
