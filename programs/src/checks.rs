@@ -1,4 +1,4 @@
-//! Active health checks: `--health-check tcp|http:PATH` (or a config
+//! Active health checks: `--health-check tcp|http:PATH|grpc[:SERVICE]` (or a config
 //! file's `[health_check]`) run by the library's checker on a thread of its
 //! own, so both proxies run them the same way, apart from their serving
 //! runtimes.
@@ -7,21 +7,26 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use pickwise::grpc::GrpcHealthCheck;
 use pickwise::health_check::{Check, CheckEvent, CheckKind, CheckerHandle, HealthChecker, Verdict};
 use pickwise::BackendId;
 
 use super::SharedPool;
 
-/// `tcp` (a connect), `http:PATH` (a GET, 2xx or 3xx passes), or `http`
-/// (the same, of `/`).
-pub fn parse_check(text: &str) -> Result<CheckKind, String> {
-    let check = match text.split_once(':') {
-        None if text == "tcp" => CheckKind::Tcp,
-        None if text == "http" => CheckKind::http("/"),
-        Some(("http", path)) => CheckKind::http(path),
+/// `tcp` (a connect), `http:PATH` (a GET, 2xx or 3xx passes), `http`
+/// (the same, of `/`), `grpc` (gRPC's health protocol over h2c, the whole
+/// server) or `grpc:SERVICE` (one service).
+pub fn parse_check(text: &str) -> Result<Arc<dyn Check>, String> {
+    let check: Arc<dyn Check> = match text.split_once(':') {
+        None if text == "tcp" => Arc::new(CheckKind::Tcp),
+        None if text == "http" => Arc::new(CheckKind::http("/")),
+        Some(("http", path)) => Arc::new(CheckKind::http(path)),
+        None if text == "grpc" => Arc::new(GrpcHealthCheck::new()),
+        Some(("grpc", service)) => Arc::new(GrpcHealthCheck::service(service)),
         _ => {
             return Err(format!(
-                "`{text}` is no probe: write `tcp`, or `http:PATH` such as `http:/health`"
+                "`{text}` is no probe: write `tcp`, `http:PATH` such as `http:/health`, \
+                 `grpc` or `grpc:SERVICE`"
             ))
         }
     };
@@ -62,5 +67,24 @@ fn log_event(event: &CheckEvent) {
         Verdict::Failing { .. } | Verdict::Rising { .. } => tracing::info!("{event}"),
         Verdict::Unhealthy => tracing::debug!("{event}"),
         _ => tracing::trace!("{event}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probe_flag_reads_tcp_http_and_grpc_and_refuses_the_rest() {
+        let shown = |text: &str| parse_check(text).map(|check| check.to_string());
+        assert_eq!(shown("tcp"), Ok("TCP connect".to_owned()));
+        assert_eq!(shown("http:/health"), Ok("GET /health".to_owned()));
+        assert_eq!(shown("grpc"), Ok("gRPC health".to_owned()));
+        assert_eq!(
+            shown("grpc:helloworld.Greeter"),
+            Ok("gRPC health of helloworld.Greeter".to_owned())
+        );
+        assert!(shown("udp").unwrap_err().contains("grpc:SERVICE"));
+        assert!(shown("grpc:a\nb").unwrap_err().contains("control character"));
     }
 }

@@ -40,7 +40,7 @@ use pickwise::config::PoolConfig;
 use pickwise::dns::DnsConfig;
 use pickwise::hash::HashKey;
 use pickwise::health::{HealthConfig, OutlierConfig, SlowStart};
-use pickwise::health_check::{CheckConfig, CheckKind, HealthChecker};
+use pickwise::health_check::{Check, CheckConfig, HealthChecker};
 use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
 use pickwise::subset::{ClientIndex, Subsetting};
 use pickwise::{BackendId, BackendSpec, BackendState, Pool, StateChange};
@@ -91,12 +91,13 @@ pub struct ProxyArgs {
     /// Failures in a row that eject a backend [default: 5]
     #[arg(long, value_name = "N")]
     pub failures: Option<u32>,
-    /// Active health checks: `tcp` (a connect) or `http:PATH` (a GET; 2xx
-    /// or 3xx passes). A backend failing --health-fall checks in a row is
+    /// Active health checks: `tcp` (a connect), `http:PATH` (a GET; 2xx
+    /// or 3xx passes) or `grpc[:SERVICE]` (gRPC's health protocol over h2c;
+    /// SERVING passes). A backend failing --health-fall checks in a row is
     /// taken out before requests reach it, and comes back after
     /// --health-rise passes [default: none]
-    #[arg(long, value_name = "tcp|http:PATH", value_parser = checks::parse_check)]
-    pub health_check: Option<CheckKind>,
+    #[arg(long, value_name = "tcp|http:PATH|grpc[:SERVICE]", value_parser = checks::parse_check)]
+    pub health_check: Option<Arc<dyn Check>>,
     /// How often each backend is checked (--health-check)
     #[arg(long = "health-interval-ms", value_name = "MS", default_value = "1000", value_parser = positive_millis)]
     pub health_interval: Duration,
