@@ -85,6 +85,8 @@ mod tests {
             Ok("gRPC health of helloworld.Greeter".to_owned())
         );
         assert!(shown("udp").unwrap_err().contains("grpc:SERVICE"));
-        assert!(shown("grpc:a\nb").unwrap_err().contains("control character"));
+        assert!(shown("grpc:a\nb")
+            .unwrap_err()
+            .contains("control character"));
     }
 }
