@@ -18,7 +18,7 @@ use crate::types::{BackendId, FailureKind, Outcome};
 /// [`Pick::into_ticket`](crate::Pick::into_ticket) or
 /// [`PickRef::into_ticket`](crate::PickRef::into_ticket); it names no
 /// payload type, so a response body or a task can carry it (tower's
-/// [`PickBody`](crate::tower::PickBody) does). Like a pick, it releases
+/// `PickBody`, feature `tower`, does). Like a pick, it releases
 /// the count on the right backend even if the set was replaced meanwhile.
 ///
 /// ```

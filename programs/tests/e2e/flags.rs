@@ -389,7 +389,7 @@ fn the_proxies_help_lists_the_new_flags_and_backend_words() {
         for needle in [
             "--config <FILE>",
             "--resolver <HOST:PORT>",
-            "--health-check <tcp|http:PATH>",
+            "--health-check <tcp|http:PATH|grpc[:SERVICE]>",
             "--health-interval-ms <MS>",
             "--health-rise <N>",
             "--health-fall <N>",
@@ -449,13 +449,13 @@ fn bad_flag_values_exit_2_with_a_message_naming_the_value() {
         (
             vec!["--backend", "127.0.0.1:1", "--health-check", "foo"],
             vec![
-                "invalid value 'foo' for '--health-check <tcp|http:PATH>'",
-                "write `tcp`, or `http:PATH`",
+                "invalid value 'foo' for '--health-check <tcp|http:PATH|grpc[:SERVICE]>'",
+                "write `tcp`, `http:PATH` such as `http:/health`, `grpc` or `grpc:SERVICE`",
             ],
         ),
         (
             vec!["--backend", "127.0.0.1:1", "--health-check", "http:health"],
-            vec!["invalid value 'http:health' for '--health-check <tcp|http:PATH>'"],
+            vec!["invalid value 'http:health' for '--health-check <tcp|http:PATH|grpc[:SERVICE]>'"],
         ),
         (
             vec!["--backend", "127.0.0.1:1", "--health-interval-ms", "0"],
@@ -490,7 +490,7 @@ fn bad_flag_values_exit_2_with_a_message_naming_the_value() {
         ),
         (
             vec!["--config", good_file.path(), "--health-check", "tcp"],
-            vec!["cannot be used with '--health-check <tcp|http:PATH>'"],
+            vec!["cannot be used with '--health-check <tcp|http:PATH|grpc[:SERVICE]>'"],
         ),
     ];
     for program in ["hyper_proxy", "tcp_forwarder"] {
