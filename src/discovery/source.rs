@@ -182,9 +182,7 @@ impl Source {
             let mut order = Vec::with_capacity(wanted.len());
             for want in wanted {
                 match at.get(&want.id) {
-                    Some(&i) if !source.owns(&want.id) => {
-                        let _ = i; // another source's backend
-                    }
+                    Some(_) if !source.owns(&want.id) => {} // another source's backend
                     Some(&i) => {
                         let spec = &mut specs[i];
                         if words(spec) != words(&want) {
@@ -239,12 +237,10 @@ impl Source {
         let mut applied = Applied::default();
         pool.update_with(|mut specs: Vec<BackendSpec<B>>| {
             plan(&mut specs, &mut source, &mut applied);
+            // Counted whether the set changes or not.
             applied.backends = specs.len();
             (!applied.is_empty()).then_some(specs)
         })?;
-        if applied.is_empty() {
-            applied.backends = pool.backends().len();
-        }
         *self = source;
         Ok(applied)
     }

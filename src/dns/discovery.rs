@@ -246,7 +246,7 @@ impl<B> fmt::Debug for DnsDiscovery<B> {
 fn merge<B>(config: &DnsConfig<B>, answers: &[Option<Vec<Found>>]) -> Vec<BackendSpec<B>> {
     merged(config, answers)
         .into_iter()
-        .map(|(target, f)| spec_of(config, target, f))
+        .map(|(target, f)| spec_of(target, f, (config.payload)(f.addr, &target.value)))
         .collect()
 }
 
@@ -268,9 +268,9 @@ fn merged<'c, B>(
     found
 }
 
-/// The backend an address found under `target` becomes.
-fn spec_of<B>(config: &DnsConfig<B>, target: &DnsTarget, f: Found) -> BackendSpec<B> {
-    let mut spec = BackendSpec::new(f.addr, (config.payload)(f.addr, &target.value))
+/// The backend an address found under `target` becomes, with `value`.
+fn spec_of<V>(target: &DnsTarget, f: Found, value: V) -> BackendSpec<V> {
+    let mut spec = BackendSpec::new(f.addr, value)
         .weight(f.weight)
         .priority(f.priority);
     spec.max_conns = target.max_conns;
@@ -287,13 +287,7 @@ fn apply<S: Strategy, B: Clone + Send + Sync + 'static>(
 ) {
     let wanted: Vec<BackendSpec<(SocketAddr, DnsName)>> = merged(config, answers)
         .into_iter()
-        .map(|(target, f)| {
-            let mut spec = BackendSpec::new(f.addr, (f.addr, target.value.clone()))
-                .weight(f.weight)
-                .priority(f.priority);
-            spec.max_conns = target.max_conns;
-            spec
-        })
+        .map(|(target, f)| spec_of(target, f, (f.addr, target.value.clone())))
         .collect();
     let payload = |(addr, name): (SocketAddr, DnsName)| (config.payload)(addr, &name);
     let event = match source.sync(pool, wanted, payload) {

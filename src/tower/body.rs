@@ -91,6 +91,14 @@ impl<B: Body> PickBody<B> {
     }
 }
 
+/// The body ended (without trailers, if the pick is still held): the
+/// pick is released, after recording what `judge` makes of no trailers.
+fn end(pick: &mut Option<Ticket>, judge: Option<EndJudge>) {
+    if let (Some(mut pick), Some(judge)) = (pick.take(), judge) {
+        record_end(&mut pick, judge(None));
+    }
+}
+
 /// Records what the end of the response said, unless the head said it.
 fn record_end(pick: &mut Ticket, kind: OutcomeKind) {
     if !pick.is_recorded() {
@@ -126,33 +134,23 @@ impl<B: Body> Body for PickBody<B> {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
         let polled = this.inner.as_mut().poll_frame(cx);
-        if let (Some(judge), Poll::Ready(Some(Ok(frame)))) = (*this.judge, &polled) {
-            if let Some(trailers) = frame.trailers_ref() {
-                if let Some(mut pick) = this.pick.take() {
-                    record_end(&mut pick, judge(Some(trailers)));
-                }
-            }
-        }
         match &polled {
             Poll::Pending => {}
-            Poll::Ready(None) => {
-                if let (Some(judge), Some(mut pick)) = (*this.judge, this.pick.take()) {
-                    record_end(&mut pick, judge(None));
-                }
-            }
+            Poll::Ready(None) => end(this.pick, *this.judge),
             Poll::Ready(Some(Err(_))) => {
                 if let Some(mut pick) = this.pick.take() {
                     let latency = pick.started().elapsed();
                     pick.record_late_failure(FailureKind::BodyCut, latency);
                 }
             }
-            Poll::Ready(Some(Ok(_))) => {
-                if this.inner.is_end_stream() {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(judge), Some(trailers)) = (*this.judge, frame.trailers_ref()) {
                     if let Some(mut pick) = this.pick.take() {
-                        if let Some(judge) = *this.judge {
-                            record_end(&mut pick, judge(None));
-                        }
+                        record_end(&mut pick, judge(Some(trailers)));
                     }
+                }
+                if this.inner.is_end_stream() {
+                    end(this.pick, *this.judge);
                 }
             }
         }
