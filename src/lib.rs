@@ -47,7 +47,7 @@
 //!
 //! # Modules
 //!
-//! - [`strategy`]: the sixteen strategies, [`AnyStrategy`](strategy::AnyStrategy)
+//! - [`strategy`]: the seventeen strategies, [`AnyStrategy`](strategy::AnyStrategy)
 //!   to choose one by name (`"least-connections".parse()`), and what a custom
 //!   strategy needs ([`BackendSet`](strategy::BackendSet)).
 //! - [`health`]: passive health, outlier detection, feedback and slow start settings.
@@ -56,6 +56,8 @@
 //!   `Check` trait; TCP, HTTP and agent built in) with HAProxy's rise/fall
 //!   rule, run by one async driver on a thread of its own or a task of the
 //!   program's tokio runtime.
+//! - [`orca`]: ORCA load reports (text, JSON, binary) and gRFC A58's weight,
+//!   for weights that follow what backends say of their own load.
 //! - [`subset`]: deterministic subsetting, which few backends of a large
 //!   fleet each of many clients keeps, evenly.
 //! - [`hash`]: the keyed hash ([`HashKey`](hash::HashKey)) the hash strategies share.
@@ -108,6 +110,7 @@ pub mod health_check;
 pub mod internals;
 #[cfg(feature = "prometheus")]
 pub mod metrics;
+pub mod orca;
 mod pool;
 mod runtime;
 pub mod strategy;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 const GROUPS: &[&str] = &[
     "types",
     "agent",
+    "orca",
     "hash",
     "subset",
     "runtime",

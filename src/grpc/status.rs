@@ -187,6 +187,7 @@ impl<B: Body, E: Error + 'static> Classify<http::Response<B>, E> for GrpcClassif
     }
 
     fn attach(&self, response: http::Response<B>, pick: Ticket) -> Self::Response {
+        crate::tower::body::record_load_report(&pick, response.headers());
         response.map(|body| PickBody::judged_at_end(body, pick, judge))
     }
 }

@@ -159,6 +159,7 @@ impl<S: Strategy> PoolBuilder<S> {
             agent_expiry: self.agent_expiry,
             outliers: self.outliers,
             tiers,
+            reads_load_reports: self.strategy.reads_load_reports(),
         }));
         let specs = validate(backends)?;
         let counts_in_flight = self.counts_in_flight || self.strategy.counts_in_flight();

@@ -321,6 +321,24 @@ impl<S: Strategy, B> Pool<S, B> {
         Ok(())
     }
 
+    /// Applies a load report of backend `id` (ORCA, see [`crate::orca`]),
+    /// for the strategies that weigh by reports
+    /// ([`OrcaWrr`](crate::strategy::OrcaWrr)); others ignore it. A report
+    /// that came with a response is better recorded through its pick
+    /// ([`Pick::record_load_report`]), which needs no look-up; this serves
+    /// reports that come another way (an out-of-band ORCA stream, a poll).
+    pub fn apply_load_report(
+        &self,
+        id: &BackendId,
+        report: &crate::orca::LoadReport,
+    ) -> Result<(), AgentError> {
+        let slot = self
+            .find(id)
+            .ok_or_else(|| AgentError::UnknownBackend(id.clone()))?;
+        slot.record_load(report);
+        Ok(())
+    }
+
     /// Parses an agent's raw reply and applies it ([`Pool::apply_agent`]);
     /// returns the report, e.g. for its `maxconn`. A reply that does not
     /// parse changes nothing.

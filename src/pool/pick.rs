@@ -142,6 +142,20 @@ impl<B> Pick<B> {
         self.attempt.is_recorded()
     }
 
+    /// Whether the pool's strategy reads load reports (ORCA): when not,
+    /// a caller need not look for them.
+    pub fn reads_load_reports(&self) -> bool {
+        self.member.slot.reads_load_reports()
+    }
+
+    /// Records the load report that came with the response (ORCA, see
+    /// [`crate::orca`]) for the strategies that weigh by it
+    /// ([`OrcaWrr`](crate::strategy::OrcaWrr)); any number may come, the
+    /// latest counts. Others ignore it.
+    pub fn record_load_report(&self, report: &crate::orca::LoadReport) {
+        self.member.slot.record_load(report);
+    }
+
     /// The pick without its payload, for what outlives the call (a
     /// response body streaming, a task of its own): the in-flight count
     /// and the outcome move to the [`Ticket`]; `started` is when the

@@ -121,6 +121,11 @@ impl<'a, B> PickRef<'a, B> {
         self.attempt.record(&self.member.slot, outcome);
     }
 
+    /// As [`Pick::record_load_report`].
+    pub fn record_load_report(&self, report: &crate::orca::LoadReport) {
+        self.member.slot.record_load(report);
+    }
+
     /// Replaces the success or server error recorded at the head with a
     /// failure found later; with nothing recorded, records the failure (see
     /// [`Pick::record_late_failure`]).

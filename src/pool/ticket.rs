@@ -79,6 +79,19 @@ impl Ticket {
     pub fn is_recorded(&self) -> bool {
         self.attempt.is_recorded()
     }
+
+    /// Whether the pool's strategy reads load reports (ORCA): when not,
+    /// a caller need not look for them.
+    pub fn reads_load_reports(&self) -> bool {
+        self.slot.reads_load_reports()
+    }
+
+    /// As [`Pick::record_load_report`](crate::Pick::record_load_report):
+    /// a load report (ORCA) that came with the response, e.g. in its
+    /// trailers.
+    pub fn record_load_report(&self, report: &crate::orca::LoadReport) {
+        self.slot.record_load(report);
+    }
 }
 
 impl Drop for Ticket {

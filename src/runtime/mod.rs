@@ -14,6 +14,8 @@
 //!   a joining backend's ramp (public under `pickwise::health`).
 //! - [`agent_reports`]: agents' capacity reports: the weight arithmetic and
 //!   their expiry.
+//! - [`load_reports`]: load reports (ORCA): each backend's latest, and the
+//!   refresh of the tables built from them, by the reporter, off the pick path.
 //! - [`tiers`]: how tiers (priority levels) share traffic, and panic.
 //! - [`ewma`]: the lock-free moving average behind latency and error rates.
 //! - [`sync`]: the primitives loom model-checks.
@@ -24,6 +26,7 @@ pub(crate) mod agent_reports;
 pub(crate) mod arena;
 pub(crate) mod ewma;
 pub(crate) mod feedback;
+pub(crate) mod load_reports;
 pub(crate) mod passive;
 pub(crate) mod probe;
 pub(crate) mod set;

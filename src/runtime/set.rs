@@ -193,6 +193,21 @@ impl BackendSet {
         }
     }
 
+    /// The set's slots, in set order.
+    pub(crate) fn slots(&self) -> &[Arc<Slot>] {
+        &self.slots
+    }
+
+    /// Registers a table built from load reports to be refreshed by
+    /// reporters (see `load_reports`).
+    pub(crate) fn register_refresh(
+        &self,
+        table: &Arc<dyn crate::runtime::load_reports::Refresh>,
+        now: u64,
+    ) {
+        self.shared.load_reports.register(table, now);
+    }
+
     /// The pool clock's time now, in nanoseconds: what the feedback reads
     /// below take as `now`. One clock read; take it once per pick.
     #[inline]

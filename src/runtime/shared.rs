@@ -10,6 +10,7 @@ use parking_lot::RwLock;
 
 use crate::runtime::agent_reports::AgentExpiry;
 use crate::runtime::feedback::FeedbackConfig;
+use crate::runtime::load_reports::LoadReports;
 use crate::runtime::passive::ejection::Ejections;
 use crate::runtime::passive::outlier::Outliers;
 use crate::runtime::passive::HealthConfig;
@@ -26,6 +27,11 @@ pub(crate) struct Shared {
     pub(crate) slow_start: SlowStart,
     pub(crate) ejections: Ejections,
     pub(crate) agents: AgentExpiry,
+    /// Tables built from load reports, refreshed by reporters.
+    pub(crate) load_reports: LoadReports,
+    /// Whether the pool's strategy reads load reports (so callers need not
+    /// parse them otherwise).
+    pub(crate) reads_load_reports: bool,
     pub(crate) outliers: Outliers,
     /// Size of the current set: the ejection cap is a share of it.
     pub(crate) backends: AtomicUsize,
@@ -61,6 +67,7 @@ pub(crate) struct Settings {
     pub(crate) agent_expiry: Duration,
     pub(crate) outliers: Option<OutlierConfig>,
     pub(crate) tiers: TierConfig,
+    pub(crate) reads_load_reports: bool,
 }
 
 impl Shared {
@@ -74,6 +81,7 @@ impl Shared {
             agent_expiry,
             outliers,
             tiers,
+            reads_load_reports,
         } = settings;
         let now = clock.now();
         Shared {
@@ -84,6 +92,8 @@ impl Shared {
             slow_start,
             ejections: Ejections::default(),
             agents: AgentExpiry::new(agent_expiry),
+            load_reports: LoadReports::new(),
+            reads_load_reports,
             backends: AtomicUsize::new(0),
             boosted: AtomicBool::new(false),
             epoch: AtomicU64::new(0),

@@ -104,6 +104,10 @@ macro_rules! strategies {
                 match self { $( AnyStrategy::$variant(s) => s.counts_in_flight(), )* }
             }
 
+            fn reads_load_reports(&self) -> bool {
+                match self { $( AnyStrategy::$variant(s) => s.reads_load_reports(), )* }
+            }
+
             #[inline]
             fn select(&self, table: &AnyTable, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
                 match (self, table) {
@@ -142,6 +146,7 @@ strategies! {
     BoundedLoad => "bounded-load": "Consistent hashing with bounded loads: hot keys spill along the ring.",
     Random => "random": "Weighted random.",
     Prequal => "prequal": "Probe replies (in flight, latency) picked by the hot-cold rule.",
+    OrcaWrr => "orca-wrr": "Weighted round robin on backends' ORCA load reports (gRFC A58).",
 }
 
 impl FromOptions for RoundRobin {}
@@ -150,6 +155,7 @@ impl FromOptions for WeightedRoundRobin {}
 impl FromOptions for LeastConnections {}
 impl FromOptions for WeightedLeastConnections {}
 impl FromOptions for ResourceBased {}
+impl FromOptions for OrcaWrr {}
 
 /// The randomised strategies take the seed, when there is one.
 macro_rules! seeded_from_options {

@@ -23,12 +23,13 @@
 //! | `rendezvous` | [`Rendezvous`] | highest random weight ([Thaler and Ravishankar 1998](https://doi.org/10.1109/90.663936)) |
 //! | `bounded-load` | [`BoundedLoad`] | [consistent hashing with bounded loads](https://arxiv.org/abs/1608.01350) (Mirrokni et al. 2016) |
 //! | `random` | [`Random`] | weighted random |
+//! | `orca-wrr` | [`OrcaWrr`] | weights from backends' load reports ([gRFC A58](https://github.com/grpc/proposal/blob/master/A58-client-side-weighted-round-robin-lb-policy.md), [ORCA](crate::orca)) |
 //! | `prequal` | [`Prequal`] | probe replies, hot-cold rule ([Prequal](https://www.usenix.org/conference/nsdi24/presentation/wydrowski), NSDI 2024) |
 //!
 //! Strategies chosen by name at run time go through [`AnyStrategy`]. What
 //! several strategies share lives in one kernel module (crate-internal):
 //! the least-cost scan, the two random candidates, the smooth weighted round
-//! robin step, the latency-times-load choice, request hashing, the random
+//! robin step, the stride scheduler, the latency-times-load choice, request hashing, the random
 //! source.
 //!
 //! Randomised strategies draw from a per-thread stream unless
@@ -40,6 +41,7 @@ mod by_name;
 pub(crate) mod kernel;
 mod least_connections;
 mod maglev;
+mod orca_wrr;
 mod p2c;
 mod peak_ewma;
 mod prequal;
@@ -56,6 +58,7 @@ pub use bounded_load::BoundedLoad;
 pub use by_name::{AnyStrategy, FromOptions, StrategyKind, StrategyOptions};
 pub use least_connections::LeastConnections;
 pub use maglev::Maglev;
+pub use orca_wrr::{OrcaTable, OrcaWrr};
 pub use p2c::P2c;
 pub use peak_ewma::{Adaptive, Finagle, LatencyCost, PeakEwma, Profile, SdnAdaptive};
 pub use prequal::{Prequal, MAX_PROBE_POOL};
@@ -113,5 +116,12 @@ pub trait Strategy: Send + Sync + 'static {
     /// asks for them anyway.
     fn counts_in_flight(&self) -> bool {
         true
+    }
+
+    /// Whether this strategy reads load reports ([`crate::orca`]). When it
+    /// does, the tower layer reads them from responses' headers and
+    /// trailers; when not, it does not look.
+    fn reads_load_reports(&self) -> bool {
+        false
     }
 }

@@ -27,7 +27,8 @@ pin_project! {
     /// recorded as a late failure ([`FailureKind::BodyCut`]) in place of the
     /// success recorded at the head, so passive health sees backends that
     /// cut their bodies. Dropping the body early records nothing: that was
-    /// the caller's choice, not the backend's fault.
+    /// the caller's choice, not the backend's fault. A load report (ORCA)
+    /// in the trailers is recorded when the pool's strategy reads them.
     ///
     /// Frames and errors pass through unchanged.
     ///
@@ -99,6 +100,17 @@ fn end(pick: &mut Option<Ticket>, judge: Option<EndJudge>) {
     }
 }
 
+/// Records the load report (ORCA) in a response's headers or trailers,
+/// when the pool's strategy reads reports; one that does not parse is
+/// left out (the response itself is fine).
+pub(crate) fn record_load_report(pick: &Ticket, headers: &http::HeaderMap) {
+    if pick.reads_load_reports() {
+        if let Some(Ok(report)) = crate::orca::from_headers(headers) {
+            pick.record_load_report(&report);
+        }
+    }
+}
+
 /// Records what the end of the response said, unless the head said it.
 fn record_end(pick: &mut Ticket, kind: OutcomeKind) {
     if !pick.is_recorded() {
@@ -144,6 +156,9 @@ impl<B: Body> Body for PickBody<B> {
                 }
             }
             Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(pick), Some(trailers)) = (this.pick.as_ref(), frame.trailers_ref()) {
+                    record_load_report(pick, trailers);
+                }
                 if let (Some(judge), Some(trailers)) = (*this.judge, frame.trailers_ref()) {
                     if let Some(mut pick) = this.pick.take() {
                         record_end(&mut pick, judge(Some(trailers)));

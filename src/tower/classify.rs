@@ -97,8 +97,11 @@ impl<Res, E: Error + 'static> Classify<Res, E> for ResultClassifier {
 /// everything else (1xx to 4xx) is a success.
 ///
 /// The pick is held until the response body ends ([`PickBody`]), and a
-/// body that fails midway is recorded as [`FailureKind::BodyCut`]. The
-/// default classifier of [`Balance::http`](super::Balance::http).
+/// body that fails midway is recorded as [`FailureKind::BodyCut`]. When the
+/// pool's strategy reads load reports ([`OrcaWrr`](crate::strategy::OrcaWrr)),
+/// an ORCA report in the headers or trailers is recorded
+/// ([`crate::orca::from_headers`]). The default classifier of
+/// [`Balance::http`](super::Balance::http).
 ///
 /// ```
 /// use http::StatusCode;
@@ -140,6 +143,7 @@ impl<B: Body, E: Error + 'static> Classify<http::Response<B>, E> for HttpClassif
     }
 
     fn attach(&self, response: http::Response<B>, pick: Ticket) -> Self::Response {
+        crate::tower::body::record_load_report(&pick, response.headers());
         response.map(|body| PickBody::new(body, pick))
     }
 }

@@ -59,7 +59,7 @@
 //! Nothing here spawns a task or needs a particular runtime; the pick path
 //! stays the pool's, free of I/O.
 
-mod body;
+pub(crate) mod body;
 mod classify;
 mod context;
 mod discover;

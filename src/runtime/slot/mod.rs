@@ -25,6 +25,7 @@ use crate::runtime::agent_reports::AgentCapacity;
 
 use crate::runtime::arena::{self, HotRef};
 use crate::runtime::ewma::Ewma;
+use crate::runtime::load_reports::LoadCell;
 use crate::runtime::passive::outlier::IntervalCounts;
 use crate::runtime::probe::ProbeCell;
 use crate::runtime::shared::Shared;
@@ -72,6 +73,8 @@ pub(crate) struct Slot {
     /// `effective_weight` happens under this lock, so a configured-weight
     /// update and an agent report combine instead of overwriting each other.
     pub(in crate::runtime) agent: Mutex<AgentCapacity>,
+    /// The latest load report (ORCA).
+    pub(crate) load: LoadCell,
     pub(in crate::runtime) shared: Arc<Shared>,
 }
 
@@ -111,6 +114,7 @@ impl Slot {
             errors: Ewma::default(),
             probe: ProbeCell::default(),
             agent: Mutex::new(AgentCapacity::default()),
+            load: LoadCell::default(),
             shared,
         }
     }

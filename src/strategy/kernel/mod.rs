@@ -2,7 +2,7 @@
 //! robin's turns (a cursor reduced modulo N without a division) and the
 //! exact per-weight comparison (here), the least-cost scan ([`scan`]), the
 //! two random candidates ([`two_choices`]), the smooth weighted round robin
-//! step ([`smooth`]), the latency-times-load choice of the feedback
+//! step ([`smooth`]), gRPC's static stride scheduler ([`stride`]), the latency-times-load choice of the feedback
 //! strategies ([`latency`]), request hashing ([`hashing`]), the pick-path
 //! random source ([`rng`]) and the alias table of weighted random draws
 //! ([`alias`]).
@@ -13,6 +13,7 @@ pub(crate) mod latency;
 pub(crate) mod rng;
 pub(crate) mod scan;
 pub(crate) mod smooth;
+pub(crate) mod stride;
 pub(crate) mod two_choices;
 
 pub(crate) use scan::scan_min;

@@ -1,0 +1,193 @@
+//! Load reports at run time, one place: each backend's latest weight from
+//! its reports (ORCA's, see [`crate::orca`]) with when it started and last
+//! moved ([`LoadCell`]), and the registry through which whoever records a
+//! report also refreshes the tables built from those weights, at most once
+//! a period and never on a pick ([`LoadReports`]).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::orca::LoadReport;
+use crate::runtime::slot::Slot;
+use crate::types::clock::saturating_nanos;
+
+/// No time yet: the weight has not been non-zero since any moment.
+const NEVER: u64 = u64::MAX;
+
+/// One backend's latest load report (the three numbers a weight is made
+/// of), written by whoever records a report and read when a table is
+/// refreshed, never on a pick. The three are stored one by one: a refresh
+/// racing two reports of one backend may mix them, which moves a weight by
+/// no more than the two reports differ.
+#[derive(Debug)]
+pub(crate) struct LoadCell {
+    /// Queries per second, as `f64` bits.
+    qps: AtomicU64,
+    /// Errors per second, as `f64` bits.
+    eps: AtomicU64,
+    /// Utilization, as `f64` bits.
+    utilization: AtomicU64,
+    /// Clock nanoseconds since which reports have given a weight without a
+    /// gap longer than the expiry ([`NEVER`] if none or since expired).
+    non_empty_since: AtomicU64,
+    /// Clock nanoseconds of the latest report with a weight ([`NEVER`] if none).
+    updated: AtomicU64,
+}
+
+impl Default for LoadCell {
+    fn default() -> Self {
+        LoadCell {
+            qps: AtomicU64::new(0),
+            eps: AtomicU64::new(0),
+            utilization: AtomicU64::new(0),
+            non_empty_since: AtomicU64::new(NEVER),
+            updated: AtomicU64::new(NEVER),
+        }
+    }
+}
+
+impl LoadCell {
+    /// Stores a report at `now` (nanoseconds). A report that gives no
+    /// weight (no queries or no utilization in it) changes nothing, as in
+    /// gRFC A58: it says nothing about capacity.
+    pub(crate) fn store(&self, report: &LoadReport, now: u64) {
+        if report.weight(0.0).is_none() {
+            return;
+        }
+        let _ =
+            self.non_empty_since
+                .compare_exchange(NEVER, now, Ordering::Relaxed, Ordering::Relaxed);
+        self.qps
+            .store(report.rps_fractional.to_bits(), Ordering::Relaxed);
+        self.eps.store(report.eps.to_bits(), Ordering::Relaxed);
+        self.utilization
+            .store(report.load().to_bits(), Ordering::Relaxed);
+        self.updated.store(now, Ordering::Release);
+    }
+
+    /// The latest report's weight ([`LoadReport::weight`] with
+    /// `error_penalty`), whatever its age.
+    pub(crate) fn latest(&self, error_penalty: f64) -> Option<f64> {
+        if self.updated.load(Ordering::Acquire) == NEVER {
+            return None;
+        }
+        let read = |cell: &AtomicU64| f64::from_bits(cell.load(Ordering::Relaxed));
+        LoadReport {
+            rps_fractional: read(&self.qps),
+            eps: read(&self.eps),
+            cpu_utilization: read(&self.utilization),
+            ..LoadReport::default()
+        }
+        .weight(error_penalty)
+    }
+
+    /// The weight to use at `now`, or `None` when unknown: no report yet,
+    /// the latest older than `expiry` (which also restarts the blackout),
+    /// or reports given for less than `blackout` (a backend that just
+    /// started reporting often reports a load it does not carry yet).
+    pub(crate) fn weight(&self, now: u64, rules: &WeightRules) -> Option<f64> {
+        let updated = self.updated.load(Ordering::Acquire);
+        if updated == NEVER {
+            return None;
+        }
+        if now.saturating_sub(updated) >= saturating_nanos(rules.expiry) {
+            self.non_empty_since.store(NEVER, Ordering::Relaxed);
+            return None;
+        }
+        let since = self.non_empty_since.load(Ordering::Relaxed);
+        if since == NEVER || now.saturating_sub(since) < saturating_nanos(rules.blackout) {
+            return None;
+        }
+        self.latest(rules.error_penalty)
+    }
+}
+
+/// How reports become weights (a strategy's settings, gRFC A58's names).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct WeightRules {
+    /// `weight_expiration_period`.
+    pub(crate) expiry: Duration,
+    /// `blackout_period`.
+    pub(crate) blackout: Duration,
+    /// `error_utilization_penalty`.
+    pub(crate) error_penalty: f64,
+}
+
+/// A table built from reported weights, refreshed off the pick path.
+pub(crate) trait Refresh: Send + Sync {
+    /// Rebuilds from the backends' weights as they are at `now` (nanoseconds).
+    fn refresh(&self, now: u64);
+    /// How often it wants refreshing.
+    fn period(&self) -> Duration;
+}
+
+/// The pool's tables built from reported weights, refreshed by whoever
+/// records a report once the period has run out: one atomic load on the
+/// reporter's path otherwise, and nothing on a pick.
+pub(crate) struct LoadReports {
+    tables: Mutex<Vec<Weak<dyn Refresh>>>,
+    /// Clock nanoseconds of the next refresh; `NEVER` while no table wants one.
+    next: AtomicU64,
+}
+
+impl LoadReports {
+    pub(crate) fn new() -> Self {
+        LoadReports {
+            tables: Mutex::new(Vec::new()),
+            next: AtomicU64::new(NEVER),
+        }
+    }
+
+    /// Registers a table for refreshing, from `now` on. Tables of
+    /// generations gone are forgotten at the next refresh.
+    pub(crate) fn register(&self, table: &Arc<dyn Refresh>, now: u64) {
+        let mut tables = self.tables.lock();
+        tables.push(Arc::downgrade(table));
+        let due = now.saturating_add(saturating_nanos(table.period()));
+        self.next.fetch_min(due, Ordering::Relaxed);
+    }
+
+    /// Refreshes every live table if the period has run out by `now`.
+    pub(crate) fn refresh_if_due(&self, now: u64) {
+        let next = self.next.load(Ordering::Relaxed);
+        if now < next {
+            return;
+        }
+        // One refresher at a time; the others go on.
+        let Some(mut tables) = self.tables.try_lock() else {
+            return;
+        };
+        if now < self.next.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut period = None::<Duration>;
+        tables.retain(|table| match table.upgrade() {
+            Some(table) => {
+                table.refresh(now);
+                period = Some(period.map_or(table.period(), |p| p.min(table.period())));
+                true
+            }
+            None => false,
+        });
+        let next = period.map_or(NEVER, |p| now.saturating_add(saturating_nanos(p)));
+        self.next.store(next, Ordering::Relaxed);
+    }
+}
+
+impl Slot {
+    /// Whether its pool's strategy reads load reports.
+    pub(crate) fn reads_load_reports(&self) -> bool {
+        self.shared.reads_load_reports
+    }
+
+    /// Stores a load report and, if the period ran out, refreshes the
+    /// pool's tables built from reports.
+    pub(crate) fn record_load(&self, report: &LoadReport) {
+        let now = saturating_nanos(self.shared.now());
+        self.load.store(report, now);
+        self.shared.load_reports.refresh_if_due(now);
+    }
+}
