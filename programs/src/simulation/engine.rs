@@ -13,6 +13,12 @@
 //! and the hash tables (built from configured weights) ignore them, as the
 //! replies never say `drain` or 0%.
 //!
+//! Every answer also carries the node's ORCA load report (queries per
+//! second and CPU utilization over its last second, as a gRPC server's
+//! metrics recorder gives them), recorded on the pick with
+//! [`Pick::record_load_report`]: `orca-wrr` weighs by it, the others
+//! ignore it.
+//!
 //! The workload (arrival times, clients, each request's work) comes from its
 //! own seeded RNG and does not depend on routing, so every strategy faces the
 //! very same requests.
@@ -26,8 +32,9 @@ use std::time::Duration;
 use pickwise::clock::ManualClock;
 use pickwise::hash::HashKey;
 use pickwise::health::HealthConfig;
+use pickwise::orca::LoadReport;
 use pickwise::strategy::ProbeReply;
-use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
+use pickwise::strategy::{AnyStrategy, OrcaWrr, StrategyKind, StrategyOptions};
 use pickwise::subset::{ClientIndex, Subsetting};
 use pickwise::{
     BackendId, BackendSpec, Balancer, ConfigError, Context, FailureKind, Outcome, Pick, Pool,
@@ -51,6 +58,9 @@ pub const PROBE_COST: Duration = Duration::from_micros(20);
 
 /// How fast a node's service-time estimate follows each request.
 const SERVICE_EWMA: f64 = 0.05;
+
+/// The window over which a node measures the load it reports (ORCA).
+pub const REPORT_WINDOW: Duration = Duration::from_secs(1);
 
 /// The proxy's response timeout: what a request swallowed by a blackhole
 /// costs before the retry goes out (scenario h).
@@ -147,6 +157,19 @@ struct NodeState {
     /// The node's own estimate of its service time (EWMA, nanoseconds), for
     /// its probe replies.
     service_ns: f64,
+    /// The load it measures in the current window, and the report of the
+    /// last window closed.
+    window: LoadWindow,
+    report: LoadReport,
+}
+
+/// A node's load over one report window: requests completed and core
+/// time started since `start`.
+#[derive(Default)]
+struct LoadWindow {
+    start: u64,
+    completed: u32,
+    busy_ns: u64,
 }
 
 struct Sim<'a> {
@@ -508,20 +531,49 @@ impl<'a> Sim<'a> {
         state.service_ns += (work as f64 - state.service_ns) * SERVICE_EWMA;
         let service = work + std::mem::take(&mut state.debt);
         self.nodes[node].busy += 1;
+        self.nodes[node].window.busy_ns += service;
         self.measured.busy[node] += service;
         self.schedule(t + service, Event::Done { node, req: id });
     }
 
     fn done(&mut self, node: usize, id: usize, t: u64) {
         self.nodes[node].busy -= 1;
+        let cores = self.scenario.nodes[node].cores;
+        let report = self.nodes[node].load_report(t, cores);
         let req = &mut self.requests[id];
         if let Some(mut pick) = req.pick.take() {
+            pick.record_load_report(report);
             pick.record(Outcome::success(Duration::from_nanos(t - req.attempt)));
         }
         self.measured.latencies.push(t - req.arrival);
         if let Some(next) = self.nodes[node].queue.pop_front() {
             self.start(next, node, t);
         }
+    }
+}
+
+impl NodeState {
+    /// Counts one request completed at `t` and returns the report the
+    /// node sends with it: the last closed window's (a window closes after
+    /// [`REPORT_WINDOW`]), queries per second and CPU utilization.
+    fn load_report(&mut self, t: u64, cores: u32) -> &LoadReport {
+        let window = &mut self.window;
+        window.completed += 1;
+        let elapsed = t.saturating_sub(window.start);
+        if elapsed >= nanos(REPORT_WINDOW) {
+            let seconds = elapsed as f64 / 1e9;
+            self.report = LoadReport {
+                rps_fractional: f64::from(window.completed) / seconds,
+                cpu_utilization: (window.busy_ns as f64 / 1e9 / seconds / f64::from(cores))
+                    .min(1.0),
+                ..LoadReport::default()
+            };
+            *window = LoadWindow {
+                start: t,
+                ..LoadWindow::default()
+            };
+        }
+        &self.report
     }
 }
 
@@ -543,7 +595,13 @@ fn library_pool(
         seed: Some(seed),
         v6_prefix: None,
     };
-    Pool::builder(AnyStrategy::with_options(kind, &options))
+    let strategy = match kind {
+        StrategyKind::OrcaWrr => {
+            AnyStrategy::OrcaWrr(OrcaWrr::new().blackout_period(scenario.orca_blackout))
+        }
+        _ => AnyStrategy::with_options(kind, &options),
+    };
+    Pool::builder(strategy)
         .clock(clock)
         .health(HealthConfig {
             consecutive_failures: 5,

@@ -95,6 +95,9 @@ pub struct Scenario {
     pub balancers: usize,
     /// The distribution of service times.
     pub service: Service,
+    /// How long `orca-wrr` waits before a node's reports count (gRFC A58's
+    /// blackout period; its default is 10 s).
+    pub orca_blackout: Duration,
 }
 
 impl Scenario {

@@ -13,6 +13,10 @@ pub const MANY_BALANCERS_LOAD: f64 = 0.85;
 /// The subset each of (f)'s proxies keeps in its subset rows.
 pub const SUBSET: usize = 4;
 
+/// `orca-wrr`'s blackout unless `--orca-blackout-ms` says otherwise:
+/// gRFC A58's default.
+pub const ORCA_BLACKOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Every scenario, in order, at `utilisation` of the nominal capacity.
 pub fn all(utilisation: f64) -> Vec<Scenario> {
     let node = NodeModel::new(1, CORES, MEAN_MS);
@@ -28,6 +32,7 @@ pub fn all(utilisation: f64) -> Vec<Scenario> {
         agent_interval: Some(agent::INTERVAL),
         balancers: 1,
         service: Service::Exponential,
+        orca_blackout: ORCA_BLACKOUT,
     };
     vec![
         Scenario {
@@ -100,6 +105,17 @@ pub fn all(utilisation: f64) -> Vec<Scenario> {
                 from: 0.3,
                 to: 0.6,
             }],
+            ..base.clone()
+        },
+        Scenario {
+            name: "uneven",
+            about: "(i) nodes of 2, 4, 4 and 8 cores, n3's twice as slow, all at weight 1: only load reports tell",
+            nodes: vec![
+                NodeModel::new(1, CORES / 2, MEAN_MS),
+                node.clone(),
+                NodeModel::new(1, CORES, MEAN_MS * 2.0),
+                NodeModel::new(1, CORES * 2, MEAN_MS),
+            ],
             ..base
         },
     ]

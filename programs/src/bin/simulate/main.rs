@@ -24,7 +24,9 @@
 //! many-balancers (8 proxies with their own pools over 16 nodes, and the
 //! same with each proxy keeping a deterministic subset), heavy-tail
 //! (lognormal service times), blackhole (a node that accepts and never
-//! answers, up to the proxy's 1 s timeout) (see `pickwise_programs::simulation::scenarios`).
+//! answers, up to the proxy's 1 s timeout), uneven (nodes of unequal
+//! cores and speeds, all at weight 1: only load reports tell) (see
+//! `pickwise_programs::simulation::scenarios`).
 //! Same seed, same table.
 //!
 //! ```text
@@ -64,7 +66,7 @@ struct Args {
     /// Seed of the run: same seed, same table
     #[arg(long, value_name = "N", default_value = "1")]
     seed: u64,
-    /// One scenario, by name or by letter (a-h) [default: all]
+    /// One scenario, by name or by letter (a-i) [default: all]
     #[arg(long, value_name = "NAME", value_parser = scenario_name)]
     scenario: Option<String>,
     /// Offered load, a fraction of the nominal capacity (0 < F < 1.5)
@@ -74,6 +76,10 @@ struct Args {
     /// [default: 500]
     #[arg(long, value_name = "MS")]
     agent_interval_ms: Option<u64>,
+    /// How long orca-wrr waits before a node's load reports count, in
+    /// simulated ms (gRFC A58's blackout period) [default: 10000]
+    #[arg(long, value_name = "MS")]
+    orca_blackout_ms: Option<u64>,
     /// Only this strategy (repeat for more; the oracle always runs)
     /// [default: all]
     #[arg(long, value_name = "NAME")]
@@ -104,7 +110,7 @@ fn scenario_name(name: &str) -> Result<String, String> {
     }
     let names: Vec<_> = all.iter().map(|s| s.name).collect();
     Err(format!(
-        "unknown scenario; known: {} (or a-h)",
+        "unknown scenario; known: {} (or a-i)",
         names.join(", ")
     ))
 }
@@ -116,6 +122,12 @@ fn main() -> ExitCode {
     if let Some(ms) = args.agent_interval_ms {
         let every = (ms > 0).then(|| std::time::Duration::from_millis(ms));
         scenarios.iter_mut().for_each(|s| s.agent_interval = every);
+    }
+    if let Some(ms) = args.orca_blackout_ms {
+        let blackout = std::time::Duration::from_millis(ms);
+        scenarios
+            .iter_mut()
+            .for_each(|s| s.orca_blackout = blackout);
     }
     if let Some(name) = &args.scenario {
         // By name, or by the issue's letter: `unequal` or `b`.
