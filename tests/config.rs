@@ -248,11 +248,13 @@ fn refusals_name_the_field_with_what_is_wrong() {
         (format!("{head}[health]\nmax_ejected_percent = 150"),
             "health.max_ejected_percent: 150 is outside 0..=100"),
         ("strategy = 'fastest'".to_owned(),
-            "strategy: unknown strategy `fastest` (known: round-robin, round-robin-sharded, weighted-round-robin, least-connections, weighted-least-connections, resource-based, sdn-adaptive, source-ip-hash, p2c, peak-ewma, maglev, ring-hash, rendezvous, bounded-load, random, prequal)"),
+            "strategy: unknown strategy `fastest` (known: round-robin, round-robin-sharded, weighted-round-robin, least-connections, weighted-least-connections, resource-based, sdn-adaptive, source-ip-hash, p2c, peak-ewma, maglev, ring-hash, rendezvous, bounded-load, random, prequal, orca-wrr)"),
         ("[strategy]\nname = 'maglev'\nhash_key = 'abc'".to_owned(),
             "strategy.hash_key: expected 32 hex digits (16 bytes)"),
         ("[strategy]\nname = 'maglev'\nv6_prefix = 129".to_owned(),
             "strategy.v6_prefix: 129 is outside 0..=128"),
+        ("[strategy]\nname = 'orca-wrr'\nload_report_blackout = 'soon'".to_owned(),
+            "strategy.load_report_blackout: `soon` is not a duration: expected a number at `soon`"),
         (format!("{head}[tiers]\noverprovisioning = 0.5"),
             "tiers.overprovisioning: 0.5 is outside 1..=100"),
         (format!("{head}[slow_start]\nwindow = '10s'\nfloor_percent = 0"),
@@ -263,6 +265,25 @@ fn refusals_name_the_field_with_what_is_wrong() {
     ];
     for (text, expected) in &exact {
         assert_eq!(refusal(text), *expected, "{text}");
+    }
+}
+
+#[test]
+fn the_load_report_blackout_reaches_orca_wrr() {
+    let text = "backends = ['127.0.0.1:8001']\n\
+                [strategy]\nname = 'orca-wrr'\nload_report_blackout = '2s'\n";
+    let config = from_toml(text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.strategy_options.load_report_blackout,
+        Some(std::time::Duration::from_secs(2))
+    );
+    let pool = config.build().expect("builds");
+    match pool.strategy() {
+        AnyStrategy::OrcaWrr(strategy) => assert_eq!(
+            *strategy,
+            pickwise::strategy::OrcaWrr::new().blackout_period(std::time::Duration::from_secs(2))
+        ),
+        other => panic!("{other:?}"),
     }
 }
 

@@ -30,6 +30,7 @@ fn strategy(kind: StrategyKind) -> AnyStrategy {
             hash_key: Some(KEY),
             seed: Some(1),
             v6_prefix: None,
+            load_report_blackout: None,
         },
     )
 }

@@ -115,6 +115,10 @@ pub struct ProxyArgs {
     /// (0: at once)
     #[arg(long = "slow-start-ms", value_name = "MS", default_value = "0", value_parser = millis)]
     pub slow_start: Duration,
+    /// orca-wrr: how long a backend must have sent load reports before
+    /// they count (gRFC A58's blackout period)
+    #[arg(long = "orca-blackout-ms", value_name = "MS", default_value = "10000", value_parser = millis)]
+    pub orca_blackout: Duration,
     /// Success-rate outlier detection with Envoy's defaults
     #[arg(
         long,
@@ -272,6 +276,7 @@ impl ProxyArgs {
             hash_key: self.hash_key,
             seed: None,
             v6_prefix: None,
+            load_report_blackout: Some(self.orca_blackout),
         };
         let mut health = HealthConfig::default();
         if let Some(eject) = self.eject {

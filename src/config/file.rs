@@ -97,6 +97,7 @@ pub(crate) struct StrategyTable {
     pub(crate) hash_key: Option<String>,
     pub(crate) seed: Option<u64>,
     pub(crate) v6_prefix: Option<u64>,
+    pub(crate) load_report_blackout: Option<String>,
 }
 
 /// A backend: its spec string (`"127.0.0.1:8001,weight=2,backup"`), or a

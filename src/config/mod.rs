@@ -58,6 +58,7 @@
 //! # hash_key = "000102030405060708090a0b0c0d0e0f"   # 32 hex digits
 //! # seed = 7                           # randomised strategies
 //! # v6_prefix = 56                     # bits of an IPv6 client hashed
+//! # load_report_blackout = "10s"       # orca-wrr: when reports start to count
 //!
 //! counts_in_flight = true              # count picks even where unread
 //! agent_expiry = "10s"                 # how long an agent's capacity holds
@@ -162,7 +163,8 @@ use crate::types::{BackendSpec, ConfigError};
 pub struct PoolConfig {
     /// The strategy (`strategy` or `strategy.name`).
     pub strategy: StrategyKind,
-    /// Its options (`strategy.hash_key`, `.seed`, `.v6_prefix`).
+    /// Its options (`strategy.hash_key`, `.seed`, `.v6_prefix`,
+    /// `.load_report_blackout`).
     pub strategy_options: StrategyOptions,
     /// The backends, in order (`backends`).
     pub backends: Vec<BackendSpec<SocketAddr>>,

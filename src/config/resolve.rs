@@ -118,6 +118,11 @@ fn strategy(entry: StrategyEntry) -> Checked<(StrategyKind, StrategyOptions)> {
     if let Some(prefix) = table.v6_prefix {
         options.v6_prefix = Some(within("strategy.v6_prefix", prefix, 0, 128)? as u8);
     }
+    if let Some(text) = table.load_report_blackout {
+        let blackout = crate::types::parse_duration(&text)
+            .or_else(|e| bad("strategy.load_report_blackout", e))?;
+        options.load_report_blackout = Some(blackout);
+    }
     Ok((kind, options))
 }
 

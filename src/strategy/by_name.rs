@@ -18,6 +18,9 @@ pub struct StrategyOptions {
     /// Bits of an IPv6 client address the hash strategies hash; their
     /// default ([`DEFAULT_V6_PREFIX`](crate::hash::DEFAULT_V6_PREFIX)) when `None`.
     pub v6_prefix: Option<u8>,
+    /// How long [`OrcaWrr`] waits before a backend's load reports count
+    /// ([`OrcaWrr::blackout_period`]); gRFC A58's 10 s when `None`.
+    pub load_report_blackout: Option<std::time::Duration>,
 }
 
 /// Builds a strategy from [`StrategyOptions`]; strategies without options
@@ -155,7 +158,15 @@ impl FromOptions for WeightedRoundRobin {}
 impl FromOptions for LeastConnections {}
 impl FromOptions for WeightedLeastConnections {}
 impl FromOptions for ResourceBased {}
-impl FromOptions for OrcaWrr {}
+
+impl FromOptions for OrcaWrr {
+    fn from_options(options: &StrategyOptions) -> Self {
+        match options.load_report_blackout {
+            Some(blackout) => OrcaWrr::new().blackout_period(blackout),
+            None => OrcaWrr::new(),
+        }
+    }
+}
 
 /// The randomised strategies take the seed, when there is one.
 macro_rules! seeded_from_options {

@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release --bin worker -- --listen 127.0.0.1:8001 --name w1 \
 //!     [--agent 127.0.0.1:9001] [--admin 127.0.0.1:7001] [--delay-ms N] \
-//!     [--capacity N] [--max-connections N] [--drain-file PATH] [--log-level FILTER]
+//!     [--capacity N] [--max-connections N] [--drain-file PATH] [--orca] [--log-level FILTER]
 //! ```
 //!
 //! Stdout, before anything is served (tests and scripts read it): `listening
@@ -20,7 +20,11 @@
 //!   `--delay-ms`. Request bodies, `Content-Length` or chunked, are read and
 //!   discarded. `/admin/...` paths are no exception: there they are ordinary
 //!   requests answered with the name, so a client (or a proxy forwarding
-//!   one) cannot drain the worker.
+//!   one) cannot drain the worker. With `--orca`, each answer also carries
+//!   an ORCA load report (`endpoint-load-metrics: TEXT
+//!   application_utilization=U, rps_fractional=Q`): over its last second,
+//!   the share of `--capacity` spent serving and the requests answered per
+//!   second, which `orca-wrr` turns into weights (gRFC A58).
 //! * The agent port (`--agent`): HAProxy `agent-check`. Each connection gets
 //!   one line and is closed: `drain` when draining, otherwise `up ready NN%`
 //!   where NN = max(1, 100 - 100 * in_flight / capacity), in_flight being
@@ -49,7 +53,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use pickwise::orca::LoadReport;
 
 use clap::Parser;
 use http_body_util::{BodyExt, Full};
@@ -73,6 +80,8 @@ const STALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the agent port spends on one checker: writing, then lingering.
 const LINGER_TIME: Duration = Duration::from_millis(500);
 const LINGER_BYTES: usize = 256 * 1024;
+/// The window `--orca` measures its load over.
+const LOAD_WINDOW: Duration = Duration::from_secs(1);
 
 /// The tiny HTTP backend put behind a load balancer: answers with its name.
 #[derive(Parser)]
@@ -105,6 +114,12 @@ struct Args {
     /// Drain while this file exists
     #[arg(long, value_name = "PATH")]
     drain_file: Option<PathBuf>,
+    /// Add an ORCA load report to every answer (`endpoint-load-metrics:
+    /// TEXT application_utilization=U, rps_fractional=Q` over the last
+    /// second: the share of --capacity busy, and requests answered per
+    /// second), for balancers that weigh by it (orca-wrr)
+    #[arg(long)]
+    orca: bool,
     #[command(flatten)]
     log: logging::LogArgs,
 }
@@ -159,6 +174,7 @@ async fn run(args: Args, name: String, name_header: HeaderValue) -> Result<(), S
         drain_file: args.drain_file,
         draining: AtomicBool::new(false),
         in_flight: AtomicUsize::new(0),
+        load: args.orca.then(|| Mutex::new(LoadMeter::new())),
     });
     if let Some(agent) = agent {
         tokio::spawn(serve_agent(agent, shared.clone()));
@@ -216,6 +232,51 @@ struct Shared {
     drain_file: Option<PathBuf>,
     draining: AtomicBool,
     in_flight: AtomicUsize,
+    /// With `--orca`: the load it reports.
+    load: Option<Mutex<LoadMeter>>,
+}
+
+/// What `--orca` reports: requests answered and time spent serving them
+/// over windows of [`LOAD_WINDOW`], the last closed window's figures in
+/// each answer's `endpoint-load-metrics` header.
+struct LoadMeter {
+    since: Instant,
+    answered: u32,
+    busy: Duration,
+    header: HeaderValue,
+}
+
+impl LoadMeter {
+    fn new() -> Self {
+        LoadMeter {
+            since: Instant::now(),
+            answered: 0,
+            busy: Duration::ZERO,
+            header: HeaderValue::from_static("TEXT"),
+        }
+    }
+
+    /// Counts one answer that took `busy`, and returns the header to send.
+    fn answered(&mut self, busy: Duration, capacity: usize) -> HeaderValue {
+        self.answered += 1;
+        self.busy += busy;
+        let elapsed = self.since.elapsed();
+        if elapsed >= LOAD_WINDOW {
+            let seconds = elapsed.as_secs_f64();
+            let report = LoadReport {
+                application_utilization: self.busy.as_secs_f64() / seconds / capacity as f64,
+                rps_fractional: f64::from(self.answered) / seconds,
+                ..LoadReport::default()
+            };
+            if let Ok(header) = HeaderValue::from_str(&report.to_text()) {
+                self.header = header;
+            }
+            self.since = Instant::now();
+            self.answered = 0;
+            self.busy = Duration::ZERO;
+        }
+        self.header.clone()
+    }
 }
 
 impl Shared {
@@ -311,6 +372,7 @@ where
 /// The public port: the name, after the body and the service time.
 async fn answer(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
     let _load = InFlight::enter(&shared.in_flight);
+    let started = Instant::now();
     if let Err(refusal) = discard_body(req.into_body()).await {
         return refusal;
     }
@@ -321,6 +383,10 @@ async fn answer(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
     let headers = reply.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     headers.insert("x-worker", shared.name.clone());
+    if let Some(load) = &shared.load {
+        let report = load.lock().answered(started.elapsed(), shared.capacity);
+        headers.insert(pickwise::orca::HEADER, report);
+    }
     reply
 }
 

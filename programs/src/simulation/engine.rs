@@ -34,7 +34,7 @@ use pickwise::hash::HashKey;
 use pickwise::health::HealthConfig;
 use pickwise::orca::LoadReport;
 use pickwise::strategy::ProbeReply;
-use pickwise::strategy::{AnyStrategy, OrcaWrr, StrategyKind, StrategyOptions};
+use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
 use pickwise::subset::{ClientIndex, Subsetting};
 use pickwise::{
     BackendId, BackendSpec, Balancer, ConfigError, Context, FailureKind, Outcome, Pick, Pool,
@@ -594,14 +594,9 @@ fn library_pool(
         hash_key: Some(HashKey::from_bytes(key)),
         seed: Some(seed),
         v6_prefix: None,
+        load_report_blackout: Some(scenario.orca_blackout),
     };
-    let strategy = match kind {
-        StrategyKind::OrcaWrr => {
-            AnyStrategy::OrcaWrr(OrcaWrr::new().blackout_period(scenario.orca_blackout))
-        }
-        _ => AnyStrategy::with_options(kind, &options),
-    };
-    Pool::builder(strategy)
+    Pool::builder(AnyStrategy::with_options(kind, &options))
         .clock(clock)
         .health(HealthConfig {
             consecutive_failures: 5,

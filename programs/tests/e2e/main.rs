@@ -7,6 +7,7 @@ mod flags;
 mod harness;
 mod holding_up;
 mod lab_on_hosts;
+mod orca;
 mod subset;
 mod tcp_bounds;
 
@@ -279,6 +280,7 @@ fn every_program_answers_help_with_its_flags() {
                 "--agent <HOST:PORT>",
                 "--admin <HOST:PORT>",
                 "--capacity <N>",
+                "--orca",
                 "--log-level <FILTER>",
             ],
         ),
@@ -289,7 +291,9 @@ fn every_program_answers_help_with_its_flags() {
                 "--backend <SPEC>",
                 "--timeout-ms <MS>",
                 "--threads <N>",
+                "--orca-blackout-ms <MS>",
                 "least-connections",
+                "orca-wrr",
             ],
         ),
         (

@@ -35,7 +35,7 @@ use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use pickwise::strategy::AnyStrategy;
 use pickwise::{BackendId, Context, FailureKind, NoBackend, Outcome, Pick, PickRef, Picker, Pool};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::body::{chain, Body, Relay, Upload, UploadState};
 use crate::headers::remove_hop_by_hop;
@@ -200,6 +200,7 @@ impl Proxy {
             {
                 Try::Answered(response, lease) => {
                     pick.record(outcome_of(response.status(), started.elapsed()));
+                    record_load_report(&pick, response.headers());
                     return self.relay(response, pick, lease, upload, started);
                 }
                 Try::Failed(error, unsent) => {
@@ -430,6 +431,20 @@ fn upstream_head(req: Request<Incoming>, client: IpAddr) -> (Head, Incoming) {
 
 /// Gateway errors from the backend count as failures (its own upstream is
 /// unhealthy); other 5xx are application errors from a live backend.
+/// Records the backend's ORCA load report, when its answer carries one and
+/// the strategy weighs by them (orca-wrr); one that does not parse is
+/// logged and left out.
+fn record_load_report(pick: &Pick<Backend>, headers: &hyper::HeaderMap) {
+    if !pick.reads_load_reports() {
+        return;
+    }
+    match pickwise::orca::from_headers(headers) {
+        Some(Ok(report)) => pick.record_load_report(&report),
+        Some(Err(e)) => debug!("{}: {e}", pick.id()),
+        None => {}
+    }
+}
+
 fn outcome_of(status: StatusCode, latency: Duration) -> Outcome {
     match status.as_u16() {
         502..=504 => Outcome::failure(FailureKind::GatewayError, latency),
