@@ -31,6 +31,7 @@ fn pool(kind: StrategyKind, n: usize) -> Pool<AnyStrategy, u32> {
         hash_key: Some(HashKey::from_bytes([7; 16])),
         seed: None,
         v6_prefix: None,
+        load_report_blackout: None,
     };
     let backends =
         (0..n).map(|i| BackendSpec::new(format!("10.0.{}.{}:80", i / 256, i % 256), i as u32));

@@ -241,6 +241,7 @@ fn strategy(kind: StrategyKind, seed: u64) -> AnyStrategy {
                 hash_key: Some(key),
                 seed: Some(seed),
                 v6_prefix: None,
+                load_report_blackout: None,
             },
         ),
     }

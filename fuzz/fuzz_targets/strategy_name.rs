@@ -44,6 +44,7 @@ fuzz_target!(|data: &[u8]| {
         hash_key,
         seed: Option::<u64>::arbitrary(&mut rest).unwrap_or_default(),
         v6_prefix: Option::<u8>::arbitrary(&mut rest).unwrap_or_default(),
+        load_report_blackout: None,
     };
     let client = IpAddr::V6(Ipv6Addr::from(
         u128::arbitrary(&mut rest).unwrap_or_default(),
