@@ -29,4 +29,4 @@ mod status;
 
 pub use health::GrpcHealthCheck;
 pub use key::HeaderKey;
-pub use status::{outcome_of, GrpcClassifier, StatusCode};
+pub use status::{outcome_of, outcome_of_trailers, GrpcClassifier, StatusCode};

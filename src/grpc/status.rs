@@ -124,11 +124,26 @@ pub fn outcome_of(code: StatusCode) -> OutcomeKind {
     }
 }
 
-/// What a response's trailers (or, for a trailers-only response, its
-/// head) say: the outcome of its `grpc-status`; a response that ends with
-/// no status is a server error (gRPC's clients report it as `INTERNAL`),
-/// as is a status that is not a number.
-fn judge(headers: Option<&http::HeaderMap>) -> OutcomeKind {
+/// What a call's trailers (or, for a trailers-only response, its head)
+/// say about its backend: the outcome of their `grpc-status`
+/// ([`outcome_of`]); a call that ends with no trailers or no status
+/// (`None`) is a server error (gRPC's clients report it as `INTERNAL`), as
+/// is a status that is not a number. For a proxy or client that reads the
+/// trailers itself; [`GrpcClassifier`] applies it for `tower` services.
+///
+/// ```
+/// use pickwise::grpc::outcome_of_trailers;
+/// use pickwise::{FailureKind, OutcomeKind};
+///
+/// let mut trailers = http::HeaderMap::new();
+/// trailers.insert("grpc-status", "14".parse().unwrap());
+/// assert_eq!(
+///     outcome_of_trailers(Some(&trailers)),
+///     OutcomeKind::Failure(FailureKind::GatewayError)
+/// );
+/// assert_eq!(outcome_of_trailers(None), OutcomeKind::ServerError);
+/// ```
+pub fn outcome_of_trailers(headers: Option<&http::HeaderMap>) -> OutcomeKind {
     match headers.and_then(|h| h.get("grpc-status")) {
         Some(value) => StatusCode::from_header(value).map_or(OutcomeKind::ServerError, outcome_of),
         None => OutcomeKind::ServerError,
@@ -180,7 +195,7 @@ impl<B: Body, E: Error + 'static> Classify<http::Response<B>, E> for GrpcClassif
                 })
             }
             Ok(response) if response.headers().contains_key("grpc-status") => {
-                Some(judge(Some(response.headers())))
+                Some(outcome_of_trailers(Some(response.headers())))
             }
             Ok(_) => None,
         }
@@ -188,6 +203,6 @@ impl<B: Body, E: Error + 'static> Classify<http::Response<B>, E> for GrpcClassif
 
     fn attach(&self, response: http::Response<B>, pick: Ticket) -> Self::Response {
         crate::tower::body::record_load_report(&pick, response.headers());
-        response.map(|body| PickBody::judged_at_end(body, pick, judge))
+        response.map(|body| PickBody::judged_at_end(body, pick, outcome_of_trailers))
     }
 }

@@ -4,6 +4,7 @@
 mod admin;
 mod agents_hold;
 mod flags;
+mod grpc;
 mod harness;
 mod holding_up;
 mod lab_on_hosts;

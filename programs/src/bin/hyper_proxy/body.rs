@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use http_body_util::combinators::BoxBody;
 use hyper::body::{Body as HttpBody, Bytes, Frame, Incoming, SizeHint};
-use pickwise::{FailureKind, Pick};
+use pickwise::{FailureKind, Outcome, Pick};
 use tokio::time::Sleep;
 use tracing::{info, warn};
 
@@ -187,6 +187,8 @@ pub struct Relay {
     waiting: bool,
     started: Instant,
     done: bool,
+    /// A gRPC call whose outcome its trailers give (not recorded at the head).
+    grpc: bool,
 }
 
 /// The backend's response body failed: stalled or cut short.
@@ -223,6 +225,7 @@ impl Relay {
             upload,
             stall,
             started,
+            grpc: false,
         };
         // A bodiless response (HEAD, 204, 304) may never be polled.
         if relay.inner.is_end_stream() {
@@ -249,9 +252,36 @@ impl Relay {
             .as_mut()
     }
 
+    /// A gRPC call's answer: its outcome is recorded when its trailers
+    /// come (`grpc-status`, `pickwise::grpc`'s table), or as a server
+    /// error if it ends without any; an ORCA report in them is recorded.
+    pub fn judged_by_trailers(mut self) -> Self {
+        self.grpc = true;
+        if self.done {
+            self.judge(None);
+        }
+        self
+    }
+
+    fn judge(&mut self, trailers: Option<&hyper::HeaderMap>) {
+        if self.grpc && !self.pick.is_recorded() {
+            let kind = pickwise::grpc::outcome_of_trailers(trailers);
+            let latency = self.started.elapsed();
+            self.pick.record(Outcome { kind, latency });
+        }
+        if let Some(trailers) = trailers {
+            if self.pick.reads_load_reports() {
+                if let Some(Ok(report)) = pickwise::orca::from_headers(trailers) {
+                    self.pick.record_load_report(&report);
+                }
+            }
+        }
+    }
+
     fn finish(&mut self) {
         self.done = true;
         self.lease.reusable();
+        self.judge(None);
     }
 
     /// Ends the relay with a failure: the backend's, unless the client's
@@ -285,6 +315,9 @@ impl HttpBody for Relay {
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 this.waiting = false;
+                if let Some(trailers) = frame.trailers_ref() {
+                    this.judge(Some(trailers));
+                }
                 if this.inner.is_end_stream() {
                     this.finish();
                 }

@@ -107,6 +107,9 @@ impl Proxy {
 struct Head {
     method: Method,
     uri: Uri,
+    /// HTTP/1.1, or HTTP/2 for a request that came over HTTP/2 (it goes
+    /// on over HTTP/2, as gRPC needs).
+    version: Version,
     headers: HeaderMap,
 }
 
@@ -130,7 +133,7 @@ impl Head {
         let mut request = Request::new(body);
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.uri.clone();
-        *request.version_mut() = Version::HTTP_11;
+        *request.version_mut() = self.version;
         *request.headers_mut() = self.headers.clone();
         Some(request)
     }
@@ -186,7 +189,11 @@ impl Proxy {
                 }
                 Err(_) => break,
             };
-            if !request.headers().contains_key(HOST) {
+            if head.version == Version::HTTP_2 {
+                if request.uri().authority().is_none() {
+                    *request.uri_mut() = absolute(pick.backend().host(), request.uri());
+                }
+            } else if !request.headers().contains_key(HOST) {
                 let host = pick.backend().host().clone();
                 request.headers_mut().insert(HOST, host);
             }
@@ -199,9 +206,14 @@ impl Proxy {
                 .await
             {
                 Try::Answered(response, lease) => {
-                    pick.record(outcome_of(response.status(), started.elapsed()));
+                    // A gRPC call's outcome is its status, in the trailers
+                    // (the relay judges them) or a trailers-only head.
+                    let grpc = is_grpc(&response);
+                    if !grpc || response.headers().contains_key("grpc-status") {
+                        pick.record(outcome_of(&response, started.elapsed()));
+                    }
                     record_load_report(&pick, response.headers());
-                    return self.relay(response, pick, lease, upload, started);
+                    return self.relay(response, pick, lease, upload, started, grpc);
                 }
                 Try::Failed(error, unsent) => {
                     if upload.failed() {
@@ -329,10 +341,14 @@ impl Proxy {
         lease: Lease,
         upload: UploadState,
         started: Instant,
+        grpc: bool,
     ) -> Response<Body> {
         let (mut parts, body) = response.into_parts();
         remove_hop_by_hop(&mut parts.headers);
-        let body = Relay::new(body, pick, lease, upload, self.body_timeout, started);
+        let mut body = Relay::new(body, pick, lease, upload, self.body_timeout, started);
+        if grpc {
+            body = body.judged_by_trailers();
+        }
         Response::from_parts(parts, body.boxed())
     }
 }
@@ -397,10 +413,30 @@ fn upstream_head(req: Request<Incoming>, client: IpAddr) -> (Head, Incoming) {
     let Parts {
         method,
         mut uri,
+        version,
         mut headers,
         ..
     } = parts;
-    if uri.authority().is_some() {
+    let version = match version {
+        Version::HTTP_2 => Version::HTTP_2,
+        _ => Version::HTTP_11,
+    };
+    if version == Version::HTTP_2 {
+        // HTTP/2 names the target in :scheme and :authority: h2c to the
+        // backend, the client's authority (or its Host) kept; none, and
+        // the backend's address is filled in when it is picked.
+        let authority = uri.authority().map(|a| a.as_str().to_owned()).or_else(|| {
+            headers
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        });
+        if let Some(authority) = authority {
+            if let Ok(value) = HeaderValue::from_str(&authority) {
+                uri = absolute(&value, &uri);
+            }
+        }
+    } else if uri.authority().is_some() {
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         uri = path.parse().unwrap_or_default();
     }
@@ -423,14 +459,13 @@ fn upstream_head(req: Request<Incoming>, client: IpAddr) -> (Head, Incoming) {
         Head {
             method,
             uri,
+            version,
             headers,
         },
         body,
     )
 }
 
-/// Gateway errors from the backend count as failures (its own upstream is
-/// unhealthy); other 5xx are application errors from a live backend.
 /// Records the backend's ORCA load report, when its answer carries one and
 /// the strategy weighs by them (orca-wrr); one that does not parse is
 /// logged and left out.
@@ -445,12 +480,40 @@ fn record_load_report(pick: &Pick<Backend>, headers: &hyper::HeaderMap) {
     }
 }
 
-fn outcome_of(status: StatusCode, latency: Duration) -> Outcome {
-    match status.as_u16() {
+/// Gateway errors from the backend count as failures (its own upstream is
+/// unhealthy); other 5xx are application errors from a live backend; a
+/// gRPC answer's status is judged by `pickwise::grpc`'s table.
+fn outcome_of(response: &Response<Incoming>, latency: Duration) -> Outcome {
+    if is_grpc(response) {
+        // A trailers-only answer: the status is in the head.
+        let kind = pickwise::grpc::outcome_of_trailers(Some(response.headers()));
+        return Outcome { kind, latency };
+    }
+    match response.status().as_u16() {
         502..=504 => Outcome::failure(FailureKind::GatewayError, latency),
         500..=599 => Outcome::server_error(latency),
         _ => Outcome::success(latency),
     }
+}
+
+/// Whether a response is a gRPC call's answer: 200 with an
+/// `application/grpc` content type (gRPC over HTTP/2's rule).
+fn is_grpc(response: &Response<Incoming>) -> bool {
+    response.status() == StatusCode::OK
+        && response
+            .headers()
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/grpc"))
+}
+
+/// `http://AUTHORITY/PATH`: an HTTP/2 request's target, h2c.
+fn absolute(authority: &HeaderValue, uri: &Uri) -> Uri {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let authority = authority.to_str().unwrap_or("backend");
+    format!("http://{authority}{path}")
+        .parse()
+        .unwrap_or_else(|_| uri.clone())
 }
 
 /// A plain-text answer from the proxy itself.

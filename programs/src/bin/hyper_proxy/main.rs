@@ -20,6 +20,15 @@
 //! `--help` lists every flag (clap); logs go to stderr (tracing; the level
 //! from `--log-level`, else `RUST_LOG`, else info).
 //!
+//! - HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on one listener. Each
+//!   request of an HTTP/2 connection is balanced on its own and goes to its
+//!   backend over HTTP/2 (h2c), one multiplexed connection per backend and
+//!   serving thread; gRPC calls and their trailers pass untouched, and a
+//!   call's outcome is its `grpc-status` (trailers, or a trailers-only
+//!   head), judged by `pickwise::grpc::outcome_of_trailers`: UNAVAILABLE
+//!   fails the backend, application statuses count for nothing. HTTP/2
+//!   clients get at most 128 concurrent streams, 32 KiB of headers, 20
+//!   unanswered resets (rapid reset) and a PING every 20 s when idle.
 //! - Keep-alive connections to backends, pooled per backend (upstream.rs).
 //! - The pick lives until the response body has been sent, so the
 //!   least-connections strategies count outstanding requests; the outcome and
@@ -66,7 +75,7 @@ use std::time::Duration;
 use clap::Parser;
 use common::{millis, positive_millis, ProxyArgs, SharedPool};
 use forward::Proxy;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use pickwise_programs as common;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -139,6 +148,31 @@ fn start(args: Args, pool: SharedPool<Backend>, threads: usize) -> std::io::Resu
     })
 }
 
+/// Streams one HTTP/2 client connection may have open at once (nginx's
+/// `http2_max_concurrent_streams`); more are refused with `REFUSED_STREAM`.
+const H2_MAX_STREAMS: u32 = 128;
+/// The largest HTTP/2 header list a client may send (nginx allows about
+/// 32 KiB of request headers, Envoy 60 KiB); hyper answers 431 past it.
+const H2_MAX_HEADER_LIST: u32 = 32 * 1024;
+/// Streams a client may reset before the proxy has answered them, per
+/// connection, before the connection is closed (CVE-2023-44487, "rapid
+/// reset").
+const H2_MAX_PENDING_RESETS: usize = 20;
+/// A PING every this long on an idle HTTP/2 connection, closed when no
+/// answer comes within the same time.
+const H2_KEEPALIVE: Duration = Duration::from_secs(20);
+
+/// The HTTP/2 side's bounds, as nginx and Envoy bound it.
+fn http2_limits(http2: &mut hyper_util::server::conn::auto::Http2Builder<'_, TokioExecutor>) {
+    http2
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(H2_MAX_STREAMS)
+        .max_header_list_size(H2_MAX_HEADER_LIST)
+        .max_pending_accept_reset_streams(H2_MAX_PENDING_RESETS)
+        .keep_alive_interval(H2_KEEPALIVE)
+        .keep_alive_timeout(H2_KEEPALIVE);
+}
+
 /// What every serving thread starts from.
 struct Settings {
     pool: SharedPool<Backend>,
@@ -195,10 +229,14 @@ async fn serve(
     ));
     let slots = settings.slots.clone();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
+    // HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on the same listener,
+    // told apart by the connection's first bytes.
+    let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
         .header_read_timeout(settings.header_timeout)
         .keep_alive(true);
+    http2_limits(&mut http.http2());
 
     let shutdown = interrupted.wait_for(|&stop| stop);
     tokio::pin!(shutdown);
@@ -225,7 +263,8 @@ async fn serve(
             let proxy = proxy.clone();
             async move { Ok::<_, Infallible>(proxy.handle(req, client).await) }
         });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection.into_owned());
         tokio::spawn(async move {
             // Errors here are the client's (malformed request, stall, reset):
             // hyper has already answered what deserved an answer.

@@ -1,8 +1,12 @@
-//! Keep-alive HTTP/1.1 connections to the backends: each backend carries a
+//! Connections to the backends. HTTP/1.1 (keep-alive): each backend carries a
 //! stack of idle connections per serving thread, taken for a request and put
 //! back when its response body has been relayed to its end. A thread only
 //! ever uses its own stacks, so a connection is driven by the runtime that
 //! made it and its lock is never contended or its line shared.
+//!
+//! HTTP/2 (h2c, for requests that came over HTTP/2, gRPC calls among them):
+//! one multiplexed connection per backend and serving thread, shared by its
+//! requests, opened again when it closes.
 //!
 //! Written for the proxy rather than using hyper-util's general client: the
 //! backend is already chosen (by the balancer), so there is no per-request
@@ -23,9 +27,10 @@ use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
+use hyper::client::conn::http2;
 use hyper::header::HeaderValue;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use parking_lot::Mutex;
 use pickwise::FailureKind;
 use socket2::{SockRef, TcpKeepalive};
@@ -62,7 +67,36 @@ pub struct Backend {
     addr: SocketAddr,
     host: HeaderValue,
     idle: Arc<[Idle]>,
+    /// HTTP/2 (h2c): one multiplexed connection per serving thread.
+    h2: Arc<[Multiplexed]>,
 }
+
+/// One thread's HTTP/2 connection to a backend, if open; on a cache line
+/// of its own.
+#[repr(align(128))]
+#[derive(Default)]
+struct Multiplexed(Mutex<Option<H2Conn>>);
+
+/// An HTTP/2 connection: a sender (cloned for each request) and the task
+/// driving it, stopped when the last holder drops it.
+#[derive(Clone)]
+struct H2Conn {
+    sender: http2::SendRequest<Body>,
+    /// Held for its drop: the connection's task stops with the last holder.
+    _task: Arc<AbortOnDrop>,
+}
+
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Pings on an idle HTTP/2 connection to a backend, which is closed when
+/// one goes unanswered as long.
+const H2_KEEPALIVE: Duration = Duration::from_secs(10);
 
 /// One thread's idle connections to a backend, the most recently used at
 /// the back; on a cache line of its own.
@@ -150,6 +184,9 @@ impl Backend {
             host: HeaderValue::from_str(&addr.to_string())
                 .unwrap_or_else(|_| HeaderValue::from_static("backend")),
             idle: (0..threads.max(1)).map(|_| Idle::default()).collect(),
+            h2: (0..threads.max(1))
+                .map(|_| Multiplexed::default())
+                .collect(),
         }
     }
 
@@ -180,6 +217,9 @@ impl Backend {
         mut request: Request<Body>,
         connect_timeout: Duration,
     ) -> Result<(Response<Incoming>, Lease), (UpstreamError, Option<Request<Body>>)> {
+        if request.version() == hyper::Version::HTTP_2 {
+            return self.send_h2(request, connect_timeout).await;
+        }
         if let Some(conn) = self.checkout().await {
             match self.send_on(conn, request).await {
                 Err((_, Some(unsent))) => request = unsent,
@@ -213,6 +253,51 @@ impl Backend {
             reusable: false,
         };
         Ok((response, lease))
+    }
+
+    /// Sends `request` over this thread's HTTP/2 connection to the
+    /// backend, opened (h2c, prior knowledge) if there is none or it
+    /// closed. A connection that closed before the request went out is no
+    /// failure: the request goes again on a new one.
+    async fn send_h2(
+        &self,
+        mut request: Request<Body>,
+        connect_timeout: Duration,
+    ) -> Result<(Response<Incoming>, Lease), (UpstreamError, Option<Request<Body>>)> {
+        let lease = || Lease {
+            idle: Arc::clone(&self.idle),
+            slot: self.slot(),
+            conn: None,
+            reusable: false,
+        };
+        let open = {
+            let mut slot = self.h2[self.slot()].0.lock();
+            if slot.as_ref().is_some_and(|c| c.sender.is_closed()) {
+                *slot = None;
+            }
+            slot.clone()
+        };
+        if let Some(mut conn) = open {
+            match conn.sender.try_send_request(request).await {
+                Ok(response) => return Ok((response, lease())),
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) => request = unsent,
+                    None => return Err((UpstreamError::Send(e.into_error()), None)),
+                },
+            }
+        }
+        let mut conn = match connect_h2(self.addr, connect_timeout).await {
+            Ok(conn) => conn,
+            Err(e) => return Err((e, Some(request))),
+        };
+        *self.h2[self.slot()].0.lock() = Some(conn.clone());
+        match conn.sender.try_send_request(request).await {
+            Ok(response) => Ok((response, lease())),
+            Err(mut e) => {
+                let unsent = e.take_message();
+                Err((UpstreamError::Send(e.into_error()), unsent))
+            }
+        }
     }
 
     /// The most recently used idle connection that is still open and fresh
@@ -261,6 +346,34 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Conn, UpstreamEr
         sender,
         task,
         idle_since: Instant::now(),
+    })
+}
+
+/// An HTTP/2 connection with prior knowledge (h2c), as gRPC servers and
+/// nginx's `grpc_pass` speak it.
+async fn connect_h2(addr: SocketAddr, timeout: Duration) -> Result<H2Conn, UpstreamError> {
+    let connecting = tokio::time::timeout(timeout, TcpStream::connect(addr));
+    let stream = match connecting.await {
+        Ok(connected) => connected.map_err(UpstreamError::Connect)?,
+        Err(_) => return Err(UpstreamError::Connect(io::ErrorKind::TimedOut.into())),
+    };
+    let _ = stream.set_nodelay(true);
+    if let Err(e) = detect_dead_peers(&stream) {
+        tracing::debug!("cannot set keepalive on the connection to {addr}: {e}");
+    }
+    let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .keep_alive_interval(H2_KEEPALIVE)
+        .keep_alive_timeout(H2_KEEPALIVE)
+        .handshake(TokioIo::new(stream))
+        .await
+        .map_err(UpstreamError::Send)?;
+    let task = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(H2Conn {
+        sender,
+        _task: Arc::new(AbortOnDrop(task)),
     })
 }
 

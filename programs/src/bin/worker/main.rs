@@ -5,7 +5,8 @@
 //! ```text
 //! cargo run --release --bin worker -- --listen 127.0.0.1:8001 --name w1 \
 //!     [--agent 127.0.0.1:9001] [--admin 127.0.0.1:7001] [--delay-ms N] \
-//!     [--capacity N] [--max-connections N] [--drain-file PATH] [--orca] [--log-level FILTER]
+//!     [--capacity N] [--max-connections N] [--drain-file PATH] [--orca]
+//!     [--grpc-status CODE] [--log-level FILTER]
 //! ```
 //!
 //! Stdout, before anything is served (tests and scripts read it): `listening
@@ -25,6 +26,11 @@
 //!   application_utilization=U, rps_fractional=Q`): over its last second,
 //!   the share of `--capacity` spent serving and the requests answered per
 //!   second, which `orca-wrr` turns into weights (gRFC A58).
+//! * gRPC on the same port (HTTP/2 with prior knowledge, h2c, beside
+//!   HTTP/1.1; see grpc.rs): `pickwise.lab.Worker/Name` answers the name
+//!   (field 1 of the reply) with the status `--grpc-status` (default 0,
+//!   OK), after `--delay-ms`; `grpc.health.v1.Health/Check` says SERVING,
+//!   or NOT_SERVING while draining.
 //! * The agent port (`--agent`): HAProxy `agent-check`. Each connection gets
 //!   one line and is closed: `drain` when draining, otherwise `up ready NN%`
 //!   where NN = max(1, 100 - 100 * in_flight / capacity), in_flight being
@@ -58,13 +64,15 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use pickwise::orca::LoadReport;
 
+mod grpc;
+
 use clap::Parser;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Either, Full};
 use hyper::body::{Body as _, Bytes, Incoming};
 use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use pickwise_programs::cli::{exit_usage, millis};
 use pickwise_programs::logging;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -117,9 +125,14 @@ struct Args {
     /// Add an ORCA load report to every answer (`endpoint-load-metrics:
     /// TEXT application_utilization=U, rps_fractional=Q` over the last
     /// second: the share of --capacity busy, and requests answered per
-    /// second), for balancers that weigh by it (orca-wrr)
+    /// second), for balancers that weigh by it (orca-wrr); over gRPC, in
+    /// the trailers as `endpoint-load-metrics-bin`
     #[arg(long)]
     orca: bool,
+    /// The gRPC status every `pickwise.lab.Worker/Name` call answers with
+    /// (0, OK; 14, UNAVAILABLE, plays a server shedding load)
+    #[arg(long, value_name = "CODE", default_value = "0", value_parser = clap::value_parser!(u32).range(0..=16))]
+    grpc_status: u32,
     #[command(flatten)]
     log: logging::LogArgs,
 }
@@ -175,6 +188,8 @@ async fn run(args: Args, name: String, name_header: HeaderValue) -> Result<(), S
         draining: AtomicBool::new(false),
         in_flight: AtomicUsize::new(0),
         load: args.orca.then(|| Mutex::new(LoadMeter::new())),
+        name_text: name.clone(),
+        grpc_status: args.grpc_status,
     });
     if let Some(agent) = agent {
         tokio::spawn(serve_agent(agent, shared.clone()));
@@ -186,7 +201,7 @@ async fn run(args: Args, name: String, name_header: HeaderValue) -> Result<(), S
         }));
     }
     serve_http(listener, args.max_connections, move |req, _| {
-        answer(shared.clone(), req)
+        answer_public(shared.clone(), req)
     })
     .await;
     Ok(())
@@ -234,6 +249,10 @@ struct Shared {
     in_flight: AtomicUsize,
     /// With `--orca`: the load it reports.
     load: Option<Mutex<LoadMeter>>,
+    /// The name, for gRPC answers.
+    name_text: String,
+    /// What `Worker/Name` calls answer (`--grpc-status`).
+    grpc_status: u32,
 }
 
 /// What `--orca` reports: requests answered and time spent serving them
@@ -244,6 +263,8 @@ struct LoadMeter {
     answered: u32,
     busy: Duration,
     header: HeaderValue,
+    /// The same report in the binary form gRPC sends.
+    binary: HeaderValue,
 }
 
 impl LoadMeter {
@@ -253,11 +274,13 @@ impl LoadMeter {
             answered: 0,
             busy: Duration::ZERO,
             header: HeaderValue::from_static("TEXT"),
+            binary: HeaderValue::from_static(""),
         }
     }
 
-    /// Counts one answer that took `busy`, and returns the header to send.
-    fn answered(&mut self, busy: Duration, capacity: usize) -> HeaderValue {
+    /// Counts one answer that took `busy`, and returns the header to send
+    /// (the text form, or the binary one for gRPC).
+    fn answered(&mut self, busy: Duration, capacity: usize, binary: bool) -> HeaderValue {
         self.answered += 1;
         self.busy += busy;
         let elapsed = self.since.elapsed();
@@ -271,11 +294,17 @@ impl LoadMeter {
             if let Ok(header) = HeaderValue::from_str(&report.to_text()) {
                 self.header = header;
             }
+            if let Ok(header) = HeaderValue::from_str(&report.to_bin()) {
+                self.binary = header;
+            }
             self.since = Instant::now();
             self.answered = 0;
             self.busy = Duration::ZERO;
         }
-        self.header.clone()
+        match binary {
+            true => self.binary.clone(),
+            false => self.header.clone(),
+        }
     }
 }
 
@@ -319,17 +348,24 @@ type Reply = Response<Full<Bytes>>;
 /// Serves HTTP/1.1 on `listener` with `answer(request, peer)`, at most
 /// `limit` connections at once: the next accept waits for a free slot, so
 /// excess clients wait in the kernel's backlog instead of being refused.
-async fn serve_http<F, Fut>(listener: TcpListener, limit: Option<NonZeroUsize>, answer: F)
+async fn serve_http<F, Fut, B>(listener: TcpListener, limit: Option<NonZeroUsize>, answer: F)
 where
     F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = Reply> + Send + 'static,
+    Fut: std::future::Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let slots = limit.map(|n| Arc::new(Semaphore::new(n.get())));
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
+    // HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on one port.
+    let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
         .header_read_timeout(STALL_TIMEOUT)
         .max_buf_size(HEAD_LIMIT)
         .keep_alive(true);
+    http.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(HEAD_LIMIT as u32);
     loop {
         let slot = match &slots {
             Some(slots) => Some(
@@ -357,7 +393,9 @@ where
             let reply = answer(req, peer);
             async move { Ok::<_, Infallible>(reply.await) }
         });
-        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let connection = http
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
         tokio::spawn(async move {
             // Malformed or oversized heads have had their 400 or 431; a
             // client hanging up or going idle is routine.
@@ -369,7 +407,44 @@ where
     }
 }
 
-/// The public port: the name, after the body and the service time.
+/// The public port's answers: plain HTTP, or gRPC.
+type PublicReply = Response<Either<Full<Bytes>, grpc::GrpcBody>>;
+
+/// The public port: the name, after the body and the service time; a gRPC
+/// call (HTTP/2, `application/grpc`) gets its gRPC answer.
+async fn answer_public(shared: Arc<Shared>, req: Request<Incoming>) -> PublicReply {
+    if grpc::is_call(&req) {
+        return answer_grpc(shared, req).await.map(Either::Right);
+    }
+    answer(shared, req).await.map(Either::Left)
+}
+
+/// A gRPC call: its message read, the service time slept, the answer with
+/// the status and (with `--orca`) a load report in the trailers.
+async fn answer_grpc(shared: Arc<Shared>, req: Request<Incoming>) -> Response<grpc::GrpcBody> {
+    let _load = InFlight::enter(&shared.in_flight);
+    let started = Instant::now();
+    let call = match grpc::read(req).await {
+        Ok(call) => call,
+        Err((status, message)) => return grpc::reply(status, &[], &message, None),
+    };
+    if matches!(call, grpc::Call::Name) && !shared.delay.is_zero() {
+        tokio::time::sleep(shared.delay).await;
+    }
+    let serving = !shared.is_draining();
+    let (status, message, text) =
+        grpc::answer(&call, &shared.name_text, shared.grpc_status, serving);
+    let report = shared.load.as_ref().map(|load| {
+        let report = load
+            .lock()
+            .answered(started.elapsed(), shared.capacity, true);
+        (pickwise::orca::HEADER_BIN, report)
+    });
+    grpc::reply(status, &message, &text, report)
+}
+
+/// The public port's plain HTTP answer: the name, after the body and the
+/// service time.
 async fn answer(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
     let _load = InFlight::enter(&shared.in_flight);
     let started = Instant::now();
@@ -384,7 +459,9 @@ async fn answer(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     headers.insert("x-worker", shared.name.clone());
     if let Some(load) = &shared.load {
-        let report = load.lock().answered(started.elapsed(), shared.capacity);
+        let report = load
+            .lock()
+            .answered(started.elapsed(), shared.capacity, false);
         headers.insert(pickwise::orca::HEADER, report);
     }
     reply
