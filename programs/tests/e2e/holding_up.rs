@@ -609,3 +609,56 @@ fn requests_that_never_reached_a_backend_go_on_past_two_refusing_ones_to_one_tha
         }
     }
 }
+
+#[test]
+fn clients_that_stop_reading_lose_their_connections_and_free_their_backend_slots() {
+    // Issue 26, finding 1: five clients behind max_conns=5 read a little
+    // of a large answer and stop; their picks held the backend's every
+    // slot for good. With a send timeout they are closed, the slots freed,
+    // and no backend is blamed.
+    let backend = worker("w1", &["--body-bytes", "50000000"]);
+    let capped = format!("{},max_conns=5", backend.addr);
+    let front = proxy(
+        "hyper_proxy",
+        "round-robin",
+        &[capped],
+        &["--send-timeout-ms", "1000"],
+    );
+    let stalled: Vec<TcpStream> = (0..5)
+        .map(|_| {
+            let mut stream = TcpStream::connect(front.addr).unwrap();
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+                .unwrap();
+            let mut head = [0u8; 100];
+            stream.read_exact(&mut head).unwrap();
+            assert!(head.starts_with(b"HTTP/1.1 200"));
+            stream
+        })
+        .collect();
+    // Every slot is taken now...
+    let refused = get(front.addr, "/").expect("a GET while the slots are held");
+    assert_eq!(
+        refused.status,
+        502,
+        "{}",
+        &refused.body[..refused.body.len().min(200)]
+    );
+    // ...until the send timeout closes the stalled connections.
+    front.wait_for_log("read nothing for", Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(200));
+    let reply = get(front.addr, "/").expect("a GET after the stalls");
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        &reply.body[..reply.body.len().min(200)]
+    );
+    drop(stalled);
+    let log = settled_log(&front);
+    assert!(
+        !log.iter()
+            .any(|l| l.contains("ejected") || l.contains("failure")),
+        "{log:?}"
+    );
+}

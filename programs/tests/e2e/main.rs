@@ -5,6 +5,8 @@ mod admin;
 mod agents_hold;
 mod flags;
 mod grpc;
+mod h2_abuse;
+mod h2_raw;
 mod harness;
 mod holding_up;
 mod lab_on_hosts;
@@ -282,6 +284,8 @@ fn every_program_answers_help_with_its_flags() {
                 "--admin <HOST:PORT>",
                 "--capacity <N>",
                 "--orca",
+                "--grpc-status <CODE>",
+                "--body-bytes <N>",
                 "--log-level <FILTER>",
             ],
         ),
@@ -293,6 +297,7 @@ fn every_program_answers_help_with_its_flags() {
                 "--timeout-ms <MS>",
                 "--threads <N>",
                 "--orca-blackout-ms <MS>",
+                "--send-timeout-ms <MS>",
                 "least-connections",
                 "orca-wrr",
             ],

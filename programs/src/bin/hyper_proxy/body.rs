@@ -25,6 +25,7 @@ use pickwise::{FailureKind, Outcome, Pick};
 use tokio::time::Sleep;
 use tracing::{info, warn};
 
+use crate::client_io::StreamClock;
 use crate::upstream::{Backend, Lease};
 
 /// Any error a relayed body can end with.
@@ -189,6 +190,8 @@ pub struct Relay {
     done: bool,
     /// A gRPC call whose outcome its trailers give (not recorded at the head).
     grpc: bool,
+    /// An HTTP/2 stream's clock of waits on the client (see client_io).
+    clock: Option<Arc<StreamClock>>,
 }
 
 /// The backend's response body failed: stalled or cut short.
@@ -226,6 +229,7 @@ impl Relay {
             stall,
             started,
             grpc: false,
+            clock: None,
         };
         // A bodiless response (HEAD, 204, 304) may never be polled.
         if relay.inner.is_end_stream() {
@@ -260,6 +264,13 @@ impl Relay {
         if self.done {
             self.judge(None);
         }
+        self
+    }
+
+    /// Notes on `clock` when a frame was handed over and the next not yet
+    /// asked for, so a client that stops reading this stream is found.
+    pub fn watched(mut self, clock: Arc<StreamClock>) -> Self {
+        self.clock = Some(clock);
         self
     }
 
@@ -309,6 +320,9 @@ impl HttpBody for Relay {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
+        if let Some(clock) = &this.clock {
+            clock.asked();
+        }
         if this.done {
             return Poll::Ready(None);
         }
@@ -320,6 +334,8 @@ impl HttpBody for Relay {
                 }
                 if this.inner.is_end_stream() {
                     this.finish();
+                } else if let Some(clock) = &this.clock {
+                    clock.handed_over();
                 }
                 Poll::Ready(Some(Ok(frame)))
             }

@@ -38,6 +38,7 @@ use pickwise::{BackendId, Context, FailureKind, NoBackend, Outcome, Pick, PickRe
 use tracing::{debug, info, warn};
 
 use crate::body::{chain, Body, Relay, Upload, UploadState};
+use crate::client_io::{StreamClock, StreamStalls};
 use crate::headers::remove_hop_by_hop;
 use crate::upstream::{Backend, Lease, UpstreamError};
 use pickwise_programs::SharedPool;
@@ -151,7 +152,12 @@ enum Try {
 
 impl Proxy {
     /// Serves one client request.
-    pub async fn handle(&self, req: Request<Incoming>, client: IpAddr) -> Response<Body> {
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        client: IpAddr,
+        streams: &StreamStalls,
+    ) -> Response<Body> {
         let arrived = Instant::now();
         let deadline = arrived + self.timeout;
         let (head, incoming) = upstream_head(req, client);
@@ -213,7 +219,11 @@ impl Proxy {
                         pick.record(outcome_of(&response, started.elapsed()));
                     }
                     record_load_report(&pick, response.headers());
-                    return self.relay(response, pick, lease, upload, started, grpc);
+                    let mut relayed = self.relay(response, pick, lease, upload, started, grpc);
+                    if head.version == Version::HTTP_2 {
+                        relayed = relayed.watched(streams.clock());
+                    }
+                    return relayed.into_response();
                 }
                 Try::Failed(error, unsent) => {
                     if upload.failed() {
@@ -342,14 +352,32 @@ impl Proxy {
         upload: UploadState,
         started: Instant,
         grpc: bool,
-    ) -> Response<Body> {
+    ) -> Relayed {
         let (mut parts, body) = response.into_parts();
         remove_hop_by_hop(&mut parts.headers);
         let mut body = Relay::new(body, pick, lease, upload, self.body_timeout, started);
         if grpc {
             body = body.judged_by_trailers();
         }
-        Response::from_parts(parts, body.boxed())
+        Relayed { parts, body }
+    }
+}
+
+/// A backend's answer on its way to the client.
+struct Relayed {
+    parts: hyper::http::response::Parts,
+    body: Relay,
+}
+
+impl Relayed {
+    /// Its stream's waits on the client are watched (HTTP/2).
+    fn watched(mut self, clock: std::sync::Arc<StreamClock>) -> Self {
+        self.body = self.body.watched(clock);
+        self
+    }
+
+    fn into_response(self) -> Response<Body> {
+        Response::from_parts(self.parts, self.body.boxed())
     }
 }
 

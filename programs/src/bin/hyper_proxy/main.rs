@@ -7,7 +7,7 @@
 //!     [--hash-key HEX] [--eject-ms N] [--failures N] [--agent-interval-ms N] \
 //!     [--resolver HOST:PORT] [--health-check tcp|http:PATH] [--health-interval-ms N] \
 //!     [--timeout-ms N] [--try-timeout-ms N] [--body-timeout-ms N] \
-//!     [--header-timeout-ms N] [--max-connections N] [--threads N] \
+//!     [--header-timeout-ms N] [--send-timeout-ms N] [--max-connections N] [--threads N] \
 //!     [--log-level FILTER]
 //! cargo run --release --bin hyper_proxy -- --listen 127.0.0.1:9091 --config examples/pool.toml
 //! ```
@@ -55,6 +55,10 @@
 //! - Hop-by-hop headers are removed both ways (headers.rs); chunked request
 //!   bodies are streamed on.
 //! - `X-Forwarded-For` is appended; the client address feeds `source-ip-hash`.
+//! - A response that waits on a client reading nothing for
+//!   `--send-timeout-ms` (60 s, nginx's `send_timeout`) closes the client's
+//!   connection: its picks are released and no backend is blamed
+//!   (client_io.rs).
 //! - Request heads must arrive within `--header-timeout-ms` (10 s); at most `--max-connections`
 //!   client connections are served at once; Ctrl-C shuts down gracefully.
 //! - Every request goes to a backend, whatever its path: a worker's drain
@@ -63,6 +67,7 @@
 //!   request.
 
 mod body;
+mod client_io;
 mod forward;
 mod headers;
 mod upstream;
@@ -75,7 +80,7 @@ use std::time::Duration;
 use clap::Parser;
 use common::{millis, positive_millis, ProxyArgs, SharedPool};
 use forward::Proxy;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use pickwise_programs as common;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -102,6 +107,10 @@ struct Args {
     /// How long a client has to send a request head
     #[arg(long = "header-timeout-ms", value_name = "MS", default_value = "10000", value_parser = millis)]
     header_timeout: Duration,
+    /// How long a response may wait on a client that reads nothing (nginx's
+    /// send_timeout): then the connection is closed and its picks released
+    #[arg(long = "send-timeout-ms", value_name = "MS", default_value = "60000", value_parser = positive_millis)]
+    send_timeout: Duration,
     /// Serving threads, each with its own runtime and listener (as nginx's
     /// workers) [default: one per core]
     #[arg(long, value_name = "N")]
@@ -141,6 +150,7 @@ fn start(args: Args, pool: SharedPool<Backend>, threads: usize) -> std::io::Resu
         try_timeout: args.try_timeout,
         body_timeout: args.body_timeout,
         header_timeout: args.header_timeout,
+        send_timeout: args.send_timeout,
         slots: Arc::new(Semaphore::new(args.proxy.max_connections.get())),
     });
     common::cores::serve(listeners, move |listener| {
@@ -180,6 +190,7 @@ struct Settings {
     try_timeout: Duration,
     body_timeout: Duration,
     header_timeout: Duration,
+    send_timeout: Duration,
     /// Client connections served at once, over all threads.
     slots: Arc<Semaphore>,
 }
@@ -259,16 +270,34 @@ async fn serve(
         let _ = stream.set_nodelay(true);
         let proxy = proxy.clone();
         let client = peer.ip();
+        // HTTP/2 streams a client stopped reading (flow control holds them
+        // with the socket free): watched per connection.
+        let stalls = Arc::new(client_io::StreamStalls::default());
+        let streams = stalls.clone();
         let service = hyper::service::service_fn(move |req| {
             let proxy = proxy.clone();
-            async move { Ok::<_, Infallible>(proxy.handle(req, client).await) }
+            let streams = streams.clone();
+            async move { Ok::<_, Infallible>(proxy.handle(req, client, &streams).await) }
         });
-        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let io = client_io::ClientIo::new(stream, settings.send_timeout);
+        let connection = http.serve_connection(io, service);
         let connection = graceful.watch(connection.into_owned());
+        let send_timeout = settings.send_timeout;
         tokio::spawn(async move {
             // Errors here are the client's (malformed request, stall, reset):
-            // hyper has already answered what deserved an answer.
-            let _ = connection.await;
+            // hyper has already answered what deserved an answer. Only a
+            // send timeout and limits the proxy enforced are worth a line.
+            tokio::select! {
+                ended = connection => if let Err(e) = ended {
+                    if let Some(what) = client_io::notable(&*e) {
+                        warn!("client {peer}: {what}");
+                    }
+                },
+                waited = stalls.stalled(send_timeout) => warn!(
+                    "client {peer}: an HTTP/2 response stream read nothing for {waited:?}: \
+                     connection closed, its requests' backends not blamed"
+                ),
+            }
             drop(permit);
         });
     }

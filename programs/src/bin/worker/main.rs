@@ -112,6 +112,10 @@ struct Args {
     /// Service time slept before answering each request
     #[arg(long = "delay-ms", value_name = "MS", default_value = "0", value_parser = millis)]
     delay: Duration,
+    /// Pad each plain HTTP answer to this many bytes (the name's line, then
+    /// `x`s), for large responses [default: just the name's line]
+    #[arg(long, value_name = "N")]
+    body_bytes: Option<usize>,
     /// Requests in flight the agent reports as full (it still says 1%)
     #[arg(long, value_name = "N", default_value = "64")]
     capacity: NonZeroUsize,
@@ -180,7 +184,7 @@ async fn run(args: Args, name: String, name_header: HeaderValue) -> Result<(), S
     announce(&listener, agent.as_ref(), admin.as_ref())?;
 
     let shared = Arc::new(Shared {
-        body: Bytes::from(format!("{name}\n")),
+        body: answer_body(&name, args.body_bytes),
         name: name_header,
         delay: args.delay,
         capacity: args.capacity.get(),
@@ -211,6 +215,15 @@ async fn bind(flag: &str, addr: &str) -> Result<TcpListener, String> {
     TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot bind {flag} {addr}: {e}"))
+}
+
+/// The plain answer: the name on a line, padded to `bytes` with `x`s.
+fn answer_body(name: &str, bytes: Option<usize>) -> Bytes {
+    let mut body = format!("{name}\n").into_bytes();
+    if let Some(bytes) = bytes {
+        body.resize(bytes.max(body.len()), b'x');
+    }
+    Bytes::from(body)
 }
 
 /// Tests parse these lines to learn the ports, so they go out (and are
