@@ -1,5 +1,7 @@
 //! The lab's users: a few clients sending GETs (and, if asked, some POSTs)
-//! through the proxy on keep-alive connections (hyper), each from its own
+//! through the proxy on keep-alive connections (hyper), or with `grpc`
+//! unary gRPC calls (`pickwise.lab.Worker/Name`) over one HTTP/2
+//! connection each, as a gRPC client does; each from its own
 //! loopback address so the hash strategies see several clients, every
 //! request's latency and outcome recorded with the connection it went on;
 //! and a bulk upload that fills a host's link.
@@ -17,7 +19,7 @@ use hyper::body::{Body, Bytes, Frame};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::HOST;
 use hyper::Request;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpSocket;
 use tokio::task::JoinHandle;
 
@@ -82,6 +84,8 @@ pub struct Shape {
     pub per_connection: Option<u32>,
     /// Every Nth request of a client is a small POST (None: GETs only).
     pub post_every: Option<u32>,
+    /// gRPC calls over HTTP/2 (h2c) instead of HTTP/1.1 GETs and POSTs.
+    pub grpc: bool,
 }
 
 /// Clients running until stopped or their bound is reached.
@@ -95,12 +99,20 @@ impl Load {
     /// Starts `clients` clients, each sending one GET every `interval` (or
     /// as soon as its previous answer arrives, when slower) to `proxy`, for
     /// at most `limit` and `limit / interval` requests.
-    pub fn start(proxy: SocketAddr, clients: usize, interval: Duration, limit: Duration) -> Load {
+    /// With `grpc`, each request is a gRPC call over HTTP/2.
+    pub fn start(
+        proxy: SocketAddr,
+        clients: usize,
+        interval: Duration,
+        limit: Duration,
+        grpc: bool,
+    ) -> Load {
         let shape = Shape {
             clients,
             interval,
             per_connection: None,
             post_every: None,
+            grpc,
         };
         Load::shaped(proxy, shape, limit)
     }
@@ -165,10 +177,25 @@ impl Load {
     }
 }
 
+/// A client's connection to the proxy.
+enum Connection {
+    Http1(SendRequest<Full<Bytes>>),
+    Http2(hyper::client::conn::http2::SendRequest<Full<Bytes>>),
+}
+
+impl Connection {
+    fn is_closed(&self) -> bool {
+        match self {
+            Connection::Http1(sender) => sender.is_closed(),
+            Connection::Http2(sender) => sender.is_closed(),
+        }
+    }
+}
+
 struct Client {
     proxy: SocketAddr,
     source: IpAddr,
-    connection: Option<SendRequest<Full<Bytes>>>,
+    connection: Option<Connection>,
     shape: Shape,
     /// Requests sent on the current connection.
     sent_on_connection: u32,
@@ -222,7 +249,11 @@ impl Client {
             let sample = Sample {
                 sent,
                 latency: sent.elapsed(),
-                method: if post { "POST" } else { "GET" },
+                method: match (self.shape.grpc, post) {
+                    (true, _) => "gRPC",
+                    (false, true) => "POST",
+                    (false, false) => "GET",
+                },
                 fresh,
                 pinned,
                 result,
@@ -234,11 +265,15 @@ impl Client {
     }
 
     async fn send(&mut self, post: bool) -> Result<String, String> {
-        let sender = match &mut self.connection {
-            Some(sender) if !sender.is_closed() => sender,
+        let connection = match &mut self.connection {
+            Some(connection) if !connection.is_closed() => connection,
             _ => self
                 .connection
-                .insert(connect(self.source, self.proxy).await?),
+                .insert(connect(self.source, self.proxy, self.shape.grpc).await?),
+        };
+        let sender = match connection {
+            Connection::Http1(sender) => sender,
+            Connection::Http2(sender) => return call(sender, self.proxy).await,
         };
         sender
             .ready()
@@ -279,8 +314,62 @@ impl Client {
     }
 }
 
-/// A keep-alive HTTP/1.1 connection from `source` (port 0) to `proxy`.
-async fn connect(source: IpAddr, proxy: SocketAddr) -> Result<SendRequest<Full<Bytes>>, String> {
+/// One unary gRPC call of `pickwise.lab.Worker/Name`: the worker's name
+/// from the reply (field 1), or why the call failed (its gRPC status).
+async fn call(
+    sender: &mut hyper::client::conn::http2::SendRequest<Full<Bytes>>,
+    proxy: SocketAddr,
+) -> Result<String, String> {
+    sender
+        .ready()
+        .await
+        .map_err(|e| format!("connection lost: {e}"))?;
+    let request = Request::post(format!("http://{proxy}/pickwise.lab.Worker/Name"))
+        .version(hyper::Version::HTTP_2)
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        // An empty message, length-prefixed.
+        .body(Full::new(Bytes::from_static(&[0, 0, 0, 0, 0])))
+        .map_err(|e| e.to_string())?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| format!("transport error: {e}"))?;
+    let status = response.status();
+    let head_status = response.headers().get("grpc-status").cloned();
+    let collected = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("body cut: {e}"))?;
+    let grpc_status = collected
+        .trailers()
+        .and_then(|t| t.get("grpc-status").cloned())
+        .or(head_status);
+    let body = collected.to_bytes();
+    if status != hyper::StatusCode::OK {
+        let why = String::from_utf8_lossy(&body);
+        return Err(format!("status {}: {}", status.as_u16(), why.trim()));
+    }
+    match grpc_status.as_ref().map(|v| v.as_bytes()) {
+        Some(b"0") => {}
+        Some(code) => return Err(format!("status {} (gRPC)", String::from_utf8_lossy(code))),
+        None => return Err("status none: the call ended with no gRPC status".into()),
+    }
+    // 5 bytes of framing, then 0x0a, the name's length, the name.
+    match body.get(5..) {
+        Some([0x0a, len, name @ ..]) if usize::from(*len) == name.len() => {
+            Ok(String::from_utf8_lossy(name).into_owned())
+        }
+        _ => Err(format!(
+            "status 200 with a reply that has no name: {body:?}"
+        )),
+    }
+}
+
+/// A keep-alive connection from `source` (port 0) to `proxy`: HTTP/1.1,
+/// or with `grpc` HTTP/2 with prior knowledge.
+async fn connect(source: IpAddr, proxy: SocketAddr, grpc: bool) -> Result<Connection, String> {
     let socket = match proxy {
         SocketAddr::V4(_) => TcpSocket::new_v4(),
         SocketAddr::V6(_) => TcpSocket::new_v6(),
@@ -294,11 +383,19 @@ async fn connect(source: IpAddr, proxy: SocketAddr) -> Result<SendRequest<Full<B
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let _ = stream.set_nodelay(true);
+    if grpc {
+        let (sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                .await
+                .map_err(|e| format!("handshake: {e}"))?;
+        tokio::spawn(connection);
+        return Ok(Connection::Http2(sender));
+    }
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("handshake: {e}"))?;
     tokio::spawn(connection);
-    Ok(sender)
+    Ok(Connection::Http1(sender))
 }
 
 /// A request body of 64 KiB chunks, sent as fast as the link takes them,

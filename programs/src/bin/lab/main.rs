@@ -131,6 +131,11 @@ struct Args {
     /// Show the programs' logs during the replay
     #[arg(long)]
     verbose: bool,
+    /// Replay: the clients make unary gRPC calls over one HTTP/2 connection
+    /// each (the workers answer gRPC on their port; the proxy balances each
+    /// call on its own)
+    #[arg(long)]
+    grpc: bool,
 }
 
 fn strategy(name: &str) -> Result<String, String> {
@@ -243,6 +248,7 @@ async fn run(args: Args) -> Result<(), String> {
             clients: args.clients as usize,
             interval: Duration::from_millis(args.interval_ms),
             proxy_args,
+            grpc: args.grpc,
         };
         let rows = replay::replay(&mut cluster, &plan, |row| {
             eprint!(
@@ -260,6 +266,7 @@ async fn run(args: Args) -> Result<(), String> {
                 "phase_secs": args.phase_secs,
                 "clients": args.clients,
                 "interval_ms": args.interval_ms,
+                "grpc": args.grpc,
                 "proxy_args": plan.proxy_args,
                 "rows": rows,
             });
@@ -292,6 +299,7 @@ async fn chaos(args: Args, secs: u64) -> Result<(), String> {
             interval: Duration::from_millis(args.interval_ms),
             per_connection: Some(args.per_connection),
             post_every: (args.post_every > 0).then_some(args.post_every),
+            grpc: false,
         },
         threads: args.threads as usize,
         strategy: args

@@ -42,6 +42,8 @@ pub struct Plan {
     pub clients: usize,
     pub interval: Duration,
     pub proxy_args: Vec<String>,
+    /// The clients make gRPC calls over HTTP/2 instead of GETs.
+    pub grpc: bool,
 }
 
 /// The phases, in order.
@@ -120,6 +122,7 @@ pub async fn replay(
             1,
             plan.interval,
             Duration::from_secs(1),
+            plan.grpc,
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
         warm.stop().await;
@@ -166,6 +169,7 @@ async fn baseline(cluster: &Cluster, plan: &Plan, strategy: &str) -> Result<Row,
         plan.clients,
         plan.interval,
         plan.phase,
+        plan.grpc,
     );
     tokio::time::sleep(plan.phase).await;
     let samples = load.stop().await;
@@ -181,7 +185,13 @@ async fn fault_phase(
 ) -> Result<Row, String> {
     let name = cluster.workers[victim].host.name.clone();
     let limit = LEAD + plan.phase + RECOVERY_LIMIT + TAIL + Duration::from_secs(1);
-    let load = Load::start(cluster.proxy_addr()?, plan.clients, plan.interval, limit);
+    let load = Load::start(
+        cluster.proxy_addr()?,
+        plan.clients,
+        plan.interval,
+        limit,
+        plan.grpc,
+    );
     tokio::time::sleep(LEAD).await;
     let fault_at = Instant::now();
     let mut flooding = None;
