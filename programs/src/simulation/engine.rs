@@ -5,7 +5,8 @@
 //!
 //! Each node's agent is polled every `scenario.agent_interval` of simulated
 //! time and its reply applied with [`Pool::apply_agent_reply`], for every
-//! strategy: that is what the proxy does, so each strategy faces the cluster
+//! strategy, each balancer on its own timer (their polls spread over the
+//! interval, as proxies started at different times poll): that is what the proxy does, so each strategy faces the cluster
 //! a deployment with agents gives it. Strategies that read effective weights
 //! (weighted round robin and resource-based, which is the same smooth
 //! round robin, weighted least connections, p2c, peak EWMA, SDN adaptive,
@@ -55,6 +56,11 @@ pub const PROBES_PER_REQUEST: usize = 2;
 pub const PROBE_DELAY: Duration = Duration::from_micros(500);
 /// A probe's cost at the node: core time taken from the next request served.
 pub const PROBE_COST: Duration = Duration::from_micros(20);
+
+/// Mixed into the run's seed for the stream the balancers' seeds come from.
+const PROXY_SEEDS: u64 = 0x7072_6f78_6965_73;
+/// Mixed into the run's seed for the hash strategies' key.
+const HASH_KEY: u64 = 0x6b65_7973;
 
 /// How fast a node's service-time estimate follows each request.
 const SERVICE_EWMA: f64 = 0.05;
@@ -128,8 +134,8 @@ enum Event {
         in_flight: u32,
         latency_ns: u64,
     },
-    /// Every node's agent is polled.
-    Agents,
+    /// A balancer polls every agent of its pool.
+    Agents(usize),
     Done {
         node: usize,
         req: usize,
@@ -211,9 +217,17 @@ impl<'a> Sim<'a> {
         let balancers = scenario.balancers.max(1);
         let mut pools = Vec::new();
         let mut all_members = Vec::new();
+        // Each balancer its own seed, drawn from a stream of their own (not
+        // `seed + b`, and not the workload's `seed`): no two components of
+        // the model share a random stream.
+        let mut proxy_seeds = ChaCha8Rng::seed_from_u64(seed ^ PROXY_SEEDS);
+        // One hash key for every proxy, as a deployment configures them
+        // (`--hash-key`): a client's requests hash alike at every proxy.
+        let mut key = [0u8; 16];
+        ChaCha8Rng::seed_from_u64(seed ^ HASH_KEY).fill(&mut key);
+        let key = HashKey::from_bytes(key);
         for b in 0..balancers {
-            // Each balancer its own seed: proxies do not share random streams.
-            let seed = seed.wrapping_add(b as u64);
+            let seed: u64 = proxy_seeds.gen();
             let members: Vec<usize> = match router {
                 Router::Oracle => break,
                 Router::Library(_) => (0..n).collect(),
@@ -225,7 +239,14 @@ impl<'a> Sim<'a> {
             let (Router::Library(kind) | Router::Subset(kind, _)) = router else {
                 break;
             };
-            pools.push(library_pool(scenario, &members, kind, seed, clock.clone())?);
+            pools.push(library_pool(
+                scenario,
+                &members,
+                kind,
+                seed,
+                key,
+                clock.clone(),
+            )?);
             all_members.push(members);
         }
         let probing = matches!(
@@ -275,8 +296,16 @@ impl<'a> Sim<'a> {
         if self.remaining > 0 {
             self.schedule(0, Event::Arrival);
         }
-        if let (Some(every), false) = (self.scenario.agent_interval, self.pools.is_empty()) {
-            self.schedule(nanos(every), Event::Agents);
+        if let Some(every) = self.scenario.agent_interval {
+            // Each balancer polls on a timer of its own, started when it
+            // was: their polls are spread over the interval, not in step
+            // (eight proxies all reacting to the same snapshot at the same
+            // instant herd together).
+            let balancers = self.pools.len() as u64;
+            for b in 0..self.pools.len() {
+                let offset = nanos(every) * b as u64 / balancers.max(1);
+                self.schedule(nanos(every) + offset, Event::Agents(b));
+            }
         }
         while let Some(Reverse((t, _, event))) = self.events.pop() {
             self.clock.set(Duration::from_nanos(t));
@@ -301,7 +330,7 @@ impl<'a> Sim<'a> {
                         .expect("a probe reply about a backend of the set");
                 }
                 Event::Done { node, req } => self.done(node, req, t),
-                Event::Agents => self.poll_agents(t),
+                Event::Agents(balancer) => self.poll_agents(balancer, t),
             }
         }
     }
@@ -457,7 +486,7 @@ impl<'a> Sim<'a> {
     /// A node that refuses connections has no agent answering either: its
     /// last capacity expires with the pool's agent expiry, on the pool's
     /// clock, and passive health handles the refusals.
-    fn poll_agents(&mut self, t: u64) {
+    fn poll_agents(&mut self, balancer: usize, t: u64) {
         let Some(every) = self.scenario.agent_interval else {
             return;
         };
@@ -470,16 +499,15 @@ impl<'a> Sim<'a> {
             }
             let in_flight = state.busy + state.queue.len() as u32;
             let reply = agent::reply(in_flight, self.scenario.nodes[i].cores);
-            for (pool, members) in self.pools.iter().zip(&self.members) {
-                // A balancer keeping a subset polls only its own nodes' agents.
-                if members.contains(&i) {
-                    pool.apply_agent_reply(&self.ids[i], reply.as_bytes())
-                        .expect("a worker's reply about a backend of the set");
-                }
+            // A balancer keeping a subset polls only its own nodes' agents.
+            if self.members[balancer].contains(&i) {
+                self.pools[balancer]
+                    .apply_agent_reply(&self.ids[i], reply.as_bytes())
+                    .expect("a worker's reply about a backend of the set");
             }
         }
         if self.remaining > 0 {
-            self.schedule(t + nanos(every), Event::Agents);
+            self.schedule(t + nanos(every), Event::Agents(balancer));
         }
     }
 
@@ -583,15 +611,14 @@ fn library_pool(
     members: &[usize],
     kind: StrategyKind,
     seed: u64,
+    key: HashKey,
     clock: Arc<ManualClock>,
 ) -> Result<Pool<AnyStrategy, usize>, ConfigError> {
     let specs = members
         .iter()
         .map(|&i| BackendSpec::new(backend_id(i), i).weight(scenario.nodes[i].weight));
-    let mut key = [0u8; 16];
-    ChaCha8Rng::seed_from_u64(seed ^ 0x6b65_7973).fill(&mut key);
     let options = StrategyOptions {
-        hash_key: Some(HashKey::from_bytes(key)),
+        hash_key: Some(key),
         seed: Some(seed),
         v6_prefix: None,
         load_report_blackout: Some(scenario.orca_blackout),
