@@ -58,7 +58,7 @@ pub const PROBE_DELAY: Duration = Duration::from_micros(500);
 pub const PROBE_COST: Duration = Duration::from_micros(20);
 
 /// Mixed into the run's seed for the stream the balancers' seeds come from.
-const PROXY_SEEDS: u64 = 0x7072_6f78_6965_73;
+const PROXY_SEEDS: u64 = 0x0070_726f_7869_6573;
 /// Mixed into the run's seed for the hash strategies' key.
 const HASH_KEY: u64 = 0x6b65_7973;
 
