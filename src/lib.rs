@@ -60,6 +60,8 @@
 //!   for weights that follow what backends say of their own load.
 //! - [`subset`]: deterministic subsetting, which few backends of a large
 //!   fleet each of many clients keeps, evenly.
+//! - [`tail`]: tail latency: a lock-free latency window with quantiles, a
+//!   try timeout (or hedge delay) derived from it, and a retry budget.
 //! - [`hash`]: the keyed hash ([`HashKey`](hash::HashKey)) the hash strategies share.
 //! - [`clock`]: the clock the pool reads, and a manual one for tests.
 //! - `tower` (feature `tower`): a `tower::Service` balancing calls over
@@ -115,6 +117,7 @@ mod pool;
 mod runtime;
 pub mod strategy;
 pub mod subset;
+pub mod tail;
 #[cfg(feature = "tower")]
 pub mod tower;
 mod types;

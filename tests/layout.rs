@@ -11,6 +11,7 @@ const GROUPS: &[&str] = &[
     "types",
     "agent",
     "orca",
+    "tail",
     "hash",
     "subset",
     "runtime",
