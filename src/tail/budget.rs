@@ -133,7 +133,7 @@ impl std::fmt::Debug for RetryBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
+    use crate::types::clock::ManualClock;
 
     #[test]
     fn when_every_try_fails_retries_stay_within_the_share_and_the_floor() {

@@ -227,7 +227,7 @@ impl TryTimeout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
+    use crate::types::clock::ManualClock;
 
     #[test]
     fn every_value_falls_in_a_bucket_whose_upper_edge_is_within_an_eighth() {
