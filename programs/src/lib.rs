@@ -157,7 +157,7 @@ fn strategy_help() -> String {
 }
 
 /// `on` or `off`, listed in `--help` and in the error for anything else.
-fn on_off() -> impl clap::builder::TypedValueParser<Value = bool> {
+pub fn on_off() -> impl clap::builder::TypedValueParser<Value = bool> {
     use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(["on", "off"]).map(|v| v == "on")
 }

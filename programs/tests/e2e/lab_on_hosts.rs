@@ -6,10 +6,9 @@
 //! with `-- --ignored`; asked for without root they fail, saying so.
 //!
 //! The replay runs once (`lab --replay --json`) and each test
-//! checks one promise on its rows. The goal is 0 failed GETs and none slower
-//! than 2 s in every phase; what today's proxy does not reach yet is listed
-//! in `GOAL_NOT_YET` (and in docs/lab.md's table), to be tightened as the
-//! proxies improve.
+//! checks one promise on its rows: 0 failed GETs in every phase, none
+//! slower than 2 s, and none slower than 100 ms behind a firewall (where a
+//! fixed 2 s per-try timeout used to cost 2 s).
 
 use crate::harness;
 use pickwise_programs::system::{is_root, run};
@@ -31,13 +30,14 @@ const PHASE_SECS: &str = "10";
 /// checks every 500 ms (out after 3 failed probes), which take a firewalled
 /// node out whatever the strategy.
 const PROXY_ARGS: &[&str] = &["--health-check", "http:/", "--health-interval-ms", "500"];
-/// Phases where a GET still takes just over 2 s: the one already sent to the
-/// node when its firewall closes waits out the 2 s per-try timeout, then is
-/// retried on another node. They are held to `FIREWALL_MAX_MS` instead.
-const GOAL_NOT_YET: [&str; 2] = ["firewall-reject", "firewall-drop"];
-/// The slowest GET allowed where `GOAL_NOT_YET` applies: the per-try timeout
-/// (2 s) and a retry, with a wide margin; the old proxy's 10 s wait fails it.
-const FIREWALL_MAX_MS: f64 = 6000.0;
+/// The slowest GET allowed behind a firewall (rejecting or dropping): the
+/// try caught on the node is given up after the adaptive per-try timeout
+/// (4 x the p99 of recent answers, at least 50 ms) and retried elsewhere;
+/// measured 53-55 ms, the bound leaves twice that for a shared machine.
+/// Before the adaptive timeout (a fixed 2 s per try) such a GET took 2 s.
+const FIREWALL_MAX_MS: f64 = 100.0;
+/// The phases it applies to.
+const FIREWALLS: [&str; 2] = ["firewall-reject", "firewall-drop"];
 /// Phases where today's proxy meets the 2 s goal but too narrowly to assert
 /// on a shared 2-core machine: on the 1 Mbit/s link a GET waits out the
 /// 400 ms queue, and a retransmission when the queue overflows (the slowest
@@ -349,13 +349,17 @@ fn no_get_fails_in_any_phase() {
 
 #[test]
 #[ignore = "needs root: network namespaces, veth links and iptables"]
-fn no_get_takes_over_two_seconds_and_none_waits_past_a_retry_behind_a_firewall() {
+fn no_get_takes_over_two_seconds_and_none_over_100_ms_behind_a_firewall() {
     for row in &replay().rows {
         let phase = row.phase.as_str();
-        if GOAL_NOT_YET.contains(&phase) {
+        eprintln!(
+            "{} / {}: slowest GET {} ms",
+            row.strategy, row.phase, row.max_ms
+        );
+        if FIREWALLS.contains(&phase) {
             assert!(
                 row.max_ms < FIREWALL_MAX_MS,
-                "{} / {}: a GET took {} ms, past the per-try timeout and a retry (log: {})",
+                "{} / {}: a GET took {} ms, past the adaptive try timeout and a retry (log: {})",
                 row.strategy,
                 row.phase,
                 row.max_ms,

@@ -12,6 +12,7 @@ mod holding_up;
 mod lab_on_hosts;
 mod orca;
 mod subset;
+mod tail;
 mod tcp_bounds;
 
 use std::net::SocketAddr;
@@ -298,6 +299,10 @@ fn every_program_answers_help_with_its_flags() {
                 "--threads <N>",
                 "--orca-blackout-ms <MS>",
                 "--send-timeout-ms <MS>",
+                "--try-timeout-floor-ms <MS>",
+                "--adaptive-try-timeout <MODE>",
+                "--retry-budget-percent <PERCENT>",
+                "--retry-budget-floor <N>",
                 "least-connections",
                 "orca-wrr",
             ],

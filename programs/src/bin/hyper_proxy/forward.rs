@@ -26,6 +26,7 @@
 use std::cell::RefCell;
 use std::io::Write as _;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Empty, Full, Limited};
@@ -40,6 +41,7 @@ use tracing::{debug, info, warn};
 use crate::body::{chain, Body, Relay, Upload, UploadState};
 use crate::client_io::{StreamClock, StreamStalls};
 use crate::headers::remove_hop_by_hop;
+use crate::tail::Tail;
 use crate::upstream::{Backend, Lease, UpstreamError};
 use pickwise_programs::SharedPool;
 
@@ -58,8 +60,8 @@ pub struct Proxy {
     pool: &'static Pool<AnyStrategy, Backend>,
     /// The whole request's time for a response head (`--timeout-ms`).
     timeout: Duration,
-    /// One try's time for a response head when a retry could follow.
-    try_timeout: Duration,
+    /// The try timeout, the latencies behind it and the retry budget.
+    tail: Arc<Tail>,
     /// The longest pause between response body frames.
     body_timeout: Duration,
     connect_timeout: Duration,
@@ -77,7 +79,7 @@ impl Proxy {
     pub fn new(
         pool: SharedPool<Backend>,
         timeout: Duration,
-        try_timeout: Duration,
+        tail: Arc<Tail>,
         body_timeout: Duration,
         connect_timeout: Duration,
     ) -> Proxy {
@@ -87,7 +89,7 @@ impl Proxy {
         Proxy {
             pool,
             timeout,
-            try_timeout,
+            tail,
             body_timeout,
             connect_timeout,
         }
@@ -160,6 +162,7 @@ impl Proxy {
     ) -> Response<Body> {
         let arrived = Instant::now();
         let deadline = arrived + self.timeout;
+        self.tail.request();
         let (head, incoming) = upstream_head(req, client);
         let idempotent = matches!(
             head.method,
@@ -212,6 +215,7 @@ impl Proxy {
                 .await
             {
                 Try::Answered(response, lease) => {
+                    self.tail.answered(started.elapsed());
                     // A gRPC call's outcome is its status, in the trailers
                     // (the relay judges them) or a trailers-only head.
                     let grpc = is_grpc(&response);
@@ -242,7 +246,8 @@ impl Proxy {
                             never_left = true;
                         }
                         (Some(_), Payload::Whole(_)) => never_left = true,
-                        (None, _) if replayable => {}
+                        // Sent and failed: again only within the budget.
+                        (None, _) if replayable && self.tail.retry(pick.id()) => {}
                         (None, _) => break,
                     }
                 }
@@ -307,7 +312,7 @@ impl Proxy {
         let sent = pick.backend().send(request, self.connect_timeout);
         tokio::pin!(sent);
         let limit = match retry {
-            Some(_) => self.try_timeout,
+            Some(_) => self.tail.try_timeout(),
             None => self.timeout,
         };
         let mut until = Instant::now() + limit;
@@ -334,7 +339,9 @@ impl Proxy {
                 not_again.push(pick.id().clone());
                 let others = Context::new().client(client).exclude(&not_again);
                 if let Ok(elsewhere) = self.pick(&others) {
-                    return Try::TimedOut(Some(elsewhere));
+                    if self.tail.retry(pick.id()) {
+                        return Try::TimedOut(Some(elsewhere));
+                    }
                 }
             }
             // Nowhere else to go: this backend may still answer in time.

@@ -6,7 +6,9 @@
 //!     --backend 127.0.0.1:8001 --backend 127.0.0.1:8002,weight=2[,agent=127.0.0.1:9002] \
 //!     [--hash-key HEX] [--eject-ms N] [--failures N] [--agent-interval-ms N] \
 //!     [--resolver HOST:PORT] [--health-check tcp|http:PATH] [--health-interval-ms N] \
-//!     [--timeout-ms N] [--try-timeout-ms N] [--body-timeout-ms N] \
+//!     [--timeout-ms N] [--try-timeout-ms N] [--try-timeout-floor-ms N] \
+//!     [--adaptive-try-timeout on|off] [--retry-budget-percent N] [--retry-budget-floor N] \
+//!     [--body-timeout-ms N] \
 //!     [--header-timeout-ms N] [--send-timeout-ms N] [--max-connections N] [--threads N] \
 //!     [--log-level FILTER]
 //! cargo run --release --bin hyper_proxy -- --listen 127.0.0.1:9091 --config examples/pool.toml
@@ -38,8 +40,13 @@
 //!   up to ten times it); every backend state change is logged
 //!   with its reason (connection refused, timed out, unreachable, agent said
 //!   drain). Agents (`agent=ADDR`) are polled every `--agent-interval-ms`.
-//! - Each try waits `--try-timeout-ms` (2 s) for the response head when a
-//!   retry could follow, then goes once to another backend: requests that
+//! - Each try waits for the response head, when a retry could follow, 4 x
+//!   the p99 of recent response heads, at least `--try-timeout-floor-ms`
+//!   (50 ms) and at most `--try-timeout-ms` (2 s; always that with
+//!   `--adaptive-try-timeout off`), then goes once to another backend
+//!   within the retry budget (`--retry-budget-percent` 20% of recent
+//!   requests plus `--retry-budget-floor` 10 a second; a line when it is
+//!   spent, tail.rs): requests that
 //!   never reached a backend, and idempotent ones (GET, HEAD, OPTIONS, PUT,
 //!   DELETE, TRACE) with no body or a small one buffered whole (forward.rs).
 //!   The whole request has `--timeout-ms` (10 s); 504 when no backend
@@ -70,6 +77,7 @@ mod body;
 mod client_io;
 mod forward;
 mod headers;
+mod tail;
 mod upstream;
 
 use std::convert::Infallible;
@@ -97,9 +105,26 @@ struct Args {
     #[arg(long = "timeout-ms", value_name = "MS", default_value = "10000", value_parser = millis)]
     timeout: Duration,
     /// How long one try waits for a response head when a retry on another
-    /// backend could follow (then the request goes there)
+    /// backend could follow (then the request goes there): the most, when
+    /// the try timeout is adaptive
     #[arg(long = "try-timeout-ms", value_name = "MS", default_value = "2000", value_parser = positive_millis)]
     try_timeout: Duration,
+    /// The least an adaptive try timeout gives a try
+    #[arg(long = "try-timeout-floor-ms", value_name = "MS", default_value = "50", value_parser = positive_millis)]
+    try_timeout_floor: Duration,
+    /// The try timeout follows the backends: 4 x the p99 of recent response
+    /// heads, within --try-timeout-floor-ms and --try-timeout-ms (off: always
+    /// --try-timeout-ms)
+    #[arg(long, value_name = "MODE", action = clap::ArgAction::Set, default_value = "on", value_parser = common::on_off())]
+    adaptive_try_timeout: bool,
+    /// Retries may add this share of recent requests (10 s) to the load,
+    /// plus --retry-budget-floor a second; past it, a failed try is not
+    /// retried (0 and 0: no retry after a request was sent)
+    #[arg(long, value_name = "PERCENT", default_value = "20", value_parser = clap::value_parser!(u32).range(0..=1000))]
+    retry_budget_percent: u32,
+    /// Retries allowed a second whatever the traffic
+    #[arg(long, value_name = "N", default_value = "10")]
+    retry_budget_floor: u32,
     /// The longest pause allowed inside a response body (the client's
     /// response is then cut off and the backend counted as failed)
     #[arg(long = "body-timeout-ms", value_name = "MS", default_value = "10000", value_parser = positive_millis)]
@@ -148,6 +173,13 @@ fn start(args: Args, pool: SharedPool<Backend>, threads: usize) -> std::io::Resu
         pool,
         timeout: args.timeout,
         try_timeout: args.try_timeout,
+        tail: Arc::new(tail::Tail::new(
+            args.adaptive_try_timeout,
+            args.try_timeout_floor.min(args.try_timeout),
+            args.try_timeout,
+            args.retry_budget_percent,
+            args.retry_budget_floor,
+        )),
         body_timeout: args.body_timeout,
         header_timeout: args.header_timeout,
         send_timeout: args.send_timeout,
@@ -188,6 +220,7 @@ struct Settings {
     pool: SharedPool<Backend>,
     timeout: Duration,
     try_timeout: Duration,
+    tail: Arc<tail::Tail>,
     body_timeout: Duration,
     header_timeout: Duration,
     send_timeout: Duration,
@@ -232,7 +265,7 @@ async fn serve(
     let proxy = Arc::new(Proxy::new(
         settings.pool.clone(),
         settings.timeout,
-        settings.try_timeout,
+        settings.tail.clone(),
         settings.body_timeout,
         CONNECT_TIMEOUT
             .min(settings.try_timeout / 2)

@@ -1,0 +1,106 @@
+//! The proxy's tail-latency settings and state, shared by every serving
+//! thread: the recent response-head latencies (`pickwise::tail`), the
+//! per-try timeout they give (4 x p99, within `--try-timeout-floor-ms` and
+//! `--try-timeout-ms`), and the retry budget every retry spends
+//! (`--retry-budget-percent` of recent requests plus
+//! `--retry-budget-floor` a second).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use pickwise::tail::{LatencyWindow, RetryBudget, TryTimeout};
+use pickwise::BackendId;
+use tracing::warn;
+
+/// The quantile and factor of the adaptive per-try timeout.
+const TRY_QUANTILE: f64 = 0.99;
+const TRY_FACTOR: f64 = 4.0;
+/// The period of the latency window and the budget's window.
+const WINDOW: Duration = Duration::from_secs(10);
+/// At most one "budget spent" line this often.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+pub struct Tail {
+    latencies: LatencyWindow,
+    timeout: TryTimeout,
+    adaptive: bool,
+    budget: RetryBudget,
+    /// Retries the budget allowed, and refused.
+    pub retries: AtomicU64,
+    pub refused: AtomicU64,
+    started: Instant,
+    /// Milliseconds since `started` of the last "budget spent" line (+1).
+    logged: AtomicU64,
+}
+
+impl Tail {
+    /// `adaptive`: the try timeout follows the latencies (else it is
+    /// `ceiling`); the budget is `percent`% of recent requests plus
+    /// `floor` a second.
+    pub fn new(
+        adaptive: bool,
+        floor_timeout: Duration,
+        ceiling: Duration,
+        percent: u32,
+        floor: u32,
+    ) -> Self {
+        Tail {
+            latencies: LatencyWindow::new(WINDOW),
+            timeout: TryTimeout::new(TRY_QUANTILE, TRY_FACTOR, floor_timeout, ceiling),
+            adaptive,
+            budget: RetryBudget::new(f64::from(percent) / 100.0, floor, WINDOW),
+            retries: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            started: Instant::now(),
+            logged: AtomicU64::new(0),
+        }
+    }
+
+    /// A request arrived: it adds to the budget.
+    pub fn request(&self) {
+        self.budget.deposit();
+    }
+
+    /// A response head arrived after `latency`.
+    pub fn answered(&self, latency: Duration) {
+        self.latencies.record(latency);
+    }
+
+    /// How long a try may wait for its head when a retry could follow.
+    pub fn try_timeout(&self) -> Duration {
+        match self.adaptive {
+            true => self.timeout.of(&self.latencies),
+            false => self.timeout.ceiling(),
+        }
+    }
+
+    /// Whether a retry after `failed` may go: one taken from the budget,
+    /// or a line (at most every 10 s) saying the budget is spent.
+    pub fn retry(&self, failed: &BackendId) -> bool {
+        if self.budget.withdraw() {
+            self.retries.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        let now = self.started.elapsed().as_millis() as u64 + 1;
+        let last = self.logged.load(Ordering::Relaxed);
+        let due = last == 0 || now.saturating_sub(last) >= LOG_EVERY.as_millis() as u64;
+        if due
+            && self
+                .logged
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            warn!(
+                "retry budget spent ({}): not retrying after {failed}'s failure ({} refused so far)",
+                self.describe_budget(),
+                self.refused.load(Ordering::Relaxed)
+            );
+        }
+        false
+    }
+
+    fn describe_budget(&self) -> String {
+        format!("{:.0} left", self.budget.balance().max(0.0))
+    }
+}

@@ -1,0 +1,131 @@
+//! Tail latency through hyper_proxy: the per-try timeout follows the
+//! backends (4 x p99, at least 50 ms) instead of waiting a fixed 2 s on a
+//! backend that went silent, and retries stay within their budget when
+//! every backend fails.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::harness::{get, proxy, worker, Program};
+
+/// A backend on 127.0.0.1 that accepts, reads a request head and then
+/// runs `then` on the connection; counts the heads it read.
+fn fake(then: fn(TcpStream)) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let heads = Arc::new(AtomicUsize::new(0));
+    let counted = heads.clone();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for stream in listener.incoming() {
+            if Instant::now() > deadline {
+                break;
+            }
+            let Ok(mut stream) = stream else { continue };
+            let counted = counted.clone();
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                counted.fetch_add(1, Ordering::Relaxed);
+                then(stream);
+            });
+        }
+    });
+    (addr, heads)
+}
+
+fn never_answer(stream: TcpStream) {
+    std::thread::sleep(Duration::from_secs(30));
+    drop(stream);
+}
+
+fn hang_up(stream: TcpStream) {
+    drop(stream);
+}
+
+/// The slowest of `n` GETs through `front`, each answered 200.
+fn slowest_of(front: &Program, n: usize) -> Duration {
+    (0..n)
+        .map(|_| {
+            let started = Instant::now();
+            let reply = get(front.addr, "/").expect("a GET through the proxy");
+            assert_eq!(reply.status, 200, "{reply:?}");
+            started.elapsed()
+        })
+        .max()
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_backend_gone_silent_costs_a_get_the_adaptive_try_timeout_not_two_seconds() {
+    let w = worker("w1", &[]);
+    let (silent, _) = fake(never_answer);
+    // One silent try in 21 (weights), so the latencies fill fast; a high
+    // failure count keeps the silent one in the set.
+    let backends = [
+        format!("{},weight=20", w.addr),
+        format!("{silent},weight=1"),
+    ];
+    let front = proxy(
+        "hyper_proxy",
+        "weighted-round-robin",
+        &backends,
+        &["--failures", "100000"],
+    );
+    let warm = slowest_of(&front, 42);
+    let slowest = slowest_of(&front, 84);
+    eprintln!("adaptive try timeout: warm-up's slowest GET {warm:?}, then {slowest:?}");
+    // The ceiling (2 s) until 20 samples; then 4 x p99 (a few ms here),
+    // held at the 50 ms floor: the silent try is given up after ~50 ms.
+    assert!(slowest < Duration::from_millis(500), "{slowest:?}");
+
+    let fixed = proxy(
+        "hyper_proxy",
+        "weighted-round-robin",
+        &backends,
+        &["--failures", "100000", "--adaptive-try-timeout", "off"],
+    );
+    let slowest = slowest_of(&fixed, 21);
+    eprintln!("fixed try timeout: slowest GET {slowest:?}");
+    assert!(slowest >= Duration::from_millis(1_900), "{slowest:?}");
+}
+
+#[test]
+fn when_every_backend_fails_retries_stay_within_the_budget() {
+    let fakes: Vec<(SocketAddr, Arc<AtomicUsize>)> = (0..3).map(|_| fake(hang_up)).collect();
+    let backends: Vec<String> = fakes.iter().map(|(addr, _)| addr.to_string()).collect();
+    let front = proxy(
+        "hyper_proxy",
+        "round-robin",
+        &backends,
+        &["--failures", "100000", "--retry-budget-floor", "0"],
+    );
+    let requests = 200;
+    for _ in 0..requests {
+        let reply = get(front.addr, "/").expect("a GET through the proxy");
+        assert_eq!(reply.status, 502, "{reply:?}");
+    }
+    let tries: usize = fakes
+        .iter()
+        .map(|(_, heads)| heads.load(Ordering::Relaxed))
+        .sum();
+    let per_request = tries as f64 / requests as f64;
+    eprintln!("every backend failing: {tries} tries for {requests} GETs ({per_request:.2} each)");
+    // Without a budget every GET was tried twice; now 1 + 20%.
+    assert!(per_request <= 1.21, "{per_request}");
+    assert!(
+        per_request >= 1.15,
+        "the budget was not used: {per_request}"
+    );
+    front.wait_for_log("retry budget spent", Duration::from_secs(2));
+}
