@@ -75,9 +75,10 @@ pub fn start<B: Send + Sync + 'static>(
     listen: Option<&str>,
     pool: &SharedPool<B>,
     address: fn(&B) -> SocketAddr,
+    extra: Option<Arc<dyn Extra>>,
 ) -> io::Result<()> {
     let Some(listen) = listen else { return Ok(()) };
-    let addr = spawn(listen, pool.clone(), address)?;
+    let addr = spawn(listen, pool.clone(), address, extra)?;
     let mut out = io::stdout().lock();
     writeln!(out, "admin on {addr}")?;
     out.flush()
@@ -90,6 +91,7 @@ pub fn spawn<B: Send + Sync + 'static>(
     listen: &str,
     pool: SharedPool<B>,
     address: fn(&B) -> SocketAddr,
+    extra: Option<Arc<dyn Extra>>,
 ) -> io::Result<SocketAddr> {
     let cannot = |e: io::Error| io::Error::new(e.kind(), format!("--admin {listen}: {e}"));
     let listener = std::net::TcpListener::bind(listen).map_err(cannot)?;
@@ -102,17 +104,31 @@ pub fn spawn<B: Send + Sync + 'static>(
         let _inside = runtime.enter();
         tokio::net::TcpListener::from_std(listener)?
     };
-    let admin = Arc::new(Admin { pool, address });
+    let admin = Arc::new(Admin {
+        pool,
+        address,
+        extra,
+    });
     std::thread::Builder::new()
         .name("admin".into())
         .spawn(move || runtime.block_on(admin.serve(listener)))?;
     Ok(addr)
 }
 
+/// What a program adds to `/status.json` (under `proxy`) and `/metrics`
+/// beside its pool: hyper_proxy's retries and retry budget.
+pub trait Extra: Send + Sync {
+    /// Its fields in `/status.json`.
+    fn json(&self) -> serde_json::Value;
+    /// Its series in the Prometheus text format.
+    fn metrics(&self) -> String;
+}
+
 /// What every admin request reads.
 struct Admin<B> {
     pool: SharedPool<B>,
     address: fn(&B) -> SocketAddr,
+    extra: Option<Arc<dyn Extra>>,
 }
 
 type Body = Full<Bytes>;
@@ -181,7 +197,8 @@ impl<B: Send + Sync + 'static> Admin<B> {
                 response
             }
             "/status.json" => {
-                let status = Status::read(&self.pool, self.address);
+                let mut status = Status::read(&self.pool, self.address);
+                status.proxy = self.extra.as_ref().map(|extra| extra.json());
                 match serde_json::to_string_pretty(&status) {
                     Ok(json) => reply(StatusCode::OK, "application/json", json + "\n"),
                     Err(e) => reply(
@@ -191,11 +208,13 @@ impl<B: Send + Sync + 'static> Admin<B> {
                     ),
                 }
             }
-            "/metrics" => reply(
-                StatusCode::OK,
-                pickwise::metrics::CONTENT_TYPE,
-                pickwise::metrics::render(&*self.pool),
-            ),
+            "/metrics" => {
+                let mut text = pickwise::metrics::render(&*self.pool);
+                if let Some(extra) = &self.extra {
+                    text.push_str(&extra.metrics());
+                }
+                reply(StatusCode::OK, pickwise::metrics::CONTENT_TYPE, text)
+            }
             path => reply(
                 StatusCode::NOT_FOUND,
                 "text/plain; charset=utf-8",

@@ -24,6 +24,10 @@ pub struct Status {
     pub tiers: Vec<Tier>,
     /// Each backend, in set order.
     pub backends: Vec<Backend>,
+    /// What the program adds (hyper_proxy: its retries, retry budget and
+    /// try timeout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<serde_json::Value>,
 }
 
 /// One tier of backends: the library's picture and its name.
@@ -72,6 +76,7 @@ impl Status {
                     status,
                 })
                 .collect(),
+            proxy: None,
         }
     }
 }

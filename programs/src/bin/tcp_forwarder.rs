@@ -105,7 +105,7 @@ fn start(args: Args, pool: SharedPool) -> io::Result<()> {
             ms => format!("{ms} ms"),
         }
     );
-    common::admin::start(args.proxy.admin.as_deref(), &pool, |addr| *addr)?;
+    common::admin::start(args.proxy.admin.as_deref(), &pool, |addr| *addr, None)?;
     let _agents = common::spawn_agent_pollers(&pool, args.proxy.agent_interval);
     // One registry for all threads: the cap and its evictions are global.
     let limits = Arc::new(Limits {

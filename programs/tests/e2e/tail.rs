@@ -108,7 +108,14 @@ fn when_every_backend_fails_retries_stay_within_the_budget() {
         "hyper_proxy",
         "round-robin",
         &backends,
-        &["--failures", "100000", "--retry-budget-floor", "0"],
+        &[
+            "--failures",
+            "100000",
+            "--retry-budget-floor",
+            "0",
+            "--admin",
+            "127.0.0.1:0",
+        ],
     );
     let requests = 200;
     for _ in 0..requests {
@@ -128,4 +135,19 @@ fn when_every_backend_fails_retries_stay_within_the_budget() {
         "the budget was not used: {per_request}"
     );
     front.wait_for_log("retry budget spent", Duration::from_secs(2));
+    // The status page and /metrics say so.
+    let admin = front.admin.expect("an admin listener");
+    let status = get(admin, "/status.json").expect("GET /status.json");
+    let json: serde_json::Value = serde_json::from_str(&status.body).expect("JSON");
+    let retries = json["proxy"]["retries"].as_u64().expect("proxy.retries");
+    let refused = json["proxy"]["retries_refused_by_budget"]
+        .as_u64()
+        .expect("refused");
+    assert_eq!(retries as usize, tries - requests, "{json}");
+    assert_eq!(retries + refused, requests as u64, "{json}");
+    let metrics = get(admin, "/metrics").expect("GET /metrics").body;
+    assert!(
+        metrics.contains(&format!("pickwise_proxy_retries_total {retries}\n")),
+        "{metrics}"
+    );
 }

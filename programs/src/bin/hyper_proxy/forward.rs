@@ -247,7 +247,10 @@ impl Proxy {
                         }
                         (Some(_), Payload::Whole(_)) => never_left = true,
                         // Sent and failed: again only within the budget.
-                        (None, _) if replayable && self.tail.retry(pick.id()) => {}
+                        // (Asked only when another try may follow.)
+                        (None, _)
+                            if replayable && sent + 1 < MAX_TRIES && self.tail.retry(pick.id()) => {
+                        }
                         (None, _) => break,
                     }
                 }

@@ -167,19 +167,26 @@ fn start(args: Args, pool: SharedPool<Backend>, threads: usize) -> std::io::Resu
     let listeners = common::cores::listeners(&args.proxy.listen, threads)?;
     let interrupted = on_interrupt()?;
     println!("listening on {}", listeners[0].local_addr()?);
-    common::admin::start(args.proxy.admin.as_deref(), &pool, Backend::addr)?;
     let _agents = common::spawn_agent_pollers(&pool, args.proxy.agent_interval);
+    let tail = Arc::new(tail::Tail::new(
+        args.adaptive_try_timeout,
+        args.try_timeout_floor.min(args.try_timeout),
+        args.try_timeout,
+        args.retry_budget_percent,
+        args.retry_budget_floor,
+    ));
+    let extra: Arc<dyn common::admin::Extra> = tail.clone();
+    common::admin::start(
+        args.proxy.admin.as_deref(),
+        &pool,
+        Backend::addr,
+        Some(extra),
+    )?;
     let settings = Arc::new(Settings {
         pool,
         timeout: args.timeout,
         try_timeout: args.try_timeout,
-        tail: Arc::new(tail::Tail::new(
-            args.adaptive_try_timeout,
-            args.try_timeout_floor.min(args.try_timeout),
-            args.try_timeout,
-            args.retry_budget_percent,
-            args.retry_budget_floor,
-        )),
+        tail,
         body_timeout: args.body_timeout,
         header_timeout: args.header_timeout,
         send_timeout: args.send_timeout,

@@ -104,3 +104,40 @@ impl Tail {
         format!("{:.0} left", self.budget.balance().max(0.0))
     }
 }
+
+/// `/status.json`'s `proxy` and `/metrics`' `pickwise_proxy_*` series.
+impl pickwise_programs::admin::Extra for Tail {
+    fn json(&self) -> serde_json::Value {
+        let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1e3);
+        serde_json::json!({
+            "retries": self.retries.load(Ordering::Relaxed),
+            "retries_refused_by_budget": self.refused.load(Ordering::Relaxed),
+            "retry_budget_left": self.budget.balance().max(0.0).floor(),
+            "try_timeout_ms": self.try_timeout().as_secs_f64() * 1e3,
+            "adaptive_try_timeout": self.adaptive,
+            "head_latency_p50_ms": ms(self.latencies.quantile(0.5)),
+            "head_latency_p99_ms": ms(self.latencies.quantile(0.99)),
+        })
+    }
+
+    fn metrics(&self) -> String {
+        format!(
+            "# HELP pickwise_proxy_retries_total Tries sent again on another backend after one was sent and failed or timed out.\n\
+             # TYPE pickwise_proxy_retries_total counter\n\
+             pickwise_proxy_retries_total {}\n\
+             # HELP pickwise_proxy_retries_refused_total Retries the retry budget refused.\n\
+             # TYPE pickwise_proxy_retries_refused_total counter\n\
+             pickwise_proxy_retries_refused_total {}\n\
+             # HELP pickwise_proxy_retry_budget_left Retries the budget allows now.\n\
+             # TYPE pickwise_proxy_retry_budget_left gauge\n\
+             pickwise_proxy_retry_budget_left {}\n\
+             # HELP pickwise_proxy_try_timeout_seconds The per-try timeout now.\n\
+             # TYPE pickwise_proxy_try_timeout_seconds gauge\n\
+             pickwise_proxy_try_timeout_seconds {}\n",
+            self.retries.load(Ordering::Relaxed),
+            self.refused.load(Ordering::Relaxed),
+            self.budget.balance().max(0.0).floor(),
+            self.try_timeout().as_secs_f64(),
+        )
+    }
+}
