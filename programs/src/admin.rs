@@ -67,6 +67,8 @@ use status::Status;
 const MAX_CONNECTIONS: usize = 64;
 /// How long a client has to send a request head.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest request head the admin listener reads (431 past it).
+const MAX_HEAD: usize = 16 * 1024;
 
 /// With `--admin ADDR` given, starts the admin listener and prints `admin on
 /// ADDR` (the line after `listening on ADDR`, as DESIGN.md promises);
@@ -138,7 +140,8 @@ impl<B: Send + Sync + 'static> Admin<B> {
         let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
-            .header_read_timeout(HEADER_TIMEOUT);
+            .header_read_timeout(HEADER_TIMEOUT)
+            .max_buf_size(MAX_HEAD);
         loop {
             let Ok(permit) = slots.clone().acquire_owned().await else {
                 return; // never closed

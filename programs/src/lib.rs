@@ -89,7 +89,7 @@ pub struct ProxyArgs {
     #[arg(long = "eject-ms", value_name = "MS", value_parser = millis)]
     pub eject: Option<Duration>,
     /// Failures in a row that eject a backend [default: 5]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub failures: Option<u32>,
     /// Active health checks: `tcp` (a connect), `http:PATH` (a GET; 2xx
     /// or 3xx passes) or `grpc[:SERVICE]` (gRPC's health protocol over h2c;
@@ -109,7 +109,7 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "N")]
     pub health_fall: Option<NonZeroU32>,
     /// How often each backend's agent (agent=ADDR) is asked
-    #[arg(long = "agent-interval-ms", value_name = "MS", default_value = "500", value_parser = millis)]
+    #[arg(long = "agent-interval-ms", value_name = "MS", default_value = "500", value_parser = positive_millis)]
     pub agent_interval: Duration,
     /// Backends that join or come back ramp their weight up over this long
     /// (0: at once)

@@ -469,6 +469,15 @@ fn bad_flag_values_exit_2_with_a_message_naming_the_value() {
             vec!["--backend", "127.0.0.1:1", "--resolver", "dns.example"],
             vec!["invalid value 'dns.example' for '--resolver <HOST:PORT>'"],
         ),
+        // Issue 26: settings that make no sense are refused, not taken.
+        (
+            vec!["--backend", "127.0.0.1:1", "--failures", "0"],
+            vec!["invalid value '0' for '--failures <N>'"],
+        ),
+        (
+            vec!["--backend", "127.0.0.1:1", "--agent-interval-ms", "0"],
+            vec!["invalid value '0' for '--agent-interval-ms <MS>': must be at least 1"],
+        ),
     ];
     let missing = "/nonexistent/pickwise-pool.toml";
     let file_cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
@@ -493,6 +502,20 @@ fn bad_flag_values_exit_2_with_a_message_naming_the_value() {
             vec!["cannot be used with '--health-check <tcp|http:PATH|grpc[:SERVICE]>'"],
         ),
     ];
+    refused(
+        "hyper_proxy",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--strategy",
+            "round-robin",
+            "--backend",
+            "127.0.0.1:1",
+            "--timeout-ms",
+            "0",
+        ],
+        &["invalid value '0' for '--timeout-ms <MS>': must be at least 1"],
+    );
     for program in ["hyper_proxy", "tcp_forwarder"] {
         for (extra, expected) in &cases {
             let mut args = vec!["--listen", "127.0.0.1:0", "--strategy", "round-robin"];

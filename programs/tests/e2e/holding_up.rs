@@ -662,3 +662,30 @@ fn clients_that_stop_reading_lose_their_connections_and_free_their_backend_slots
         "{log:?}"
     );
 }
+
+#[test]
+fn a_request_head_over_32_kib_gets_431_and_the_admin_listener_bounds_its_own() {
+    // Issue 26, finding 3: hyper's default buffer (about 400 KiB a
+    // connection) let 2,000 half-sent heads take 849 MB.
+    // A backend that takes any head (the worker stops at 16 KiB).
+    let backend = fake(4, echo_head);
+    let front = proxy(
+        "hyper_proxy",
+        "round-robin",
+        &[backend.to_string()],
+        &["--admin", "127.0.0.1:0"],
+    );
+    let head = |size: usize| {
+        format!(
+            "GET / HTTP/1.1\r\nHost: test\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+            "x".repeat(size)
+        )
+    };
+    let fits = crate::harness::raw(front.addr, head(24 * 1024).as_bytes()).expect("a 24 KiB head");
+    assert_eq!(fits.status, 200, "{fits:?}");
+    let big = crate::harness::raw(front.addr, head(40 * 1024).as_bytes()).expect("a 40 KiB head");
+    assert_eq!(big.status, 431, "{big:?}");
+    let admin = front.admin.expect("an admin listener");
+    let big = crate::harness::raw(admin, head(20 * 1024).as_bytes()).expect("a 20 KiB head");
+    assert_eq!(big.status, 431, "{big:?}");
+}

@@ -102,7 +102,7 @@ struct Args {
     #[command(flatten)]
     proxy: ProxyArgs,
     /// How long a backend has to answer a request (504 after)
-    #[arg(long = "timeout-ms", value_name = "MS", default_value = "10000", value_parser = millis)]
+    #[arg(long = "timeout-ms", value_name = "MS", default_value = "10000", value_parser = positive_millis)]
     timeout: Duration,
     /// How long one try waits for a response head when a retry on another
     /// backend could follow (then the request goes there): the most, when
@@ -197,6 +197,12 @@ fn start(args: Args, pool: SharedPool<Backend>, threads: usize) -> std::io::Resu
     })
 }
 
+/// The largest HTTP/1.1 request head a client may send (nginx allows
+/// about 32 KiB with its default large_client_header_buffers, HAProxy 16
+/// KiB); past it hyper answers 431 and closes. hyper's default is 400 KiB,
+/// which 2,000 half-sent heads turned into 849 MB (issue 26, finding 3).
+const H1_MAX_HEAD: usize = 32 * 1024;
+
 /// Streams one HTTP/2 client connection may have open at once (nginx's
 /// `http2_max_concurrent_streams`); more are refused with `REFUSED_STREAM`.
 const H2_MAX_STREAMS: u32 = 128;
@@ -286,6 +292,7 @@ async fn serve(
     http.http1()
         .timer(TokioTimer::new())
         .header_read_timeout(settings.header_timeout)
+        .max_buf_size(H1_MAX_HEAD)
         .keep_alive(true);
     http2_limits(&mut http.http2());
 
