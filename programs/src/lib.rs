@@ -88,8 +88,9 @@ pub struct ProxyArgs {
     /// times [default: 30000]
     #[arg(long = "eject-ms", value_name = "MS", value_parser = millis)]
     pub eject: Option<Duration>,
-    /// Failures in a row that eject a backend [default: 5]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// Failures in a row that eject a backend (0: never eject; said in the
+    /// log at start) [default: 5]
+    #[arg(long, value_name = "N")]
     pub failures: Option<u32>,
     /// Active health checks: `tcp` (a connect), `http:PATH` (a GET; 2xx
     /// or 3xx passes) or `grpc[:SERVICE]` (gRPC's health protocol over h2c;
@@ -284,6 +285,11 @@ impl ProxyArgs {
             health.max_ejection = health.base_ejection.saturating_mul(10);
         }
         if let Some(failures) = self.failures {
+            if failures == 0 {
+                tracing::warn!(
+                    "--failures 0: passive health will never eject a backend, whatever fails"
+                );
+            }
             health.consecutive_failures = failures;
         }
         config.health = health;

@@ -471,10 +471,6 @@ fn bad_flag_values_exit_2_with_a_message_naming_the_value() {
         ),
         // Issue 26: settings that make no sense are refused, not taken.
         (
-            vec!["--backend", "127.0.0.1:1", "--failures", "0"],
-            vec!["invalid value '0' for '--failures <N>'"],
-        ),
-        (
             vec!["--backend", "127.0.0.1:1", "--agent-interval-ms", "0"],
             vec!["invalid value '0' for '--agent-interval-ms <MS>': must be at least 1"],
         ),

@@ -689,3 +689,60 @@ fn a_request_head_over_32_kib_gets_431_and_the_admin_listener_bounds_its_own() {
     let big = crate::harness::raw(admin, head(20 * 1024).as_bytes()).expect("a 20 KiB head");
     assert_eq!(big.status, 431, "{big:?}");
 }
+
+#[test]
+fn host_and_target_rules_are_rfc_9112s_as_nginx_applies_them() {
+    // Issue 26, finding 6: two Host headers were forwarded, a missing one
+    // accepted, an absolute-form target's host ignored, CONNECT forwarded
+    // as `CONNECT /`.
+    let backend = fake(8, echo_head);
+    let front = proxy("hyper_proxy", "round-robin", &[backend.to_string()], &[]);
+    for (request, why) in [
+        (
+            &b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"[..],
+            "needs a Host header",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\nConnection: close\r\n\r\n",
+            "one Host header",
+        ),
+        (
+            b"CONNECT b.test:443 HTTP/1.1\r\nHost: b.test:443\r\nConnection: close\r\n\r\n",
+            "CONNECT",
+        ),
+    ] {
+        let reply = crate::harness::raw(front.addr, request).expect("an answer");
+        assert_eq!(reply.status, 400, "{reply:?}");
+        assert!(reply.body.contains(why), "{reply:?}");
+    }
+    // HTTP/1.0 may leave Host out.
+    let reply = crate::harness::raw(front.addr, b"GET / HTTP/1.0\r\n\r\n").expect("an answer");
+    assert_eq!(reply.status, 200, "{reply:?}");
+    // An absolute-form target's host becomes the Host.
+    let reply = crate::harness::raw(
+        front.addr,
+        b"GET http://named.test/x HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n",
+    )
+    .expect("an answer");
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let seen = reply.body.to_ascii_lowercase();
+    assert!(seen.starts_with("get /x http/1.1"), "{seen}");
+    assert!(
+        seen.contains("host: named.test\r\n") && !seen.contains("other.test"),
+        "{seen}"
+    );
+}
+
+#[test]
+fn failures_0_says_at_start_that_nothing_will_be_ejected() {
+    // Issue 26, finding 6: `--failures 0` silently disabled ejection.
+    let w = worker("w1", &[]);
+    let front = proxy(
+        "hyper_proxy",
+        "round-robin",
+        &[w.addr.to_string()],
+        &["--failures", "0"],
+    );
+    let line = front.wait_for_log("never eject", Duration::from_secs(5));
+    assert!(line.contains("--failures 0"), "{line}");
+}

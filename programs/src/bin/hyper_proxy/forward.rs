@@ -163,6 +163,10 @@ impl Proxy {
         let arrived = Instant::now();
         let deadline = arrived + self.timeout;
         self.tail.request();
+        if let Err(why) = target_rules(&req) {
+            info!("client {client}: {why}; answered 400");
+            return text(StatusCode::BAD_REQUEST, &format!("{why}\n"));
+        }
         let (head, incoming) = upstream_head(req, client);
         let idempotent = matches!(
             head.method,
@@ -444,6 +448,25 @@ async fn body_of(
     }
 }
 
+/// The request-target and `Host` rules of RFC 9112 section 3.2, as nginx
+/// applies them: an HTTP/1.1 request carries exactly one `Host` (none, or
+/// two, is a 400: two backends could read two different hosts), and
+/// `CONNECT` (a tunnel, which this proxy does not make) is refused rather
+/// than forwarded as a request for `/`.
+fn target_rules(req: &Request<Incoming>) -> Result<(), &'static str> {
+    if req.method() == Method::CONNECT {
+        return Err("CONNECT (a tunnel) is not proxied here");
+    }
+    if req.version() == Version::HTTP_11 {
+        match req.headers().get_all(HOST).iter().count() {
+            1 => {}
+            0 => return Err("an HTTP/1.1 request needs a Host header (RFC 9112, 3.2)"),
+            _ => return Err("a request may carry one Host header, not several (RFC 9112, 3.2)"),
+        }
+    }
+    Ok(())
+}
+
 /// The request's head as a backend gets it: origin-form target, hop-by-hop
 /// headers removed, the client's address appended to X-Forwarded-For.
 fn upstream_head(req: Request<Incoming>, client: IpAddr) -> (Head, Incoming) {
@@ -474,7 +497,12 @@ fn upstream_head(req: Request<Incoming>, client: IpAddr) -> (Head, Incoming) {
                 uri = absolute(&value, &uri);
             }
         }
-    } else if uri.authority().is_some() {
+    } else if let Some(authority) = uri.authority() {
+        // An absolute-form target: its host is the request's Host (RFC
+        // 9112, 3.2.2), whatever the Host header said.
+        if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
+            headers.insert(HOST, host);
+        }
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         uri = path.parse().unwrap_or_default();
     }
