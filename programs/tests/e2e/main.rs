@@ -303,6 +303,7 @@ fn every_program_answers_help_with_its_flags() {
                 "--adaptive-try-timeout <MODE>",
                 "--retry-budget-percent <PERCENT>",
                 "--retry-budget-floor <N>",
+                "--hedge <MODE>",
                 "least-connections",
                 "orca-wrr",
             ],

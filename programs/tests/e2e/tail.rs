@@ -151,3 +151,61 @@ fn when_every_backend_fails_retries_stay_within_the_budget() {
         "{metrics}"
     );
 }
+
+/// `/status.json`'s `proxy.hedges`.
+fn hedges(front: &Program) -> u64 {
+    let admin = front.admin.expect("an admin listener");
+    let status = get(admin, "/status.json").expect("GET /status.json");
+    let json: serde_json::Value = serde_json::from_str(&status.body).expect("JSON");
+    json["proxy"]["hedges"].as_u64().expect("proxy.hedges")
+}
+
+#[test]
+fn hedged_gets_skip_an_occasionally_slow_backend_and_cost_little_when_none_is() {
+    let fast = worker("fast", &[]);
+    let slow = worker("slow", &["--delay-ms", "300"]);
+    // One GET in 21 lands on the slow worker: the p95 stays fast.
+    let backends = [
+        format!("{},weight=20", fast.addr),
+        format!("{},weight=1", slow.addr),
+    ];
+    let flags = ["--failures", "100000", "--admin", "127.0.0.1:0", "--hedge"];
+    let hedged = proxy(
+        "hyper_proxy",
+        "weighted-round-robin",
+        &backends,
+        &[&flags[..], &["on"]].concat(),
+    );
+    slowest_of(&hedged, 42);
+    let slowest = slowest_of(&hedged, 84);
+    let sent = hedges(&hedged);
+    eprintln!("hedging on: slowest of 84 GETs {slowest:?}, {sent} hedges in 126 GETs");
+    assert!(slowest < Duration::from_millis(150), "{slowest:?}");
+    assert!(sent >= 4, "the slow worker's GETs were not hedged: {sent}");
+
+    let unhedged = proxy(
+        "hyper_proxy",
+        "weighted-round-robin",
+        &backends,
+        &[&flags[..], &["off"]].concat(),
+    );
+    slowest_of(&unhedged, 42);
+    let slowest = slowest_of(&unhedged, 42);
+    eprintln!("hedging off: slowest of 42 GETs {slowest:?}");
+    assert!(slowest >= Duration::from_millis(290), "{slowest:?}");
+    assert_eq!(hedges(&unhedged), 0);
+
+    // Two fast workers: a hedge only for the odd slow answer, at most 5%.
+    let other = worker("fast2", &[]);
+    let even = [fast.addr.to_string(), other.addr.to_string()];
+    let baseline = proxy(
+        "hyper_proxy",
+        "round-robin",
+        &even,
+        &["--admin", "127.0.0.1:0", "--hedge", "on"],
+    );
+    slowest_of(&baseline, 200);
+    let sent = hedges(&baseline);
+    eprintln!("hedging on, no slow backend: {sent} hedges in 200 GETs");
+    assert!(sent <= 10, "{sent} hedges in 200 GETs");
+}

@@ -12,7 +12,13 @@
 //!   PUT, DELETE, TRACE) with no body or a body buffered whole (up to
 //!   [`MAX_BUFFERED`] bytes, announced by `Content-Length`; bigger or
 //!   chunked bodies are streamed and not retried once sent).
-//! - Time: a try that could be retried waits `--try-timeout-ms` for the head,
+//! - Hedges (`--hedge on`): a try that could be retried and has no head
+//!   after the p95 of recent heads (at least 5 ms) gets a copy on another
+//!   backend, within the retry budget; the first head wins, the other try
+//!   is dropped (cancelled, counted for nothing unless it failed first).
+//! - Time: a try that could be retried waits the adaptive try timeout (4 x
+//!   p99 of recent heads, within `--try-timeout-floor-ms` and) at most
+//!   `--try-timeout-ms` for the head,
 //!   counted while the backend has the turn (not while the client is still
 //!   uploading), then goes to another backend if one can be picked (else it
 //!   waits on); the last possible try waits until `--timeout-ms` from the
@@ -24,8 +30,10 @@
 //!   408, never counted against the backend.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::io::Write as _;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -144,7 +152,8 @@ impl Head {
 
 /// How one try ended.
 enum Try {
-    Answered(Response<Incoming>, Lease),
+    /// A head arrived; with the hedge's pick when the hedge's came first.
+    Answered(Response<Incoming>, Lease, Option<Pick<Backend>>),
     Failed(UpstreamError, Option<Request<Body>>),
     /// No head in time; with the backend to try next, if there is one.
     TimedOut(Option<Pick<Backend>>),
@@ -202,23 +211,28 @@ impl Proxy {
                 }
                 Err(_) => break,
             };
-            if head.version == Version::HTTP_2 {
-                if request.uri().authority().is_none() {
-                    *request.uri_mut() = absolute(pick.backend().host(), request.uri());
-                }
-            } else if !request.headers().contains_key(HOST) {
-                let host = pick.backend().host().clone();
-                request.headers_mut().insert(HOST, host);
-            }
+            address(&mut request, pick.backend());
             let started = Instant::now();
             // The try's own time only matters if another try may follow.
             let retry = (replayable && sent + 1 < MAX_TRIES).then_some(client);
+            // A copy for a hedge, when hedging is on and the request may be
+            // sent twice.
+            let hedge = match retry.is_some() && self.tail.hedging() {
+                true => head.request(&mut payload),
+                false => None,
+            };
             let mut never_left = false;
             match self
-                .try_once(&pick, request, &upload, retry, &tried, deadline)
+                .try_once(&mut pick, request, hedge, &upload, retry, &tried, deadline)
                 .await
             {
-                Try::Answered(response, lease) => {
+                Try::Answered(response, lease, winner) => {
+                    if let Some(winner) = winner {
+                        // The hedge answered first: the first try is
+                        // cancelled, counted for nothing.
+                        tried.push(pick.id().clone());
+                        pick = winner;
+                    }
                     self.tail.answered(started.elapsed());
                     // A gRPC call's outcome is its status, in the trailers
                     // (the relay judges them) or a trailers-only head.
@@ -307,25 +321,49 @@ impl Proxy {
     /// (returned with the timeout); with none to go to, it waits on. Time in
     /// which the client holds its upload up is not counted against the
     /// backend.
+    #[allow(clippy::too_many_arguments)]
     async fn try_once(
         &self,
-        pick: &Pick<Backend>,
+        pick: &mut Pick<Backend>,
         request: Request<Body>,
+        hedge: Option<Request<Body>>,
         upload: &UploadState,
         retry: Option<IpAddr>,
         tried: &[BackendId],
         deadline: Instant,
     ) -> Try {
-        let sent = pick.backend().send(request, self.connect_timeout);
+        // Owned (a clone of the backend: a few reference counts), so the
+        // pick stays free to record a failure while a hedge races it.
+        let backend = pick.backend().clone();
+        let connect_timeout = self.connect_timeout;
+        let sent = async move { backend.send(request, connect_timeout).await };
         tokio::pin!(sent);
         let limit = match retry {
             Some(_) => self.tail.try_timeout(),
             None => self.timeout,
         };
         let mut until = Instant::now() + limit;
+        if let (Some(copy), Some(client)) = (hedge, retry) {
+            let delay = self.tail.hedge_delay();
+            if delay < limit {
+                match tokio::time::timeout(delay, &mut sent).await {
+                    Ok(Ok((response, lease))) => return Try::Answered(response, lease, None),
+                    Ok(Err((error, unsent))) => return Try::Failed(error, unsent),
+                    Err(_) => {}
+                }
+                let mut not_again = tried.to_vec();
+                not_again.push(pick.id().clone());
+                let others = Context::new().client(client).exclude(&not_again);
+                if let Ok(second) = self.pick(&others) {
+                    if self.tail.hedge() {
+                        return self.race(pick, sent, second, copy, deadline).await;
+                    }
+                }
+            }
+        }
         loop {
             match tokio::time::timeout_at(until.min(deadline).into(), &mut sent).await {
-                Ok(Ok((response, lease))) => return Try::Answered(response, lease),
+                Ok(Ok((response, lease))) => return Try::Answered(response, lease, None),
                 Ok(Err((error, unsent))) => return Try::Failed(error, unsent),
                 Err(_) => {}
             }
@@ -353,6 +391,59 @@ impl Proxy {
             }
             // Nowhere else to go: this backend may still answer in time.
             until = deadline;
+        }
+    }
+
+    /// A hedge: `copy` goes to `second` while the first try (`first`, on
+    /// `pick`) still waits; the first head to arrive wins and the other try
+    /// is dropped (cancelled, counted for nothing). A try that fails is
+    /// recorded as its backend's failure and the other waited for; both
+    /// wait until the request's deadline at most.
+    async fn race<F>(
+        &self,
+        pick: &mut Pick<Backend>,
+        mut first: Pin<&mut F>,
+        mut second: Pick<Backend>,
+        mut copy: Request<Body>,
+        deadline: Instant,
+    ) -> Try
+    where
+        F: Future<Output = UpstreamResult>,
+    {
+        address(&mut copy, second.backend());
+        let started = Instant::now();
+        let backend = second.backend().clone();
+        let connect_timeout = self.connect_timeout;
+        let hedged = async move { backend.send(copy, connect_timeout).await };
+        tokio::pin!(hedged);
+        let (mut first_done, mut second_done) = (false, false);
+        loop {
+            tokio::select! {
+                answer = &mut first, if !first_done => match answer {
+                    Ok((response, lease)) => return Try::Answered(response, lease, None),
+                    Err((error, _)) => {
+                        pick.record(Outcome::failure(error.failure_kind(), started.elapsed()));
+                        if second_done {
+                            return Try::Failed(error, None);
+                        }
+                        first_done = true;
+                    }
+                },
+                answer = &mut hedged, if !second_done => match answer {
+                    Ok((response, lease)) => {
+                        return Try::Answered(response, lease, Some(second));
+                    }
+                    Err((error, _)) => {
+                        warn!("{}: {} (a hedge: {error})", second.id(), error.failure_kind());
+                        second.record(Outcome::failure(error.failure_kind(), started.elapsed()));
+                        if first_done {
+                            return Try::Failed(error, None);
+                        }
+                        second_done = true;
+                    }
+                },
+                () = tokio::time::sleep_until(deadline.into()) => return Try::TimedOut(None),
+            }
         }
     }
 
@@ -572,6 +663,22 @@ fn is_grpc(response: &Response<Incoming>) -> bool {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/grpc"))
 }
+
+/// What a try's request needs to reach `backend`: an HTTP/2 target's
+/// authority (when the client gave none), or an HTTP/1.x `Host`.
+fn address(request: &mut Request<Body>, backend: &Backend) {
+    if request.version() == Version::HTTP_2 {
+        if request.uri().authority().is_none() {
+            *request.uri_mut() = absolute(backend.host(), request.uri());
+        }
+    } else if !request.headers().contains_key(HOST) {
+        request.headers_mut().insert(HOST, backend.host().clone());
+    }
+}
+
+/// What sending a try gives: the head and the connection's lease, or why
+/// not (with the request if it never left).
+type UpstreamResult = Result<(Response<Incoming>, Lease), (UpstreamError, Option<Request<Body>>)>;
 
 /// `http://AUTHORITY/PATH`: an HTTP/2 request's target, h2c.
 fn absolute(authority: &HeaderValue, uri: &Uri) -> Uri {

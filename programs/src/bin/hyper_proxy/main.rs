@@ -8,6 +8,7 @@
 //!     [--resolver HOST:PORT] [--health-check tcp|http:PATH] [--health-interval-ms N] \
 //!     [--timeout-ms N] [--try-timeout-ms N] [--try-timeout-floor-ms N] \
 //!     [--adaptive-try-timeout on|off] [--retry-budget-percent N] [--retry-budget-floor N] \
+//!     [--hedge on|off] \
 //!     [--body-timeout-ms N] \
 //!     [--header-timeout-ms N] [--send-timeout-ms N] [--max-connections N] [--threads N] \
 //!     [--log-level FILTER]
@@ -46,7 +47,11 @@
 //!   `--adaptive-try-timeout off`), then goes once to another backend
 //!   within the retry budget (`--retry-budget-percent` 20% of recent
 //!   requests plus `--retry-budget-floor` 10 a second; a line when it is
-//!   spent, tail.rs): requests that
+//!   spent, tail.rs). With `--hedge on`, an idempotent request whose head is
+//!   later than the p95 of recent ones (at least 5 ms) is also sent to
+//!   another backend, within the same budget; the first head wins and the
+//!   other try is cancelled, counted for nothing (a failed one is the
+//!   backend's failure). Tries that may be retried are: requests that
 //!   never reached a backend, and idempotent ones (GET, HEAD, OPTIONS, PUT,
 //!   DELETE, TRACE) with no body or a small one buffered whole (forward.rs).
 //!   The whole request has `--timeout-ms` (10 s); 504 when no backend
@@ -125,6 +130,11 @@ struct Args {
     /// Retries allowed a second whatever the traffic
     #[arg(long, value_name = "N", default_value = "10")]
     retry_budget_floor: u32,
+    /// Hedge idempotent requests: when the head is later than the p95 of
+    /// recent ones (at least 5 ms), send a copy to another backend, within
+    /// the retry budget; the first answer wins, the other is cancelled
+    #[arg(long, value_name = "MODE", action = clap::ArgAction::Set, default_value = "off", value_parser = common::on_off())]
+    hedge: bool,
     /// The longest pause allowed inside a response body (the client's
     /// response is then cut off and the backend counted as failed)
     #[arg(long = "body-timeout-ms", value_name = "MS", default_value = "10000", value_parser = positive_millis)]
@@ -174,6 +184,7 @@ fn start(args: Args, pool: SharedPool<Backend>, threads: usize) -> std::io::Resu
         args.try_timeout,
         args.retry_budget_percent,
         args.retry_budget_floor,
+        args.hedge,
     ));
     let extra: Arc<dyn common::admin::Extra> = tail.clone();
     common::admin::start(

@@ -15,6 +15,10 @@ use tracing::warn;
 /// The quantile and factor of the adaptive per-try timeout.
 const TRY_QUANTILE: f64 = 0.99;
 const TRY_FACTOR: f64 = 4.0;
+/// A hedge goes after the p95 of recent heads (The Tail at Scale), at
+/// least 5 ms.
+const HEDGE_QUANTILE: f64 = 0.95;
+const HEDGE_FLOOR: Duration = Duration::from_millis(5);
 /// The period of the latency window and the budget's window.
 const WINDOW: Duration = Duration::from_secs(10);
 /// At most one "budget spent" line this often.
@@ -25,6 +29,11 @@ pub struct Tail {
     timeout: TryTimeout,
     adaptive: bool,
     budget: RetryBudget,
+    /// Whether idempotent requests are hedged, and after what delay.
+    hedging: bool,
+    hedge_delay: TryTimeout,
+    /// Hedges sent.
+    pub hedges: AtomicU64,
     /// Retries the budget allowed, and refused.
     pub retries: AtomicU64,
     pub refused: AtomicU64,
@@ -43,8 +52,12 @@ impl Tail {
         ceiling: Duration,
         percent: u32,
         floor: u32,
+        hedging: bool,
     ) -> Self {
         Tail {
+            hedging,
+            hedge_delay: TryTimeout::new(HEDGE_QUANTILE, 1.0, HEDGE_FLOOR, ceiling),
+            hedges: AtomicU64::new(0),
             latencies: LatencyWindow::new(WINDOW),
             timeout: TryTimeout::new(TRY_QUANTILE, TRY_FACTOR, floor_timeout, ceiling),
             adaptive,
@@ -72,6 +85,26 @@ impl Tail {
             true => self.timeout.of(&self.latencies),
             false => self.timeout.ceiling(),
         }
+    }
+
+    /// Whether idempotent requests are hedged (`--hedge on`).
+    pub fn hedging(&self) -> bool {
+        self.hedging
+    }
+
+    /// How long a try waits before its hedge goes.
+    pub fn hedge_delay(&self) -> Duration {
+        self.hedge_delay.of(&self.latencies)
+    }
+
+    /// Whether a hedge may go: one taken from the retry budget.
+    pub fn hedge(&self) -> bool {
+        if self.budget.withdraw() {
+            self.hedges.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        false
     }
 
     /// Whether a retry after `failed` may go: one taken from the budget,
@@ -110,6 +143,8 @@ impl pickwise_programs::admin::Extra for Tail {
     fn json(&self) -> serde_json::Value {
         let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1e3);
         serde_json::json!({
+            "hedging": self.hedging,
+            "hedges": self.hedges.load(Ordering::Relaxed),
             "retries": self.retries.load(Ordering::Relaxed),
             "retries_refused_by_budget": self.refused.load(Ordering::Relaxed),
             "retry_budget_left": self.budget.balance().max(0.0).floor(),
@@ -122,7 +157,10 @@ impl pickwise_programs::admin::Extra for Tail {
 
     fn metrics(&self) -> String {
         format!(
-            "# HELP pickwise_proxy_retries_total Tries sent again on another backend after one was sent and failed or timed out.\n\
+            "# HELP pickwise_proxy_hedges_total Copies of idempotent requests sent to a second backend while the first was slow.\n\
+             # TYPE pickwise_proxy_hedges_total counter\n\
+             pickwise_proxy_hedges_total {}\n\
+             # HELP pickwise_proxy_retries_total Tries sent again on another backend after one was sent and failed or timed out.\n\
              # TYPE pickwise_proxy_retries_total counter\n\
              pickwise_proxy_retries_total {}\n\
              # HELP pickwise_proxy_retries_refused_total Retries the retry budget refused.\n\
@@ -134,6 +172,7 @@ impl pickwise_programs::admin::Extra for Tail {
              # HELP pickwise_proxy_try_timeout_seconds The per-try timeout now.\n\
              # TYPE pickwise_proxy_try_timeout_seconds gauge\n\
              pickwise_proxy_try_timeout_seconds {}\n",
+            self.hedges.load(Ordering::Relaxed),
             self.retries.load(Ordering::Relaxed),
             self.refused.load(Ordering::Relaxed),
             self.budget.balance().max(0.0).floor(),
