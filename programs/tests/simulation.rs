@@ -183,3 +183,28 @@ fn random_with_eight_proxies_gives_the_same_tail_whatever_the_seed() {
         "random's p99 in (f) by seed 1..=5: {p99s:?}"
     );
 }
+
+/// With `--hedge`, the balancers' hedges stay within their budget (20% of
+/// requests plus 10 a second), and the blackhole's requests are still all
+/// answered.
+#[test]
+fn hedges_stay_within_the_budget_in_the_blackhole_scenario() {
+    let mut blackhole = scenario("blackhole");
+    blackhole.hedge = true;
+    let run = engine::run(
+        &blackhole,
+        Router::Library(StrategyKind::LeastConnections),
+        REQUESTS,
+        SEED,
+    )
+    .unwrap();
+    assert_eq!(run.failed, 0);
+    assert!(run.hedged > 0, "no hedge was sent");
+    // 20 s of simulated time at most: 20% of the requests and 10 a second.
+    let bound = REQUESTS as u64 / 5 + 10 * 20;
+    assert!(
+        run.hedged <= bound,
+        "{} hedges for {REQUESTS} requests",
+        run.hedged
+    );
+}

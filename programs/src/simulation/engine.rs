@@ -37,6 +37,7 @@ use pickwise::orca::LoadReport;
 use pickwise::strategy::ProbeReply;
 use pickwise::strategy::{AnyStrategy, StrategyKind, StrategyOptions};
 use pickwise::subset::{ClientIndex, Subsetting};
+use pickwise::tail::{LatencyWindow, RetryBudget, TryTimeout};
 use pickwise::{
     BackendId, BackendSpec, Balancer, ConfigError, Context, FailureKind, Outcome, Pick, Pool,
 };
@@ -122,6 +123,8 @@ enum Event {
     Retry(usize),
     /// A request swallowed by a blackhole reaches the proxy's timeout.
     TimedOut(usize),
+    /// A request's hedge is due (with `--hedge`).
+    Hedge(usize),
     /// A balancer's probe reaches a node.
     ProbeAt {
         balancer: usize,
@@ -139,6 +142,8 @@ enum Event {
     Done {
         node: usize,
         req: usize,
+        /// The request's hedge, not its first try.
+        copy: bool,
     },
 }
 
@@ -152,12 +157,40 @@ struct Request {
     balancer: usize,
     pick: Option<Pick<usize>>,
     refused_by: Option<BackendId>,
+    /// With `--hedge`: the node and pick of its copy, once sent.
+    hedge: Option<(usize, Pick<usize>)>,
+    /// The node its first try went to.
+    node: Option<usize>,
+    /// Answered (by either try).
+    finished: bool,
+}
+
+/// A balancer's tail-latency state with `--hedge`: its recent latencies,
+/// the hedge delay and adaptive try timeout they give, and its budget.
+struct Tail {
+    latencies: LatencyWindow,
+    budget: RetryBudget,
+    timeout: TryTimeout,
+    hedge_delay: TryTimeout,
+}
+
+impl Tail {
+    fn new(clock: Arc<ManualClock>) -> Self {
+        let window = Duration::from_secs(10);
+        Tail {
+            latencies: LatencyWindow::with_clock(window, clock.clone()),
+            budget: RetryBudget::with_clock(0.2, 10, window, clock),
+            timeout: TryTimeout::new(0.99, 4.0, Duration::from_millis(50), TIMEOUT),
+            hedge_delay: TryTimeout::new(0.95, 1.0, Duration::from_millis(5), TIMEOUT),
+        }
+    }
 }
 
 #[derive(Default)]
 struct NodeState {
     busy: u32,
-    queue: VecDeque<usize>,
+    /// Requests waiting: (request, whether it is the request's hedge).
+    queue: VecDeque<(usize, bool)>,
     /// Core time owed to probes, taken from the next request started.
     debt: u64,
     /// The node's own estimate of its service time (EWMA, nanoseconds), for
@@ -180,6 +213,8 @@ struct LoadWindow {
 
 struct Sim<'a> {
     scenario: &'a Scenario,
+    /// Per balancer, with `--hedge`.
+    tails: Vec<Tail>,
     /// One pool per balancer; none for the oracle.
     pools: Vec<Pool<AnyStrategy, usize>>,
     /// Per balancer, the nodes of its pool.
@@ -254,8 +289,13 @@ impl<'a> Sim<'a> {
             Router::Library(StrategyKind::Prequal) | Router::Subset(StrategyKind::Prequal, _)
         );
         let clients = scenario.workload.clients;
+        let tails = match scenario.hedge {
+            true => (0..pools.len()).map(|_| Tail::new(clock.clone())).collect(),
+            false => Vec::new(),
+        };
         Ok(Sim {
             scenario,
+            tails,
             pools,
             members: all_members,
             probing,
@@ -317,6 +357,7 @@ impl<'a> Sim<'a> {
                     self.dispatch(req, t);
                 }
                 Event::TimedOut(req) => self.timed_out(req, t),
+                Event::Hedge(req) => self.hedge(req, t),
                 Event::ProbeAt { balancer, node } => self.probe_at(balancer, node, t),
                 Event::ProbeReply {
                     balancer,
@@ -329,7 +370,7 @@ impl<'a> Sim<'a> {
                         .apply_probe(&self.ids[node], reply)
                         .expect("a probe reply about a backend of the set");
                 }
-                Event::Done { node, req } => self.done(node, req, t),
+                Event::Done { node, req, copy } => self.done(node, req, copy, t),
                 Event::Agents(balancer) => self.poll_agents(balancer, t),
             }
         }
@@ -373,7 +414,13 @@ impl<'a> Sim<'a> {
             balancer,
             pick: None,
             refused_by: None,
+            hedge: None,
+            node: None,
+            finished: false,
         });
+        if let Some(tail) = self.tails.get(balancer) {
+            tail.budget.deposit();
+        }
         self.remaining -= 1;
         if self.remaining > 0 {
             self.schedule(t + gap.round() as u64, Event::Arrival);
@@ -440,15 +487,27 @@ impl<'a> Sim<'a> {
         };
         let node = *pick.backend();
         let phase = self.phase(t);
-        if self.scenario.is_blackhole(node, phase) {
-            // Accepted, never answered: the pick stays in flight until the
-            // proxy's timeout.
-            self.requests[id].pick = Some(pick);
-            self.schedule(t + nanos(TIMEOUT), Event::TimedOut(id));
-            return;
-        }
+        let balancer = req.balancer;
+        let first_try = req.refused_by.is_none();
         if !self.scenario.is_down(node, phase) {
             self.requests[id].pick = Some(pick);
+            self.requests[id].node = Some(node);
+            if let (Some(tail), true) = (self.tails.get(balancer), first_try) {
+                let delay = tail.hedge_delay.of(&tail.latencies);
+                if delay < TIMEOUT {
+                    self.schedule(t + nanos(delay), Event::Hedge(id));
+                }
+            }
+            if self.scenario.is_blackhole(node, phase) {
+                // Accepted, never answered: the pick stays in flight until
+                // the proxy's timeout (adaptive with `--hedge`).
+                let timeout = self
+                    .tails
+                    .get(balancer)
+                    .map_or(TIMEOUT, |tail| tail.timeout.of(&tail.latencies));
+                self.schedule(t + nanos(timeout), Event::TimedOut(id));
+                return;
+            }
             self.admit(id, node, t);
             return;
         }
@@ -472,13 +531,54 @@ impl<'a> Sim<'a> {
     /// The proxy gives up on a request a blackhole swallowed: a timeout
     /// recorded, then the retry.
     fn timed_out(&mut self, id: usize, t: u64) {
+        if self.requests[id].finished {
+            return;
+        }
         let Some(mut pick) = self.requests[id].pick.take() else {
             return;
         };
-        pick.record(Outcome::failure(FailureKind::Timeout, TIMEOUT));
+        let waited = Duration::from_nanos(t - self.requests[id].attempt);
+        pick.record(Outcome::failure(FailureKind::Timeout, waited));
         let failed_on = pick.id().clone();
         drop(pick);
+        if self.requests[id].hedge.is_some() {
+            // Its hedge is the other try: wait for it.
+            return;
+        }
         self.retry_once(id, failed_on, t);
+    }
+
+    /// A request still unanswered after the hedge delay: a copy to another
+    /// node of its pool, within the budget.
+    fn hedge(&mut self, id: usize, t: u64) {
+        let req = &self.requests[id];
+        if req.finished || req.pick.is_none() || req.hedge.is_some() {
+            return;
+        }
+        let balancer = req.balancer;
+        let Some(first) = req.node else { return };
+        if !self.tails[balancer].budget.withdraw() {
+            return;
+        }
+        let not_again = [self.ids[first].clone()];
+        let ctx = Context::new()
+            .client(self.clients[req.client])
+            .key(&self.keys[req.client])
+            .exclude(&not_again);
+        let Ok(mut pick) = self.pools[balancer].pick(&ctx) else {
+            return;
+        };
+        let node = *pick.backend();
+        let phase = self.phase(t);
+        self.measured.hedged += 1;
+        if self.scenario.is_down(node, phase) {
+            pick.record(Outcome::failure(FailureKind::ConnectRefused, REFUSED));
+            return;
+        }
+        self.requests[id].hedge = Some((node, pick));
+        if !self.scenario.is_blackhole(node, phase) {
+            self.admit_copy(id, node, t);
+        }
     }
 
     /// Applies every answering agent's reply, then schedules the next poll
@@ -537,11 +637,19 @@ impl<'a> Sim<'a> {
     }
 
     fn admit(&mut self, id: usize, node: usize, t: u64) {
+        self.enqueue(id, node, false, t);
+    }
+
+    fn admit_copy(&mut self, id: usize, node: usize, t: u64) {
+        self.enqueue(id, node, true, t);
+    }
+
+    fn enqueue(&mut self, id: usize, node: usize, copy: bool, t: u64) {
         let state = &mut self.nodes[node];
         if state.busy < self.scenario.nodes[node].cores {
-            self.start(id, node, t);
+            self.start(id, node, copy, t);
         } else {
-            state.queue.push_back(id);
+            state.queue.push_back((id, copy));
         }
         let state = &self.nodes[node];
         let in_system = state.busy + state.queue.len() as u32;
@@ -549,7 +657,7 @@ impl<'a> Sim<'a> {
         *peak = (*peak).max(in_system);
     }
 
-    fn start(&mut self, id: usize, node: usize, t: u64) {
+    fn start(&mut self, id: usize, node: usize, copy: bool, t: u64) {
         let model = &self.scenario.nodes[node];
         let mean = model.mean_service.as_nanos() as f64;
         let slowdown = self.scenario.slowdown(node, self.phase(t));
@@ -561,21 +669,52 @@ impl<'a> Sim<'a> {
         self.nodes[node].busy += 1;
         self.nodes[node].window.busy_ns += service;
         self.measured.busy[node] += service;
-        self.schedule(t + service, Event::Done { node, req: id });
+        self.schedule(
+            t + service,
+            Event::Done {
+                node,
+                req: id,
+                copy,
+            },
+        );
     }
 
-    fn done(&mut self, node: usize, id: usize, t: u64) {
+    fn done(&mut self, node: usize, id: usize, copy: bool, t: u64) {
         self.nodes[node].busy -= 1;
         let cores = self.scenario.nodes[node].cores;
-        let report = self.nodes[node].load_report(t, cores);
-        let req = &mut self.requests[id];
-        if let Some(mut pick) = req.pick.take() {
-            pick.record_load_report(report);
-            pick.record(Outcome::success(Duration::from_nanos(t - req.attempt)));
+        let report = self.nodes[node].load_report(t, cores).clone();
+        if !self.requests[id].finished {
+            let req = &mut self.requests[id];
+            req.finished = true;
+            // The winner records its success; the other try is cancelled
+            // (its pick dropped, counted for nothing), taken out of its
+            // node's queue if it still waits there.
+            let (winner, loser) = match copy {
+                false => (req.pick.take(), req.hedge.take()),
+                true => (
+                    req.hedge.take().map(|(_, pick)| pick),
+                    req.pick.take().map(|p| (req.node.unwrap_or(node), p)),
+                ),
+            };
+            let latency = Duration::from_nanos(t - req.attempt);
+            if let Some(mut pick) = winner {
+                pick.record_load_report(&report);
+                pick.record(Outcome::success(latency));
+            }
+            let (arrival, balancer) = (req.arrival, req.balancer);
+            if let Some((other, pick)) = loser {
+                drop(pick);
+                self.nodes[other]
+                    .queue
+                    .retain(|&(r, c)| !(r == id && c != copy));
+            }
+            self.measured.latencies.push(t - arrival);
+            if let Some(tail) = self.tails.get(balancer) {
+                tail.latencies.record(latency);
+            }
         }
-        self.measured.latencies.push(t - req.arrival);
-        if let Some(next) = self.nodes[node].queue.pop_front() {
-            self.start(next, node, t);
+        if let Some((next, next_copy)) = self.nodes[node].queue.pop_front() {
+            self.start(next, node, next_copy, t);
         }
     }
 }

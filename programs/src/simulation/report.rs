@@ -45,7 +45,10 @@ pub fn line(name: &str, s: &Summary) -> String {
         ms(s.p999),
         s.load,
         s.peak,
-        s.retried,
+        match s.hedged {
+            0 => s.retried.to_string(),
+            hedged => format!("{}/{hedged}", s.retried),
+        },
         s.failed,
     )
 }

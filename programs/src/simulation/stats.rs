@@ -11,6 +11,8 @@ pub struct Measured {
     pub failed: u64,
     /// Requests retried on another backend after a refused connection.
     pub retried: u64,
+    /// Hedges sent (with `--hedge`).
+    pub hedged: u64,
     /// Per node: core-nanoseconds spent serving.
     pub busy: Vec<u64>,
     /// Per node: its cores.
@@ -33,6 +35,8 @@ pub struct Summary {
     pub peak: u32,
     pub failed: u64,
     pub retried: u64,
+    /// Hedges sent (with `--hedge`).
+    pub hedged: u64,
 }
 
 impl Measured {
@@ -57,6 +61,7 @@ impl Measured {
             peak: self.peak.iter().copied().max().unwrap_or(0),
             failed: self.failed,
             retried: self.retried,
+            hedged: self.hedged,
         }
     }
 }

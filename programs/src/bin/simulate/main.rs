@@ -80,6 +80,12 @@ struct Args {
     /// simulated ms (gRFC A58's blackout period) [default: 10000]
     #[arg(long, value_name = "MS")]
     orca_blackout_ms: Option<u64>,
+    /// The balancers hedge (a copy to another node after the p95 of recent
+    /// latencies) and give up on a try after 4 x p99 (50 ms to 1 s), both
+    /// within a retry budget; the `retried` column then shows
+    /// retried/hedged
+    #[arg(long)]
+    hedge: bool,
     /// Only this strategy (repeat for more; the oracle always runs)
     /// [default: all]
     #[arg(long, value_name = "NAME")]
@@ -128,6 +134,9 @@ fn main() -> ExitCode {
         scenarios
             .iter_mut()
             .for_each(|s| s.orca_blackout = blackout);
+    }
+    if args.hedge {
+        scenarios.iter_mut().for_each(|s| s.hedge = true);
     }
     if let Some(name) = &args.scenario {
         // By name, or by the letter: `unequal` or `b`.
