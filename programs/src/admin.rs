@@ -98,6 +98,7 @@ pub fn spawn<B: Send + Sync + 'static>(
     let cannot = |e: io::Error| io::Error::new(e.kind(), format!("--admin {listen}: {e}"));
     let listener = std::net::TcpListener::bind(listen).map_err(cannot)?;
     let addr = listener.local_addr()?;
+    warn_if_exposed("admin", addr);
     listener.set_nonblocking(true)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -115,6 +116,50 @@ pub fn spawn<B: Send + Sync + 'static>(
         .name("admin".into())
         .spawn(move || runtime.block_on(admin.serve(listener)))?;
     Ok(addr)
+}
+
+/// Whether an admin request may be answered: a defence against a web
+/// page the operator's browser visits reaching the admin listener
+/// (cross-site requests, DNS rebinding). Its `Host`, if any, must be an IP
+/// address or `localhost` (a rebinding attack arrives under the attacker's
+/// own name); an `Origin`, if any, must name that same host. `Err` says
+/// why, for a 403.
+pub fn same_origin(headers: &hyper::HeaderMap) -> Result<(), String> {
+    let host = match headers.get(hyper::header::HOST) {
+        Some(value) => value
+            .to_str()
+            .map_err(|_| "a Host that is not text".to_owned())?,
+        None => return Ok(()),
+    };
+    let name = host
+        .rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(host, |(name, _)| name);
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    if name.parse::<std::net::IpAddr>().is_err() && !name.eq_ignore_ascii_case("localhost") {
+        return Err(format!(
+            "Host `{host}` is a name: the admin listener answers requests to its address (or localhost) only"
+        ));
+    }
+    if let Some(origin) = headers.get(hyper::header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        let expected = [format!("http://{host}"), format!("https://{host}")];
+        if !expected.iter().any(|e| e.eq_ignore_ascii_case(origin)) {
+            return Err(format!(
+                "Origin `{origin}` is not this listener's (http://{host}): cross-site requests are refused"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Warns when an admin listener binds an address other hosts can reach.
+pub fn warn_if_exposed(program: &str, addr: SocketAddr) {
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            "{program}: the admin listener is on {addr}, reachable from other hosts; keep it on loopback or a private network"
+        );
+    }
 }
 
 /// What a program adds to `/status.json` (under `proxy`) and `/metrics`
@@ -169,6 +214,13 @@ impl<B: Send + Sync + 'static> Admin<B> {
     }
 
     fn answer<T>(&self, req: &Request<T>) -> Response<Body> {
+        if let Err(why) = same_origin(req.headers()) {
+            return reply(
+                StatusCode::FORBIDDEN,
+                "text/plain; charset=utf-8",
+                format!("{why}\n"),
+            );
+        }
         if req.method() != Method::GET && req.method() != Method::HEAD {
             let mut response = reply(
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -45,7 +45,8 @@ impl Reply {
 fn request(admin: SocketAddr, method: &str, path: &str) -> Reply {
     let text = exchange(
         admin,
-        format!("{method} {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!("{method} {path} HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
     )
     .unwrap_or_else(|e| panic!("{method} {path} on the admin listener {admin}: {e}"));
     let (head, body) = text
@@ -419,4 +420,53 @@ impl Drop for RemoveDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+#[test]
+fn admin_requests_from_another_site_or_under_a_name_are_refused() {
+    // Issue 26, finding 5: a `POST /admin/drain` with a foreign Origin and
+    // `text/plain` (no browser preflight) drained a worker; the proxies'
+    // admin answered any Host (DNS rebinding could read /status.json).
+    let w = crate::harness::worker("w1", &["--admin", "127.0.0.1:0"]);
+    let admin = w.admin.expect("the worker's admin listener");
+    let drain = |extra: &str| {
+        crate::harness::raw(
+            admin,
+            format!(
+                "POST /admin/drain HTTP/1.1\r\n{extra}Content-Type: text/plain\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .expect("an answer")
+    };
+    let foreign = drain(&format!("Host: {admin}\r\nOrigin: http://evil.example\r\n"));
+    assert_eq!(foreign.status, 403, "{foreign:?}");
+    assert!(foreign.body.contains("cross-site"), "{foreign:?}");
+    let rebound = drain("Host: evil.example\r\n");
+    assert_eq!(rebound.status, 403, "{rebound:?}");
+    let status = crate::harness::get(admin, "/admin/status").expect("GET /admin/status");
+    assert_eq!(status.body, "ready\n", "the worker was drained");
+    let own = drain(&format!("Host: {admin}\r\nOrigin: http://{admin}\r\n"));
+    assert_eq!(own.status, 200, "{own:?}");
+    w.wait_for_log("refused POST /admin/drain", Duration::from_secs(2));
+
+    let front = crate::harness::proxy(
+        "hyper_proxy",
+        "round-robin",
+        &[w.addr.to_string()],
+        &["--admin", "127.0.0.1:0"],
+    );
+    let proxy_admin = front.admin.expect("the proxy's admin listener");
+    let rebound = crate::harness::raw(
+        proxy_admin,
+        b"GET /status.json HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+    )
+    .expect("an answer");
+    assert_eq!(rebound.status, 403, "{rebound:?}");
+    let local = crate::harness::raw(
+        proxy_admin,
+        b"GET /status.json HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .expect("an answer");
+    assert_eq!(local.status, 200, "{local:?}");
 }

@@ -161,7 +161,7 @@ pub fn get(addr: SocketAddr, path: &str) -> std::io::Result<Reply> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )?;
     read_reply(&mut stream)
 }
@@ -257,7 +257,7 @@ pub fn post(addr: SocketAddr, path: &str) -> std::io::Result<Reply> {
     raw(
         addr,
         format!(
-            "POST {path} HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         )
         .as_bytes(),
     )

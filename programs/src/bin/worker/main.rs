@@ -182,6 +182,9 @@ async fn run(args: Args, name: String, name_header: HeaderValue) -> Result<(), S
         None => None,
     };
     announce(&listener, agent.as_ref(), admin.as_ref())?;
+    if let Some(addr) = admin.as_ref().and_then(|a| a.local_addr().ok()) {
+        pickwise_programs::admin::warn_if_exposed("worker", addr);
+    }
 
     let shared = Arc::new(Shared {
         body: answer_body(&name, args.body_bytes),
@@ -506,6 +509,16 @@ async fn discard_body(mut body: Incoming) -> Result<(), Reply> {
 
 /// The admin listener: drain, ready, status. Not counted as load, no delay.
 async fn answer_admin(shared: Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -> Reply {
+    // A page in the operator's browser must not drain the worker: no
+    // foreign Origin, no Host that is a name (DNS rebinding).
+    if let Err(why) = pickwise_programs::admin::same_origin(req.headers()) {
+        warn!(
+            "admin: refused {} {} from {peer}: {why}",
+            req.method(),
+            req.uri().path()
+        );
+        return text(StatusCode::FORBIDDEN, format!("{why}\n"));
+    }
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     if let Err(refusal) = discard_body(req.into_body()).await {
         return refusal;
