@@ -325,7 +325,9 @@ impl Backend {
     }
 }
 
-async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Conn, UpstreamError> {
+/// A TCP connection to `addr` within `timeout`, with Nagle off and dead
+/// peers detected: what both protocols' connections start from.
+async fn open(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, UpstreamError> {
     let connecting = tokio::time::timeout(timeout, TcpStream::connect(addr));
     let stream = match connecting.await {
         Ok(connected) => connected.map_err(UpstreamError::Connect)?,
@@ -335,6 +337,11 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Conn, UpstreamEr
     if let Err(e) = detect_dead_peers(&stream) {
         tracing::debug!("cannot set keepalive on the connection to {addr}: {e}");
     }
+    Ok(stream)
+}
+
+async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Conn, UpstreamError> {
+    let stream = open(addr, timeout).await?;
     let (sender, connection) = http1::handshake(TokioIo::new(stream))
         .await
         .map_err(UpstreamError::Send)?;
@@ -352,15 +359,7 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Conn, UpstreamEr
 /// An HTTP/2 connection with prior knowledge (h2c), as gRPC servers and
 /// nginx's `grpc_pass` speak it.
 async fn connect_h2(addr: SocketAddr, timeout: Duration) -> Result<H2Conn, UpstreamError> {
-    let connecting = tokio::time::timeout(timeout, TcpStream::connect(addr));
-    let stream = match connecting.await {
-        Ok(connected) => connected.map_err(UpstreamError::Connect)?,
-        Err(_) => return Err(UpstreamError::Connect(io::ErrorKind::TimedOut.into())),
-    };
-    let _ = stream.set_nodelay(true);
-    if let Err(e) = detect_dead_peers(&stream) {
-        tracing::debug!("cannot set keepalive on the connection to {addr}: {e}");
-    }
+    let stream = open(addr, timeout).await?;
     let (sender, connection) = http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
         .keep_alive_interval(H2_KEEPALIVE)
