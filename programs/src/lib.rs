@@ -10,7 +10,8 @@
 //! `checks` (`--health-check`), `discovery` (host names through DNS),
 //! `agents` (polling agents), `admin` (the status page), `cores` (a
 //! thread per core, each with its own listener), `dns_zone` (a DNS server
-//! in process: the lab's registry, the tests' resolver), `simulation` (the
+//! in process: the lab's registry, the tests' resolver), `limits` (the
+//! open-files limit, log throttling), `simulation` (the
 //! cluster model `simulate` runs), `system` (running `ip`, `iptables` and
 //! `tc`; whether this process is root).
 
@@ -23,6 +24,7 @@ pub mod config;
 pub mod cores;
 pub mod discovery;
 pub mod dns_zone;
+pub mod limits;
 pub mod logging;
 pub mod simulation;
 pub mod system;

@@ -381,9 +381,13 @@ impl HttpCheck {
 
 /// The check's cause for a socket error, by its kind (as
 /// [`FailureKind::from_io`] reads it): refused, unreachable, timed out (a
-/// read timeout shows as `WouldBlock` on Unix), a reset named as such, and
-/// anything else with the error's own text.
+/// read timeout shows as `WouldBlock` on Unix), a reset named as such, this
+/// host out of descriptors or memory as [`CheckFailure::LocalExhaustion`]
+/// (no verdict on the backend), and anything else with the error's own text.
 pub fn failure_from_io(err: &io::Error) -> CheckFailure {
+    if FailureKind::is_local_exhaustion(err) {
+        return CheckFailure::LocalExhaustion(err.to_string());
+    }
     match FailureKind::from_io(err) {
         FailureKind::ConnectRefused => CheckFailure::Refused,
         FailureKind::Unreachable => CheckFailure::Unreachable,

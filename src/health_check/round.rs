@@ -142,7 +142,12 @@ where
         let Some(tracked) = self.backends.get_mut(&target.id) else {
             return;
         };
-        let verdict = match self.check.judges_health() {
+        // A probe this host could not run says nothing about the backend.
+        let local = matches!(
+            result,
+            CheckResult::Failed(CheckFailure::LocalExhaustion(_))
+        );
+        let verdict = match self.check.judges_health() && !local {
             true => tracked.rise_fall.record(result.passed()),
             false => Verdict::NotJudged,
         };
@@ -244,6 +249,30 @@ mod tests {
                 Verdict::CameUp { rise: 2 },
             ]
         );
+    }
+
+    #[test]
+    fn a_probe_this_host_could_not_run_for_lack_of_descriptors_is_no_verdict() {
+        let (mut core, events) = core(vec![BackendSpec::new("a", 1)], CheckKind::Tcp);
+        let targets = core.targets();
+        let a = &targets[0];
+        let emfile = crate::health_check::failure_from_io(&std::io::Error::from_raw_os_error(24));
+        assert!(
+            matches!(emfile, CheckFailure::LocalExhaustion(_)),
+            "{emfile:?}"
+        );
+        for _ in 0..5 {
+            core.settle(a, Err(emfile.clone()));
+        }
+        let status = core.pool.status(&a.id).unwrap();
+        assert_eq!(status.state, BackendState::Up);
+        assert_eq!(status.last_check, None);
+        // One real failure after them is the first of two, not the fifth.
+        core.settle(a, Err(CheckFailure::Refused));
+        assert_eq!(core.pool.status(&a.id).unwrap().state, BackendState::Up);
+        let verdicts: Vec<Verdict> = events.lock().unwrap().iter().map(|e| e.verdict).collect();
+        assert_eq!(verdicts[..5], [Verdict::NotJudged; 5]);
+        assert_eq!(verdicts[5], Verdict::Failing { count: 1, fall: 2 });
     }
 
     #[test]

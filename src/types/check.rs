@@ -39,6 +39,11 @@ pub enum CheckFailure {
     /// The reply did not say what was expected (a missing body text, an
     /// agent reply that does not parse); the text says what it lacked.
     BadReply(String),
+    /// This host ran out of something the probe needed (open files,
+    /// buffer space, memory; the text says what): no verdict on the
+    /// backend, whose rise/fall count stays as it was (see
+    /// [`FailureKind::is_local_exhaustion`](crate::FailureKind::is_local_exhaustion)).
+    LocalExhaustion(String),
     /// Anything else, described.
     Other(String),
 }
@@ -52,6 +57,9 @@ impl fmt::Display for CheckFailure {
             CheckFailure::Incomplete => f.write_str("no complete reply in time"),
             CheckFailure::BadStatus(status) => write!(f, "status {status}"),
             CheckFailure::BadReply(what) => write!(f, "bad reply: {what}"),
+            CheckFailure::LocalExhaustion(what) => {
+                write!(f, "not run, this host is out of resources: {what}")
+            }
             CheckFailure::Other(what) => f.write_str(what),
         }
     }

@@ -149,6 +149,40 @@ impl FailureKind {
         }
     }
 
+    /// Whether an I/O error says this host ran out of something rather than
+    /// the backend failing: open files (`EMFILE`, `ENFILE`), socket buffer
+    /// space (`ENOBUFS`) or memory (`ENOMEM`). Such an error is no outcome
+    /// of the backend's: callers drop the pick without recording it (so
+    /// passive health does not eject a healthy backend because the proxy is
+    /// out of descriptors, as HAProxy does not) and say what ran out.
+    ///
+    /// ```
+    /// use pickwise::FailureKind;
+    /// use std::io;
+    ///
+    /// # #[cfg(target_os = "linux")] {
+    /// let emfile = io::Error::from_raw_os_error(24); // EMFILE on Linux
+    /// assert!(FailureKind::is_local_exhaustion(&emfile));
+    /// # }
+    /// let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+    /// assert!(!FailureKind::is_local_exhaustion(&refused));
+    /// ```
+    pub fn is_local_exhaustion(err: &io::Error) -> bool {
+        if err.kind() == io::ErrorKind::OutOfMemory {
+            return true;
+        }
+        // errno values: the same on Linux, the BSDs and macOS for ENOMEM,
+        // ENFILE and EMFILE; ENOBUFS differs.
+        const ENOMEM: i32 = 12;
+        const ENFILE: i32 = 23;
+        const EMFILE: i32 = 24;
+        #[cfg(target_os = "linux")]
+        const ENOBUFS: i32 = 105;
+        #[cfg(not(target_os = "linux"))]
+        const ENOBUFS: i32 = 55;
+        cfg!(unix) && matches!(err.raw_os_error(), Some(ENOMEM | ENFILE | EMFILE | ENOBUFS))
+    }
+
     /// Classifies any error from connecting to or talking with a backend by
     /// the first [`io::Error`] in its [`source`](Error::source) chain, with
     /// [`from_io`](Self::from_io): HTTP clients wrap the socket's error in

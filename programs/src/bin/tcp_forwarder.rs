@@ -15,8 +15,11 @@
 //! Each client connection picks a backend (the client address feeds
 //! `source-ip-hash`); a failed or timed-out connect is recorded and another
 //! backend tried, excluding the ones that failed; then bytes are copied both
-//! ways until the backend closes (a client's close is passed on as a
-//! half-close). The pick is held for the connection's life, so
+//! ways until both sides have closed: either side's close is passed on as a
+//! half-close and the other direction goes on. A connect that fails because
+//! this host is out of descriptors is no backend's failure: the client is
+//! closed, the backend not blamed, and the cause logged at most once a
+//! second. The pick is held for the connection's life, so
 //! least-connections balances open connections.
 //!
 //! Connections are tasks on `--threads` serving threads (default one per
@@ -44,6 +47,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use common::limits::Throttle;
 use common::{millis, positive_millis, ProxyArgs, SharedPool};
 use pickwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
 use pickwise_programs as common;
@@ -83,7 +87,7 @@ fn main() {
         .proxy
         .pool(|addr| addr)
         .unwrap_or_else(|e| e.exit::<Args>());
-    raise_open_files_limit(args.proxy.max_connections.get());
+    common::limits::raise_open_files_limit(args.proxy.max_connections.get());
     if let Err(e) = start(args, pool) {
         eprintln!("error: {e}");
         std::process::exit(1);
@@ -114,6 +118,7 @@ fn start(args: Args, pool: SharedPool) -> io::Result<()> {
         connect_timeout: args.connect_timeout,
         idle_closed: AtomicU64::new(0),
         accept_errors: Throttle::new(),
+        local_errors: Throttle::new(),
     });
     common::cores::serve(listeners, move |listener| {
         serve(listener, pool.clone(), limits.clone())
@@ -154,6 +159,8 @@ struct Limits {
     /// Connections closed for being idle, since start.
     idle_closed: AtomicU64,
     accept_errors: Throttle,
+    /// Connects that failed for lack of descriptors here.
+    local_errors: Throttle,
 }
 
 /// Serves one client connection: connect to a backend, then copy both ways
@@ -166,7 +173,9 @@ async fn forward(
     limits: &Limits,
     activity: &Activity,
 ) {
-    let Some((backend, pick)) = connect(pool, peer, limits.connect_timeout).await else {
+    let Some((backend, pick)) =
+        connect(pool, peer, limits.connect_timeout, &limits.local_errors).await
+    else {
         return; // dropping the client closes it: nobody can serve
     };
     let _ = client.set_nodelay(true);
@@ -177,8 +186,14 @@ async fn forward(
     let upstream = copy(&client, &backend, activity, &limits.registry);
     let downstream = copy(&backend, &client, activity, &limits.registry);
     tokio::pin!(upstream, downstream);
-    let mut upstream_done = false;
+    // Each direction ends on its own: a side that half-closes (shutdown of
+    // its writing side) is passed on, and the other direction goes on until
+    // it ends too, as HAProxy does and nginx's `proxy_half_close`.
+    let (mut upstream_done, mut downstream_done) = (false, false);
     let ended = loop {
+        if upstream_done && downstream_done {
+            break None;
+        }
         tokio::select! {
             copied = &mut upstream, if !upstream_done => match copied {
                 // The client finished sending (the backend saw the half-close);
@@ -186,7 +201,12 @@ async fn forward(
                 Ok(()) => upstream_done = true,
                 Err(e) => break Some(format!("from the client: {e}")),
             },
-            copied = &mut downstream => break copied.err().map(|e| format!("from the backend: {e}")),
+            copied = &mut downstream, if !downstream_done => match copied {
+                // The backend finished sending (the client saw the
+                // half-close); the client may still send.
+                Ok(()) => downstream_done = true,
+                Err(e) => break Some(format!("from the backend: {e}")),
+            },
             idle = idle_for(activity, &limits.registry, limits.idle_timeout) => {
                 let closed = limits.idle_closed.fetch_add(1, Ordering::Relaxed) + 1;
                 debug!(
@@ -213,6 +233,7 @@ async fn connect(
     pool: &SharedPool,
     peer: SocketAddr,
     timeout: Duration,
+    local_errors: &Throttle,
 ) -> Option<(TcpStream, Pick<SocketAddr>)> {
     let mut tried: Vec<BackendId> = Vec::new();
     loop {
@@ -234,6 +255,18 @@ async fn connect(
             Ok(stream) => {
                 pick.record(Outcome::success(started.elapsed()));
                 return Some((stream, pick));
+            }
+            // This host is out of descriptors (or buffers, or memory): no
+            // backend's fault, and no other backend would fare better. The
+            // pick is dropped unrecorded.
+            Err(e) if FailureKind::is_local_exhaustion(&e) => {
+                if let Some(count) = local_errors.hit() {
+                    warn!(
+                        "{peer}: cannot open a connection to a backend: {e} \
+                         ({count} times in the last second; not counted against any backend)"
+                    );
+                }
+                return None;
             }
             Err(e) => {
                 pick.record(Outcome::failure(
@@ -489,76 +522,5 @@ impl Registry {
             logged: Some(now),
             ..CapLog::default()
         };
-    }
-}
-
-/// Counts events and says when one may be logged: at most once a second.
-struct Throttle(Mutex<(Option<Instant>, u64)>);
-
-impl Throttle {
-    fn new() -> Self {
-        Throttle(Mutex::new((None, 0)))
-    }
-
-    /// Counts one; the count since the last line if a line is due now.
-    fn hit(&self) -> Option<u64> {
-        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        state.1 += 1;
-        let now = Instant::now();
-        if state
-            .0
-            .is_some_and(|at| now.duration_since(at) < Duration::from_secs(1))
-        {
-            return None;
-        }
-        let count = state.1;
-        *state = (Some(now), 0);
-        Some(count)
-    }
-}
-
-/// Raises the soft limit on open files to the hard limit, so
-/// `--max-connections` (two descriptors each, client and backend) is what
-/// bounds connections; logs the limit, and warns when the cap needs more.
-fn raise_open_files_limit(cap: usize) {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct we own; setrlimit reads it.
-    let soft = unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            warn!(
-                "cannot read the open-files limit: {}",
-                io::Error::last_os_error()
-            );
-            return;
-        }
-        let was = limit.rlim_cur;
-        limit.rlim_cur = limit.rlim_max;
-        if limit.rlim_cur != was && libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-            warn!(
-                "cannot raise the open-files limit from {was} to {}: {}",
-                limit.rlim_max,
-                io::Error::last_os_error()
-            );
-            was
-        } else {
-            limit.rlim_cur
-        }
-    };
-    let needed = libc::rlim_t::try_from(cap)
-        .unwrap_or(libc::rlim_t::MAX)
-        .saturating_mul(2)
-        .saturating_add(64);
-    if soft == libc::RLIM_INFINITY {
-        info!("open files limit: unlimited");
-    } else if soft < needed {
-        warn!(
-            "open files limit: {soft}, below the {needed} that --max-connections {cap} needs: \
-             clients past it are refused by the system, not the cap"
-        );
-    } else {
-        info!("open files limit: {soft}");
     }
 }

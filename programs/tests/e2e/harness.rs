@@ -39,7 +39,31 @@ impl Program {
     /// prints first: `listening on ADDR`, then `agent listening on ADDR`
     /// with `--agent`, then `admin on ADDR` with `--admin`.
     pub fn start(name: &str, args: &[&str]) -> Program {
-        let mut child = Command::new(program(name))
+        Program::start_command(name, args, Command::new(program(name)))
+    }
+
+    /// Starts `name` as [`start`](Self::start) does, with its open-files
+    /// limit (soft and hard) set to `limit` so it cannot raise it.
+    pub fn start_with_open_files(name: &str, args: &[&str], limit: u64) -> Program {
+        use std::os::unix::process::CommandExt as _;
+        let mut command = Command::new(program(name));
+        let cap = libc::rlimit {
+            rlim_cur: limit as libc::rlim_t,
+            rlim_max: limit as libc::rlim_t,
+        };
+        // SAFETY: setrlimit is async-signal-safe and touches only the
+        // child's own limit, between fork and exec.
+        unsafe {
+            command.pre_exec(move || match libc::setrlimit(libc::RLIMIT_NOFILE, &cap) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            });
+        }
+        Program::start_command(name, args, command)
+    }
+
+    fn start_command(name: &str, args: &[&str], mut command: Command) -> Program {
+        let mut child = command
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

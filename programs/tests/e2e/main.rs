@@ -11,6 +11,7 @@ mod harness;
 mod holding_up;
 mod lab_on_hosts;
 mod orca;
+mod resources;
 mod subset;
 mod tail;
 mod tcp_bounds;

@@ -271,3 +271,43 @@ fn the_forwarders_bounds_are_flags_listed_in_help_and_a_zero_connect_timeout_is_
         "{stderr}"
     );
 }
+
+#[test]
+fn a_backend_that_half_closes_first_still_receives_what_the_client_sends_after() {
+    // The backend says hello, closes its sending side, then reads until the
+    // client's close and reports what it got.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let backend = listener.local_addr().unwrap().to_string();
+    let (tell, got) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut conn, _)) = listener.accept() else {
+            return;
+        };
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = conn.write_all(b"hello\n");
+        let _ = conn.shutdown(std::net::Shutdown::Write);
+        let mut received = Vec::new();
+        let read = conn.read_to_end(&mut received);
+        let _ = tell.send((read.map_err(|e| e.to_string()), received));
+    });
+    let front = proxy("tcp_forwarder", "round-robin", &[backend], &[]);
+    let mut client = TcpStream::connect(front.addr).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut greeting = Vec::new();
+    client
+        .read_to_end(&mut greeting)
+        .expect("the backend's half-close reaches the client as an end of stream");
+    assert_eq!(greeting, b"hello\n");
+    // The other direction is still open: what the client sends now gets
+    // through, and its own close ends the connection.
+    client
+        .write_all(b"late words\n")
+        .expect("send after the half-close");
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    let (read, received) = got
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the backend's report");
+    assert_eq!(read.map(|_| received), Ok(b"late words\n".to_vec()));
+}

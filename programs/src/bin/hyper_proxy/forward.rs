@@ -27,7 +27,9 @@
 //! - Blame: a request body that fails (malformed chunks, an upload the
 //!   client aborted) or an upload still stalled at `--timeout-ms` is the
 //!   client's fault: recorded as `Outcome::client_fault`, answered 400 or
-//!   408, never counted against the backend.
+//!   408, never counted against the backend. A connect this host could
+//!   not make for lack of descriptors, buffers or memory is no one's
+//!   failure: 503, the pick dropped unrecorded, logged at most once a second.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -51,6 +53,7 @@ use crate::client_io::{StreamClock, StreamStalls};
 use crate::headers::remove_hop_by_hop;
 use crate::tail::Tail;
 use crate::upstream::{Backend, Lease, UpstreamError};
+use pickwise_programs::limits::Throttle;
 use pickwise_programs::SharedPool;
 
 /// Tries per request that sent it: the first and one retry on another
@@ -251,6 +254,9 @@ impl Proxy {
                     if upload.failed() {
                         return client_fault(&mut pick, started, &error);
                     }
+                    if error.is_local_exhaustion() {
+                        return out_of_resources(pick, &error);
+                    }
                     let kind = error.failure_kind();
                     warn!("{}: {kind} ({error})", pick.id());
                     pick.record(Outcome::failure(kind, started.elapsed()));
@@ -422,7 +428,9 @@ impl Proxy {
                 answer = &mut first, if !first_done => match answer {
                     Ok((response, lease)) => return Try::Answered(response, lease, None),
                     Err((error, _)) => {
-                        pick.record(Outcome::failure(error.failure_kind(), started.elapsed()));
+                        if !error.is_local_exhaustion() {
+                            pick.record(Outcome::failure(error.failure_kind(), started.elapsed()));
+                        }
                         if second_done {
                             return Try::Failed(error, None);
                         }
@@ -434,8 +442,12 @@ impl Proxy {
                         return Try::Answered(response, lease, Some(second));
                     }
                     Err((error, _)) => {
-                        warn!("{}: {} (a hedge: {error})", second.id(), error.failure_kind());
-                        second.record(Outcome::failure(error.failure_kind(), started.elapsed()));
+                        // A hedge this host could not open is nobody's
+                        // failure: the first try goes on alone.
+                        if !error.is_local_exhaustion() {
+                            warn!("{}: {} (a hedge: {error})", second.id(), error.failure_kind());
+                            second.record(Outcome::failure(error.failure_kind(), started.elapsed()));
+                        }
                         if first_done {
                             return Try::Failed(error, None);
                         }
@@ -484,6 +496,28 @@ impl Relayed {
     fn into_response(self) -> Response<Body> {
         Response::from_parts(self.parts, self.body.boxed())
     }
+}
+
+/// Failures to reach a backend because this host is out of descriptors,
+/// buffers or memory, logged at most once a second over all threads.
+static LOCAL_ERRORS: Throttle = Throttle::new();
+
+/// This host could not open a connection to the backend (out of open
+/// files, most likely): the pick is dropped unrecorded, since no backend
+/// failed and none would fare better, and the client told so with a 503.
+fn out_of_resources(pick: Pick<Backend>, error: &UpstreamError) -> Response<Body> {
+    if let Some(count) = LOCAL_ERRORS.hit() {
+        warn!(
+            "{}: cannot open a connection to it: {error} ({count} times in the last second; \
+             not counted against any backend)",
+            pick.id()
+        );
+    }
+    drop(pick);
+    text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &format!("the proxy is out of resources to reach a backend ({error}); try again\n"),
+    )
 }
 
 /// The client's fault, found when its request body failed under a try:

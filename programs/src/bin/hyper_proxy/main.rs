@@ -161,6 +161,7 @@ fn main() {
     let args = Args::parse();
     args.proxy.log.init();
     let threads = common::cores::count(args.threads);
+    common::limits::raise_open_files_limit(args.proxy.max_connections.get());
     let pool = args
         .proxy
         .pool(move |addr| Backend::new(addr, threads))
@@ -278,6 +279,9 @@ fn on_interrupt() -> std::io::Result<watch::Receiver<bool>> {
     Ok(told)
 }
 
+/// Accepts that failed, over all threads (logged at most once a second).
+static ACCEPT_ERRORS: common::limits::Throttle = common::limits::Throttle::new();
+
 /// One serving thread: accepts on its own listener and serves each client
 /// connection as a task of this thread's runtime, with this thread's own
 /// proxy state (picker, upstream connections).
@@ -318,7 +322,11 @@ async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
-                    warn!("accept failed: {e}");
+                    // Out of file descriptors, most likely: wait for some
+                    // to close, and say so at most once a second.
+                    if let Some(count) = ACCEPT_ERRORS.hit() {
+                        warn!("accept failed: {e} ({count} times in the last second)");
+                    }
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }

@@ -165,6 +165,16 @@ impl UpstreamError {
         }
     }
 
+    /// Whether this host ran out of descriptors, buffers or memory to
+    /// reach the backend: no failure of the backend's
+    /// ([`FailureKind::is_local_exhaustion`]).
+    pub fn is_local_exhaustion(&self) -> bool {
+        match self {
+            UpstreamError::Connect(e) => FailureKind::is_local_exhaustion(e),
+            UpstreamError::Send(_) => false,
+        }
+    }
+
     /// The error of the request body the proxy was sending, if that is what
     /// failed (hyper calls it a user error and keeps it as the cause).
     pub fn body_error(&self) -> Option<&(dyn std::error::Error + 'static)> {
