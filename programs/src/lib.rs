@@ -135,6 +135,11 @@ pub struct ProxyArgs {
     /// in the kernel's accept queue, tcp_forwarder closes them
     #[arg(long, value_name = "N", default_value = "4096")]
     pub max_connections: NonZeroUsize,
+    /// Client connections one client address may hold at once; past it its
+    /// new connections are closed at once (nginx's limit_conn)
+    /// [default: half of --max-connections]
+    #[arg(long, value_name = "N")]
+    pub max_connections_per_client: Option<NonZeroUsize>,
     /// Serve the status page (/), /status.json and /metrics here (port 0:
     /// a free port, printed as `admin on ADDR`); keep it private
     #[arg(long, value_name = "HOST:PORT")]
@@ -150,6 +155,15 @@ pub struct ProxyArgs {
     pub client_index: Option<ClientIndex>,
     #[command(flatten)]
     pub log: logging::LogArgs,
+}
+
+impl ProxyArgs {
+    /// The connections one client address may hold: the flag, else half of
+    /// the cap (at least one), so one address never holds every slot.
+    pub fn per_client_cap(&self) -> usize {
+        self.max_connections_per_client
+            .map_or((self.max_connections.get() / 2).max(1), NonZeroUsize::get)
+    }
 }
 
 fn strategy_help() -> String {

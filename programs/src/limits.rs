@@ -1,11 +1,14 @@
 //! What the proxies share about this host's limits: the open-files limit
-//! raised at start (and a warning when the connection cap needs more), and
-//! a throttle that keeps a storm of the same error (accept failing for lack
-//! of descriptors, connects failing for the same reason) to one log line a
+//! raised at start (and a warning when the connection cap needs more), the
+//! connections each client address may hold (`--max-connections-per-client`),
+//! and a throttle that keeps a storm of the same event (accept failing for
+//! lack of descriptors, a client refused at its limit) to one log line a
 //! second.
 
+use std::collections::HashMap;
 use std::io;
-use std::sync::{Mutex, PoisonError};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
@@ -87,4 +90,109 @@ pub fn raise_open_files_limit(cap: usize) -> Option<u64> {
         info!("open files limit: {soft}");
     }
     Some(soft)
+}
+
+/// The client connections open per client address, each address held to
+/// `cap` (nginx's `limit_conn` keyed by address): one address cannot take
+/// every slot of the proxy's connection cap.
+pub struct PerClient {
+    cap: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+    refused: Throttle,
+}
+
+/// One connection's place in its address's count, given back on drop.
+pub struct ClientSlot {
+    counts: Arc<PerClient>,
+    client: IpAddr,
+}
+
+impl PerClient {
+    /// Counts with each address held to `cap` connections.
+    pub fn new(cap: usize) -> Arc<PerClient> {
+        Arc::new(PerClient {
+            cap,
+            open: Mutex::new(HashMap::new()),
+            refused: Throttle::new(),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A place for one more connection from `client`, or `None` when it
+    /// already holds `cap` (the refusal logged at most once a second).
+    pub fn admit(self: &Arc<Self>, client: IpAddr) -> Option<ClientSlot> {
+        let mut open = self.lock();
+        let count = open.entry(client).or_insert(0);
+        if *count >= self.cap {
+            drop(open);
+            if let Some(times) = self.refused.hit() {
+                warn!(
+                    "client {client}: a connection refused, it holds {} already \
+                     (--max-connections-per-client; {times} refused in the last second)",
+                    self.cap
+                );
+            }
+            return None;
+        }
+        *count += 1;
+        Some(ClientSlot {
+            counts: self.clone(),
+            client,
+        })
+    }
+
+    /// The connections `client` holds now.
+    pub fn open(&self, client: IpAddr) -> usize {
+        self.lock().get(&client).copied().unwrap_or(0)
+    }
+
+    /// Every address's count now (for choosing whom to close at the cap).
+    pub fn snapshot(&self) -> HashMap<IpAddr, usize> {
+        self.lock().clone()
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.counts.lock();
+        if let Some(count) = open.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.client);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_is_held_to_its_cap_and_gets_its_places_back_as_connections_close() {
+        let counts = PerClient::new(2);
+        let (a, b): (IpAddr, IpAddr) = ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
+        let first = counts.admit(a).expect("first");
+        let _second = counts.admit(a).expect("second");
+        assert!(counts.admit(a).is_none(), "a third from the same address");
+        let _other = counts
+            .admit(b)
+            .expect("another address is not held by a's count");
+        assert_eq!(counts.open(a), 2);
+        drop(first);
+        assert_eq!(counts.open(a), 1);
+        assert!(counts.admit(a).is_some());
+        assert_eq!(counts.snapshot().len(), 2);
+    }
+
+    #[test]
+    fn a_throttle_lets_one_line_through_a_second_with_the_count() {
+        let throttle = Throttle::new();
+        assert_eq!(throttle.hit(), Some(1));
+        assert_eq!(throttle.hit(), None);
+        assert_eq!(throttle.hit(), None);
+    }
 }

@@ -28,13 +28,19 @@
 //! connections cost memory, not threads. What bounds them:
 //! - `--idle-timeout-ms` (default 60000): a connection with no byte either
 //!   way for that long is closed on both sides (logged at debug, counted).
-//! - `--max-connections`: at the cap, a new client is admitted by closing
-//!   the connection idle the longest, if that one has been idle at least a
-//!   second; otherwise the new client is closed at once. Either is logged
-//!   (warn, at most once a second, with counts). Clients moving bytes are
-//!   never the ones closed, so a crowd of idle connections cannot lock them
-//!   out; one that only opens connections and sends nothing can at most
-//!   churn among the idle ones.
+//! - `--max-connections-per-client` (default half of `--max-connections`):
+//!   a client address holding that many has its new connections closed at
+//!   once (logged at most once a second).
+//! - `--max-connections`: at the cap, a new client is admitted by closing a
+//!   connection of the address holding the most, its idlest, if that
+//!   address holds more than the newcomer's will (fair shares: a flood from
+//!   one address gives way to other clients however young its
+//!   connections); failing that, the connection idle the longest, if it has
+//!   been idle at least a second; otherwise the new client is closed at
+//!   once. Either is logged (warn, at most once a second, with counts). A
+//!   client moving bytes from an address holding no more than others is
+//!   never the one closed, so a crowd of idle connections cannot lock it
+//!   out.
 //! - The open-files limit is raised to its hard limit at start (and
 //!   logged), so the cap, not the limit, is what refuses clients.
 
@@ -47,7 +53,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use common::limits::Throttle;
+use common::limits::{ClientSlot, PerClient, Throttle};
 use common::{millis, positive_millis, ProxyArgs, SharedPool};
 use pickwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick};
 use pickwise_programs as common;
@@ -113,7 +119,10 @@ fn start(args: Args, pool: SharedPool) -> io::Result<()> {
     let _agents = common::spawn_agent_pollers(&pool, args.proxy.agent_interval);
     // One registry for all threads: the cap and its evictions are global.
     let limits = Arc::new(Limits {
-        registry: Registry::new(args.proxy.max_connections.get()),
+        registry: Registry::new(
+            args.proxy.max_connections.get(),
+            PerClient::new(args.proxy.per_client_cap()),
+        ),
         idle_timeout: (!args.idle_timeout.is_zero()).then_some(args.idle_timeout),
         connect_timeout: args.connect_timeout,
         idle_closed: AtomicU64::new(0),
@@ -377,9 +386,11 @@ impl Activity {
     }
 }
 
-/// The open connections, up to the cap.
+/// The open connections, up to the cap, and how many each client address
+/// holds.
 struct Registry {
     cap: usize,
+    per_client: Arc<PerClient>,
     started: Instant,
     open: Mutex<Open>,
     /// The cap's log line, at most once a second.
@@ -400,11 +411,13 @@ struct CapLog {
     refused: u64,
 }
 
-/// A connection's place under the cap, given back on drop.
+/// A connection's place under the cap and in its address's count, given
+/// back on drop.
 struct Admission {
     key: u64,
     activity: Arc<Activity>,
     registry: Arc<Registry>,
+    _counted: ClientSlot,
 }
 
 impl Drop for Admission {
@@ -416,9 +429,10 @@ impl Drop for Admission {
 }
 
 impl Registry {
-    fn new(cap: usize) -> Arc<Self> {
+    fn new(cap: usize, per_client: Arc<PerClient>) -> Arc<Self> {
         Arc::new(Registry {
             cap,
+            per_client,
             started: Instant::now(),
             open: Mutex::new(Open::default()),
             at_cap: Mutex::new(CapLog::default()),
@@ -434,10 +448,12 @@ impl Registry {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A place for a new client from `peer`: free under the cap, or made by
-    /// closing the connection idle the longest if it has been idle for
-    /// [`EVICT_AFTER_IDLE`]; `None` when neither (the client is refused).
+    /// A place for a new client from `peer`, if its address holds fewer
+    /// than its limit: free under the cap, or made by closing a connection
+    /// (see [`victim`](Self::victim)); `None` when neither (the client is
+    /// refused).
     fn admit(self: &Arc<Self>, peer: SocketAddr) -> Option<Admission> {
+        let counted = self.per_client.admit(peer.ip())?;
         let activity = Arc::new(Activity {
             peer,
             last: AtomicU64::new(self.now_ms()),
@@ -446,15 +462,8 @@ impl Registry {
         let mut open = self.lock();
         let mut evicted = None;
         if open.connections.len() >= self.cap {
-            // The scan is linear, and only at the cap: a few microseconds
-            // for thousands of connections.
-            let idlest = open
-                .connections
-                .iter()
-                .min_by_key(|(_, a)| a.last.load(Ordering::Relaxed))
-                .map(|(&key, a)| (key, a.idle(self)));
-            match idlest {
-                Some((key, idle)) if idle >= EVICT_AFTER_IDLE => {
+            match self.victim(&open, peer) {
+                Some((key, idle)) => {
                     if let Some(victim) = open.connections.remove(&key) {
                         // A stored permit: the task sees it even if it is
                         // not waiting yet.
@@ -480,7 +489,40 @@ impl Registry {
             key,
             activity,
             registry: self.clone(),
+            _counted: counted,
         })
+    }
+
+    /// The connection closed to admit a client from `peer` at the cap, with
+    /// its idle time: the idlest connection of the address holding the most,
+    /// if that address holds more than `peer`'s will (fair shares: an
+    /// address that floods gives way to one that does not, however young
+    /// its connections); else the connection idle the longest if it has
+    /// been idle for [`EVICT_AFTER_IDLE`]. The scan is linear, and only at
+    /// the cap: a few microseconds for thousands of connections.
+    fn victim(&self, open: &Open, peer: SocketAddr) -> Option<(u64, Duration)> {
+        let counts = self.per_client.snapshot();
+        let holds = |ip| counts.get(&ip).copied().unwrap_or(0);
+        // `peer` is counted already: it will hold `holds(peer)`.
+        let newcomer = holds(peer.ip());
+        let heaviest = open
+            .connections
+            .iter()
+            .max_by_key(|(_, a)| {
+                (
+                    holds(a.peer.ip()),
+                    std::cmp::Reverse(a.last.load(Ordering::Relaxed)),
+                )
+            })
+            .filter(|(_, a)| holds(a.peer.ip()) > newcomer);
+        if let Some((&key, a)) = heaviest {
+            return Some((key, a.idle(self)));
+        }
+        open.connections
+            .iter()
+            .min_by_key(|(_, a)| a.last.load(Ordering::Relaxed))
+            .map(|(&key, a)| (key, a.idle(self)))
+            .filter(|&(_, idle)| idle >= EVICT_AFTER_IDLE)
     }
 
     /// Counts a client met at the cap, admitted by closing `evicted` (its
@@ -508,7 +550,8 @@ impl Registry {
         }
         warn!(
             "connection cap reached ({} open, --max-connections){}: {} clients admitted by \
-             closing the connection idle the longest, {} refused (no connection idle for {} ms)",
+             closing another (of the address holding the most, or idle the longest), {} refused \
+             (no address holding more, no connection idle for {} ms)",
             self.cap,
             match log.logged {
                 Some(at) => format!(", in the last {} ms", now.duration_since(at).as_millis()),

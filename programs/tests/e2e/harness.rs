@@ -258,22 +258,23 @@ pub fn tally(names: &[String], expected: &[&str]) -> Vec<usize> {
 /// One `GET /` from the source address `source` (e.g. 127.0.0.5), so a
 /// proxy hashing client addresses sees distinct clients on one machine.
 pub fn get_from(source: std::net::IpAddr, addr: SocketAddr) -> std::io::Result<Reply> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let stream = runtime.block_on(async {
-        let socket = tokio::net::TcpSocket::new_v4()?;
-        socket.bind(SocketAddr::new(source, 0))?;
-        socket.connect(addr).await
-    })?;
-    let mut stream = stream.into_std()?;
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut stream = connect_from(source, addr)?;
     write!(
         stream,
         "GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
     )?;
     read_reply(&mut stream)
+}
+
+/// A connection to `addr` from the source address `source` (a 127.x
+/// address: another client on the same machine), with a 10 s read timeout.
+pub fn connect_from(source: std::net::IpAddr, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::new(source, 0).into())?;
+    socket.connect_timeout(&addr.into(), Duration::from_secs(5))?;
+    let stream = TcpStream::from(socket);
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    Ok(stream)
 }
 
 /// `POST path` with an empty body.

@@ -199,3 +199,42 @@ fn tcp_forwarder_out_of_descriptors_blames_no_backend_and_serves_again() {
     };
     assert_eq!(served.name(), "w1");
 }
+
+#[test]
+fn hyper_proxy_closes_an_address_past_its_connection_limit_and_serves_others() {
+    let w1 = worker("w1", &[]);
+    let backend = w1.addr.to_string();
+    let front = Program::start(
+        "hyper_proxy",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--strategy",
+            "round-robin",
+            "--backend",
+            &backend,
+            "--threads",
+            "1",
+            "--max-connections",
+            "20",
+            "--max-connections-per-client",
+            "5",
+        ],
+    );
+    let mut held = flood(front.addr, 5);
+    let mut sixth = flood(front.addr, 1).remove(0);
+    sixth
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    match sixth.read(&mut [0u8; 64]) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("the sixth connection from one address was not closed: {other:?}"),
+    }
+    front.wait_for_log("--max-connections-per-client", Duration::from_secs(5));
+    let other = crate::harness::get_from("127.0.0.2".parse().unwrap(), front.addr)
+        .expect("a GET from another address");
+    assert_eq!((other.status, other.name()), (200, "w1"));
+    let (status, body) = keep_alive_get(&mut held[0], front.addr);
+    assert_eq!(status, 200, "the first five are kept: {body}");
+}

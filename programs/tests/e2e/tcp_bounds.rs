@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::harness::{proxy, Program};
+use crate::harness::{connect_from, proxy, Program};
 
 /// An echo server on 127.0.0.1:0 that counts the connections it accepted
 /// and those still open; stopped with its runtime when dropped.
@@ -170,7 +170,17 @@ fn an_idle_connection_is_closed_on_both_sides_after_the_idle_timeout_and_a_busy_
 #[test]
 fn fifty_idle_connections_at_a_cap_of_fifty_do_not_lock_out_a_normal_client() {
     let echo = Echo::start();
-    let front = forwarder(&echo, &["--max-connections", "50"]);
+    let front = forwarder(
+        &echo,
+        // The normal client comes from the same address: no per-address
+        // limit (above the cap), so only idle time decides.
+        &[
+            "--max-connections",
+            "50",
+            "--max-connections-per-client",
+            "100",
+        ],
+    );
     let mut held = idle_clients(front.addr, 50);
     wait_until(
         Duration::from_secs(20),
@@ -310,4 +320,75 @@ fn a_backend_that_half_closes_first_still_receives_what_the_client_sends_after()
         .recv_timeout(Duration::from_secs(10))
         .expect("the backend's report");
     assert_eq!(read.map(|_| received), Ok(b"late words\n".to_vec()));
+}
+
+#[test]
+fn a_flood_from_one_address_at_the_cap_gives_way_at_once_to_a_client_from_another() {
+    let echo = Echo::start();
+    let front = forwarder(
+        &echo,
+        &[
+            "--max-connections",
+            "20",
+            "--max-connections-per-client",
+            "20",
+        ],
+    );
+    let mut flood = idle_clients(front.addr, 20);
+    wait_until(
+        Duration::from_secs(20),
+        "the 20 flood connections reach the backend",
+        || echo.accepted.load(Ordering::SeqCst) == 20,
+    );
+    // Every flood connection busy just now: none idle for a second.
+    for stream in &mut flood {
+        assert!(echoes(stream, b"busy\n").unwrap());
+    }
+    let mut other = connect_from("127.0.0.2".parse().unwrap(), front.addr).unwrap();
+    assert!(
+        echoes(&mut other, b"hello\n").expect("the client from another address is served"),
+        "a wrong echo"
+    );
+    front.wait_for_log("connection cap reached", Duration::from_secs(10));
+    // One of the flood's connections made the room.
+    let closed = flood
+        .iter()
+        .filter(|s| {
+            s.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            match (&mut &**s).read(&mut [0u8; 8]) {
+                Ok(0) => true,
+                Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+                Ok(n) => panic!("{n} unexpected bytes"),
+            }
+        })
+        .count();
+    assert_eq!(closed, 1, "one flood connection closed for the newcomer");
+}
+
+#[test]
+fn an_address_past_its_connection_limit_is_closed_at_once_and_others_are_served() {
+    let echo = Echo::start();
+    let front = forwarder(
+        &echo,
+        &[
+            "--max-connections",
+            "20",
+            "--max-connections-per-client",
+            "5",
+        ],
+    );
+    let mut held = idle_clients(front.addr, 5);
+    wait_until(Duration::from_secs(10), "five reach the backend", || {
+        echo.accepted.load(Ordering::SeqCst) == 5
+    });
+    let mut sixth = idle_clients(front.addr, 1).remove(0);
+    closes(&mut sixth);
+    front.wait_for_log("--max-connections-per-client", Duration::from_secs(5));
+    let mut other = connect_from("127.0.0.2".parse().unwrap(), front.addr).unwrap();
+    assert!(echoes(&mut other, b"hello\n").unwrap());
+    assert!(
+        echoes(&mut held[0], b"still\n").unwrap(),
+        "the first five are kept"
+    );
 }

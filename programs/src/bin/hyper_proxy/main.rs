@@ -10,7 +10,7 @@
 //!     [--adaptive-try-timeout on|off] [--retry-budget-percent N] [--retry-budget-floor N] \
 //!     [--hedge on|off] \
 //!     [--body-timeout-ms N] \
-//!     [--header-timeout-ms N] [--send-timeout-ms N] [--max-connections N] [--threads N] \
+//!     [--header-timeout-ms N] [--send-timeout-ms N] [--max-connections N] [--max-connections-per-client N] [--threads N] \
 //!     [--log-level FILTER]
 //! cargo run --release --bin hyper_proxy -- --listen 127.0.0.1:9091 --config examples/pool.toml
 //! ```
@@ -71,8 +71,12 @@
 //!   `--send-timeout-ms` (60 s, nginx's `send_timeout`) closes the client's
 //!   connection: its picks are released and no backend is blamed
 //!   (client_io.rs).
-//! - Request heads must arrive within `--header-timeout-ms` (10 s); at most `--max-connections`
-//!   client connections are served at once; Ctrl-C shuts down gracefully.
+//! - Request heads must arrive within `--header-timeout-ms` (10 s); at most
+//!   `--max-connections` client connections are served at once (the rest
+//!   wait in the kernel's accept queue), one client address holding at most
+//!   `--max-connections-per-client` of them (half the cap by default; past
+//!   it its connections are closed at once, logged at most once a second);
+//!   Ctrl-C shuts down gracefully.
 //! - Every request goes to a backend, whatever its path: a worker's drain
 //!   and ready actions live on its own admin listener, which the proxy never
 //!   forwards to, so `POST /admin/drain` through the proxy is an ordinary
@@ -203,6 +207,7 @@ fn start(args: Args, pool: SharedPool<Backend>, threads: usize) -> std::io::Resu
         header_timeout: args.header_timeout,
         send_timeout: args.send_timeout,
         slots: Arc::new(Semaphore::new(args.proxy.max_connections.get())),
+        per_client: common::limits::PerClient::new(args.proxy.per_client_cap()),
     });
     common::cores::serve(listeners, move |listener| {
         serve(listener, settings.clone(), interrupted.clone())
@@ -251,6 +256,8 @@ struct Settings {
     send_timeout: Duration,
     /// Client connections served at once, over all threads.
     slots: Arc<Semaphore>,
+    /// Client connections per client address, over all threads.
+    per_client: Arc<common::limits::PerClient>,
 }
 
 /// Becomes true on Ctrl-C (SIGINT), watched from a thread of its own; the
@@ -333,6 +340,11 @@ async fn serve(
             },
             _ = &mut shutdown => break,
         };
+        // An address at its own limit is closed at once: its connections
+        // never hold every slot.
+        let Some(counted) = settings.per_client.admit(peer.ip()) else {
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let proxy = proxy.clone();
         let client = peer.ip();
@@ -364,7 +376,7 @@ async fn serve(
                      connection closed, its requests' backends not blamed"
                 ),
             }
-            drop(permit);
+            drop((permit, counted));
         });
     }
     if common::cores::index() == 0 {
