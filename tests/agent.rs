@@ -204,3 +204,13 @@ fn each_backend_expires_on_its_own_schedule() {
     clock.advance(Duration::from_secs(6)); // t = 22: b0's 0% too
     assert_eq!(weights(&pool), vec![2, 2, 2]);
 }
+
+#[test]
+fn an_agents_control_characters_never_reach_a_log_line_raw() {
+    let report: AgentReport = "drain # going\r away\0 now".parse().unwrap();
+    let description = report.state.unwrap().description.unwrap();
+    assert_eq!(description, "going\\r away\\u{0} now");
+    let error = "up\rINFO".parse::<AgentReport>().unwrap_err();
+    assert!(matches!(error, AgentError::UnknownWord(_)));
+    assert_eq!(error.to_string(), "unknown agent word `up\\rINFO`");
+}

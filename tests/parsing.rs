@@ -129,3 +129,16 @@ fn strategy_options_reach_the_hash_strategies() {
         assert!(err.contains("more than 128 bits"), "{kind}: `{err}`");
     }
 }
+
+#[test]
+fn an_id_with_a_control_character_is_refused_and_one_built_in_code_is_shown_escaped() {
+    let refused = parse("127.0.0.1:80,id=w1\nINFO forged line").unwrap_err();
+    assert!(
+        refused.to_string().contains("control character") && !refused.to_string().contains('\n'),
+        "{refused}"
+    );
+    assert!(parse("127.0.0.1:80,id=w\r1").is_err());
+    let built = pickwise::BackendId::new("w1\nWARN forged\0");
+    assert_eq!(built.to_string(), "w1\\nWARN forged\\u{0}");
+    assert_eq!(pickwise::BackendId::new("plain é").to_string(), "plain é");
+}

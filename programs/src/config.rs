@@ -8,7 +8,7 @@
 
 use std::error::Error;
 use std::fmt;
-use std::io;
+use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
 
 use pickwise::config::PoolConfig;
@@ -134,26 +134,75 @@ impl Error for ConfigFileError {
     }
 }
 
+/// The most a config file may hold: a pool of thousands of backends fits
+/// many times over; `/dev/zero` or a runaway file does not fill memory.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The deepest nesting of `[` and `{` a config may have (a pool's goes
+/// three deep). YAML's reader takes time quadratic in it: 400 KB of `[`
+/// took 67 s before this bound.
+pub const MAX_NESTING: usize = 16;
+
 /// Reads a file, in the format its extension names; errors name the file.
+/// Only a regular file of at most [`MAX_FILE_BYTES`] is read (a FIFO or a
+/// device would block or never end), and a pool with neither backends nor
+/// names to discover is refused (every request would get 502).
 pub fn load(path: &Path) -> Result<PoolConfig, ConfigFileError> {
     let format = Format::from_path(path).ok_or_else(|| ConfigFileError::UnknownFormat {
         file: path.to_owned(),
     })?;
-    let text = std::fs::read_to_string(path).map_err(|error| ConfigFileError::Read {
+    let refused = |message: String| ConfigFileError::Refused {
+        file: Some(path.to_owned()),
+        message,
+    };
+    let unreadable = |error| ConfigFileError::Read {
         file: path.to_owned(),
         error,
-    })?;
-    read(&text, format).map_err(|e| match e {
-        ConfigFileError::Refused { message, .. } => ConfigFileError::Refused {
-            file: Some(path.to_owned()),
-            message,
-        },
+    };
+    let metadata = std::fs::metadata(path).map_err(unreadable)?;
+    if !metadata.is_file() {
+        return Err(refused(
+            "is not a regular file (a FIFO, a device or a directory is not read)".into(),
+        ));
+    }
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(refused(format!(
+            "is {} bytes, more than the {MAX_FILE_BYTES} a config file may be",
+            metadata.len()
+        )));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text))
+        .map_err(unreadable)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(refused(format!(
+            "grew past the {MAX_FILE_BYTES} bytes a config file may be while it was read"
+        )));
+    }
+    let pool = read(&text, format).map_err(|e| match e {
+        ConfigFileError::Refused { message, .. } => refused(message),
         other => other,
-    })
+    })?;
+    if pool.backends.is_empty() && pool.discovery.is_none() {
+        return Err(refused(
+            "lists no backends and no [discovery] names: every request would get 502".into(),
+        ));
+    }
+    Ok(pool)
 }
 
-/// Reads a configuration written in `format`.
+/// Reads a configuration written in `format`, refusing nesting deeper
+/// than [`MAX_NESTING`] before any reader sees it.
 pub fn read(text: &str, format: Format) -> Result<PoolConfig, ConfigFileError> {
+    if let Some((line, column)) = too_deep(text, MAX_NESTING) {
+        return Err(ConfigFileError::Refused {
+            file: None,
+            message: format!(
+                "nested deeper than {MAX_NESTING} levels of [ and {{ at line {line} column {column}"
+            ),
+        });
+    }
     match format {
         Format::Toml => {
             let deserializer = toml::Deserializer::new(text);
@@ -193,6 +242,36 @@ fn refused(path: &serde_path_to_error::Path, why: String) -> ConfigFileError {
         file: None,
         message,
     }
+}
+
+/// Where `[` or `{` first opens a level deeper than `max`, outside quoted
+/// strings and `#` comments (as TOML and YAML write them; JSON has no
+/// comments, and a `#` outside its strings is refused by its reader anyway).
+fn too_deep(text: &str, max: usize) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut comment = false;
+    for (offset, c) in text.char_indices() {
+        match (quote, c) {
+            _ if comment => comment = c != '\n',
+            (Some('"'), _) if escaped => escaped = false,
+            (Some('"'), '\\') => escaped = true,
+            (Some(open), _) if c == open => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') => comment = true,
+            (None, '[' | '{') => {
+                depth += 1;
+                if depth > max {
+                    return Some(line_and_column(text, offset));
+                }
+            }
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            (None, _) => {}
+        }
+    }
+    None
 }
 
 /// "line L, column C" of a byte offset in `text` (both counted from 1).

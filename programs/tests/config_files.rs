@@ -203,3 +203,103 @@ fn refusals_name_the_field_in_every_format() {
         );
     }
 }
+
+/// A fresh temporary directory for one test.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pickwise-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    dir
+}
+
+#[test]
+fn a_fifo_a_device_and_an_oversized_file_are_refused_without_being_read() {
+    let dir = scratch("config-kinds");
+    let zero = dir.join("zero.yml");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let fifo = dir.join("pipe.toml");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    for (file, why) in [(&zero, "not a regular file"), (&fifo, "not a regular file")] {
+        let message = load(file).expect_err("refused").to_string();
+        assert!(
+            message.contains(&file.display().to_string()) && message.contains(why),
+            "{message}"
+        );
+    }
+    let big = dir.join("big.toml");
+    let mut text = String::from("strategy = \"round-robin\"\nbackends = [\"127.0.0.1:1\"]\n");
+    text.push_str(&"# padding\n".repeat(110_000));
+    std::fs::write(&big, &text).unwrap();
+    let message = load(&big).expect_err("refused").to_string();
+    assert!(
+        message.contains("more than the 1048576 a config file may be"),
+        "{message}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn nesting_deeper_than_sixteen_levels_is_refused_before_a_reader_sees_it() {
+    // 400 KB of `[` took YAML's reader 67 s.
+    let deep = "[".repeat(200_000);
+    for (format, text) in [
+        (
+            Format::Yaml,
+            format!("strategy: round-robin\nbackends: {deep}\n"),
+        ),
+        (
+            Format::Toml,
+            format!("strategy = \"round-robin\"\nbackends = {deep}\n"),
+        ),
+        (
+            Format::Json,
+            format!("{{\"strategy\": \"round-robin\", \"backends\": {deep}"),
+        ),
+    ] {
+        let message = refusal(format, &text);
+        assert!(
+            message.contains("nested deeper than 16 levels") && message.contains("line 2")
+                || format == Format::Json && message.contains("nested deeper than 16 levels"),
+            "{format:?}: {message}"
+        );
+    }
+    // Brackets inside quoted strings and comments are text, not nesting.
+    let quoted = format!(
+        "strategy = \"round-robin\" # {deep}\nbackends = [\"127.0.0.1:1,id={}\"]\n",
+        "[".repeat(40)
+    );
+    let config = read(&quoted, Format::Toml).map_err(|e| e.to_string());
+    assert!(config.is_ok(), "{:?}", config.err());
+}
+
+#[test]
+fn a_config_with_no_backends_and_no_names_to_discover_is_refused() {
+    let dir = scratch("config-empty");
+    let empty = dir.join("empty.toml");
+    std::fs::write(&empty, "strategy = \"round-robin\"\nbackends = []\n").unwrap();
+    let message = load(&empty).expect_err("refused").to_string();
+    assert!(
+        message.contains("empty.toml") && message.contains("no backends"),
+        "{message}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_backend_id_with_a_control_character_is_refused_in_every_form() {
+    let table = refusal(
+        Format::Yaml,
+        "strategy: round-robin\nbackends:\n  - address: 127.0.0.1:1\n    id: \"w1\\nINFO forged\"\n",
+    );
+    assert!(
+        table.contains("id") && table.contains("control character") && !table.contains('\n'),
+        "{table}"
+    );
+    let spec = refusal(
+        Format::Json,
+        r#"{"strategy": "round-robin", "backends": ["127.0.0.1:1,id=w1\rforged"]}"#,
+    );
+    assert!(spec.contains("control character") && !spec.contains('\r'), "{spec}");
+}

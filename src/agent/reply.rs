@@ -5,7 +5,7 @@ use std::error::Error;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::types::{AdminState, BackendId, MAX_WEIGHT};
+use crate::types::{AdminState, BackendId, Escaped, MAX_WEIGHT};
 
 /// The highest capacity percentage accepted. HAProxy lets an agent report
 /// more than 100% (a node that can take more than its configured share);
@@ -104,13 +104,18 @@ impl fmt::Display for AgentError {
         match self {
             AgentError::Empty => f.write_str("empty agent reply"),
             AgentError::NotUtf8 => f.write_str("agent reply is not UTF-8"),
+            // The agent's own words, escaped: its text cannot forge a log line.
             AgentError::BadPercent { word, why } => {
+                let word = Escaped(word);
                 write!(f, "bad capacity `{word}` in agent reply: {why}")
             }
             AgentError::BadNumber { word, why } => {
+                let word = Escaped(word);
                 write!(f, "bad number in agent word `{word}`: {why}")
             }
-            AgentError::UnknownWord(word) => write!(f, "unknown agent word `{word}`"),
+            AgentError::UnknownWord(word) => {
+                write!(f, "unknown agent word `{}`", Escaped(word))
+            }
             AgentError::UnknownBackend(id) => write!(f, "no backend `{id}` in the set"),
         }
     }
@@ -134,7 +139,9 @@ impl FromStr for AgentReport {
         // Only the first line counts; a `#` starts a description to its end.
         let line = reply.lines().next().unwrap_or("");
         let (words, description) = match line.split_once('#') {
-            Some((words, text)) => (words, Some(text.trim().to_owned())),
+            // Control characters (a CR, a NUL) escaped: the description
+            // shows in logs and reasons.
+            Some((words, text)) => (words, Some(escape_controls(text.trim()))),
             None => (line, None),
         };
         let mut report = AgentReport::default();
@@ -178,6 +185,11 @@ impl FromStr for AgentReport {
         }
         Ok(report)
     }
+}
+
+/// `text` with its control characters escaped.
+fn escape_controls(text: &str) -> String {
+    Escaped(text).to_string()
 }
 
 fn rank(state: AdminState) -> u8 {

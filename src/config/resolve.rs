@@ -176,6 +176,12 @@ fn backend_table(at: &str, table: BackendTable) -> Checked<BackendSpec<SocketAdd
         if id.is_empty() {
             return bad(format!("{at}.id"), "is empty");
         }
+        if id.chars().any(char::is_control) {
+            return bad(
+                format!("{at}.id"),
+                format!("`{}` has a control character", crate::types::Escaped(&id)),
+            );
+        }
         spec.id = BackendId::new(id);
     }
     if let Some(weight) = table.weight {

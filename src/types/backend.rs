@@ -62,9 +62,39 @@ impl From<SocketAddr> for BackendId {
 }
 
 impl fmt::Display for BackendId {
+    /// The id as it is, but with control characters (a newline, a CR, a
+    /// NUL) escaped as `\n`, `\r`, `\u{0}`: an id built from outside text
+    /// cannot forge a log line. The spec parser and config files refuse
+    /// such ids; this covers ids built in code.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        write_escaping_controls(f, &self.0)
     }
+}
+
+/// Text from outside shown with its control characters escaped (see
+/// [`write_escaping_controls`]): `format!("{}", Escaped(text))`.
+pub(crate) struct Escaped<'a>(pub &'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_escaping_controls(f, self.0)
+    }
+}
+
+/// Writes `text` with its control characters escaped (`\n`, `\r`,
+/// `\u{0}`), the rest as it is: for text from outside (ids, agent replies)
+/// that ends up in logs.
+fn write_escaping_controls(f: &mut impl fmt::Write, text: &str) -> fmt::Result {
+    if !text.chars().any(char::is_control) {
+        return f.write_str(text);
+    }
+    for c in text.chars() {
+        match c.is_control() {
+            true => write!(f, "{}", c.escape_default())?,
+            false => f.write_char(c)?,
+        }
+    }
+    Ok(())
 }
 
 impl fmt::Debug for BackendId {
@@ -315,6 +345,12 @@ pub(crate) fn parse_spec<B: std::fmt::Display>(
                 spec.max_conns = Some(cap as u32);
             }
             "agent" => spec.agent = Some(parse_addr(value).map_err(&bad)?),
+            "id" if value.chars().any(char::is_control) => {
+                return Err(bad(format!(
+                    "id `{}` has a control character",
+                    Escaped(value)
+                )))
+            }
             "id" if !value.is_empty() => spec.id = BackendId::new(value),
             _ => return Err(bad("id is empty".into())),
         }

@@ -63,7 +63,7 @@ impl fmt::Display for ConfigError {
                 "backend `{id}` has weight {weight}, outside 1..={MAX_WEIGHT}"
             ),
             ConfigError::BackendSpec { spec, why } => {
-                write!(f, "bad backend `{spec}`: {why}")
+                write!(f, "bad backend `{}`: {why}", crate::types::Escaped(spec))
             }
             ConfigError::UnknownStrategy { name, known } => {
                 write!(f, "unknown strategy `{name}` (known: {})", known.join(", "))

@@ -14,6 +14,7 @@ mod state;
 
 #[cfg(feature = "dns")]
 pub(crate) use backend::parse_spec;
+pub(crate) use backend::Escaped;
 pub use backend::{
     BackendId, BackendSpec, MAX_BACKENDS, MAX_CONNS, MAX_PRIORITY, MAX_WEIGHT, SPEC_KEYS,
 };
