@@ -301,5 +301,8 @@ fn a_backend_id_with_a_control_character_is_refused_in_every_form() {
         Format::Json,
         r#"{"strategy": "round-robin", "backends": ["127.0.0.1:1,id=w1\rforged"]}"#,
     );
-    assert!(spec.contains("control character") && !spec.contains('\r'), "{spec}");
+    assert!(
+        spec.contains("control character") && !spec.contains('\r'),
+        "{spec}"
+    );
 }

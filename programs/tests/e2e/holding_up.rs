@@ -746,3 +746,47 @@ fn failures_0_says_at_start_that_nothing_will_be_ejected() {
     let line = front.wait_for_log("never eject", Duration::from_secs(5));
     assert!(line.contains("--failures 0"), "{line}");
 }
+
+/// Answers a 200 whose head carries a 200 KB header, then the body.
+fn huge_head(mut stream: TcpStream) {
+    if read_head(&mut stream).is_some() {
+        let big = "x".repeat(200 * 1024);
+        let reply = format!("HTTP/1.1 200 OK\r\nX-Big: {big}\r\nContent-Length: 2\r\n\r\nok");
+        let _ = stream.write_all(reply.as_bytes());
+    }
+}
+
+/// Answers 101 Switching Protocols to a request that asked for no upgrade,
+/// then bytes of another protocol.
+fn unasked_upgrade(mut stream: TcpStream) {
+    if read_head(&mut stream).is_some() {
+        let _ = stream.write_all(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello",
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+#[test]
+fn a_response_head_over_32_kib_is_a_502_blamed_on_its_backend_and_not_relayed() {
+    for (serve, what) in [
+        (huge_head as fn(TcpStream), "a 200 KB header"),
+        (unasked_upgrade, "an unasked 101"),
+    ] {
+        let broken = fake(4, serve);
+        let front = proxy(
+            "hyper_proxy",
+            "round-robin",
+            &[broken.to_string()],
+            &["--failures", "1", "--eject-ms", "60000"],
+        );
+        let reply = get(front.addr, "/").expect("GET through the proxy");
+        assert_eq!(reply.status, 502, "{what}: {reply:?}");
+        assert!(
+            !reply.body.contains("xxxxxxxx") && !reply.body.contains("hello"),
+            "{what}: relayed"
+        );
+        let line = front.wait_for_log("invalid response", Duration::from_secs(10));
+        assert!(line.contains(&broken.to_string()), "{what}: {line}");
+    }
+}

@@ -236,6 +236,26 @@ impl Proxy {
                         tried.push(pick.id().clone());
                         pick = winner;
                     }
+                    // The proxy never asks for an upgrade (Upgrade is a
+                    // hop-by-hop header it removes): a 101 is a backend
+                    // gone wrong, and relaying it would hand the client a
+                    // connection in a protocol nobody agreed on.
+                    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                        warn!(
+                            "{}: {} (101 Switching Protocols to a request that asked for no upgrade)",
+                            pick.id(),
+                            FailureKind::InvalidResponse
+                        );
+                        pick.record(Outcome::failure(
+                            FailureKind::InvalidResponse,
+                            started.elapsed(),
+                        ));
+                        drop(lease);
+                        return text(
+                            StatusCode::BAD_GATEWAY,
+                            &format!("{} switched protocols unasked\n", pick.id()),
+                        );
+                    }
                     self.tail.answered(started.elapsed());
                     // A gRPC call's outcome is its status, in the trailers
                     // (the relay judges them) or a trailers-only head.

@@ -153,6 +153,9 @@ impl UpstreamError {
         match self {
             UpstreamError::Connect(e) => FailureKind::from_io(e),
             UpstreamError::Send(e) => match FailureKind::from_error(e) {
+                // A timeout on a connection already open (TCP_USER_TIMEOUT,
+                // keepalive) is no connect that timed out.
+                FailureKind::ConnectTimeout => FailureKind::Timeout,
                 FailureKind::Other if e.is_parse() => FailureKind::InvalidResponse,
                 FailureKind::Other if e.is_timeout() => FailureKind::Timeout,
                 FailureKind::Other
@@ -335,6 +338,13 @@ impl Backend {
     }
 }
 
+/// The largest response head a backend may send (nginx refuses more than
+/// its 4-8 KiB `proxy_buffer_size` with 502 "upstream sent too big
+/// header", HAProxy more than its 16 KiB buffer): past it the response is
+/// an invalid one, the backend's failure, and the client gets 502 rather
+/// than the proxy holding hyper's default 400 KiB per connection.
+pub const MAX_RESPONSE_HEAD: usize = 32 * 1024;
+
 /// A TCP connection to `addr` within `timeout`, with Nagle off and dead
 /// peers detected: what both protocols' connections start from.
 async fn open(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, UpstreamError> {
@@ -352,7 +362,9 @@ async fn open(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, Upstream
 
 async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Conn, UpstreamError> {
     let stream = open(addr, timeout).await?;
-    let (sender, connection) = http1::handshake(TokioIo::new(stream))
+    let (sender, connection) = http1::Builder::new()
+        .max_buf_size(MAX_RESPONSE_HEAD)
+        .handshake(TokioIo::new(stream))
         .await
         .map_err(UpstreamError::Send)?;
     let task = tokio::spawn(async move {
@@ -374,6 +386,7 @@ async fn connect_h2(addr: SocketAddr, timeout: Duration) -> Result<H2Conn, Upstr
         .timer(TokioTimer::new())
         .keep_alive_interval(H2_KEEPALIVE)
         .keep_alive_timeout(H2_KEEPALIVE)
+        .max_header_list_size(MAX_RESPONSE_HEAD as u32)
         .handshake(TokioIo::new(stream))
         .await
         .map_err(UpstreamError::Send)?;
