@@ -674,3 +674,69 @@ fn max_connections_leaves_further_clients_waiting_until_one_closes() {
         String::from_utf8_lossy(&buf[..n])
     );
 }
+
+/// The pids of `parent`'s children, from /proc (every task's `children`).
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|pid| pid.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+/// Whether `pid` still runs (a zombie does not).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat
+            .rfind(')')
+            .and_then(|close| stat[close + 1..].trim_start().chars().next());
+        !matches!(state, Some('Z' | 'X'))
+    })
+}
+
+#[test]
+fn the_labs_programs_die_with_it_even_on_kill_9() {
+    let mut lab = std::process::Command::new(harness::program("lab"))
+        .args(["--hosts", "loopback"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the lab");
+    // Four workers and the proxy.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let children = loop {
+        let children = children_of(lab.id());
+        if children.len() >= 5 {
+            break children;
+        }
+        if Instant::now() > deadline {
+            let _ = lab.kill();
+            panic!("the lab started {} programs in 30 s, not 5", children.len());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    lab.kill().expect("kill -9 the lab");
+    lab.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while children.iter().any(|&pid| running(pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<u32> = children.into_iter().filter(|&pid| running(pid)).collect();
+    for &pid in &left {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    assert!(
+        left.is_empty(),
+        "still running 5 s after the lab was killed: {left:?}"
+    );
+}

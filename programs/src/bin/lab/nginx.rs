@@ -46,15 +46,17 @@ impl Nginx {
         // Complaints before the error log is open (a bad config) go here.
         let stderr = std::fs::File::create(dir.join("error.log"))
             .map_err(|e| format!("cannot make {}/error.log: {e}", dir.display()))?;
-        let master = Command::new(&binary)
+        let mut command = Command::new(&binary);
+        command
             .arg("-p")
             .arg(&dir)
             .arg("-c")
             .arg(dir.join("nginx.conf"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
+            .stderr(stderr);
+        // Its master dies with the lab (its workers follow their master).
+        let master = super::programs::spawn_tied(command)
             .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
         let mut nginx = Nginx {
             master,

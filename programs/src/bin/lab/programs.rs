@@ -74,6 +74,51 @@ fn profile_and_target(dir: &Path) -> (Option<String>, Option<&Path>) {
     (profile, dir.parent())
 }
 
+/// Starts `command` so that it dies with the lab, however the lab ends (a
+/// `kill -9` included): the child asks the kernel for SIGKILL when its
+/// parent goes (`PR_SET_PDEATHSIG`). The kernel sends it when the *thread*
+/// that forked the child ends, so every child is forked by one thread that
+/// lives as long as the lab: a program started from a short-lived thread
+/// (a tokio blocking thread, retired after 10 s idle) must not die with it.
+pub fn spawn_tied(command: Command) -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt as _;
+    use std::sync::mpsc::{channel, Sender};
+    use std::sync::OnceLock;
+    type Request = (Command, Sender<std::io::Result<Child>>);
+    static SPAWNER: OnceLock<Mutex<Sender<Request>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (requests, incoming) = channel::<Request>();
+        std::thread::Builder::new()
+            .name("spawner".into())
+            .spawn(move || {
+                for (mut command, reply) in incoming {
+                    // SAFETY: prctl is async-signal-safe and only sets this
+                    // child's own parent-death signal, between fork and exec.
+                    unsafe {
+                        command.pre_exec(|| {
+                            match libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) {
+                                0 => Ok(()),
+                                _ => Err(std::io::Error::last_os_error()),
+                            }
+                        });
+                    }
+                    let _ = reply.send(command.spawn());
+                }
+            })
+            .expect("a thread to start the lab's programs");
+        Mutex::new(requests)
+    });
+    let (reply, answer) = channel();
+    spawner
+        .lock()
+        .map_err(|_| std::io::Error::other("the spawner thread is gone"))?
+        .send((command, reply))
+        .map_err(|_| std::io::Error::other("the spawner thread is gone"))?;
+    answer
+        .recv()
+        .map_err(|_| std::io::Error::other("the spawner thread is gone"))?
+}
+
 /// Log lines as they arrived, each with its time.
 pub type Log = Arc<Mutex<Vec<(Instant, String)>>>;
 
@@ -107,12 +152,12 @@ impl Program {
             Some(host) => host.command(&program),
             None => Command::new(binary),
         };
-        let mut child = command
+        command
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
+            .stderr(Stdio::piped());
+        let mut child = spawn_tied(command)
             .map_err(|e| format!("cannot start {name} ({}): {e}", binary.display()))?;
         let log: Log = Arc::default();
         if let Some(stderr) = child.stderr.take() {
