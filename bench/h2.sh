@@ -24,26 +24,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 cargo build --release -q -p pickwise-programs
 
-work=$(mktemp -d)
-cleanup() {
-  [ -f "$work/pids" ] && kill $(cat "$work/pids") 2>/dev/null || true
-  nginx -p "$work" -c nginx.conf -s stop 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-start() {
-  local out="$work/$RANDOM.out" program=$1
-  "target/release/$program" --listen 127.0.0.1:0 "${@:2}" >"$out" 2>>"$work/log" &
-  echo $! >>"$work/pids"
-  for _ in $(seq 100); do
-    if read -r first <"$out" 2>/dev/null && [ -n "$first" ]; then echo "${first#listening on }"; return; fi
-    sleep 0.05
-  done
-  echo "$1 did not start" >&2; exit 1
-}
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/lib.sh
 
 workers=()
 for i in 1 2 3 4; do workers+=("$(start worker --name "w$i")"); done

@@ -23,31 +23,7 @@ fi
 PATH="$PATH:/usr/sbin"
 cargo build --release -q -p pickwise-programs
 
-work=$(mktemp -d)
-# Started programs' pids go to a file: start() runs in a command
-# substitution's subshell, where a shell array would be lost.
-cleanup() {
-  [ -f "$work/pids" ] && kill $(cat "$work/pids") 2>/dev/null || true
-  nginx -p "$work" -c nginx.conf -s stop 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# Starts a program (an example's name, or a path) with --listen 127.0.0.1:0
-# and echoes the address it bound.
-start() {
-  local out="$work/$RANDOM.out" program=$1
-  [[ $program == */* ]] || program="target/release/$program"
-  "$program" --listen 127.0.0.1:0 "${@:2}" >"$out" 2>>"$work/log" &
-  echo $! >>"$work/pids"
-  for _ in $(seq 100); do
-    if read -r first <"$out" 2>/dev/null && [ -n "$first" ]; then echo "${first#listening on }"; return; fi
-    sleep 0.05
-  done
-  echo "$1 did not start" >&2; exit 1
-}
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/lib.sh
 
 workers=()
 for i in 1 2 3 4; do workers+=("$(start worker --name "w$i")"); done

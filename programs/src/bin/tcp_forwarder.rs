@@ -94,6 +94,7 @@ fn main() {
         .pool(|addr| addr)
         .unwrap_or_else(|e| e.exit::<Args>());
     common::limits::raise_open_files_limit(args.proxy.max_connections.get());
+    common::limits::give_back_freed_memory();
     if let Err(e) = start(args, pool) {
         eprintln!("error: {e}");
         std::process::exit(1);

@@ -166,6 +166,7 @@ fn main() {
     args.proxy.log.init();
     let threads = common::cores::count(args.threads);
     common::limits::raise_open_files_limit(args.proxy.max_connections.get());
+    common::limits::give_back_freed_memory();
     let pool = args
         .proxy
         .pool(move |addr| Backend::new(addr, threads))
