@@ -23,12 +23,12 @@ use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use pickwise::strategy::ProbeReply;
 use pickwise::clock::{Clock, ManualClock};
 use pickwise::hash::HashKey;
 use pickwise::health::{CheckFailure, CheckResult};
 use pickwise::health::{HealthConfig, OutlierConfig, SlowStart};
 use pickwise::spec::{MAX_CONNS, MAX_PRIORITY, MAX_WEIGHT};
+use pickwise::strategy::ProbeReply;
 use pickwise::strategy::{
     AnyStrategy, BoundedLoad, Maglev, RingHash, StrategyKind, StrategyOptions,
 };

@@ -167,6 +167,34 @@ impl Drop for ClientSlot {
     }
 }
 
+/// How often memory freed inside the process is given back to the system.
+const TRIM_EVERY: Duration = Duration::from_secs(10);
+
+/// Gives memory the allocator holds free back to the system every 10 s, on
+/// a thread of its own: after a flood of connections closes, glibc's
+/// malloc keeps their buffers in its arenas (hyper_proxy stayed at 575 MB
+/// after 2,000 half-sent heads had gone, tcp_forwarder at 125 MB).
+/// `malloc_trim` releases them; it costs a few milliseconds on an idle
+/// process and nothing on the request path. Only with glibc (elsewhere
+/// this does nothing).
+pub fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let started = std::thread::Builder::new()
+            .name("trim".into())
+            .spawn(|| loop {
+                std::thread::sleep(TRIM_EVERY);
+                // SAFETY: malloc_trim only walks the allocator's own arenas.
+                unsafe {
+                    libc::malloc_trim(0);
+                }
+            });
+        if let Err(e) = started {
+            warn!("cannot start the thread that gives freed memory back: {e}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,33 +222,5 @@ mod tests {
         assert_eq!(throttle.hit(), Some(1));
         assert_eq!(throttle.hit(), None);
         assert_eq!(throttle.hit(), None);
-    }
-}
-
-/// How often memory freed inside the process is given back to the system.
-const TRIM_EVERY: Duration = Duration::from_secs(10);
-
-/// Gives memory the allocator holds free back to the system every 10 s, on
-/// a thread of its own: after a flood of connections closes, glibc's
-/// malloc keeps their buffers in its arenas (hyper_proxy stayed at 575 MB
-/// after 2,000 half-sent heads had gone, tcp_forwarder at 125 MB).
-/// `malloc_trim` releases them; it costs a few milliseconds on an idle
-/// process and nothing on the request path. Only with glibc (elsewhere
-/// this does nothing).
-pub fn give_back_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        let started = std::thread::Builder::new()
-            .name("trim".into())
-            .spawn(|| loop {
-                std::thread::sleep(TRIM_EVERY);
-                // SAFETY: malloc_trim only walks the allocator's own arenas.
-                unsafe {
-                    libc::malloc_trim(0);
-                }
-            });
-        if let Err(e) = started {
-            warn!("cannot start the thread that gives freed memory back: {e}");
-        }
     }
 }

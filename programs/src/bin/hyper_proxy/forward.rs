@@ -33,7 +33,6 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::io::Write as _;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -50,9 +49,9 @@ use tracing::{debug, info, warn};
 
 use crate::body::{chain, Body, Relay, Upload, UploadState};
 use crate::client_io::{StreamClock, StreamStalls};
-use crate::headers::remove_hop_by_hop;
 use crate::tail::Tail;
 use crate::upstream::{Backend, Lease, UpstreamError};
+use pickwise_programs::http_head::{self, remove_hop_by_hop};
 use pickwise_programs::limits::Throttle;
 use pickwise_programs::SharedPool;
 
@@ -175,7 +174,7 @@ impl Proxy {
         let arrived = Instant::now();
         let deadline = arrived + self.timeout;
         self.tail.request();
-        if let Err(why) = target_rules(&req) {
+        if let Err(why) = http_head::target_rules(req.method(), req.version(), req.headers()) {
             info!("client {client}: {why}; answered 400");
             return text(StatusCode::BAD_REQUEST, &format!("{why}\n"));
         }
@@ -593,79 +592,17 @@ async fn body_of(
     }
 }
 
-/// The request-target and `Host` rules of RFC 9112 section 3.2, as nginx
-/// applies them: an HTTP/1.1 request carries exactly one `Host` (none, or
-/// two, is a 400: two backends could read two different hosts), and
-/// `CONNECT` (a tunnel, which this proxy does not make) is refused rather
-/// than forwarded as a request for `/`.
-fn target_rules(req: &Request<Incoming>) -> Result<(), &'static str> {
-    if req.method() == Method::CONNECT {
-        return Err("CONNECT (a tunnel) is not proxied here");
-    }
-    if req.version() == Version::HTTP_11 {
-        match req.headers().get_all(HOST).iter().count() {
-            1 => {}
-            0 => return Err("an HTTP/1.1 request needs a Host header (RFC 9112, 3.2)"),
-            _ => return Err("a request may carry one Host header, not several (RFC 9112, 3.2)"),
-        }
-    }
-    Ok(())
-}
-
-/// The request's head as a backend gets it: origin-form target, hop-by-hop
-/// headers removed, the client's address appended to X-Forwarded-For.
+/// The request's head as a backend gets it (see
+/// [`http_head::upstream_parts`]), apart from its body.
 fn upstream_head(req: Request<Incoming>, client: IpAddr) -> (Head, Incoming) {
     let (parts, body) = req.into_parts();
     let Parts {
         method,
-        mut uri,
+        uri,
         version,
-        mut headers,
+        headers,
         ..
-    } = parts;
-    let version = match version {
-        Version::HTTP_2 => Version::HTTP_2,
-        _ => Version::HTTP_11,
-    };
-    if version == Version::HTTP_2 {
-        // HTTP/2 names the target in :scheme and :authority: h2c to the
-        // backend, the client's authority (or its Host) kept; none, and
-        // the backend's address is filled in when it is picked.
-        let authority = uri.authority().map(|a| a.as_str().to_owned()).or_else(|| {
-            headers
-                .get(HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-        });
-        if let Some(authority) = authority {
-            if let Ok(value) = HeaderValue::from_str(&authority) {
-                uri = absolute(&value, &uri);
-            }
-        }
-    } else if let Some(authority) = uri.authority() {
-        // An absolute-form target: its host is the request's Host (RFC
-        // 9112, 3.2.2), whatever the Host header said.
-        if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
-            headers.insert(HOST, host);
-        }
-        let path = uri.path_and_query().map_or("/", |p| p.as_str());
-        uri = path.parse().unwrap_or_default();
-    }
-    remove_hop_by_hop(&mut headers);
-    let forwarded = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(earlier) => HeaderValue::from_str(&format!("{earlier}, {client}")),
-        None => {
-            // Written on the stack: the value's own copy is the only allocation.
-            let mut text = [0u8; 64];
-            let mut cursor = std::io::Cursor::new(&mut text[..]);
-            let _ = write!(cursor, "{client}");
-            let written = usize::try_from(cursor.position()).unwrap_or(0);
-            HeaderValue::from_bytes(&text[..written])
-        }
-    };
-    if let Ok(value) = forwarded {
-        headers.insert("x-forwarded-for", value);
-    }
+    } = http_head::upstream_parts(parts, client);
     (
         Head {
             method,
@@ -723,7 +660,7 @@ fn is_grpc(response: &Response<Incoming>) -> bool {
 fn address(request: &mut Request<Body>, backend: &Backend) {
     if request.version() == Version::HTTP_2 {
         if request.uri().authority().is_none() {
-            *request.uri_mut() = absolute(backend.host(), request.uri());
+            *request.uri_mut() = http_head::absolute(backend.host(), request.uri());
         }
     } else if !request.headers().contains_key(HOST) {
         request.headers_mut().insert(HOST, backend.host().clone());
@@ -733,15 +670,6 @@ fn address(request: &mut Request<Body>, backend: &Backend) {
 /// What sending a try gives: the head and the connection's lease, or why
 /// not (with the request if it never left).
 type UpstreamResult = Result<(Response<Incoming>, Lease), (UpstreamError, Option<Request<Body>>)>;
-
-/// `http://AUTHORITY/PATH`: an HTTP/2 request's target, h2c.
-fn absolute(authority: &HeaderValue, uri: &Uri) -> Uri {
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let authority = authority.to_str().unwrap_or("backend");
-    format!("http://{authority}{path}")
-        .parse()
-        .unwrap_or_else(|_| uri.clone())
-}
 
 /// A plain-text answer from the proxy itself.
 pub fn text(status: StatusCode, message: &str) -> Response<Body> {

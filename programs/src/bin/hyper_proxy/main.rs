@@ -64,7 +64,7 @@
 //!   (body.rs).
 //! - A request body that fails (malformed chunks, an aborted upload) is the
 //!   client's fault: 400, recorded as such, never against the backend.
-//! - Hop-by-hop headers are removed both ways (headers.rs); chunked request
+//! - Hop-by-hop headers are removed both ways (pickwise_programs::http_head); chunked request
 //!   bodies are streamed on.
 //! - `X-Forwarded-For` is appended; the client address feeds `source-ip-hash`.
 //! - A response that waits on a client reading nothing for
@@ -85,7 +85,6 @@
 mod body;
 mod client_io;
 mod forward;
-mod headers;
 mod tail;
 mod upstream;
 
