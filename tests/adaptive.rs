@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use pickwise::clock::ManualClock;
 use pickwise::health::HealthConfig;
-use pickwise::strategy::{ResourceBased, RoundRobin, SdnAdaptive};
+use pickwise::strategy::{ResourceBased, RoundRobin, SdnAdaptive, WEIGHT_UNIT};
 use pickwise::{BackendId, Balancer, Context, FailureKind, Outcome, Pick, Pool, Strategy};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -73,6 +73,10 @@ fn resource_based_stale_capacity_falls_back_to_the_configured_weight() {
     // 0.5 against 2: b0 gets a fifth.
     assert_eq!(shares(&pool, 2, 1000), vec![200, 800]);
     clock.advance(Duration::from_secs(11));
+    // A pick that finds the capacity expired leaves the schedule's rebuild
+    // to a background thread (picks never rebuild); reading the status
+    // expires it and rebuilds before it returns.
+    assert_eq!(pool.backends()[0].effective_weight, 2 * WEIGHT_UNIT);
     assert_eq!(shares(&pool, 2, 1000), vec![500, 500]);
 }
 

@@ -153,6 +153,11 @@ pub(super) fn next_generation<S: Strategy, B>(
     for member in &members {
         member.slot.set_configured_weight(member.weight);
     }
+    // Tables built above from weights that moved just now are rebuilt here,
+    // by the writer, not by a pick.
+    shared
+        .tables
+        .refresh_moved(crate::types::clock::saturating_nanos(shared.now()));
     let counted = counts_in_flight || members.iter().any(|m| m.cap.is_some());
     Ok((
         Generation {

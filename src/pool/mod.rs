@@ -286,6 +286,10 @@ impl<S: Strategy, B> Pool<S, B> {
             let until = saturating_nanos(until);
             let already = slot.set_agent_capacity(capacity, until);
             self.shared.agents.track(&slot, until, already);
+            // The writer rebuilds what the weight feeds, not the next pick.
+            self.shared
+                .tables
+                .refresh_moved(saturating_nanos(self.shared.now()));
         }
         if let Some(state) = &report.state {
             slot.set_admin(state.admin, Reason::Agent(state.reason_text()));
@@ -352,9 +356,19 @@ impl<S: Strategy, B> Pool<S, B> {
         Ok(report)
     }
 
+    /// Restores configured weights whose agent capacity ran out and
+    /// rebuilds the tables they feed before returning: what the paths that
+    /// are not picks do (a pick leaves the rebuild to the background).
+    fn expire_agents_now(&self) {
+        self.expire_agents();
+        self.shared
+            .tables
+            .refresh_moved(saturating_nanos(self.shared.now()));
+    }
+
     /// The runtime picture of one backend of the current set.
     pub fn status(&self, id: &BackendId) -> Option<BackendStatus> {
-        self.expire_agents();
+        self.expire_agents_now();
         let generation = self.current.load();
         let member = generation.members.iter().find(|m| &m.slot.id == id)?;
         Some(member.status(generation.counted))
@@ -362,7 +376,7 @@ impl<S: Strategy, B> Pool<S, B> {
 
     /// The runtime picture of every backend, in set order.
     pub fn backends(&self) -> Vec<BackendStatus> {
-        self.expire_agents();
+        self.expire_agents_now();
         let generation = self.current.load();
         let counted = generation.counted;
         generation
@@ -394,7 +408,7 @@ impl<S: Strategy, B> Pool<S, B> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn backends_with<T>(&self, mut read: impl FnMut(&B) -> T) -> Vec<(BackendStatus, T)> {
-        self.expire_agents();
+        self.expire_agents_now();
         let generation = self.current.load();
         let counted = generation.counted;
         generation
@@ -423,7 +437,7 @@ impl<S: Strategy, B> Pool<S, B> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn tiers(&self) -> Vec<TierStatus> {
-        self.expire_agents();
+        self.expire_agents_now();
         let generation = self.current.load();
         let sets = generation.sets();
         let epoch = self.shared.epoch();

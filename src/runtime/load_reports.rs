@@ -1,14 +1,11 @@
 //! Load reports at run time, one place: each backend's latest weight from
 //! its reports (ORCA's, see [`crate::orca`]) with when it started and last
-//! moved ([`LoadCell`]), and the registry through which whoever records a
-//! report also refreshes the tables built from those weights, at most once
-//! a period and never on a pick ([`LoadReports`]).
+//! moved ([`LoadCell`]); whoever records a report also refreshes the tables
+//! built from those weights, at most once a period and never on a pick
+//! (through [`refresh`](crate::runtime::refresh)).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::Duration;
-
-use parking_lot::Mutex;
 
 use crate::orca::LoadReport;
 use crate::runtime::slot::Slot;
@@ -116,67 +113,6 @@ pub(crate) struct WeightRules {
     pub(crate) error_penalty: f64,
 }
 
-/// A table built from reported weights, refreshed off the pick path.
-pub(crate) trait Refresh: Send + Sync {
-    /// Rebuilds from the backends' weights as they are at `now` (nanoseconds).
-    fn refresh(&self, now: u64);
-    /// How often it wants refreshing.
-    fn period(&self) -> Duration;
-}
-
-/// The pool's tables built from reported weights, refreshed by whoever
-/// records a report once the period has run out: one atomic load on the
-/// reporter's path otherwise, and nothing on a pick.
-pub(crate) struct LoadReports {
-    tables: Mutex<Vec<Weak<dyn Refresh>>>,
-    /// Clock nanoseconds of the next refresh; `NEVER` while no table wants one.
-    next: AtomicU64,
-}
-
-impl LoadReports {
-    pub(crate) fn new() -> Self {
-        LoadReports {
-            tables: Mutex::new(Vec::new()),
-            next: AtomicU64::new(NEVER),
-        }
-    }
-
-    /// Registers a table for refreshing, from `now` on. Tables of
-    /// generations gone are forgotten at the next refresh.
-    pub(crate) fn register(&self, table: &Arc<dyn Refresh>, now: u64) {
-        let mut tables = self.tables.lock();
-        tables.push(Arc::downgrade(table));
-        let due = now.saturating_add(saturating_nanos(table.period()));
-        self.next.fetch_min(due, Ordering::Relaxed);
-    }
-
-    /// Refreshes every live table if the period has run out by `now`.
-    pub(crate) fn refresh_if_due(&self, now: u64) {
-        let next = self.next.load(Ordering::Relaxed);
-        if now < next {
-            return;
-        }
-        // One refresher at a time; the others go on.
-        let Some(mut tables) = self.tables.try_lock() else {
-            return;
-        };
-        if now < self.next.load(Ordering::Relaxed) {
-            return;
-        }
-        let mut period = None::<Duration>;
-        tables.retain(|table| match table.upgrade() {
-            Some(table) => {
-                table.refresh(now);
-                period = Some(period.map_or(table.period(), |p| p.min(table.period())));
-                true
-            }
-            None => false,
-        });
-        let next = period.map_or(NEVER, |p| now.saturating_add(saturating_nanos(p)));
-        self.next.store(next, Ordering::Relaxed);
-    }
-}
-
 impl Slot {
     /// Whether its pool's strategy reads load reports.
     pub(crate) fn reads_load_reports(&self) -> bool {
@@ -188,6 +124,6 @@ impl Slot {
     pub(crate) fn record_load(&self, report: &LoadReport) {
         let now = saturating_nanos(self.shared.now());
         self.load.store(report, now);
-        self.shared.load_reports.refresh_if_due(now);
+        self.shared.tables.refresh_if_due(now);
     }
 }

@@ -14,8 +14,10 @@
 //!   a joining backend's ramp (public under `pickwise::health`).
 //! - [`agent_reports`]: agents' capacity reports: the weight arithmetic and
 //!   their expiry.
-//! - [`load_reports`]: load reports (ORCA): each backend's latest, and the
-//!   refresh of the tables built from them, by the reporter, off the pick path.
+//! - [`load_reports`]: load reports (ORCA): each backend's latest weight.
+//! - [`refresh`]: tables built from weights that move (load reports,
+//!   agents, ramps), refreshed by the writer or a background thread, never
+//!   on a pick.
 //! - [`tiers`]: how tiers (priority levels) share traffic, and panic.
 //! - [`ewma`]: the lock-free moving average behind latency and error rates.
 //! - [`sync`]: the primitives loom model-checks.
@@ -29,6 +31,7 @@ pub(crate) mod feedback;
 pub(crate) mod load_reports;
 pub(crate) mod passive;
 pub(crate) mod probe;
+pub(crate) mod refresh;
 pub(crate) mod set;
 pub(crate) mod shared;
 pub(crate) mod slot;

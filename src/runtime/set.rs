@@ -101,6 +101,20 @@ impl BackendSet {
         self.hot[i].weight_without_ramp()
     }
 
+    /// Backend `i`'s effective weight leaving any slow-start ramp aside
+    /// (its full weight, which a ramp climbs to).
+    #[inline]
+    pub(crate) fn weight_unramped(&self, i: usize) -> u64 {
+        self.hot[i]
+            .effective_weight
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// What every slot of the pool shares.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     /// The pool's weights version: it moves whenever some backend's
     /// effective weight may have moved (see `Shared::weights_changed`).
     #[inline]
@@ -198,14 +212,14 @@ impl BackendSet {
         &self.slots
     }
 
-    /// Registers a table built from load reports to be refreshed by
-    /// reporters (see `load_reports`).
+    /// Registers a table to be refreshed off the pick path (see
+    /// `runtime::refresh`).
     pub(crate) fn register_refresh(
         &self,
-        table: &Arc<dyn crate::runtime::load_reports::Refresh>,
+        table: &Arc<dyn crate::runtime::refresh::Refresh>,
         now: u64,
     ) {
-        self.shared.load_reports.register(table, now);
+        self.shared.tables.register(table, now);
     }
 
     /// The pool clock's time now, in nanoseconds: what the feedback reads

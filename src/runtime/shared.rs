@@ -10,11 +10,11 @@ use parking_lot::RwLock;
 
 use crate::runtime::agent_reports::AgentExpiry;
 use crate::runtime::feedback::FeedbackConfig;
-use crate::runtime::load_reports::LoadReports;
 use crate::runtime::passive::ejection::Ejections;
 use crate::runtime::passive::outlier::Outliers;
 use crate::runtime::passive::HealthConfig;
 use crate::runtime::passive::OutlierConfig;
+use crate::runtime::refresh::Tables;
 use crate::runtime::slow_start::SlowStart;
 use crate::runtime::tiers::TierConfig;
 use crate::types::clock::Clock;
@@ -28,7 +28,7 @@ pub(crate) struct Shared {
     pub(crate) ejections: Ejections,
     pub(crate) agents: AgentExpiry,
     /// Tables built from load reports, refreshed by reporters.
-    pub(crate) load_reports: LoadReports,
+    pub(crate) tables: Tables,
     /// Whether the pool's strategy reads load reports (so callers need not
     /// parse them otherwise).
     pub(crate) reads_load_reports: bool,
@@ -92,7 +92,7 @@ impl Shared {
             slow_start,
             ejections: Ejections::default(),
             agents: AgentExpiry::new(agent_expiry),
-            load_reports: LoadReports::new(),
+            tables: Tables::new(),
             reads_load_reports,
             backends: AtomicUsize::new(0),
             boosted: AtomicBool::new(false),

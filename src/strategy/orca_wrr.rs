@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::runtime::load_reports::{Refresh, WeightRules};
+use crate::runtime::load_reports::WeightRules;
+use crate::runtime::refresh::Refresh;
 use crate::runtime::set::BackendSet;
 use crate::runtime::slot::Slot;
 use crate::strategy::kernel::stride::{Stride, StrideTable};
@@ -199,8 +200,8 @@ impl Refresh for Weighted {
         self.schedule.replace(self.stride(now));
     }
 
-    fn period(&self) -> Duration {
-        self.strategy.period
+    fn period(&self) -> Option<Duration> {
+        Some(self.strategy.period)
     }
 }
 

@@ -76,9 +76,10 @@ impl Slot {
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             );
-            if ended.is_ok() {
-                self.shared.weights_changed();
-            }
+            // The end of a ramp moves no table: tables are built from the
+            // weights without ramps (the schedule thins a ramping backend's
+            // entries as picks meet them).
+            let _ = ended;
             return weight;
         }
         // Never down to 0: a ramping backend stays eligible.
@@ -92,7 +93,6 @@ impl Slot {
             self.hot
                 .ramp_start
                 .store(now.saturating_add(1), Ordering::Relaxed);
-            self.shared.weights_changed();
         }
     }
 

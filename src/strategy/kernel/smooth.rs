@@ -19,15 +19,25 @@
 //! common divisor (a common factor scales every score alike and changes no
 //! choice), so 1,024 backends of equal weight give a period of 1,024.
 //!
-//! **When weights change** (a configured-weight update, an agent's report,
-//! a slow-start ramp starting or ending), the pool's weights version moves
-//! ([`BackendSet::weights_version`]: one load a pick). The first pick that
-//! sees it rebuilds the schedule from the new weights (O(W·N), under a
-//! `try_lock` that other pickers never wait on: meanwhile they take the
-//! exact step); the sequence then starts again from scores of zero, as
-//! nginx's does when its configuration is reloaded. While a ramp runs the
-//! weights move with the clock, so no schedule is built and picks take the
-//! exact step until the ramp ends.
+//! **When weights change** (a configured-weight update, an agent's report
+//! or its expiry), the pool's weights version moves
+//! ([`BackendSet::weights_version`]: one load a pick). **No pick rebuilds
+//! the schedule** (a build is O(W·N), up to about 10 ms at the size bound):
+//! the writer that moved the weights rebuilds it before it returns
+//! ([`Pool::apply_agent_reply`](crate::Pool::apply_agent_reply) and the
+//! pool's other writers, through [`crate::runtime::refresh`]); a move a
+//! pick notices (an agent's report expiring) is handed to a background
+//! thread, and picks go on with the schedule in force until the new one is
+//! stored. The new sequence starts again from scores of zero, as nginx's
+//! does when its configuration is reloaded.
+//!
+//! **Slow start** moves a backend's weight with the clock, so the schedule
+//! is built from the weights without their ramps, and a ramping backend's
+//! entries are thinned as the pick meets them: taken with probability
+//! ramped weight / full weight, else skipped like an ineligible entry.
+//! Its share follows its ramped weight and the pick stays O(1) (nginx, and
+//! this crate before, took the O(N) exact step on every pick while a ramp
+//! ran).
 //!
 //! **Size bound**: a schedule is built only if its period is at most
 //! [`MAX_PERIOD`] picks and its build at most [`BUILD_BUDGET`] steps of one
@@ -53,12 +63,17 @@
 //! periods of picks (counted across threads) every backend gets exactly its
 //! weight whatever the interleaving.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use super::rng::AtomicRng;
 use super::Turns;
+use crate::runtime::refresh::{self, Refresh};
 use crate::runtime::set::BackendSet;
+use crate::runtime::shared::Shared;
+use crate::runtime::slot::Slot;
 use crate::runtime::sync::Swap;
 
 /// The longest schedule built: 2^20 picks a period (2 MB of entries).
@@ -70,19 +85,31 @@ pub const MAX_PERIOD: u64 = 1 << 20;
 pub const BUILD_BUDGET: u64 = 1 << 24;
 
 /// Smooth weighted round robin's table: the schedule for the weights in
-/// force, rebuilt when they change, and the running scores of the exact
-/// step for when no schedule applies.
+/// force, rebuilt off the pick path when they move, and the running scores
+/// of the exact step for when no schedule applies.
 pub struct Smooth {
-    plan: Swap<Plan>,
-    /// Held by the one picker rebuilding the plan; others never wait on it.
-    building: Mutex<()>,
+    planner: Arc<Planner>,
     /// The exact step's running scores, one per backend.
     scores: Mutex<Vec<i64>>,
+    /// Draws for thinning ramping backends' entries.
+    rng: AtomicRng,
+}
+
+/// What a rebuild needs, shared with the pool's refresh registry and the
+/// background thread: the plan in force and the backends it is built from.
+struct Planner {
+    plan: Swap<Plan>,
+    slots: Vec<Arc<Slot>>,
+    shared: Arc<Shared>,
+    /// Held by the one rebuilding the plan; others never wait on it.
+    building: Mutex<()>,
+    /// A rebuild is asked of the background thread and not started yet.
+    requested: AtomicBool,
 }
 
 impl std::fmt::Debug for Smooth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let plan = self.plan.load();
+        let plan = self.planner.plan.load();
         f.debug_struct("Smooth")
             .field("version", &plan.version)
             .field("period", &plan.schedule.as_ref().map(|s| s.entries.len()))
@@ -90,8 +117,8 @@ impl std::fmt::Debug for Smooth {
     }
 }
 
-/// The schedule for one weights version, or none (no weight above zero, a
-/// ramp running, or the period past the bounds).
+/// The schedule for one weights version, or none (no weight above zero,
+/// or the period past the bounds).
 struct Plan {
     version: u64,
     schedule: Option<Schedule>,
@@ -185,64 +212,102 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 }
 
 impl Plan {
-    /// The plan for `set`'s effective weights now, stamped `version` (read
-    /// before the weights). No schedule while a ramp runs.
-    fn for_set(set: &BackendSet, version: u64) -> Plan {
-        let weights: Option<Vec<u64>> =
-            (0..set.len()).map(|i| set.weight_without_ramp(i)).collect();
+    /// The plan for `slots`' effective weights without their ramps now,
+    /// stamped `version` (read before the weights).
+    fn for_slots(slots: &[Arc<Slot>], version: u64) -> Plan {
+        let weights: Vec<u64> = slots
+            .iter()
+            .map(|slot| slot.hot.effective_weight.load(Ordering::Relaxed))
+            .collect();
         Plan {
             version,
-            schedule: weights.and_then(|weights| Schedule::build(&weights)),
+            schedule: Schedule::build(&weights),
         }
     }
 }
 
+impl Planner {
+    /// Rebuilds the plan until it matches the weights version, unless
+    /// another is at it (who will see any later move too).
+    fn rebuild(&self) {
+        let Some(_building) = self.building.try_lock() else {
+            return;
+        };
+        loop {
+            let version = self.shared.weights_version();
+            if self.plan.load().version == version {
+                return;
+            }
+            self.plan
+                .store(Arc::new(Plan::for_slots(&self.slots, version)));
+        }
+    }
+}
+
+impl Refresh for Planner {
+    fn refresh(&self, _now: u64) {
+        self.requested.store(false, Ordering::Relaxed);
+        self.rebuild();
+    }
+
+    fn period(&self) -> Option<std::time::Duration> {
+        None
+    }
+}
+
 impl Smooth {
-    /// The table for `set`, its schedule built for the weights in force.
+    /// The table for `set`, its schedule built for the weights in force,
+    /// registered with the pool so that writers rebuild it.
     pub(crate) fn new(set: &BackendSet) -> Self {
         let version = set.weights_version();
-        Smooth {
-            plan: Swap::new(Plan::for_set(set, version)),
+        let slots = set.slots().to_vec();
+        let planner = Arc::new(Planner {
+            plan: Swap::new(Plan::for_slots(&slots, version)),
+            slots,
+            shared: Arc::clone(set.shared()),
             building: Mutex::new(()),
+            requested: AtomicBool::new(false),
+        });
+        let refresh: Arc<dyn Refresh> = planner.clone();
+        set.register_refresh(&refresh, set.now());
+        Smooth {
+            planner,
             scores: Mutex::new(vec![0; set.len()]),
+            rng: AtomicRng::random(),
         }
     }
 
-    /// Runs `with` on the schedule for the weights in force (rebuilding it
-    /// first if they moved and no other picker is at it), or on `None` when
-    /// there is none: the caller then takes the exact step.
+    /// Runs `with` on the schedule in force, or on `None` when there is
+    /// none (the caller then takes the exact step). If the weights moved
+    /// since it was built, the background thread is asked to rebuild it
+    /// (once) and this pick uses it as it is: never a build on a pick.
     #[inline]
     pub(crate) fn with_schedule<R>(
         &self,
         set: &BackendSet,
         with: impl FnOnce(Option<&Schedule>) -> R,
     ) -> R {
-        let version = set.weights_version();
-        {
-            let plan = self.plan.load();
-            if plan.version == version {
-                return with(plan.schedule.as_ref());
-            }
+        let plan = self.planner.plan.load();
+        if plan.version != set.weights_version() {
+            self.ask_rebuild(set);
         }
-        self.rebuild(set, version);
-        let plan = self.plan.load();
-        with(plan.schedule.as_ref().filter(|_| plan.version == version))
+        with(plan.schedule.as_ref())
     }
 
-    /// Builds the plan for `version`, unless another picker is building one.
+    /// Asks the background thread for a rebuild, unless one is asked.
     #[cold]
     #[inline(never)]
-    fn rebuild(&self, set: &BackendSet, version: u64) {
-        if let Some(_building) = self.building.try_lock() {
-            if self.plan.load().version != version {
-                self.plan.store(Arc::new(Plan::for_set(set, version)));
-            }
+    fn ask_rebuild(&self, set: &BackendSet) {
+        if !self.planner.requested.swap(true, Ordering::Relaxed) {
+            let planner: Arc<dyn Refresh> = self.planner.clone();
+            refresh::refresh_soon(Arc::downgrade(&planner), set.now());
         }
     }
 
     /// One pick of weighted round robin among the backends `takes_part`
-    /// admits: the schedule's next admitted entry, skipping up to N in a
-    /// row, else the exact step.
+    /// admits: the schedule's next admitted entry (a ramping backend's
+    /// entry thinned to its ramped share), skipping up to N in a row, else
+    /// the exact step.
     #[inline]
     pub(crate) fn pick(
         &self,
@@ -250,9 +315,29 @@ impl Smooth {
         takes_part: impl Fn(usize) -> bool,
     ) -> Option<usize> {
         let found = self.with_schedule(set, |schedule| {
-            schedule.and_then(|schedule| schedule.next(set.len(), &takes_part))
+            schedule.and_then(|schedule| {
+                schedule.next(set.len(), |i| takes_part(i) && self.ramp_admits(set, i))
+            })
         });
         found.or_else(|| self.exact_step(set, takes_part))
+    }
+
+    /// Whether backend `i`'s entry is taken: always when no ramp runs on
+    /// it, else with probability ramped weight / full weight.
+    #[inline]
+    fn ramp_admits(&self, set: &BackendSet, i: usize) -> bool {
+        if set.weight_without_ramp(i).is_some() {
+            return true;
+        }
+        self.thinned(set, i)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn thinned(&self, set: &BackendSet, i: usize) -> bool {
+        let full = set.weight_unramped(i).max(1);
+        let ramped = set.effective_weight(i);
+        self.rng.next_u64() % full < ramped
     }
 
     /// One step of nginx's smooth weighted round robin among the backends
