@@ -2,7 +2,7 @@
 //! the pool is built.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -23,6 +23,8 @@ use crate::types::{BackendSpec, ConfigError, Observer};
 pub struct PoolBuilder<S> {
     strategy: S,
     clock: Arc<dyn Clock>,
+    /// The epoch of `clock` while it is the builder's own `SystemClock`.
+    system_epoch: Option<Instant>,
     health: HealthConfig,
     feedback: FeedbackConfig,
     slow_start: SlowStart,
@@ -38,6 +40,7 @@ impl<S: Strategy> PoolBuilder<S> {
     /// Uses `clock` instead of the system's monotonic clock.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self.system_epoch = None;
         self
     }
 
@@ -152,6 +155,7 @@ impl<S: Strategy> PoolBuilder<S> {
         };
         let shared = Arc::new(Shared::new(Settings {
             clock: self.clock,
+            system_epoch: self.system_epoch,
             health: self.health,
             feedback: self.feedback,
             slow_start: self.slow_start,
@@ -187,9 +191,11 @@ impl<S: Strategy> PoolBuilder<S> {
 impl<S: Strategy> Pool<S, ()> {
     /// Starts a [`PoolBuilder`] for `strategy`.
     pub fn builder(strategy: S) -> PoolBuilder<S> {
+        let clock = SystemClock::new();
         PoolBuilder {
             strategy,
-            clock: Arc::new(SystemClock::new()),
+            system_epoch: Some(clock.epoch()),
+            clock: Arc::new(clock),
             health: HealthConfig::default(),
             feedback: FeedbackConfig::default(),
             slow_start: SlowStart::default(),

@@ -28,6 +28,8 @@ pub use ticket::Ticket;
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+#[cfg(feature = "tower")]
+use std::time::Instant;
 
 use parking_lot::Mutex;
 
@@ -38,6 +40,8 @@ use crate::runtime::set::Unavailable;
 use crate::runtime::shared::Shared;
 use crate::runtime::slot::{BackendStatus, Slot};
 use crate::runtime::sync::Swap;
+#[cfg(feature = "tower")]
+use crate::runtime::sync::{HoldsSwap, OwnedCached};
 use crate::runtime::tiers::{Route, TierStatus, WHOLE};
 use crate::strategy::kernel::rng::AtomicRng;
 use crate::strategy::Strategy;
@@ -48,6 +52,8 @@ use crate::types::{
 };
 use generation::{announce, next_generation, validate, Generation, Retired, Retirement, Tier};
 use pick::Member;
+#[cfg(feature = "tower")]
+use ticket::Attempt;
 
 /// A balancer: a [`Strategy`] over a backend set that may change at run time.
 ///
@@ -640,10 +646,40 @@ impl<S: Strategy, B> Pool<S, B> {
         Picker::new(self, &self.current)
     }
 
+    /// The pick of tower's `Balance`, one per call: from the generation
+    /// `cache` holds (refreshed if replaced, as a [`Picker`] does), the
+    /// chosen backend's payload, borrowed, and its attempt as a [`Ticket`]
+    /// started now. One reference count taken (the slot's, for the
+    /// ticket) where `Balancer::pick` then `into_ticket` take an
+    /// `ArcSwap` load and two (the member's and the slot's).
+    #[cfg(feature = "tower")]
+    #[inline]
+    pub(crate) fn pick_ticket<'c>(
+        &self,
+        cache: &'c mut OwnedCached<Arc<Pool<S, B>>>,
+        ctx: &Context<'_>,
+    ) -> Result<(&'c B, Ticket), NoBackend> {
+        let generation = cache.load();
+        let (member, counted) = self.choose(generation, ctx)?;
+        let attempt = Attempt::begun(counted);
+        let ticket = Ticket::new(Arc::clone(&member.slot), attempt, Instant::now());
+        Ok((&member.value, ticket))
+    }
+
     fn find(&self, id: &BackendId) -> Option<Arc<Slot>> {
         let generation = self.current.load();
         let found = generation.slots().find(|s| &s.id == id);
         found.cloned()
+    }
+}
+
+#[cfg(feature = "tower")]
+impl<S: Strategy, B> HoldsSwap for Arc<Pool<S, B>> {
+    type Value = Generation<S::Table, B>;
+
+    #[inline]
+    fn swap(&self) -> &Swap<Self::Value> {
+        &self.current
     }
 }
 

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::runtime::slot::{Revisable, Slot};
+#[cfg(feature = "tower")]
+use crate::types::OutcomeKind;
 use crate::types::{BackendId, FailureKind, Outcome};
 
 /// A pick without its payload: one request in flight on its backend until
@@ -67,6 +69,19 @@ impl Ticket {
     /// As [`Pick::record`](crate::Pick::record): the first outcome counts.
     pub fn record(&mut self, outcome: Outcome) {
         self.attempt.record(&self.slot, outcome);
+    }
+
+    /// Records `kind` for an answer that came at `ended` (an `Instant` the
+    /// caller has just read): its latency is the time since `started`, and
+    /// the pool's time of the recording comes from `ended` too, so one
+    /// clock read serves both (see `Shared::now_at`). The first outcome
+    /// counts, as with [`record`](Self::record).
+    #[cfg(feature = "tower")]
+    #[inline]
+    pub(crate) fn record_ended(&mut self, kind: OutcomeKind, ended: Instant) {
+        let latency = ended.saturating_duration_since(self.started);
+        self.attempt
+            .record_ended(&self.slot, Outcome { kind, latency }, ended);
     }
 
     /// As [`Pick::record_late_failure`](crate::Pick::record_late_failure):
@@ -129,6 +144,17 @@ enum Recorded {
     Final,
 }
 
+impl Recorded {
+    /// Where an attempt stands once its outcome was observed.
+    #[inline]
+    fn after(observed: Option<Revisable>) -> Self {
+        match observed {
+            Some(revisable) => Recorded::Revisable(revisable),
+            None => Recorded::Final,
+        }
+    }
+}
+
 impl Attempt {
     /// An attempt whose in-flight place, if `counted`, the pick has
     /// already taken (the pool takes it when it admits the backend, so a
@@ -144,10 +170,17 @@ impl Attempt {
     /// Records the first outcome only: one pick is one attempt.
     pub(crate) fn record(&mut self, slot: &Arc<Slot>, outcome: Outcome) {
         if let Recorded::Nothing = self.recorded {
-            self.recorded = match slot.observe(&outcome) {
-                Some(revisable) => Recorded::Revisable(revisable),
-                None => Recorded::Final,
-            };
+            self.recorded = Recorded::after(slot.observe(&outcome));
+        }
+    }
+
+    /// As [`record`](Self::record), for an outcome seen at `ended` (see
+    /// [`Ticket::record_ended`]).
+    #[cfg(feature = "tower")]
+    #[inline]
+    pub(crate) fn record_ended(&mut self, slot: &Arc<Slot>, outcome: Outcome, ended: Instant) {
+        if let Recorded::Nothing = self.recorded {
+            self.recorded = Recorded::after(slot.observe_ended(&outcome, ended));
         }
     }
 

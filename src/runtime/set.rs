@@ -273,7 +273,16 @@ impl BackendSet {
     /// below its cap on requests in flight.
     #[inline]
     pub fn is_eligible(&self, i: usize, ctx: &Context<'_>) -> bool {
-        self.is_up(i) && !ctx.excludes(self.id(i)) && self.has_room(i)
+        self.is_up(i) && !self.excluded(i, ctx) && self.has_room(i)
+    }
+
+    /// Whether `ctx` excludes backend `i`. The id (a bounds check and a
+    /// load of the slot's pointer) is read only when `ctx` excludes
+    /// something, a retry's pick: as an argument of `Context::excludes` it
+    /// was read on every pick.
+    #[inline(always)]
+    fn excluded(&self, i: usize, ctx: &Context<'_>) -> bool {
+        !ctx.exclude.is_empty() && ctx.excludes(self.id(i))
     }
 
     /// Adds this set's backends to `why`, each under the first thing that

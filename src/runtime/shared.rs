@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 
@@ -22,6 +22,12 @@ use crate::types::{Observer, PanicChange, StateChange};
 
 pub(crate) struct Shared {
     pub(crate) clock: Arc<dyn Clock>,
+    /// The epoch of `clock` when it is the pool's own `SystemClock` (the
+    /// builder's default): its time is then `Instant` arithmetic, read
+    /// without a call through `dyn Clock`, and an `Instant` the caller has
+    /// read already converts without a second clock read ([`Shared::now_at`]).
+    /// `None` for a clock given to the builder.
+    system_epoch: Option<Instant>,
     pub(crate) health: HealthConfig,
     pub(crate) feedback: FeedbackConfig,
     pub(crate) slow_start: SlowStart,
@@ -60,6 +66,8 @@ pub(crate) struct Shared {
 /// A pool's settings, validated, as the builder hands them over.
 pub(crate) struct Settings {
     pub(crate) clock: Arc<dyn Clock>,
+    /// `Some(epoch)` when `clock` is the builder's own `SystemClock`.
+    pub(crate) system_epoch: Option<Instant>,
     pub(crate) health: HealthConfig,
     pub(crate) feedback: FeedbackConfig,
     pub(crate) slow_start: SlowStart,
@@ -74,6 +82,7 @@ impl Shared {
     pub(crate) fn new(settings: Settings) -> Self {
         let Settings {
             clock,
+            system_epoch,
             health,
             feedback,
             slow_start,
@@ -87,6 +96,7 @@ impl Shared {
         Shared {
             outliers: Outliers::new(outliers, now),
             clock,
+            system_epoch,
             health,
             feedback,
             slow_start,
@@ -104,8 +114,25 @@ impl Shared {
         }
     }
 
+    #[inline]
     pub(crate) fn now(&self) -> Duration {
-        self.clock.now()
+        match self.system_epoch {
+            // What `SystemClock::now` returns, without the virtual call.
+            Some(epoch) => epoch.elapsed(),
+            None => self.clock.now(),
+        }
+    }
+
+    /// The pool's time at `at`, an `Instant` the caller has just read (a
+    /// response's arrival): no clock read of its own with the system
+    /// clock; with a clock given to the builder, that clock's `now()`.
+    #[cfg(feature = "tower")]
+    #[inline]
+    pub(crate) fn now_at(&self, at: Instant) -> Duration {
+        match self.system_epoch {
+            Some(epoch) => at.saturating_duration_since(epoch),
+            None => self.clock.now(),
+        }
     }
 
     pub(crate) fn subscribe(&self, observer: Arc<dyn Observer>) {

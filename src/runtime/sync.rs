@@ -91,3 +91,65 @@ impl<'a, T> Cached<'a, T> {
         }
     }
 }
+
+/// What holds a [`Swap`] (an `Arc` of a pool): an [`OwnedCached`] keeps one
+/// to reach the swap without borrowing it.
+#[cfg(feature = "tower")]
+pub(crate) trait HoldsSwap {
+    type Value;
+    fn swap(&self) -> &Swap<Self::Value>;
+}
+
+/// A holder seen as its arc-swap, as `arc_swap::Cache` wants it.
+#[cfg(all(feature = "tower", not(pickwise_loom)))]
+pub(crate) struct Holder<H>(H);
+
+#[cfg(all(feature = "tower", not(pickwise_loom)))]
+impl<H: HoldsSwap> Deref for Holder<H> {
+    type Target = arc_swap::ArcSwap<H::Value>;
+
+    #[inline]
+    fn deref(&self) -> &Self::Target {
+        &self.0.swap().inner
+    }
+}
+
+/// A [`Cached`] that owns what holds its swap, so that it can live in a
+/// value of its own (tower's `Balance`, which owns an `Arc` of its pool):
+/// a load is one pointer comparison while the value has not been replaced.
+#[cfg(feature = "tower")]
+pub(crate) struct OwnedCached<H: HoldsSwap> {
+    #[cfg(not(pickwise_loom))]
+    inner: arc_swap::Cache<Holder<H>, Arc<H::Value>>,
+    #[cfg(pickwise_loom)]
+    holder: H,
+    #[cfg(pickwise_loom)]
+    value: Arc<H::Value>,
+}
+
+#[cfg(feature = "tower")]
+impl<H: HoldsSwap> OwnedCached<H> {
+    pub(crate) fn new(holder: H) -> Self {
+        #[cfg(not(pickwise_loom))]
+        return OwnedCached {
+            inner: arc_swap::Cache::new(Holder(holder)),
+        };
+        #[cfg(pickwise_loom)]
+        {
+            let value = holder.swap().load_full();
+            OwnedCached { holder, value }
+        }
+    }
+
+    /// The current value, refreshed first if it was replaced.
+    #[inline]
+    pub(crate) fn load(&mut self) -> &Arc<H::Value> {
+        #[cfg(not(pickwise_loom))]
+        return self.inner.load();
+        #[cfg(pickwise_loom)]
+        {
+            self.value = self.holder.swap().load_full();
+            &self.value
+        }
+    }
+}

@@ -3,12 +3,13 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use crate::pool::Ticket;
-use crate::types::{FailureKind, Outcome, OutcomeKind};
+use crate::types::{FailureKind, OutcomeKind};
 
 /// What a response's end says about its backend when its head did not
 /// (see [`PickBody::judged_at_end`]): the trailers, or `None` when the body
@@ -114,8 +115,8 @@ pub(crate) fn record_load_report(pick: &Ticket, headers: &http::HeaderMap) {
 /// Records what the end of the response said, unless the head said it.
 fn record_end(pick: &mut Ticket, kind: OutcomeKind) {
     if !pick.is_recorded() {
-        let latency = pick.started().elapsed();
-        pick.record(Outcome { kind, latency });
+        // One clock read for the latency and the recording's time.
+        pick.record_ended(kind, Instant::now());
     }
 }
 

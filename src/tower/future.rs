@@ -10,10 +10,10 @@ use std::time::Instant;
 use ::tower::Service;
 use pin_project_lite::pin_project;
 
-use crate::pool::Pick;
+use crate::pool::Ticket;
 use crate::tower::classify::Classify;
 use crate::tower::error::Error;
-use crate::types::{FailureKind, NoBackend, Outcome, OutcomeKind};
+use crate::types::{FailureKind, NoBackend, OutcomeKind};
 
 pin_project! {
     /// The future of one call through [`Balance`](super::Balance): waits
@@ -34,9 +34,10 @@ pin_project! {
     {
         #[pin]
         state: State<Svc, Req>,
-        pick: Option<Pick<Svc>>,
+        // The pick without its payload (the service is cloned into
+        // `state`): in-flight count, outcome and start time.
+        ticket: Option<Ticket>,
         classifier: C,
-        started: Instant,
     }
 }
 
@@ -64,25 +65,21 @@ where
     pub(crate) fn refused(why: NoBackend, classifier: C) -> Self {
         ResponseFuture {
             state: State::Refused { why: Some(why) },
-            pick: None,
+            ticket: None,
             classifier,
-            started: Instant::now(),
         }
     }
 
-    pub(crate) fn new(pick: Pick<Svc>, request: Req, classifier: C) -> Self
-    where
-        Svc: Clone,
-    {
-        let service = pick.backend().clone();
+    /// A call to `service` (the picked backend's, cloned) whose attempt
+    /// `ticket` holds.
+    pub(crate) fn new(service: Svc, ticket: Ticket, request: Req, classifier: C) -> Self {
         ResponseFuture {
             state: State::Readying {
                 service,
                 request: Some(request),
             },
-            pick: Some(pick),
+            ticket: Some(ticket),
             classifier,
-            started: Instant::now(),
         }
     }
 }
@@ -126,28 +123,21 @@ where
                 StateProj::Done => panic!("ResponseFuture polled after it resolved"),
             };
             this.state.set(State::Done);
-            return Poll::Ready(finish(
-                result,
-                this.pick.take(),
-                this.classifier,
-                *this.started,
-            ));
+            return Poll::Ready(finish(result, this.ticket.take(), this.classifier));
         }
     }
 }
 
-/// Records the outcome on the pick and hands the response over.
-fn finish<Svc, Res, E, C>(
+/// Records the outcome on the ticket and hands the response over.
+fn finish<Res, E, C>(
     result: Result<Res, E>,
-    pick: Option<Pick<Svc>>,
+    ticket: Option<Ticket>,
     classifier: &C,
-    started: Instant,
 ) -> Result<C::Response, Error<E>>
 where
-    Svc: Send + Sync + 'static,
     C: Classify<Res, E>,
 {
-    let Some(mut pick) = pick else {
+    let Some(mut ticket) = ticket else {
         // Only `Refused` has no pick, and it never calls.
         return Err(Error::NoBackend(NoBackend::Empty));
     };
@@ -159,15 +149,14 @@ where
         (Ok(_), None) => None,
     };
     if let Some(kind) = kind {
-        pick.record(Outcome {
-            kind,
-            latency: started.elapsed(),
-        });
+        // One clock read: the latency (since the ticket's start) and the
+        // pool's time of the recording both come from it.
+        ticket.record_ended(kind, Instant::now());
     }
     match result {
-        Ok(response) => Ok(classifier.attach(response, pick.into_ticket(started))),
+        Ok(response) => Ok(classifier.attach(response, ticket)),
         Err(error) => Err(Error::Backend {
-            id: pick.id().clone(),
+            id: ticket.id().clone(),
             error,
         }),
     }
@@ -185,7 +174,7 @@ where
             State::Done => "done",
         };
         f.debug_struct("ResponseFuture")
-            .field("backend", &self.pick.as_ref().map(Pick::id))
+            .field("backend", &self.ticket.as_ref().map(Ticket::id))
             .field("state", &state)
             .finish()
     }

@@ -7,7 +7,8 @@ use std::task::{Context as TaskContext, Poll};
 
 use ::tower::Service;
 
-use crate::pool::{Balancer, Pool};
+use crate::pool::Pool;
+use crate::runtime::sync::OwnedCached;
 use crate::strategy::Strategy;
 use crate::tower::classify::{Classify, HttpClassifier, ResultClassifier};
 use crate::tower::context::{ContextFn, MakeContext, NoContext};
@@ -31,6 +32,11 @@ use crate::types::Context;
 ///
 /// Cloning a `Balance` is cheap (the pool is shared behind an [`Arc`]);
 /// it is `Send` and `Sync` when its classifier and context maker are.
+/// Like a [`Picker`](crate::Picker), each `Balance` (each clone) keeps its
+/// own reference to the set it last saw, checked with one pointer
+/// comparison per call: an update is seen by the next call, and an idle
+/// `Balance` keeps the last set (its backends' services) alive until its
+/// next call or its drop.
 ///
 /// # Readiness
 ///
@@ -90,6 +96,10 @@ use crate::types::Context;
 /// ```
 pub struct Balance<S: Strategy, Svc, C = ResultClassifier, X = NoContext> {
     pool: Arc<Pool<S, Svc>>,
+    /// This handle's view of the pool's current set: a call's pick reads
+    /// it with one pointer comparison instead of an `ArcSwap` load, and
+    /// borrows the chosen backend from it instead of counting a reference.
+    current: OwnedCached<Arc<Pool<S, Svc>>>,
     classifier: C,
     context: X,
 }
@@ -99,8 +109,10 @@ impl<S: Strategy, Svc: Send + Sync + 'static> Balance<S, Svc> {
     /// whatever else updates or watches it) with [`ResultClassifier`]: `Ok`
     /// succeeds, `Err` fails; the request ends with the response.
     pub fn new(pool: impl Into<Arc<Pool<S, Svc>>>) -> Self {
+        let pool = pool.into();
         Balance {
-            pool: pool.into(),
+            current: OwnedCached::new(Arc::clone(&pool)),
+            pool,
             classifier: ResultClassifier,
             context: NoContext,
         }
@@ -142,8 +154,10 @@ impl<S: Strategy, Svc: Send + Sync + 'static> Balance<S, Svc, HttpClassifier> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn http(pool: impl Into<Arc<Pool<S, Svc>>>) -> Self {
+        let pool = pool.into();
         Balance {
-            pool: pool.into(),
+            current: OwnedCached::new(Arc::clone(&pool)),
+            pool,
             classifier: HttpClassifier,
             context: NoContext,
         }
@@ -155,6 +169,7 @@ impl<S: Strategy, Svc, C, X> Balance<S, Svc, C, X> {
     pub fn classify<C2>(self, classifier: C2) -> Balance<S, Svc, C2, X> {
         Balance {
             pool: self.pool,
+            current: self.current,
             classifier,
             context: self.context,
         }
@@ -175,6 +190,7 @@ impl<S: Strategy, Svc, C, X> Balance<S, Svc, C, X> {
     pub fn make_context<X2>(self, context: X2) -> Balance<S, Svc, C, X2> {
         Balance {
             pool: self.pool,
+            current: self.current,
             classifier: self.classifier,
             context,
         }
@@ -190,6 +206,7 @@ impl<S: Strategy, Svc, C: Clone, X: Clone> Clone for Balance<S, Svc, C, X> {
     fn clone(&self) -> Self {
         Balance {
             pool: Arc::clone(&self.pool),
+            current: OwnedCached::new(Arc::clone(&self.pool)),
             classifier: self.classifier.clone(),
             context: self.context.clone(),
         }
@@ -224,9 +241,18 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        let picked = self.pool.pick(&self.context.context(&request));
+        let ctx = self.context.context(&request);
+        // The backend's service is cloned while the cached set lends it;
+        // the ticket (one reference count, on the slot) carries the
+        // in-flight count, the outcome and the start time to the response.
+        let picked = self
+            .pool
+            .pick_ticket(&mut self.current, &ctx)
+            .map(|(service, ticket)| (service.clone(), ticket));
         match picked {
-            Ok(pick) => ResponseFuture::new(pick, request, self.classifier.clone()),
+            Ok((service, ticket)) => {
+                ResponseFuture::new(service, ticket, request, self.classifier.clone())
+            }
             Err(why) => ResponseFuture::refused(why, self.classifier.clone()),
         }
     }

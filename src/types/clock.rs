@@ -26,6 +26,13 @@ impl SystemClock {
             epoch: Instant::now(),
         }
     }
+
+    /// The `Instant` it counts from: with it the pool turns an `Instant`
+    /// read for another reason (a response's arrival) into its own time
+    /// without reading the clock again.
+    pub(crate) fn epoch(&self) -> Instant {
+        self.epoch
+    }
 }
 
 impl Default for SystemClock {

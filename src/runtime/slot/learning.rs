@@ -4,6 +4,9 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
+#[cfg(feature = "tower")]
+use std::time::Instant;
 
 use super::Slot;
 use crate::runtime::passive::ejection::eject_outliers;
@@ -34,8 +37,24 @@ impl Slot {
     /// the new interval. A client fault is only counted, apart. Returns what
     /// a success or a server error cleared, for [`revise`](Self::revise).
     pub(crate) fn observe(self: &Arc<Self>, outcome: &Outcome) -> Option<Revisable> {
+        self.observe_at(outcome, self.shared.now())
+    }
+
+    /// As [`observe`](Self::observe), for an outcome seen at `ended`, an
+    /// `Instant` the caller read for its latency: with the system clock the
+    /// pool's time is taken from it, so recording reads no clock.
+    #[cfg(feature = "tower")]
+    #[inline]
+    pub(crate) fn observe_ended(
+        self: &Arc<Self>,
+        outcome: &Outcome,
+        ended: Instant,
+    ) -> Option<Revisable> {
+        self.observe_at(outcome, self.shared.now_at(ended))
+    }
+
+    fn observe_at(self: &Arc<Self>, outcome: &Outcome, now: Duration) -> Option<Revisable> {
         let shared = &self.shared;
-        let now = shared.now();
         if let Some(outliers) = shared.outliers.check(now) {
             eject_outliers(outliers, now);
         }
