@@ -137,8 +137,14 @@ impl LatencyWindow {
     /// of its bucket (at most 12.5% above the true value); `None` with no
     /// sample.
     pub fn quantile(&self, q: f64) -> Option<Duration> {
-        let halves: Vec<&Half> = self.recent().collect();
-        let total: u64 = halves.iter().map(|h| h.count.load(Ordering::Relaxed)).sum();
+        // At most two halves: on the stack, no allocation.
+        let mut recent = self.recent();
+        let halves: [Option<&Half>; 2] = [recent.next(), recent.next()];
+        let halves = halves.iter().flatten();
+        let total: u64 = halves
+            .clone()
+            .map(|h| h.count.load(Ordering::Relaxed))
+            .sum();
         if total == 0 {
             return None;
         }
@@ -146,7 +152,7 @@ impl LatencyWindow {
         let mut seen = 0;
         for index in 0..BUCKETS {
             seen += halves
-                .iter()
+                .clone()
                 .map(|h| h.buckets[index].load(Ordering::Relaxed))
                 .sum::<u64>();
             if seen >= rank {
