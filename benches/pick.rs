@@ -4,7 +4,8 @@
 //! per-thread `Picker` (`picker/...`, a borrowed guard); what replacing
 //! the set costs while another thread picks; and what a production set
 //! (caps on every backend, or a backup tier) adds to a pick
-//! (`pool/production/...`).
+//! (`pool/production/...`); and the least-loaded strategies with every
+//! backend busy (`picker/1thread-busy/...`), where a pick reads every count.
 //!
 //! ```text
 //! cargo bench --bench pick
@@ -255,6 +256,42 @@ fn production(c: &mut Criterion) {
     group.finish();
 }
 
+/// The least-loaded strategies when no backend is idle, through a
+/// `Picker`: one pick held on every backend before timing, so that a pick
+/// cannot stop at an idle backend and reads every count (the O(N) case;
+/// the other groups time the idle case, where a pick stops at the first
+/// idle backend).
+fn busy(c: &mut Criterion) {
+    let requests = Requests::new();
+    let mut group = c.benchmark_group("picker/1thread-busy");
+    let kinds = [
+        StrategyKind::LeastConnections,
+        StrategyKind::WeightedLeastConnections,
+        StrategyKind::ResourceBased,
+    ];
+    for kind in kinds {
+        for n in [64, 1024] {
+            let pool = pool(kind, n);
+            let held: Vec<_> = (0..n)
+                .map(|_| pool.pick(&Context::new()).expect("a backend"))
+                .collect();
+            assert!(pool.backends().iter().all(|b| b.in_flight == Some(1)));
+            let mut picker = pool.picker();
+            let mut i = 0usize;
+            group.bench_function(BenchmarkId::new(kind.name(), n), |b| {
+                b.iter(|| {
+                    i = i.wrapping_add(1);
+                    let pick = picker.pick(&requests.context(i));
+                    black_box(pick.map_or(u32::MAX, |p| *p.backend()))
+                })
+            });
+            drop(picker);
+            drop(held);
+        }
+    }
+    group.finish();
+}
+
 /// `Pool::update` with 64 backends while another thread keeps picking.
 fn update_while_picking(c: &mut Criterion) {
     let mut group = c.benchmark_group("update/64");
@@ -297,6 +334,6 @@ fn update_while_picking(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1));
-    targets = one_thread, one_thread_picker, two_threads, two_threads_picker, update_while_picking, production
+    targets = one_thread, one_thread_picker, two_threads, two_threads_picker, update_while_picking, production, busy
 }
 criterion_main!(benches);

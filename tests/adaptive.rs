@@ -344,3 +344,21 @@ fn resource_based_never_fails_a_pick_while_other_threads_pick_and_drop() {
         thread.join().unwrap();
     }
 }
+
+#[test]
+fn resource_based_idle_picks_follow_the_nginx_sequence() {
+    let pool = Pool::new(ResourceBased::new(), common::weighted(&[5, 1, 1])).unwrap();
+    let picks: Vec<usize> = (0..14)
+        .map(|_| *pool.pick(&Context::new()).unwrap().backend())
+        .collect();
+    assert_eq!(picks, [0, 0, 1, 0, 2, 0, 0, 0, 0, 1, 0, 2, 0, 0]);
+}
+
+#[test]
+fn resource_based_gives_a_busy_backend_s_turns_to_the_idle_ones() {
+    let pool = Pool::new(ResourceBased::new(), common::equal(3)).unwrap();
+    let only_b0 = [id(1), id(2)];
+    let held = pool.pick(&Context::new().exclude(&only_b0)).unwrap();
+    assert_eq!(*held.backend(), 0);
+    assert_eq!(shares(&pool, 3, 6), [0, 3, 3]);
+}

@@ -132,3 +132,50 @@ fn weighted_least_connections_fills_by_weight_from_idle() {
     let on_heavy = held.iter().filter(|p| *p.backend() == 0).count();
     assert_eq!(on_heavy, 6);
 }
+
+#[test]
+fn an_idle_backend_that_may_not_take_the_request_does_not_end_the_scan() {
+    // b0 is idle but down, b1 busy, b2 and b3 idle: whatever the start,
+    // the pick is the first idle backend that is up, never b0 or b1.
+    let pool = Pool::new(LeastConnections::new(), common::equal(4)).unwrap();
+    let only_b1: Vec<BackendId> = [0, 2, 3]
+        .iter()
+        .map(|i| BackendId::new(format!("b{i}")))
+        .collect();
+    let held = pool.pick(&Context::new().exclude(&only_b1)).unwrap();
+    assert_eq!(*held.backend(), 1);
+    pool.set_state(
+        &BackendId::new("b0"),
+        AdminState::Down,
+        Reason::Admin("test".into()),
+    );
+    let mut counts = [0; 4];
+    for _ in 0..40 {
+        counts[*pool.pick(&Context::new()).unwrap().backend()] += 1;
+    }
+    assert_eq!((counts[0], counts[1]), (0, 0), "counts {counts:?}");
+    assert!(counts[2] > 0 && counts[3] > 0, "counts {counts:?}");
+}
+
+#[test]
+fn weighted_least_connections_does_not_stop_at_an_idle_backend_below_the_top_weight() {
+    // Idle, b1's next request costs 1/3 and b0's 1/1: a scan starting at
+    // b0 must not stop there.
+    let pool = Pool::new(WeightedLeastConnections::new(), common::weighted(&[1, 3])).unwrap();
+    for _ in 0..8 {
+        assert_eq!(*pool.pick(&Context::new()).unwrap().backend(), 1);
+    }
+}
+
+#[test]
+fn weighted_least_connections_finds_a_backend_an_agent_weighs_above_its_configured_weight() {
+    // Both configured at weight 1, so an idle backend of weight 1 would be
+    // the lightest there can be; the agent's `weight:5` makes b1 lighter
+    // still, and no pick may stop at b0.
+    let (pool, _clock) = common::pool_with_clock(WeightedLeastConnections::new(), common::equal(2));
+    pool.apply_agent_reply(&BackendId::new("b1"), b"weight:5")
+        .unwrap();
+    for _ in 0..8 {
+        assert_eq!(*pool.pick(&Context::new()).unwrap().backend(), 1);
+    }
+}

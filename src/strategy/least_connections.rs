@@ -1,5 +1,5 @@
 use crate::runtime::set::BackendSet;
-use crate::strategy::kernel::{scan_min, Cursor};
+use crate::strategy::kernel::{scan_min, Turns};
 use crate::strategy::Strategy;
 use crate::types::{ConfigError, Context};
 
@@ -9,11 +9,17 @@ use crate::types::{ConfigError, Context};
 /// queries): a backend stuck on slow requests stops getting new ones. For
 /// unequal backends use [`WeightedLeastConnections`](super::WeightedLeastConnections).
 ///
-/// **Synchronisation**: no lock. Each pick scans the set's in-flight counters
-/// (one atomic load each, O(N)); ties go round robin, starting the scan at a
-/// rotating cursor, so idle backends share work instead of the first one
-/// taking it all. Two picks racing may both choose the same minimum; the
-/// counters are exact, the choice is as fresh as the scan.
+/// **Synchronisation**: no lock. A pick reads the set's in-flight counters
+/// (one atomic load each) from a rotating start and stops at the first
+/// idle backend that may take the request: none can have fewer than none
+/// in flight, so that is the backend a scan of all N would choose. While
+/// some backend is idle a pick reads few counters (one, in a loop that
+/// picks and drops); with every backend busy it reads all N, O(N). Ties go
+/// round robin: the start is the set's next turn (one `fetch_add`), so idle
+/// backends share work instead of the first one taking it all, as HAProxy's
+/// `leastconn` rotates among servers of equal load and nginx's `least_conn`
+/// among its lightest peers. Two picks racing may both choose the same
+/// minimum; the counters are exact, the choice is as fresh as the scan.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LeastConnections;
 
@@ -25,13 +31,15 @@ impl LeastConnections {
 }
 
 impl Strategy for LeastConnections {
-    type Table = Cursor;
+    type Table = Turns;
 
-    fn build(&self, _set: &BackendSet) -> Result<Cursor, ConfigError> {
-        Ok(Cursor::default())
+    fn build(&self, set: &BackendSet) -> Result<Turns, ConfigError> {
+        Ok(Turns::new(set.len()))
     }
 
-    fn select(&self, cursor: &Cursor, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
-        scan_min(cursor, set, ctx, |i| set.in_flight(i), |a, b| a < b)
+    fn select(&self, turns: &Turns, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
+        let count = |i| set.in_flight(i);
+        let idle = |count: u64| count == 0;
+        scan_min(turns.next(), set, ctx, count, |a, b| a < b, idle)
     }
 }

@@ -18,8 +18,9 @@ use crate::types::{ConfigError, Context};
 ///
 /// **Choose it** for large sets, for many independent balancers in front of
 /// the same backends (one per client, per thread), or whenever
-/// [`WeightedLeastConnections`](super::WeightedLeastConnections)'s O(N) scan
-/// is too much. Envoy's and Finagle's default.
+/// [`WeightedLeastConnections`](super::WeightedLeastConnections)'s scan
+/// (O(N) once no backend of the top weight is idle) is too much. Envoy's
+/// and Finagle's default.
 ///
 /// **Synchronisation**: no lock. Two draws from a per-thread random stream
 /// (a shared lock-free sequence when [seeded](Self::seeded)) and four atomic loads in the common case; when a drawn backend is not

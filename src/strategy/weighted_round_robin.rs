@@ -112,12 +112,16 @@ pub type WeightedRoundRobin = WeightedSchedule<InTurn>;
 /// memory) through an agent, and nodes are unequal or change over time.
 /// Without agents it is exactly weighted round robin.
 ///
-/// **Synchronisation**: no lock while the weights hold still. One O(N)
-/// lock-free pass over the in-flight counts (contiguous in the arena) finds
-/// the lightest load per unit of weight, compared exactly with the
-/// schedule's reduced weights (no division); a lone lightest backend is the
-/// pick, and ties go to the next of them in
-/// weighted round robin's precomputed period (one atomic `fetch_add` a
+/// **Synchronisation**: no lock while the weights hold still. A pick first
+/// takes the next entry of weighted round robin's precomputed period (one
+/// atomic `fetch_add`): if that backend has nothing in flight and may take
+/// the request, nothing is lighter, and it is the pick (in a pool without
+/// slow start; with it, every pick takes the pass below, which alone can
+/// tell whether a ramp runs). Otherwise one O(N) lock-free pass over the
+/// in-flight counts (contiguous in the arena) finds the lightest load per
+/// unit of weight, compared exactly with the schedule's reduced weights (no
+/// division); a lone lightest backend is the pick, and ties go to the next
+/// of them in the period (the entry taken first, then one `fetch_add` a
 /// try, skipping the others). While a ramp runs (the schedule's weights
 /// leave ramps aside), past the period's bounds,
 /// or when no tied backend comes up within N entries, it takes nginx's exact
@@ -125,7 +129,8 @@ pub type WeightedRoundRobin = WeightedSchedule<InTurn>;
 /// Agent reports are written off the pick path and read with one atomic
 /// load per backend.
 ///
-/// It is O(N) by nature: the lightest backend cannot be known without
+/// So a pick is O(1) while the backend whose turn it is sits idle, and O(N)
+/// once it is busy: the lightest backend then cannot be known without
 /// looking at every count.
 pub type ResourceBased = WeightedSchedule<LightestFirst>;
 
@@ -175,12 +180,24 @@ impl<T: Turn> Strategy for WeightedSchedule<T> {
         if !T::LIGHTEST_FIRST {
             return table.pick(set, |i| set.is_eligible(i, ctx));
         }
+        let may_ramp = table.may_ramp();
         let scheduled = table.with_schedule(set, |schedule| {
             schedule.and_then(|schedule| {
+                // The schedule's next entry first: a backend with none in
+                // flight is among the lightest whatever the weights, so if
+                // it may take the request it is what the pass below would
+                // choose (it would take this very entry among the tied).
+                // Not while a ramp may run: a ramp anywhere sends the pick
+                // to the exact step, and only the pass can tell.
+                let drawn = if may_ramp { None } else { schedule.draw() };
+                let idle = |i: usize| set.in_flight(i) == 0 && set.is_eligible(i, ctx);
+                if let Some(i) = drawn.filter(|&i| idle(i)) {
+                    return Some(Some(i));
+                }
                 if schedule.is_uniform() {
-                    lightest_in_turn::<true>(schedule, set, ctx)
+                    lightest_in_turn::<true>(schedule, set, ctx, drawn)
                 } else {
-                    lightest_in_turn::<false>(schedule, set, ctx)
+                    lightest_in_turn::<false>(schedule, set, ctx, drawn)
                 }
             })
         });
@@ -194,12 +211,14 @@ impl<T: Turn> Strategy for WeightedSchedule<T> {
 /// The pick through the schedule: `Some(None)` when no backend is eligible,
 /// `None` when the exact step must decide (no tied backend came up within
 /// N entries). `UNIFORM`: every weight is 1, so loads compare as they are
-/// (the scan is then least connections' loop).
+/// (the scan is then least connections' loop). `drawn`: the backend of the
+/// entry the caller took already, first in turn among the tied.
 #[inline]
 fn lightest_in_turn<const UNIFORM: bool>(
     schedule: &Schedule,
     set: &BackendSet,
     ctx: &Context<'_>,
+    drawn: Option<usize>,
 ) -> Option<Option<usize>> {
     // (index, load, reduced weight) of the first eligible lightest so far,
     // and how many backends share its load per weight (eligible or not:
@@ -249,6 +268,9 @@ fn lightest_in_turn<const UNIFORM: bool>(
             && set.in_flight(i) * best_weight == best_load * weight
             && set.is_eligible(i, ctx)
     };
+    if let Some(i) = drawn.filter(|&i| tied(i)) {
+        return Some(Some(i));
+    }
     schedule.next(set.len(), tied).map(Some)
 }
 

@@ -1,7 +1,8 @@
-//! The pieces several strategies share, in one place: the cursor, round
-//! robin's turns (a cursor reduced modulo N without a division) and the
-//! exact per-weight comparison (here), the least-cost scan ([`scan`]), the
-//! two random candidates ([`two_choices`]), the smooth weighted round robin
+//! The pieces several strategies share, in one place: turns (a cursor
+//! reduced modulo N without a division: round robin's order, and where the
+//! least-cost scans start) and the exact per-weight comparison (here), the
+//! least-cost scan ([`scan`]), the two random candidates
+//! ([`two_choices`]), the smooth weighted round robin
 //! step ([`smooth`]), gRPC's static stride scheduler ([`stride`]), the latency-times-load choice of the feedback
 //! strategies ([`latency`]), request hashing ([`hashing`]), the pick-path
 //! random source ([`rng`]) and the alias table of weighted random draws
@@ -62,21 +63,11 @@ mod tests {
     }
 }
 
-/// The table of the cursor-based strategies: one counter on its own cache
-/// line, the one word every pick of such a strategy writes.
-#[repr(align(128))]
-#[derive(Debug, Default)]
-pub struct Cursor(std::sync::atomic::AtomicUsize);
-
-impl Cursor {
-    /// The next value, wrapping.
-    #[inline]
-    pub(crate) fn next(&self) -> usize {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
-/// A cursor whose values are taken modulo a fixed `n`: round robin's turns.
+/// A cursor whose values are taken modulo a fixed `n`: round robin's turns,
+/// and the rotating start of the least-connections scans (their ties go
+/// round robin). On a cache line of its own: it is the one word every pick
+/// of such a strategy writes.
+///
 /// The reduction is two multiplications and a conditional subtraction
 /// instead of a division, which would be the slowest instruction of a
 /// round-robin pick (tens of cycles on some x86 cores), right after the

@@ -93,6 +93,9 @@ pub struct Smooth {
     scores: Mutex<Vec<i64>>,
     /// Draws for thinning ramping backends' entries.
     rng: AtomicRng,
+    /// Whether the pool has slow start on, so that a backend of the set
+    /// may be ramping (with it off, none ever is).
+    may_ramp: bool,
 }
 
 /// What a rebuild needs, shared with the pool's refresh registry and the
@@ -157,12 +160,18 @@ impl Schedule {
     #[inline]
     pub(crate) fn next(&self, tries: usize, takes_part: impl Fn(usize) -> bool) -> Option<usize> {
         for _ in 0..tries {
-            let i = usize::from(*self.entries.get(self.turns.next())?);
+            let i = self.draw()?;
             if takes_part(i) {
                 return Some(i);
             }
         }
         None
+    }
+
+    /// The backend of the next entry of the period: one cursor value taken.
+    #[inline]
+    pub(crate) fn draw(&self) -> Option<usize> {
+        self.entries.get(self.turns.next()).map(|&i| usize::from(i))
     }
 
     /// The period for `weights` (effective weights, set order), or `None`
@@ -274,7 +283,15 @@ impl Smooth {
             planner,
             scores: Mutex::new(vec![0; set.len()]),
             rng: AtomicRng::random(),
+            may_ramp: set.shared().slow_start.is_enabled(),
         }
+    }
+
+    /// Whether a backend of the set may be ramping up (slow start is on in
+    /// its pool); when not, no backend ever is.
+    #[inline]
+    pub(crate) fn may_ramp(&self) -> bool {
+        self.may_ramp
     }
 
     /// Runs `with` on the schedule in force, or on `None` when there is

@@ -447,3 +447,70 @@ impl Drop for Lease {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use http_body_util::BodyExt as _;
+    use hyper::rt::{Read, ReadBufCursor, Write};
+
+    use super::*;
+
+    /// A connection already open whose peer went silent: writes go out,
+    /// and the read fails as TCP_USER_TIMEOUT makes it fail.
+    struct SilentPeer;
+
+    impl Read for SilentPeer {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: ReadBufCursor<'_>,
+        ) -> Poll<io::Result<()>> {
+            Poll::Ready(Err(io::ErrorKind::TimedOut.into()))
+        }
+    }
+
+    impl Write for SilentPeer {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn a_timeout_on_an_open_connection_is_a_response_timeout_not_a_connect_timeout() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let error = runtime.block_on(async {
+            let (mut sender, connection) = http1::handshake(SilentPeer).await.unwrap();
+            tokio::spawn(connection);
+            let request = Request::get("/")
+                .header("host", "backend")
+                .body(crate::body::Body::new(
+                    http_body_util::Empty::new().map_err(|never| match never {}),
+                ))
+                .unwrap();
+            sender.send_request(request).await.unwrap_err()
+        });
+        let error = UpstreamError::Send(error);
+        assert_eq!(error.failure_kind(), FailureKind::Timeout, "{error}");
+        // The same error on connect is a connect timeout.
+        let connect = UpstreamError::Connect(io::ErrorKind::TimedOut.into());
+        assert_eq!(connect.failure_kind(), FailureKind::ConnectTimeout);
+    }
+}
