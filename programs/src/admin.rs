@@ -181,6 +181,14 @@ struct Admin<B> {
 type Body = Full<Bytes>;
 
 impl<B: Send + Sync + 'static> Admin<B> {
+    /// The pool's picture with what the program adds (the page and
+    /// `/status.json` show the same).
+    fn status(&self) -> Status {
+        let mut status = Status::read(&self.pool, self.address);
+        status.proxy = self.extra.as_ref().map(|extra| extra.json());
+        status
+    }
+
     async fn serve(self: Arc<Self>, listener: tokio::net::TcpListener) {
         let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let mut http = hyper::server::conn::http1::Builder::new();
@@ -234,7 +242,7 @@ impl<B: Send + Sync + 'static> Admin<B> {
         }
         match req.uri().path() {
             "/" => {
-                let status = Status::read(&self.pool, self.address);
+                let status = self.status();
                 let mut response = reply(
                     StatusCode::OK,
                     "text/html; charset=utf-8",
@@ -252,8 +260,7 @@ impl<B: Send + Sync + 'static> Admin<B> {
                 response
             }
             "/status.json" => {
-                let mut status = Status::read(&self.pool, self.address);
-                status.proxy = self.extra.as_ref().map(|extra| extra.json());
+                let status = self.status();
                 match serde_json::to_string_pretty(&status) {
                     Ok(json) => reply(StatusCode::OK, "application/json", json + "\n"),
                     Err(e) => reply(

@@ -33,6 +33,7 @@ pub fn render(status: &Status) -> String {
 <body>
 <header><h1>pickwise</h1><span id="pool">{pool}</span><span id="updated" data-source="server">rendered by the server; reloads every 2 s</span></header>
 <div id="tiers">{tiers}</div>
+<div id="proxy" data-source="server">{proxy}</div>
 <table><thead><tr><th>Backend</th><th>Tier</th><th>State</th><th>Reason</th><th>Since</th><th>In flight / cap</th><th>Picks</th><th>Failures / ejections</th><th>Latency</th><th>Errors</th><th>Last check</th></tr></thead>
 <tbody id="backends" data-source="server">{rows}</tbody></table>
 <footer>Raw: <a href="/status.json">/status.json</a> · <a href="/metrics">/metrics</a> (Prometheus)</footer>
@@ -41,7 +42,36 @@ pub fn render(status: &Status) -> String {
 "#,
         strategy = escape(status.strategy),
         pool = pool_line(status),
+        proxy = proxy_line(status.proxy.as_ref()),
     )
+}
+
+/// What the program adds to the pool's picture (hyper_proxy: hedges,
+/// retries, the retry budget, the try timeout, recent head latencies), as
+/// `name value` pairs; nothing when the program adds nothing.
+fn proxy_line(proxy: Option<&serde_json::Value>) -> String {
+    let Some(serde_json::Value::Object(fields)) = proxy else {
+        return String::new();
+    };
+    fields
+        .iter()
+        .map(|(name, value)| {
+            let value = match value {
+                serde_json::Value::Number(n) => match n.as_f64() {
+                    Some(x) if x.fract() != 0.0 => format!("{x:.1}"),
+                    _ => n.to_string(),
+                },
+                serde_json::Value::Null => "–".to_owned(),
+                other => other.to_string(),
+            };
+            format!(
+                "<span class=\"stat\">{} <b>{}</b></span>",
+                escape(&name.replace('_', " ")),
+                escape(&value)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 fn pool_line(status: &Status) -> String {
@@ -153,6 +183,7 @@ h1{font-size:1.3em;margin:0}
 #updated{color:#667;font-size:.9em;margin-left:auto}
 #updated.bad{color:#b3261e;font-weight:600}
 #tiers{margin:.7em 0;display:flex;gap:.6em;flex-wrap:wrap}
+#proxy{margin:.4em 0;color:#555}
 .tier{background:#fff;border:1px solid #d8dce3;border-radius:4px;padding:.2em .6em}
 .tier.in-panic{border-color:#b3261e}
 .panic{color:#b3261e;font-weight:600}
@@ -208,11 +239,21 @@ function row(b, now) {
     "</td><td>" + b.failures + " / " + b.ejections + "</td><td>" + latency + "</td><td>" +
     (b.error_rate * 100).toFixed(1) + "%</td><td>" + check + "</td></tr>";
 }
+function proxyLine(p) {
+  if (!p || typeof p !== "object") return "";
+  return Object.entries(p).map(([name, v]) => {
+    const value = v === null ? "–" : typeof v === "number" && !Number.isInteger(v) ? v.toFixed(1) : String(v);
+    return '<span class="stat">' + esc(name.replace(/_/g, " ")) + " <b>" + esc(value) + "</b></span>";
+  }).join(" · ");
+}
 function render(s) {
   document.title = "pickwise · " + s.strategy;
   document.getElementById("pool").innerHTML = "strategy <b>" + esc(s.strategy) + "</b> · " +
     s.backends.length + " backends · running " + duration(s.uptime_ms);
   document.getElementById("tiers").innerHTML = s.tiers.map(tierChip).join("");
+  const proxy = document.getElementById("proxy");
+  proxy.innerHTML = proxyLine(s.proxy);
+  proxy.dataset.source = "status.json";
   const body = document.getElementById("backends");
   body.innerHTML = s.backends.map(b => row(b, s.uptime_ms)).join("");
   body.dataset.source = "status.json";

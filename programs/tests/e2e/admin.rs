@@ -346,6 +346,27 @@ fn the_status_page_in_headless_chromium_shows_every_backend_and_the_reason_drawn
         "an id was taken for markup:\n{table}"
     );
     assert!(dom.contains("live · updated"), "no update stamp:\n{dom}");
+    // hyper_proxy's own line: retries, budget, try timeout, head latencies.
+    for stat in [
+        "retries",
+        "retry budget left",
+        "try timeout ms",
+        "head latency p99 ms",
+    ] {
+        assert!(
+            page.body.contains(&format!("{stat} <b>")),
+            "the server's page lacks {stat}"
+        );
+    }
+    let line = dom
+        .split_once(r#"<div id="proxy" data-source="status.json">"#)
+        .and_then(|(_, rest)| rest.split_once("</div>"))
+        .map(|(line, _)| line)
+        .unwrap_or_else(|| panic!("the script did not draw the proxy line:\n{dom}"));
+    assert!(
+        line.contains("hedges <b>0</b>") && line.contains("retry budget left"),
+        "{line}"
+    );
 }
 
 /// Debian's chromium, or a failure saying how to get it.
