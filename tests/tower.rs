@@ -728,3 +728,94 @@ fn four_at_a_time_beside_towers_p2c_the_dead_backend_fails_at_most_eight_request
         "tower's p2c keeps picking the dead backend: {p2c:?}"
     );
 }
+
+/// tower's `Retry` over `Balance`, its policy spending pickwise's
+/// `RetryBudget`: every backend failing, requests cost at most 1 + the
+/// budget's share of tries (the same policy unbudgeted costs three).
+#[cfg(feature = "tower-retry")]
+#[tokio::test]
+async fn towers_retry_over_balance_spends_a_pickwise_retry_budget() {
+    use pickwise::tail::RetryBudget;
+    use tower::retry::budget::Budget as _;
+    use tower::retry::{Policy, Retry};
+
+    /// Up to two retries a request, each only if the budget allows.
+    #[derive(Clone)]
+    struct Budgeted {
+        budget: Option<Arc<RetryBudget>>,
+        left: usize,
+        first: bool,
+    }
+    impl<Req: Clone, Res, E> Policy<Req, Res, E> for Budgeted {
+        type Future = std::future::Ready<()>;
+        fn retry(&mut self, _: &mut Req, result: &mut Result<Res, E>) -> Option<Self::Future> {
+            if std::mem::take(&mut self.first) {
+                if let Some(budget) = &self.budget {
+                    budget.deposit();
+                }
+            }
+            if result.is_ok() || self.left == 0 {
+                return None;
+            }
+            self.left -= 1;
+            let allowed = self.budget.as_ref().is_none_or(|b| b.withdraw());
+            allowed.then(|| std::future::ready(()))
+        }
+        fn clone_request(&mut self, req: &Req) -> Option<Req> {
+            Some(req.clone())
+        }
+    }
+
+    let tries = Arc::new(AtomicUsize::new(0));
+    let failing = |port: u16| {
+        let tries = tries.clone();
+        service_fn(move |_: u32| {
+            tries.fetch_add(1, Ordering::Relaxed);
+            std::future::ready(Err::<u32, io::Error>(io::Error::other(format!(
+                "{port} fails"
+            ))))
+        })
+    };
+    // Passive health off: every try reaches a backend.
+    let pool = |services: Vec<_>| {
+        Pool::builder(RoundRobin::new())
+            .health(HealthConfig::disabled())
+            .build(
+                services
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, s)| BackendSpec::new(format!("b{i}"), s)),
+            )
+            .unwrap()
+    };
+    let requests = 1_000;
+    let mut counts = Vec::new();
+    for budget in [
+        None,
+        Some(Arc::new(RetryBudget::new(0.2, 0, Duration::from_secs(10)))),
+    ] {
+        tries.store(0, Ordering::Relaxed);
+        let balance = Balance::new(pool((0..4).map(failing).collect()));
+        let policy = Budgeted {
+            budget,
+            left: 2,
+            first: true,
+        };
+        let mut retry = Retry::new(policy, balance);
+        for i in 0..requests {
+            let answer = retry.ready().await.unwrap().call(i).await;
+            assert!(answer.is_err());
+        }
+        counts.push(tries.load(Ordering::Relaxed));
+    }
+    assert_eq!(
+        counts[0],
+        3 * requests as usize,
+        "unbudgeted: three tries each"
+    );
+    assert!(
+        counts[1] <= requests as usize * 12 / 10 + 1,
+        "budgeted: {} tries for {requests} requests",
+        counts[1]
+    );
+}

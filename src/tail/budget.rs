@@ -28,6 +28,37 @@ pub struct RetryBudget {
     slots: Box<[Slot]>,
 }
 
+/// With the `tower-retry` feature, the budget of a `tower::retry` policy:
+/// deposit once a request, withdraw before each retry, and tower's `Retry`
+/// over [`pickwise::tower::Balance`](crate::tower::Balance) retries on
+/// another backend within the same budget the proxies use.
+///
+/// ```
+/// # #[cfg(feature = "tower-retry")] {
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use pickwise::tail::RetryBudget;
+/// use tower::retry::budget::Budget;
+///
+/// let budget = Arc::new(RetryBudget::new(0.2, 0, Duration::from_secs(10)));
+/// for _ in 0..10 {
+///     Budget::deposit(&*budget);
+/// }
+/// assert!(Budget::withdraw(&*budget) && Budget::withdraw(&*budget));
+/// assert!(!Budget::withdraw(&*budget), "20% of 10 requests: two retries");
+/// # }
+/// ```
+#[cfg(feature = "tower-retry")]
+impl tower::retry::budget::Budget for RetryBudget {
+    fn deposit(&self) {
+        RetryBudget::deposit(self);
+    }
+
+    fn withdraw(&self) -> bool {
+        RetryBudget::withdraw(self)
+    }
+}
+
 struct Slot {
     second: AtomicU64,
     deposits: AtomicU64,
