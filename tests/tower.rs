@@ -736,13 +736,14 @@ fn four_at_a_time_beside_towers_p2c_the_dead_backend_fails_at_most_eight_request
 #[tokio::test]
 async fn towers_retry_over_balance_spends_a_pickwise_retry_budget() {
     use pickwise::tail::RetryBudget;
-    use tower::retry::budget::Budget as _;
+    use tower::retry::budget::Budget;
     use tower::retry::{Policy, Retry};
 
-    /// Up to two retries a request, each only if the budget allows.
+    /// Up to two retries a request, each only if the budget (any of
+    /// tower's, here pickwise's) allows.
     #[derive(Clone)]
     struct Budgeted {
-        budget: Option<Arc<RetryBudget>>,
+        budget: Option<Arc<dyn Budget + Send + Sync>>,
         left: usize,
         first: bool,
     }
