@@ -791,10 +791,9 @@ async fn towers_retry_over_balance_spends_a_pickwise_retry_budget() {
     };
     let requests = 1_000;
     let mut counts = Vec::new();
-    for budget in [
-        None,
-        Some(Arc::new(RetryBudget::new(0.2, 0, Duration::from_secs(10)))),
-    ] {
+    let pickwise_budget: Arc<dyn Budget + Send + Sync> =
+        Arc::new(RetryBudget::new(0.2, 0, Duration::from_secs(10)));
+    for budget in [None, Some(pickwise_budget)] {
         tries.store(0, Ordering::Relaxed);
         let balance = Balance::new(pool((0..4).map(failing).collect()));
         let policy = Budgeted {
