@@ -1,7 +1,8 @@
 //! Backend specs as a proxy's command line gives them
 //! (`ADDR[,weight=N][,agent=ADDR][,id=NAME][,priority=N|,backup][,max_conns=N]`):
-//! any text parses or is refused with an error naming it, never a panic,
-//! and a spec that parses is one a pool accepts.
+//! any text parses or is refused with an error naming it (control
+//! characters escaped), never a panic, and a spec that parses is one a
+//! pool accepts.
 
 #![no_main]
 
@@ -36,9 +37,22 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(*pick.backend(), addr);
         }
         Err(error) => {
-            // The message names the spec it refuses.
+            // The message names the spec it refuses, its control characters
+            // escaped (`\n`, `\u{c}`), and holds none raw: it cannot forge
+            // a log line.
             let message = error.to_string();
-            assert!(message.contains(text), "{message:?} does not name {text:?}");
+            let shown: String = text
+                .chars()
+                .map(|c| match c.is_control() {
+                    true => c.escape_default().to_string(),
+                    false => c.to_string(),
+                })
+                .collect();
+            assert!(
+                message.contains(&shown),
+                "{message:?} does not name {text:?}"
+            );
+            assert!(!message.chars().any(char::is_control), "{message:?}");
         }
     }
 });

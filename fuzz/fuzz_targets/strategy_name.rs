@@ -27,8 +27,20 @@ fuzz_target!(|data: &[u8]| {
     let kind = match name.parse::<StrategyKind>() {
         Ok(kind) => kind,
         Err(error) => {
+            // Named with its control characters escaped, none raw.
             let message = error.to_string();
-            assert!(message.contains(name), "{message:?} does not name {name:?}");
+            let shown: String = name
+                .chars()
+                .map(|c| match c.is_control() {
+                    true => c.escape_default().to_string(),
+                    false => c.to_string(),
+                })
+                .collect();
+            assert!(
+                message.contains(&shown),
+                "{message:?} does not name {name:?}"
+            );
+            assert!(!message.chars().any(char::is_control), "{message:?}");
             assert!(name.parse::<AnyStrategy>().is_err());
             return;
         }

@@ -3,6 +3,8 @@
 use std::error::Error;
 use std::fmt;
 
+use crate::types::Escaped;
+
 use crate::types::{BackendId, MAX_BACKENDS, MAX_WEIGHT};
 
 /// Configuration the library refuses. Nothing is changed when one is returned:
@@ -62,13 +64,19 @@ impl fmt::Display for ConfigError {
                 f,
                 "backend `{id}` has weight {weight}, outside 1..={MAX_WEIGHT}"
             ),
+            // Outside text (a spec, a name, the part of either a reason
+            // quotes) is shown with its control characters escaped: a
+            // message cannot forge a log line.
             ConfigError::BackendSpec { spec, why } => {
-                write!(f, "bad backend `{}`: {why}", crate::types::Escaped(spec))
+                write!(f, "bad backend `{}`: {}", Escaped(spec), Escaped(why))
             }
-            ConfigError::UnknownStrategy { name, known } => {
-                write!(f, "unknown strategy `{name}` (known: {})", known.join(", "))
-            }
-            ConfigError::Invalid { setting, why } => write!(f, "bad {setting}: {why}"),
+            ConfigError::UnknownStrategy { name, known } => write!(
+                f,
+                "unknown strategy `{}` (known: {})",
+                Escaped(name),
+                known.join(", ")
+            ),
+            ConfigError::Invalid { setting, why } => write!(f, "bad {setting}: {}", Escaped(why)),
         }
     }
 }

@@ -72,16 +72,14 @@ fn keep_alive_get(stream: &mut TcpStream, host: SocketAddr) -> (u16, String) {
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
-fn count(lines: &[String], needle: &str) -> usize {
-    lines.iter().filter(|l| l.contains(needle)).count()
-}
-
-#[test]
-fn hyper_proxy_out_of_descriptors_answers_503_blames_no_backend_and_serves_again() {
+/// `program` in front of a worker `w1`, under an open-files limit it
+/// cannot raise, with passive health strict enough that three failures
+/// would eject the worker.
+fn starved(program: &str) -> (Program, Program) {
     let w1 = worker("w1", &[]);
     let backend = w1.addr.to_string();
     let front = Program::start_with_open_files(
-        "hyper_proxy",
+        program,
         &[
             "--listen",
             "127.0.0.1:0",
@@ -98,6 +96,30 @@ fn hyper_proxy_out_of_descriptors_answers_503_blames_no_backend_and_serves_again
         ],
         OPEN_FILES,
     );
+    (w1, front)
+}
+
+/// Once the flood is gone, a GET through `front` is answered by `w1`
+/// within 10 s.
+fn assert_served_again_by_w1(front: &Program) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let served = loop {
+        match get(front.addr, "/") {
+            Ok(reply) if reply.status == 200 => break reply,
+            other if Instant::now() > deadline => panic!("not served after the flood: {other:?}"),
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    assert_eq!(served.name(), "w1");
+}
+
+fn count(lines: &[String], needle: &str) -> usize {
+    lines.iter().filter(|l| l.contains(needle)).count()
+}
+
+#[test]
+fn hyper_proxy_out_of_descriptors_answers_503_blames_no_backend_and_serves_again() {
+    let (_w1, front) = starved("hyper_proxy");
     let warning = front.wait_for_log("open files limit", Duration::from_secs(5));
     assert!(
         warning.contains("below") && warning.contains("--max-connections 4096"),
@@ -136,39 +158,12 @@ fn hyper_proxy_out_of_descriptors_answers_503_blames_no_backend_and_serves_again
         count(&lines, "accept failed")
     );
     drop(clients);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let served = loop {
-        match get(front.addr, "/") {
-            Ok(reply) if reply.status == 200 => break reply,
-            other if Instant::now() > deadline => panic!("not served after the flood: {other:?}"),
-            _ => std::thread::sleep(Duration::from_millis(100)),
-        }
-    };
-    assert_eq!(served.name(), "w1");
+    assert_served_again_by_w1(&front);
 }
 
 #[test]
 fn tcp_forwarder_out_of_descriptors_blames_no_backend_and_serves_again() {
-    let w1 = worker("w1", &[]);
-    let backend = w1.addr.to_string();
-    let front = Program::start_with_open_files(
-        "tcp_forwarder",
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--strategy",
-            "round-robin",
-            "--backend",
-            &backend,
-            "--threads",
-            "1",
-            "--failures",
-            "3",
-            "--eject-ms",
-            "60000",
-        ],
-        OPEN_FILES,
-    );
+    let (_w1, front) = starved("tcp_forwarder");
     let warning = front.wait_for_log("open files limit", Duration::from_secs(5));
     assert!(warning.contains("below"), "no warning: {warning}");
     // Each client takes two descriptors (its own and the backend's): past
@@ -189,15 +184,7 @@ fn tcp_forwarder_out_of_descriptors_blames_no_backend_and_serves_again() {
         "not throttled: {lines:#?}"
     );
     drop(clients);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let served = loop {
-        match get(front.addr, "/") {
-            Ok(reply) if reply.status == 200 => break reply,
-            other if Instant::now() > deadline => panic!("not served after the flood: {other:?}"),
-            _ => std::thread::sleep(Duration::from_millis(100)),
-        }
-    };
-    assert_eq!(served.name(), "w1");
+    assert_served_again_by_w1(&front);
 }
 
 #[test]
