@@ -27,15 +27,28 @@ impl Echo {
             .enable_all()
             .build()
             .expect("a runtime for the echo backend");
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind the echo backend");
+        // A backlog of 1024 (std's and tokio's bind use 128): the
+        // forwarder opens hundreds of connections to it at once.
+        let listener = {
+            let _inside = runtime.enter();
+            let socket = tokio::net::TcpSocket::new_v4().expect("a socket for the echo backend");
+            socket
+                .bind("127.0.0.1:0".parse().unwrap())
+                .expect("bind the echo backend");
+            socket.listen(1024).expect("listen")
+        };
         let addr = listener.local_addr().unwrap();
         let accepted = Arc::new(AtomicUsize::new(0));
         let open = Arc::new(AtomicUsize::new(0));
         let (counted, still_open) = (accepted.clone(), open.clone());
         runtime.spawn(async move {
-            while let Ok((mut conn, _)) = listener.accept().await {
+            loop {
+                // An accept error (a connection reset before it was taken)
+                // ends nothing: the next one is accepted.
+                let Ok((mut conn, _)) = listener.accept().await else {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
                 counted.fetch_add(1, Ordering::SeqCst);
                 still_open.fetch_add(1, Ordering::SeqCst);
                 let still_open = still_open.clone();
@@ -233,11 +246,17 @@ fn five_hundred_idle_connections_keep_the_forwarder_on_a_bounded_number_of_threa
     let echo = Echo::start();
     let front = forwarder(&echo, &[]);
     let held = idle_clients(front.addr, 500);
-    wait_until(
-        Duration::from_secs(30),
-        "the 500 idle connections reach the backend",
-        || echo.accepted.load(Ordering::SeqCst) == 500,
-    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while echo.accepted.load(Ordering::SeqCst) < 500 {
+        if Instant::now() > deadline {
+            let log: Vec<String> = front.log.try_iter().take(20).collect();
+            panic!(
+                "{} of the 500 idle connections reached the backend in 30 s; the forwarder said: {log:#?}",
+                echo.accepted.load(Ordering::SeqCst)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // Runtime threads (one per core by default), the main thread and a few
     // of tokio's: nothing grows with the connections.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
