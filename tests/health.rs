@@ -203,3 +203,51 @@ fn failures_recorded_during_an_ejection_do_not_count_once_it_ends() {
         "one failure after coming back must not eject again"
     );
 }
+
+/// A try beaten by its hedge (`FailureKind::Outpaced`) counts in the
+/// failures in a row only if its backend answered nobody while it waited:
+/// a backend still answering others is slow, not silent.
+#[test]
+fn an_outpaced_try_counts_in_a_row_only_when_its_backend_answered_nobody_meanwhile() {
+    let clock = std::sync::Arc::new(pickwise::clock::ManualClock::new());
+    let pool = Pool::builder(RoundRobin::new())
+        .clock(clock.clone())
+        .health(health(50))
+        .build(common::equal(2))
+        .unwrap();
+    let id = BackendId::new("b0");
+    // Every pick on b0; b1 keeps the cap from holding b0 in.
+    let only_b0 = [BackendId::new("b1")];
+    let on_b0 = || Context::new().exclude(&only_b0);
+    let outpaced = |waited| Outcome::failure(FailureKind::Outpaced, waited);
+    let ms = Duration::from_millis;
+    clock.advance(Duration::from_secs(1));
+    // Three tries outpaced while the backend answered others: no count.
+    for _ in 0..3 {
+        let mut waiting = pool.pick(&on_b0()).unwrap();
+        clock.advance(ms(20));
+        pool.pick(&on_b0()).unwrap().record(Outcome::success(ms(2)));
+        clock.advance(ms(20));
+        waiting.record(outpaced(ms(40)));
+    }
+    let status = pool.status(&id).unwrap();
+    assert_eq!(status.consecutive_failures, 0, "{status:?}");
+    assert_eq!(status.state, BackendState::Up);
+    // Three outpaced with no answer at all: ejected, yet no failure counted.
+    for _ in 0..3 {
+        let mut waiting = pool.pick(&on_b0()).unwrap();
+        clock.advance(ms(40));
+        waiting.record(outpaced(ms(40)));
+    }
+    let status = pool.status(&id).unwrap();
+    assert_eq!(status.state, BackendState::Ejected, "{status:?}");
+    assert_eq!(status.failures, 0);
+    assert!(
+        status
+            .reason
+            .to_string()
+            .contains("no answer while a later hedge"),
+        "{}",
+        status.reason
+    );
+}

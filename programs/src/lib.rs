@@ -10,7 +10,8 @@
 //! `checks` (`--health-check`), `discovery` (host names through DNS),
 //! `agents` (polling agents), `admin` (the status page), `cores` (a
 //! thread per core, each with its own listener), `dns_zone` (a DNS server
-//! in process: the lab's registry, the tests' resolver), `http_head` (a
+//! in process: the lab's registry, the tests' resolver), `hedging` (which
+//! slow tries get a hedge, and what a beaten one tells), `http_head` (a
 //! request's head through hyper_proxy: RFC 9112's rules, hop-by-hop
 //! headers), `limits` (the
 //! open-files limit, log throttling), `simulation` (the
@@ -26,6 +27,7 @@ pub mod config;
 pub mod cores;
 pub mod discovery;
 pub mod dns_zone;
+pub mod hedging;
 pub mod http_head;
 pub mod limits;
 pub mod logging;

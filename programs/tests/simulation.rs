@@ -190,7 +190,7 @@ fn random_with_eight_proxies_gives_the_same_tail_whatever_the_seed() {
 #[test]
 fn hedges_stay_within_the_budget_in_the_blackhole_scenario() {
     let mut blackhole = scenario("blackhole");
-    blackhole.hedge = true;
+    blackhole.hedge = Some(model::Hedging::Slow);
     let run = engine::run(
         &blackhole,
         Router::Library(StrategyKind::LeastConnections),
@@ -207,4 +207,40 @@ fn hedges_stay_within_the_budget_in_the_blackhole_scenario() {
         "{} hedges for {REQUESTS} requests",
         run.hedged
     );
+}
+
+/// Issue 24's target: with hedging on (`--hedge silent`), the blackhole's
+/// p99 is within 1.1x of the oracle's for the load-aware strategies. The
+/// balancers hedge only tries whose node has answered nobody for a hedge
+/// delay, and a try beaten by its hedge on a node silent for a try timeout
+/// is outpaced, so a run of them takes the blackhole out. Hedging every
+/// slow try (`--hedge slow`) misses it (least connections 2.0x here): the
+/// copies of long requests add load the nodes left cannot carry.
+#[test]
+fn with_silent_hedging_the_blackholes_p99_stays_within_1_1x_of_the_oracle() {
+    const REQUESTS: usize = 50_000;
+    let mut blackhole = scenario("blackhole");
+    blackhole.hedge = Some(model::Hedging::Silent);
+    let oracle = engine::run(&blackhole, Router::Oracle, REQUESTS, SEED).unwrap();
+    for kind in [
+        StrategyKind::LeastConnections,
+        StrategyKind::P2c,
+        StrategyKind::Prequal,
+    ] {
+        let run = engine::run(&blackhole, Router::Library(kind), REQUESTS, SEED).unwrap();
+        let ratio = run.p99.as_secs_f64() / oracle.p99.as_secs_f64();
+        eprintln!(
+            "{}: p99 {:?}, oracle {:?} ({ratio:.3}x), {} hedges",
+            kind.name(),
+            run.p99,
+            oracle.p99,
+            run.hedged
+        );
+        assert_eq!(run.failed, 0, "{}", kind.name());
+        assert!(
+            ratio <= 1.1,
+            "{}: {ratio:.3}x the oracle's p99",
+            kind.name()
+        );
+    }
 }

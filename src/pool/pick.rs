@@ -142,6 +142,41 @@ impl<B> Pick<B> {
         self.attempt.is_recorded()
     }
 
+    /// Whether the picked backend may have answered anyone (a success or a
+    /// server error, recorded on any pick of it) at or after `at`, a time
+    /// on the pool's clock ([`Pool::clock`](crate::Pool::clock)). Answers
+    /// are noted to the millisecond, so one up to a millisecond before `at`
+    /// counts too. A hedger's test of silence: a try whose backend has
+    /// answered nothing since the try was sent may be caught on a backend
+    /// that has stopped answering (a blackhole, a stall), where a hedge
+    /// wins; one whose backend goes on answering others is slow on its own
+    /// account, where a copy of it would more likely add load than win.
+    ///
+    /// ```
+    /// use pickwise::clock::ManualClock;
+    /// use pickwise::strategy::RoundRobin;
+    /// use pickwise::{BackendSpec, Balancer, Context, Outcome, Pool};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// let clock = Arc::new(ManualClock::new());
+    /// let pool = Pool::builder(RoundRobin::new())
+    ///     .clock(clock.clone())
+    ///     .build([BackendSpec::new("a", ())])?;
+    /// let waiting = pool.pick(&Context::new())?;
+    /// let sent = pool.clock().now();
+    /// clock.advance(Duration::from_millis(30));
+    /// assert!(!waiting.answered_since(sent), "nothing answered yet");
+    /// pool.pick(&Context::new())?.record(Outcome::success(Duration::from_millis(2)));
+    /// assert!(waiting.answered_since(sent), "another request was answered");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn answered_since(&self, at: std::time::Duration) -> bool {
+        self.member
+            .slot
+            .answered_since(crate::types::clock::saturating_nanos(at))
+    }
+
     /// Whether the pool's strategy reads load reports (ORCA): when not,
     /// a caller need not look for them.
     pub fn reads_load_reports(&self) -> bool {

@@ -95,6 +95,14 @@ impl Ticket {
         self.attempt.is_recorded()
     }
 
+    /// As [`Pick::answered_since`](crate::Pick::answered_since): whether
+    /// the backend may have answered anyone at or after `at`, on the
+    /// pool's clock.
+    pub fn answered_since(&self, at: std::time::Duration) -> bool {
+        self.slot
+            .answered_since(crate::types::clock::saturating_nanos(at))
+    }
+
     /// Whether the pool's strategy reads load reports (ORCA): when not,
     /// a caller need not look for them.
     pub fn reads_load_reports(&self) -> bool {

@@ -111,6 +111,37 @@ pub enum FailureKind {
     BodyCut,
     /// The response body stopped arriving for longer than the caller waits.
     BodyStalled,
+    /// The try was still unanswered when a try sent *after* it, to another
+    /// backend (a hedge), answered; it was cancelled. One alone says little:
+    /// a healthy backend loses a few percent of hedge races. So it counts
+    /// only in the failures in a row (and as a latency of at least that
+    /// long): no failure count, no error rate, no outlier interval. An
+    /// unbroken run of them, with no answer of any kind in between, is a
+    /// backend that accepts requests and stays silent (a blackhole, a
+    /// firewall dropping packets), and ejects it at the threshold of
+    /// failures in a row, like other failures. A hedge beaten by the try it
+    /// backed up is no such evidence: drop its pick unrecorded.
+    ///
+    /// ```
+    /// use pickwise::health::HealthConfig;
+    /// use pickwise::strategy::RoundRobin;
+    /// use pickwise::{BackendId, BackendSpec, BackendState, Balancer, Context, FailureKind, Outcome, Pool};
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::builder(RoundRobin::new())
+    ///     .health(HealthConfig { consecutive_failures: 3, ..HealthConfig::default() })
+    ///     .build([BackendSpec::new("silent", ()), BackendSpec::new("fine", ())])?;
+    /// let fine = [BackendId::new("fine")];
+    /// let outpaced = Outcome::failure(FailureKind::Outpaced, Duration::from_millis(40));
+    /// for _ in 0..3 {
+    ///     pool.pick(&Context::new().exclude(&fine))?.record(outpaced);
+    /// }
+    /// let silent = pool.status(&BackendId::new("silent")).unwrap();
+    /// assert_eq!(silent.state, BackendState::Ejected);
+    /// assert_eq!(silent.failures, 0, "counted only in a row");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    Outpaced,
     /// Any other transport failure.
     Other,
 }
@@ -127,6 +158,7 @@ impl fmt::Display for FailureKind {
             FailureKind::InvalidResponse => "invalid response",
             FailureKind::BodyCut => "response body cut short",
             FailureKind::BodyStalled => "response body stalled",
+            FailureKind::Outpaced => "no answer while a later hedge to another backend answered",
             FailureKind::Other => "transport failure",
         })
     }

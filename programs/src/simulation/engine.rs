@@ -47,6 +47,7 @@ use rand_chacha::ChaCha8Rng;
 use super::agent;
 use super::model::{Scenario, Service};
 use super::stats::{Measured, Summary};
+use crate::hedging;
 
 /// What a refused connection costs before the retry goes out.
 pub const REFUSED: Duration = Duration::from_millis(1);
@@ -290,8 +291,8 @@ impl<'a> Sim<'a> {
         );
         let clients = scenario.workload.clients;
         let tails = match scenario.hedge {
-            true => (0..pools.len()).map(|_| Tail::new(clock.clone())).collect(),
-            false => Vec::new(),
+            Some(_) => (0..pools.len()).map(|_| Tail::new(clock.clone())).collect(),
+            None => Vec::new(),
         };
         Ok(Sim {
             scenario,
@@ -552,11 +553,26 @@ impl<'a> Sim<'a> {
     /// node of its pool, within the budget.
     fn hedge(&mut self, id: usize, t: u64) {
         let req = &self.requests[id];
-        if req.finished || req.pick.is_none() || req.hedge.is_some() {
+        let Some(first_pick) = &req.pick else { return };
+        if req.finished || req.hedge.is_some() {
             return;
         }
         let balancer = req.balancer;
         let Some(first) = req.node else { return };
+        if let Some(hedging) = self.scenario.hedge {
+            // With `silent`, only a try whose node has answered nobody for
+            // a hedge delay; else it is asked again a delay later.
+            let tail = &self.tails[balancer];
+            let delay = tail.hedge_delay.of(&tail.latencies);
+            let (sent, now) = (Duration::from_nanos(req.attempt), Duration::from_nanos(t));
+            if !hedging.due(first_pick, sent, now, delay) {
+                let deadline = req.attempt + nanos(tail.timeout.of(&tail.latencies));
+                if t + nanos(delay) < deadline {
+                    self.schedule(t + nanos(delay), Event::Hedge(id));
+                }
+                return;
+            }
+        }
         if !self.tails[balancer].budget.withdraw() {
             return;
         }
@@ -686,9 +702,13 @@ impl<'a> Sim<'a> {
         if !self.requests[id].finished {
             let req = &mut self.requests[id];
             req.finished = true;
-            // The winner records its success; the other try is cancelled
-            // (its pick dropped, counted for nothing), taken out of its
-            // node's queue if it still waits there.
+            // The winner records its success; the other try is cancelled,
+            // taken out of its node's queue if it still waits there. A
+            // first try beaten by its hedge (sent later) on a node that has
+            // answered nothing for a whole try timeout is recorded as
+            // outpaced (it counts only in the failures in a row: a node
+            // silent that long, several times over, is taken out); any
+            // other loser is dropped, counted for nothing.
             let (winner, loser) = match copy {
                 false => (req.pick.take(), req.hedge.take()),
                 true => (
@@ -702,7 +722,14 @@ impl<'a> Sim<'a> {
                 pick.record(Outcome::success(latency));
             }
             let (arrival, balancer) = (req.arrival, req.balancer);
-            if let Some((other, pick)) = loser {
+            if let Some((other, mut pick)) = loser {
+                if copy {
+                    let tail = &self.tails[balancer];
+                    let silence = tail.timeout.of(&tail.latencies);
+                    let waited = Duration::from_nanos(t - self.requests[id].attempt);
+                    let now = Duration::from_nanos(t);
+                    hedging::record_outpaced(&mut pick, waited, now, silence);
+                }
                 drop(pick);
                 self.nodes[other]
                     .queue
@@ -762,7 +789,7 @@ fn library_pool(
         v6_prefix: None,
         load_report_blackout: Some(scenario.orca_blackout),
     };
-    Pool::builder(AnyStrategy::with_options(kind, &options))
+    let pool = Pool::builder(AnyStrategy::with_options(kind, &options))
         .clock(clock)
         .health(HealthConfig {
             consecutive_failures: 5,
@@ -770,7 +797,17 @@ fn library_pool(
             max_ejection: Duration::from_secs(60),
             ..HealthConfig::default()
         })
-        .build(specs)
+        .build(specs)?;
+    if std::env::var_os("SIMDEBUG").is_some() {
+        struct Print;
+        impl pickwise::Observer for Print {
+            fn state_changed(&self, c: &pickwise::StateChange) {
+                eprintln!("{:?} {} {:?}->{:?} {}", c.at, c.id, c.from, c.to, c.reason);
+            }
+        }
+        pool.subscribe(Print);
+    }
+    Ok(pool)
 }
 
 /// Node `i`'s backend id: `n1`, `n2`, ...

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+pub use crate::hedging::Hedging;
+
 /// One node: how many requests it serves at once and how long one takes.
 #[derive(Debug, Clone)]
 pub struct NodeModel {
@@ -98,11 +100,11 @@ pub struct Scenario {
     /// How long `orca-wrr` waits before a node's reports count (gRFC A58's
     /// blackout period; its default is 10 s).
     pub orca_blackout: Duration,
-    /// The balancers hedge (a copy to another node after the p95 of recent
-    /// latencies, within a budget of 20% of requests plus 10 a second) and
-    /// give up on a try after an adaptive timeout (4 x p99, 50 ms to 1 s)
-    /// instead of the fixed 1 s.
-    pub hedge: bool,
+    /// Whether and how the balancers hedge: a copy to another node after
+    /// the p95 of recent latencies, within a budget of 20% of requests
+    /// plus 10 a second. With it they also give up on a try after an
+    /// adaptive timeout (4 x p99, 50 ms to 1 s) instead of the fixed 1 s.
+    pub hedge: Option<Hedging>,
 }
 
 impl Scenario {

@@ -33,7 +33,7 @@ pub fn all(utilisation: f64) -> Vec<Scenario> {
         balancers: 1,
         service: Service::Exponential,
         orca_blackout: ORCA_BLACKOUT,
-        hedge: false,
+        hedge: None,
     };
     vec![
         Scenario {

@@ -209,3 +209,43 @@ fn hedged_gets_skip_an_occasionally_slow_backend_and_cost_little_when_none_is() 
     eprintln!("hedging on, no slow backend: {sent} hedges in 200 GETs");
     assert!(sent <= 10, "{sent} hedges in 200 GETs");
 }
+
+#[test]
+fn silent_hedging_leaves_a_backend_that_answers_nobody_at_once_and_then_takes_it_out() {
+    let w = worker("w1", &[]);
+    let (silent, heads) = fake(never_answer);
+    // One try in 21 on the silent backend (weights); a high failure count
+    // would hide the ejection, so the default (5 in a row) stays.
+    let backends = [
+        format!("{},weight=20,id=fast", w.addr),
+        format!("{silent},weight=1,id=silent"),
+    ];
+    let front = proxy(
+        "hyper_proxy",
+        "weighted-round-robin",
+        &backends,
+        &["--admin", "127.0.0.1:0", "--hedge", "silent"],
+    );
+    // Until 20 answers the delays are at their ceiling: warm up on the
+    // fast backend alone (the silent one's turn comes once in 21).
+    let warm = slowest_of(&front, 20);
+    let slowest = slowest_of(&front, 147);
+    let sent = hedges(&front);
+    eprintln!(
+        "silent hedging: warm-up's slowest GET {warm:?}, then {slowest:?}; {sent} hedges, {} heads reached the silent backend",
+        heads.load(Ordering::Relaxed)
+    );
+    // A try caught on the silent backend is hedged after 5 ms (the floor;
+    // the fast backend answers in about 1 ms), not given up after the
+    // 50 ms try timeout.
+    assert!(slowest < Duration::from_millis(45), "{slowest:?}");
+    assert!(sent >= 3, "{sent} hedges");
+    // Beaten by their hedges on a backend that answered nobody for a try
+    // timeout, its tries are outpaced; five in a row take it out.
+    let ejected = front.wait_for_log("ejected", Duration::from_secs(2));
+    assert!(ejected.contains("silent"), "{ejected}");
+    assert!(
+        ejected.contains("no answer while a later hedge to another backend answered"),
+        "{ejected}"
+    );
+}

@@ -15,6 +15,9 @@ use crate::runtime::sync::{AtomicU32, AtomicU64};
 use crate::types::clock::saturating_nanos;
 use crate::types::{FailureKind, Outcome, OutcomeKind};
 
+/// How finely the time of a backend's last answer is kept, nanoseconds.
+const ANSWER_GRAIN: u64 = 1_000_000;
+
 /// What recording a success or a server error at the response head cleared,
 /// kept by the pick so that a failure found later can take its place
 /// ([`Slot::revise`]).
@@ -34,8 +37,10 @@ impl Slot {
     /// Counts an outcome, feeds the EWMAs, and ejects the backend when it
     /// crosses the failure threshold. The first outcome after an outlier
     /// interval ends runs the evaluation first, so the outcome belongs to
-    /// the new interval. A client fault is only counted, apart. Returns what
-    /// a success or a server error cleared, for [`revise`](Self::revise).
+    /// the new interval. A client fault is only counted, apart; an outpaced
+    /// try ([`FailureKind::Outpaced`]) only in the failures in a row and the
+    /// latency. Returns what a success or a server error cleared, for
+    /// [`revise`](Self::revise).
     pub(crate) fn observe(self: &Arc<Self>, outcome: &Outcome) -> Option<Revisable> {
         self.observe_at(outcome, self.shared.now())
     }
@@ -58,15 +63,35 @@ impl Slot {
         if let Some(outliers) = shared.outliers.check(now) {
             eject_outliers(outliers, now);
         }
-        if outcome.kind == OutcomeKind::ClientFault {
-            self.client_faults.fetch_add(1, Ordering::Relaxed);
-            return None;
+        match outcome.kind {
+            OutcomeKind::ClientFault => {
+                self.client_faults.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            OutcomeKind::Failure(FailureKind::Outpaced) => {
+                // A latency of at least this long; and in the failures in a
+                // row only if the backend answered nothing while it waited.
+                let now = saturating_nanos(now);
+                self.learn_latency(outcome.latency, now);
+                let sent = now.saturating_sub(saturating_nanos(outcome.latency));
+                if !self.answered_since(sent) {
+                    self.in_a_row(FailureKind::Outpaced, 1);
+                }
+                return None;
+            }
+            _ => {}
         }
         let interval = self.interval.current();
         if shared.outliers.is_enabled() {
             self.interval.count(outcome.is_success());
         }
         self.learn(outcome, saturating_nanos(now));
+        if matches!(
+            outcome.kind,
+            OutcomeKind::Success | OutcomeKind::ServerError
+        ) {
+            self.answered(saturating_nanos(now));
+        }
         match outcome.kind {
             OutcomeKind::Success => {
                 self.successes.fetch_add(1, Ordering::Relaxed);
@@ -127,6 +152,12 @@ impl Slot {
     /// row, and ejects the backend at the threshold.
     fn fail(self: &Arc<Self>, kind: FailureKind, in_a_row: u32) {
         self.failures.fetch_add(1, Ordering::Relaxed);
+        self.in_a_row(kind, in_a_row);
+    }
+
+    /// Adds `in_a_row` to the failures in a row, the last of `kind`, and
+    /// ejects the backend at the threshold.
+    fn in_a_row(self: &Arc<Self>, kind: FailureKind, in_a_row: u32) {
         let before = self
             .consecutive_failures
             .fetch_add(in_a_row, Ordering::Relaxed);
@@ -144,12 +175,32 @@ impl Slot {
             OutcomeKind::Success | OutcomeKind::Failure(FailureKind::Timeout)
         );
         if slow {
-            let latency = outcome.latency.as_nanos() as f64;
-            self.latency
-                .observe(latency, now, feedback.latency_decay, true);
+            self.learn_latency(outcome.latency, now);
         }
         let error = if outcome.is_success() { 0.0 } else { 1.0 };
         self.errors.observe(error, now, feedback.error_decay, false);
+    }
+
+    /// Notes an answer at `now` (at most one write a millisecond: a write
+    /// on every answer would bounce the cache line between threads).
+    fn answered(&self, now: u64) {
+        let stamp = now.saturating_add(1);
+        if stamp.saturating_sub(self.last_answer.load(Ordering::Relaxed)) >= ANSWER_GRAIN {
+            self.last_answer.store(stamp, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether it may have answered at or after `sent` (pool nanoseconds):
+    /// the last answer noted, give or take the grain it is noted at.
+    pub(crate) fn answered_since(&self, sent: u64) -> bool {
+        let last = self.last_answer.load(Ordering::Relaxed);
+        last != 0 && last.saturating_add(ANSWER_GRAIN) > sent
+    }
+
+    fn learn_latency(&self, latency: Duration, now: u64) {
+        let decay = self.shared.feedback.latency_decay;
+        self.latency
+            .observe(latency.as_nanos() as f64, now, decay, true);
     }
 
     /// The latency estimate now, in nanoseconds; `None` before any sample.

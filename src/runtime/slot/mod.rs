@@ -58,6 +58,10 @@ pub(crate) struct Slot {
     failures: AtomicU64,
     /// Outcomes the client caused: never counted for or against it.
     client_faults: AtomicU64,
+    /// When it last answered (a success or a server error), pool time in
+    /// nanoseconds plus one (0: never), written at most once a millisecond:
+    /// an outpaced try counts only if nothing answered while it waited.
+    last_answer: AtomicU64,
     /// Outcomes of the current outlier-detection interval.
     pub(in crate::runtime) interval: IntervalCounts,
     /// Peak-sensitive latency EWMA, nanoseconds.
@@ -109,6 +113,7 @@ impl Slot {
             server_errors: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             client_faults: AtomicU64::new(0),
+            last_answer: AtomicU64::new(0),
             interval: IntervalCounts::new(),
             latency: Ewma::default(),
             errors: Ewma::default(),

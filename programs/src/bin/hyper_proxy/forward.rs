@@ -51,6 +51,7 @@ use crate::body::{chain, Body, Relay, Upload, UploadState};
 use crate::client_io::{StreamClock, StreamStalls};
 use crate::tail::Tail;
 use crate::upstream::{Backend, Lease, UpstreamError};
+use pickwise_programs::hedging;
 use pickwise_programs::http_head::{self, remove_hop_by_hop};
 use pickwise_programs::limits::Throttle;
 use pickwise_programs::SharedPool;
@@ -219,7 +220,7 @@ impl Proxy {
             let retry = (replayable && sent + 1 < MAX_TRIES).then_some(client);
             // A copy for a hedge, when hedging is on and the request may be
             // sent twice.
-            let hedge = match retry.is_some() && self.tail.hedging() {
+            let hedge = match retry.is_some() && self.tail.hedging().is_some() {
                 true => head.request(&mut payload),
                 false => None,
             };
@@ -231,7 +232,11 @@ impl Proxy {
                 Try::Answered(response, lease, winner) => {
                     if let Some(winner) = winner {
                         // The hedge answered first: the first try is
-                        // cancelled, counted for nothing.
+                        // cancelled, outpaced if its backend has answered
+                        // nobody for a try timeout, else counted for nothing.
+                        let now = self.pool.clock().now();
+                        let silence = self.tail.try_timeout();
+                        hedging::record_outpaced(&mut pick, started.elapsed(), now, silence);
                         tried.push(pick.id().clone());
                         pick = winner;
                     }
@@ -368,14 +373,24 @@ impl Proxy {
             None => self.timeout,
         };
         let mut until = Instant::now() + limit;
-        if let (Some(copy), Some(client)) = (hedge, retry) {
+        if let (Some(copy), Some(client), Some(hedging)) = (hedge, retry, self.tail.hedging()) {
             let delay = self.tail.hedge_delay();
-            if delay < limit {
-                match tokio::time::timeout(delay, &mut sent).await {
+            let sent_at = self.pool.clock().now();
+            let mut due = Instant::now() + delay;
+            // With `silent`, the hedge waits while the backend answers
+            // others, a delay at a time, up to the try's timeout.
+            while due < until {
+                match tokio::time::timeout_at(due.into(), &mut sent).await {
                     Ok(Ok((response, lease))) => return Try::Answered(response, lease, None),
                     Ok(Err((error, unsent))) => return Try::Failed(error, unsent),
                     Err(_) => {}
                 }
+                if hedging.due(pick, sent_at, self.pool.clock().now(), delay) {
+                    break;
+                }
+                due += delay;
+            }
+            if due < until {
                 let mut not_again = tried.to_vec();
                 not_again.push(pick.id().clone());
                 let others = Context::new().client(client).exclude(&not_again);

@@ -8,7 +8,7 @@
 //!     [--resolver HOST:PORT] [--health-check tcp|http:PATH] [--health-interval-ms N] \
 //!     [--timeout-ms N] [--try-timeout-ms N] [--try-timeout-floor-ms N] \
 //!     [--adaptive-try-timeout on|off] [--retry-budget-percent N] [--retry-budget-floor N] \
-//!     [--hedge on|off] \
+//!     [--hedge off|slow|silent] \
 //!     [--body-timeout-ms N] \
 //!     [--header-timeout-ms N] [--send-timeout-ms N] [--max-connections N] [--max-connections-per-client N] [--threads N] \
 //!     [--log-level FILTER]
@@ -47,11 +47,15 @@
 //!   `--adaptive-try-timeout off`), then goes once to another backend
 //!   within the retry budget (`--retry-budget-percent` 20% of recent
 //!   requests plus `--retry-budget-floor` 10 a second; a line when it is
-//!   spent, tail.rs). With `--hedge on`, an idempotent request whose head is
-//!   later than the p95 of recent ones (at least 5 ms) is also sent to
-//!   another backend, within the same budget; the first head wins and the
-//!   other try is cancelled, counted for nothing (a failed one is the
-//!   backend's failure). Tries that may be retried are: requests that
+//!   spent, tail.rs). With `--hedge slow` (or `on`), an idempotent request
+//!   whose head is later than the p95 of recent ones (at least 5 ms) is
+//!   also sent to another backend, within the same budget; with `--hedge
+//!   silent`, only one whose backend has answered nobody for that long
+//!   (`pickwise_programs::hedging`). The first head wins and the other try
+//!   is cancelled, counted for nothing, unless it failed (the backend's
+//!   failure) or it was the first try and its backend has answered nobody
+//!   for a try timeout (outpaced: a run of them takes a silent backend
+//!   out). Tries that may be retried are: requests that
 //!   never reached a backend, and idempotent ones (GET, HEAD, OPTIONS, PUT,
 //!   DELETE, TRACE) with no body or a small one buffered whole (forward.rs).
 //!   The whole request has `--timeout-ms` (10 s); 504 when no backend
@@ -98,6 +102,7 @@ use common::{millis, positive_millis, ProxyArgs, SharedPool};
 use forward::Proxy;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use pickwise_programs as common;
+use pickwise_programs::hedging::Hedging;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tracing::{info, warn};
@@ -133,11 +138,13 @@ struct Args {
     /// Retries allowed a second whatever the traffic
     #[arg(long, value_name = "N", default_value = "10")]
     retry_budget_floor: u32,
-    /// Hedge idempotent requests: when the head is later than the p95 of
-    /// recent ones (at least 5 ms), send a copy to another backend, within
-    /// the retry budget; the first answer wins, the other is cancelled
-    #[arg(long, value_name = "MODE", action = clap::ArgAction::Set, default_value = "off", value_parser = common::on_off())]
-    hedge: bool,
+    /// Hedge idempotent requests, within the retry budget: `slow` (or `on`),
+    /// every one whose head is later than the p95 of recent ones (at least
+    /// 5 ms); `silent`, only one whose backend has answered nobody for that
+    /// long. A copy goes to another backend; the first answer wins, the
+    /// other is cancelled
+    #[arg(long, value_name = "MODE", default_value = "off", value_parser = hedge_mode)]
+    hedge: HedgeMode,
     /// The longest pause allowed inside a response body (the client's
     /// response is then cut off and the backend counted as failed)
     #[arg(long = "body-timeout-ms", value_name = "MS", default_value = "10000", value_parser = positive_millis)]
@@ -159,6 +166,15 @@ struct Args {
 /// try's time, so a backend that drops SYNs is logged as such and the
 /// request retried).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `--hedge`: none, or which requests are hedged (a newtype: clap would
+/// take an `Option` for an optional flag).
+#[derive(Debug, Clone, Copy)]
+struct HedgeMode(Option<Hedging>);
+
+fn hedge_mode(text: &str) -> Result<HedgeMode, String> {
+    Hedging::parse(text).map(HedgeMode)
+}
 
 fn main() {
     let args = Args::parse();
@@ -189,7 +205,7 @@ fn start(args: Args, pool: SharedPool<Backend>, threads: usize) -> std::io::Resu
         args.try_timeout,
         args.retry_budget_percent,
         args.retry_budget_floor,
-        args.hedge,
+        args.hedge.0,
     ));
     let extra: Arc<dyn common::admin::Extra> = tail.clone();
     common::admin::start(

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use pickwise::tail::{LatencyWindow, RetryBudget, TryTimeout};
 use pickwise::BackendId;
+use pickwise_programs::hedging::Hedging;
 use tracing::warn;
 
 /// The quantile and factor of the adaptive per-try timeout.
@@ -33,8 +34,9 @@ pub struct Tail {
     timeout: TryTimeout,
     adaptive: bool,
     budget: RetryBudget,
-    /// Whether idempotent requests are hedged, and after what delay.
-    hedging: bool,
+    /// Which idempotent requests are hedged (none: `--hedge off`), and
+    /// after what delay.
+    hedging: Option<Hedging>,
     hedge_delay: TryTimeout,
     /// Hedges sent.
     pub hedges: AtomicU64,
@@ -65,7 +67,7 @@ impl Tail {
         ceiling: Duration,
         percent: u32,
         floor: u32,
-        hedging: bool,
+        hedging: Option<Hedging>,
     ) -> Self {
         Tail {
             hedging,
@@ -112,8 +114,8 @@ impl Tail {
         }
     }
 
-    /// Whether idempotent requests are hedged (`--hedge on`).
-    pub fn hedging(&self) -> bool {
+    /// Which idempotent requests are hedged (`--hedge`), if any.
+    pub fn hedging(&self) -> Option<Hedging> {
         self.hedging
     }
 
@@ -168,7 +170,11 @@ impl pickwise_programs::admin::Extra for Tail {
     fn json(&self) -> serde_json::Value {
         let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1e3);
         serde_json::json!({
-            "hedging": self.hedging,
+            "hedging": match self.hedging {
+                None => "off",
+                Some(Hedging::Slow) => "slow",
+                Some(Hedging::Silent) => "silent",
+            },
             "hedges": self.hedges.load(Ordering::Relaxed),
             "retries": self.retries.load(Ordering::Relaxed),
             "retries_refused_by_budget": self.refused.load(Ordering::Relaxed),

@@ -35,6 +35,7 @@
 //!     [--agent-interval-ms N] [--svg FILE]
 //! ```
 
+use pickwise_programs::simulation::model::Hedging;
 use pickwise_programs::simulation::{engine, report, scenarios, svg};
 use std::process::ExitCode;
 
@@ -80,12 +81,13 @@ struct Args {
     /// simulated ms (gRFC A58's blackout period) [default: 10000]
     #[arg(long, value_name = "MS")]
     orca_blackout_ms: Option<u64>,
-    /// The balancers hedge (a copy to another node after the p95 of recent
-    /// latencies) and give up on a try after 4 x p99 (50 ms to 1 s), both
-    /// within a retry budget; the `retried` column then shows
-    /// retried/hedged
-    #[arg(long)]
-    hedge: bool,
+    /// The balancers hedge: `slow`, every request later than the p95 of
+    /// recent latencies; `silent`, only one whose node has answered
+    /// nothing for that long. A copy goes to another node within a retry
+    /// budget, and a try is given up after 4 x p99 (50 ms to 1 s); the
+    /// `retried` column then shows retried/hedged
+    #[arg(long, value_name = "MODE", value_parser = hedging)]
+    hedge: Option<Hedging>,
     /// Only this strategy (repeat for more; the oracle always runs)
     /// [default: all]
     #[arg(long, value_name = "NAME")]
@@ -93,6 +95,10 @@ struct Args {
     /// Also plot p99 latency per strategy and scenario to this SVG file
     #[arg(long, value_name = "FILE")]
     svg: Option<String>,
+}
+
+fn hedging(text: &str) -> Result<Hedging, String> {
+    Hedging::parse(text)?.ok_or_else(|| "to hedge not, leave --hedge out".to_owned())
 }
 
 fn utilisation(text: &str) -> Result<f64, String> {
@@ -135,8 +141,8 @@ fn main() -> ExitCode {
             .iter_mut()
             .for_each(|s| s.orca_blackout = blackout);
     }
-    if args.hedge {
-        scenarios.iter_mut().for_each(|s| s.hedge = true);
+    if let Some(hedging) = args.hedge {
+        scenarios.iter_mut().for_each(|s| s.hedge = Some(hedging));
     }
     if let Some(name) = &args.scenario {
         // By name, or by the issue's letter: `unequal` or `b`.
