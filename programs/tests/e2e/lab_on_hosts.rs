@@ -29,20 +29,28 @@ const PHASE_SECS: &str = "10";
 /// Flags for hyper_proxy beyond the lab's (`--eject-ms 3000`): active health
 /// checks every 500 ms (out after 3 failed probes), which take a firewalled
 /// node out whatever the strategy.
-const PROXY_ARGS: &[&str] = &["--health-check", "http:/", "--health-interval-ms", "500"];
+/// And hedging (`--hedge slow`: every GET whose head is later than the p95
+/// of recent ones, at least 5 ms), whose cost the baseline shows.
+const PROXY_ARGS: &[&str] = &[
+    "--health-check",
+    "http:/",
+    "--health-interval-ms",
+    "500",
+    "--hedge",
+    "slow",
+];
 /// The slowest GET allowed behind a firewall (rejecting or dropping): the
-/// try caught on the node is given up after the adaptive per-try timeout
-/// (4 x the p99 of recent answers, at least 50 ms) and retried elsewhere;
-/// measured 53-55 ms, the bound leaves twice that for a shared machine.
-/// Before the adaptive timeout (a fixed 2 s per try) such a GET took 2 s.
+/// try caught on the node is hedged after 5 ms (`--hedge slow`; the p95 of
+/// recent heads is below that floor here), or given up after the adaptive
+/// per-try timeout (4 x the p99 of recent answers, at least 50 ms) and
+/// retried elsewhere. Measured: 8-11 ms with hedging, 53-55 ms without
+/// (then the slowest GET was the try timeout's); the bound leaves room for a
+/// shared machine. Before the adaptive timeout (a fixed 2 s per try) such a
+/// GET took 2 s. On the congested link every GET is now within 2 s too
+/// (slowest 9-10 ms with hedging, 0.4-1.1 s without).
 const FIREWALL_MAX_MS: f64 = 100.0;
 /// The phases it applies to.
 const FIREWALLS: [&str; 2] = ["firewall-reject", "firewall-drop"];
-/// Phases where today's proxy meets the 2 s goal but too narrowly to assert
-/// on a shared 2-core machine: on the 1 Mbit/s link a GET waits out the
-/// 400 ms queue, and a retransmission when the queue overflows (the slowest
-/// seen: 0.4 to 1.1 s over a dozen runs).
-const TOO_CLOSE_TO_ASSERT: [&str; 1] = ["congested"];
 /// Where the proxy logs the faulty node out (with active health checks: a
 /// firewall and a kill, for both strategies).
 const TAKEN_OUT: [(&str, &str); 6] = [
@@ -71,6 +79,8 @@ struct Row {
     served: BTreeMap<String, u64>,
     failures: serde_json::Value,
     events: serde_json::Value,
+    /// Hedges the proxy sent in the phase.
+    hedges: Option<u64>,
 }
 
 struct Replay {
@@ -221,6 +231,7 @@ fn run_lab(args: &[&str]) -> Result<(Vec<Row>, u32), String> {
             served: serde_json::from_value(r["served"].clone()).unwrap_or_default(),
             failures: r["failures"].clone(),
             events: r["events"].clone(),
+            hedges: r["hedges"].as_u64(),
         })
         .collect();
     Ok((rows, pid))
@@ -284,9 +295,30 @@ fn rows(phase: &str) -> Vec<&'static Row> {
     rows
 }
 
+/// Issue 24: hedging every slow GET costs at most 5% more requests when
+/// nothing is wrong.
 #[test]
 #[ignore = "needs root: network namespaces, veth links and iptables"]
-fn round_robin_splits_the_baseline_exactly_across_the_four_hosts() {
+fn hedges_in_the_baseline_are_at_most_five_percent_of_the_gets() {
+    for row in rows("baseline") {
+        let hedges = row.hedges.expect("the proxy's hedge count");
+        eprintln!(
+            "{} / baseline: {hedges} hedges for {} GETs",
+            row.strategy, row.requests
+        );
+        assert!(row.requests > 0, "{row:#?}");
+        assert!(
+            hedges * 20 <= row.requests,
+            "{} / baseline: {hedges} hedges for {} GETs",
+            row.strategy,
+            row.requests
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, veth links and iptables"]
+fn round_robin_splits_the_baseline_exactly_across_the_four_hosts_but_for_hedges() {
     let row = rows("baseline")
         .into_iter()
         .find(|r| r.strategy == "round-robin")
@@ -296,8 +328,11 @@ fn round_robin_splits_the_baseline_exactly_across_the_four_hosts() {
         row.served.values().min().copied().unwrap_or(0),
         row.served.values().max().copied().unwrap_or(0),
     );
+    // Each hedge that won moved one answer from its turn's worker to
+    // another: exact but for those.
+    let hedges = row.hedges.expect("the proxy's hedge count");
     assert!(
-        max - min <= 1 && min > 0,
+        max - min <= 1 + 2 * hedges && min > 0,
         "round robin gives each worker its turn: {row:#?}"
     );
     assert_eq!(row.failed, 0, "{row:#?}");
@@ -365,9 +400,6 @@ fn no_get_takes_over_two_seconds_and_none_over_100_ms_behind_a_firewall() {
                 row.max_ms,
                 row.events
             );
-            continue;
-        }
-        if TOO_CLOSE_TO_ASSERT.contains(&phase) {
             continue;
         }
         assert_eq!(

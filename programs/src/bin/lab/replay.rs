@@ -15,9 +15,16 @@
 //! (`-> ejected`, `-> down`, `-> unhealthy`); "back" is from the end of the
 //! fault to the victim's first answer after that (and after it was last
 //! taken out): a strategy that stops sending to it has it never back.
+//! "hedges" and "retries" are the proxy's own counts over the phase (its
+//! `/status.json`, read before and after; the replay gives the proxy an
+//! admin listener when `--proxy-arg` gave none): with `--proxy-arg "--hedge
+//! slow"` they show what hedging cost.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use serde::Serialize;
 
@@ -102,6 +109,10 @@ pub struct Row {
     pub failures: BTreeMap<String, usize>,
     /// The proxy's log lines about the victim, with their time from the fault.
     pub events: Vec<String>,
+    /// Hedges and retries the proxy sent during the phase (None: its
+    /// status could not be read).
+    pub hedges: Option<u64>,
+    pub retries: Option<u64>,
 }
 
 /// Runs the plan; `done` sees each row as it is measured.
@@ -114,8 +125,12 @@ pub async fn replay(
         return Err("the replay needs the four hosts in network namespaces (firewalls, links): run it as root".into());
     }
     let mut rows = Vec::new();
+    let mut proxy_args = plan.proxy_args.clone();
+    if !proxy_args.iter().any(|a| a.starts_with("--admin")) {
+        proxy_args.extend(["--admin", "127.0.0.1:0"].map(String::from));
+    }
     for strategy in &plan.strategies {
-        cluster.start_proxy(strategy, &plan.proxy_args)?;
+        cluster.start_proxy(strategy, &proxy_args)?;
         // The proxy answers before it is measured.
         let warm = Load::start(
             cluster.proxy_addr()?,
@@ -137,7 +152,8 @@ pub async fn replay(
                     format!(" on {}", cluster.workers[victim].host.name)
                 }
             );
-            let row = match phase {
+            let before = counters(cluster).await;
+            let mut row = match phase {
                 Phase::Baseline => {
                     let row = baseline(cluster, plan, strategy).await?;
                     victim = cluster
@@ -155,6 +171,10 @@ pub async fn replay(
                 }
                 fault => fault_phase(cluster, plan, strategy, fault, victim).await?,
             };
+            if let (Some(before), Some(after)) = (before, counters(cluster).await) {
+                row.hedges = Some(after.0.saturating_sub(before.0));
+                row.retries = Some(after.1.saturating_sub(before.1));
+            }
             done(&row);
             rows.push(row);
         }
@@ -344,7 +364,31 @@ fn row(strategy: &str, phase: Phase, victim: Option<String>, samples: &[Sample])
         served,
         failures,
         events: Vec::new(),
+        hedges: None,
+        retries: None,
     }
+}
+
+/// The proxy's hedges and retries so far, from its `/status.json`.
+async fn counters(cluster: &Cluster) -> Option<(u64, u64)> {
+    let admin = cluster.proxy.as_ref()?.admin?;
+    let status = tokio::time::timeout(Duration::from_secs(2), status_json(admin))
+        .await
+        .ok()??;
+    let proxy = &status["proxy"];
+    Some((proxy["hedges"].as_u64()?, proxy["retries"].as_u64()?))
+}
+
+/// GET /status.json over HTTP/1.0 (a whole body, no chunks).
+async fn status_json(admin: SocketAddr) -> Option<serde_json::Value> {
+    let mut stream = tokio::net::TcpStream::connect(admin).await.ok()?;
+    // The admin listener answers requests to its own address only.
+    let request = format!("GET /status.json HTTP/1.0\r\nHost: {admin}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).await.ok()?;
+    let start = reply.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    serde_json::from_slice(&reply[start..]).ok()
 }
 
 /// A failure's kind without its details: `status 504`, `transport error`...
@@ -363,7 +407,7 @@ fn millis(d: Duration) -> u64 {
 /// The table: one line per strategy and phase.
 pub fn table(rows: &[Row]) -> String {
     let mut out = format!(
-        "{:<18} {:<16} {:<6} {:>8} {:>6} {:>5} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
+        "{:<18} {:<16} {:<6} {:>8} {:>6} {:>5} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}\n",
         "strategy",
         "phase",
         "victim",
@@ -374,12 +418,13 @@ pub fn table(rows: &[Row]) -> String {
         "p99 ms",
         "max ms",
         "out ms",
-        "back ms"
+        "back ms",
+        "hedges"
     );
     let opt = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
     for r in rows {
         out += &format!(
-            "{:<18} {:<16} {:<6} {:>8} {:>6} {:>5} {:>8.1} {:>8.1} {:>8.1} {:>8} {:>8}\n",
+            "{:<18} {:<16} {:<6} {:>8} {:>6} {:>5} {:>8.1} {:>8.1} {:>8.1} {:>8} {:>8} {:>7}\n",
             r.strategy,
             r.phase,
             r.victim.as_deref().unwrap_or("-"),
@@ -391,6 +436,7 @@ pub fn table(rows: &[Row]) -> String {
             r.max_ms,
             opt(r.out_ms),
             opt(r.back_ms),
+            opt(r.hedges),
         );
     }
     out
