@@ -19,6 +19,17 @@
 //!   `retry::budget::Budget` trait, for a newtype to implement it where
 //!   tower's `retry` layer should spend the same budget.
 //!
+//! Two pieces outside this module serve a hedger: [`Pick::answered_since`]
+//! tells whether a try's backend has answered anyone since a time (a
+//! backend silent while others answer is where a hedge wins; one that goes
+//! on answering is slow on the request's account), and
+//! [`FailureKind::Outpaced`] records a first try beaten by its hedge, which
+//! counts only in the failures in a row, so that a silent backend whose
+//! tries are all hedged away is still ejected.
+//!
+//! [`Pick::answered_since`]: crate::Pick::answered_since
+//! [`FailureKind::Outpaced`]: crate::FailureKind::Outpaced
+//!
 //! All three take the time from a [`Clock`](crate::clock::Clock) (a
 //! [`ManualClock`](crate::clock::ManualClock) in tests) and are shared by
 //! reference between threads; none takes a lock.
