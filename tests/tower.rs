@@ -819,3 +819,88 @@ async fn towers_retry_over_balance_spends_a_pickwise_retry_budget() {
         counts[1]
     );
 }
+
+/// tower's `Hedge` over `Balance`, its policy wrapped in pickwise's
+/// `BudgetedHedge`: one backend answers at once, the other after 30 ms;
+/// with a hedge delay of 1 ms (the timer's grain) nearly every request is
+/// hedged unbudgeted, and at most the budget's share within it.
+#[cfg(feature = "tower-hedge")]
+#[tokio::test]
+async fn towers_hedge_over_balance_sends_its_copies_within_a_pickwise_budget() {
+    use pickwise::tail::{BudgetedHedge, RetryBudget};
+    use tower::hedge::{Hedge, Policy};
+
+    /// Every request may be copied.
+    #[derive(Clone)]
+    struct Any;
+    impl Policy<u32> for Any {
+        fn clone_request(&self, req: &u32) -> Option<u32> {
+            Some(*req)
+        }
+        fn can_retry(&self, _: &u32) -> bool {
+            true
+        }
+    }
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let backend = |delay_ms: u64| {
+        let calls = calls.clone();
+        service_fn(move |req: u32| {
+            calls.fetch_add(1, Ordering::Relaxed);
+            async move {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                Ok::<u32, io::Error>(req)
+            }
+        })
+    };
+    let requests: u32 = 100;
+    // Fast answers seen before: the hedge goes after the p50 (1 ms).
+    let seen = [1u64; 100];
+    let mut counts = Vec::new();
+    for share in [None, Some(0.1)] {
+        calls.store(0, Ordering::Relaxed);
+        let pool = Pool::builder(RoundRobin::new())
+            .health(HealthConfig::disabled())
+            .build([
+                BackendSpec::new("fast", backend(0)),
+                BackendSpec::new("slow", backend(30)),
+            ])
+            .unwrap();
+        let balance = Balance::new(pool);
+        let period = Duration::from_secs(60);
+        let answers = match share {
+            None => {
+                let mut hedge = Hedge::new_with_mock_latencies(balance, Any, 1, 0.5, period, &seen);
+                let mut answers = Vec::new();
+                for i in 0..requests {
+                    answers.push(hedge.ready().await.unwrap().call(i).await.unwrap());
+                }
+                answers
+            }
+            Some(share) => {
+                let budget = Arc::new(RetryBudget::new(share, 0, Duration::from_secs(10)));
+                let policy = BudgetedHedge::new(Any, budget);
+                let mut hedge =
+                    Hedge::new_with_mock_latencies(balance, policy, 1, 0.5, period, &seen);
+                let mut answers = Vec::new();
+                for i in 0..requests {
+                    answers.push(hedge.ready().await.unwrap().call(i).await.unwrap());
+                }
+                answers
+            }
+        };
+        assert_eq!(answers, (0..requests).collect::<Vec<_>>());
+        counts.push(calls.load(Ordering::Relaxed) - requests as usize);
+    }
+    eprintln!(
+        "hedges for {requests} requests: {} unbudgeted, {} within 10%",
+        counts[0], counts[1]
+    );
+    assert!(counts[0] >= 40, "unbudgeted: {} hedges", counts[0]);
+    assert!(counts[1] >= 5, "the budget allowed none: {}", counts[1]);
+    assert!(
+        counts[1] <= requests as usize / 10 + 1,
+        "within 10%: {} hedges",
+        counts[1]
+    );
+}

@@ -18,6 +18,9 @@
 //!   Its `deposit` and `withdraw` are those of tower's
 //!   `retry::budget::Budget` trait, for a newtype to implement it where
 //!   tower's `retry` layer should spend the same budget.
+//! - `BudgetedHedge` (in `hedge`, feature `tower-hedge`): tower's `hedge`
+//!   middleware sending its copies within a [`RetryBudget`], the same one
+//!   retries spend.
 //!
 //! Two pieces outside this module serve a hedger: [`Pick::answered_since`]
 //! tells whether a try's backend has answered anyone since a time (a
@@ -56,7 +59,11 @@
 //! ```
 
 mod budget;
+#[cfg(feature = "tower-hedge")]
+mod hedge;
 mod latency;
 
 pub use budget::RetryBudget;
+#[cfg(feature = "tower-hedge")]
+pub use hedge::BudgetedHedge;
 pub use latency::{LatencyWindow, TryTimeout};
