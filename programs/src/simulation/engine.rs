@@ -789,7 +789,7 @@ fn library_pool(
         v6_prefix: None,
         load_report_blackout: Some(scenario.orca_blackout),
     };
-    let pool = Pool::builder(AnyStrategy::with_options(kind, &options))
+    Pool::builder(AnyStrategy::with_options(kind, &options))
         .clock(clock)
         .health(HealthConfig {
             consecutive_failures: 5,
@@ -797,17 +797,7 @@ fn library_pool(
             max_ejection: Duration::from_secs(60),
             ..HealthConfig::default()
         })
-        .build(specs)?;
-    if std::env::var_os("SIMDEBUG").is_some() {
-        struct Print;
-        impl pickwise::Observer for Print {
-            fn state_changed(&self, c: &pickwise::StateChange) {
-                eprintln!("{:?} {} {:?}->{:?} {}", c.at, c.id, c.from, c.to, c.reason);
-            }
-        }
-        pool.subscribe(Print);
-    }
-    Ok(pool)
+        .build(specs)
 }
 
 /// Node `i`'s backend id: `n1`, `n2`, ...
