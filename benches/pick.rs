@@ -5,7 +5,10 @@
 //! the set costs while another thread picks; and what a production set
 //! (caps on every backend, or a backup tier) adds to a pick
 //! (`pool/production/...`); and the least-loaded strategies with every
-//! backend busy (`picker/1thread-busy/...`), where a pick reads every count.
+//! backend busy (`picker/1thread-busy/...`, the same pick and drop every
+//! time; `pick/1thread-busy-churn/...`, two requests on every backend and
+//! each pick replacing one that ends anywhere in the set, as in a busy
+//! proxy).
 //!
 //! ```text
 //! cargo bench --bench pick
@@ -292,6 +295,41 @@ fn busy(c: &mut Criterion) {
     group.finish();
 }
 
+/// The least-loaded strategies over a busy set that churns: two picks held
+/// on every backend, and each iteration ends one of them (chosen by a
+/// xorshift stream, so anywhere in the set) and takes a new owned pick.
+/// The least loaded backend is then the one a request just left, which a
+/// scan from a rotating start meets after N/2 counts on average.
+fn busy_churn(c: &mut Criterion) {
+    let mut group = c.benchmark_group("pick/1thread-busy-churn");
+    let kinds = [
+        StrategyKind::LeastConnections,
+        StrategyKind::WeightedLeastConnections,
+        StrategyKind::ResourceBased,
+    ];
+    for kind in kinds {
+        for n in [64, 1024] {
+            let pool = pool(kind, n);
+            let mut held: Vec<_> = (0..2 * n)
+                .map(|_| pool.pick(&Context::new()).expect("a backend"))
+                .collect();
+            let mut state = 0x9E37_79B9_7F4A_7C15u64;
+            group.bench_function(BenchmarkId::new(kind.name(), n), |b| {
+                b.iter(|| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    let at = (state % held.len() as u64) as usize;
+                    let pick = pool.pick(&Context::new()).expect("a backend");
+                    black_box(*pick.backend());
+                    drop(std::mem::replace(&mut held[at], pick));
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
 /// `Pool::update` with 64 backends while another thread keeps picking.
 fn update_while_picking(c: &mut Criterion) {
     let mut group = c.benchmark_group("update/64");
@@ -334,6 +372,6 @@ fn update_while_picking(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1));
-    targets = one_thread, one_thread_picker, two_threads, two_threads_picker, update_while_picking, production, busy
+    targets = one_thread, one_thread_picker, two_threads, two_threads_picker, update_while_picking, production, busy, busy_churn
 }
 criterion_main!(benches);
