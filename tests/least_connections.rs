@@ -113,6 +113,82 @@ proptest! {
     }
 }
 
+proptest! {
+    /// From 64 backends a pick may stop at the set's in-flight floor, which
+    /// releases lower and full scans settle: with every backend busy, after
+    /// releases anywhere, backends going down and coming back, and picks
+    /// that exclude one, every pick must still be a minimum among the
+    /// eligible.
+    #[test]
+    fn least_connections_over_a_busy_large_set_picks_a_minimum_among_the_eligible(
+        n in 64usize..72,
+        busy in 1usize..3,
+        steps in prop::collection::vec((0u8..10, any::<usize>()), 1..600),
+    ) {
+        let pool = Pool::new(LeastConnections::new(), common::equal(n)).unwrap();
+        let id = |i: usize| BackendId::new(format!("b{i}"));
+        let mut model = vec![0u64; n];
+        let mut down = vec![false; n];
+        let mut held: Vec<Pick<usize>> = Vec::new();
+        let pick = |exclude: Option<usize>, model: &mut Vec<u64>, down: &[bool], held: &mut Vec<Pick<usize>>| {
+            let excluded: Vec<BackendId> = exclude.into_iter().map(id).collect();
+            let eligible: Vec<usize> = (0..n).filter(|&i| !down[i] && Some(i) != exclude).collect();
+            match pool.pick(&Context::new().exclude(&excluded)) {
+                Ok(pick) => {
+                    let chosen = *pick.backend();
+                    prop_assert!(eligible.contains(&chosen), "chose {} of {:?}", chosen, eligible);
+                    let least = eligible.iter().map(|&i| model[i]).min().unwrap();
+                    prop_assert_eq!(model[chosen], least, "chose {} with model {:?}", chosen, model);
+                    model[chosen] += 1;
+                    held.push(pick);
+                }
+                Err(_) => prop_assert!(eligible.is_empty()),
+            }
+            Ok(())
+        };
+        for _ in 0..busy * n {
+            pick(None, &mut model, &down, &mut held)?;
+        }
+        for (kind, at) in steps {
+            match kind {
+                0..=3 => pick(None, &mut model, &down, &mut held)?,
+                4 => pick(Some(at % n), &mut model, &down, &mut held)?,
+                5..=7 if !held.is_empty() => {
+                    let dropped = held.swap_remove(at % held.len());
+                    model[*dropped.backend()] -= 1;
+                }
+                8 => {
+                    down[at % n] = true;
+                    pool.set_state(&id(at % n), AdminState::Down, Reason::Admin("test".into()));
+                }
+                9 => {
+                    down[at % n] = false;
+                    pool.set_state(&id(at % n), AdminState::Up, Reason::Admin("test".into()));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn over_a_busy_large_set_a_released_backend_gets_the_next_pick() {
+    // 100 backends with two picks each; releasing one of b37's makes it
+    // the only least loaded, whatever the rotating start.
+    let pool = Pool::new(LeastConnections::new(), common::equal(100)).unwrap();
+    let mut held: Vec<Pick<usize>> = (0..200)
+        .map(|_| pool.pick(&Context::new()).unwrap())
+        .collect();
+    for round in 0..50 {
+        let released = (round * 37 + 11) % 100;
+        let at = held.iter().position(|p| *p.backend() == released).unwrap();
+        drop(held.swap_remove(at));
+        let pick = pool.pick(&Context::new()).unwrap();
+        assert_eq!(*pick.backend(), released, "round {round}");
+        held.push(pick);
+    }
+}
+
 #[test]
 fn ties_go_round_robin_rather_than_to_the_first_backend() {
     let pool = Pool::new(LeastConnections::new(), common::equal(4)).unwrap();

@@ -28,6 +28,7 @@ pub(crate) mod agent_reports;
 pub(crate) mod arena;
 pub(crate) mod ewma;
 pub(crate) mod feedback;
+pub(crate) mod floor;
 pub(crate) mod load_reports;
 pub(crate) mod passive;
 pub(crate) mod probe;

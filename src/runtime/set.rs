@@ -47,6 +47,10 @@ impl BackendSet {
         let capped = caps.iter().any(|&cap| cap > 0);
         let panic = PanicFlag::default();
         panic.replace(shared.in_panic(priority));
+        for (i, slot) in slots.iter().enumerate() {
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            slot.position.store(i, std::sync::atomic::Ordering::Relaxed);
+        }
         BackendSet {
             hot: slots.iter().map(|slot| arena::share(&slot.hot)).collect(),
             slots,
@@ -138,6 +142,14 @@ impl BackendSet {
             Some(up) => up,
             None => self.up_beyond_plain(i),
         }
+    }
+
+    /// Whether backend `i` may be up without a write that moves the pool's
+    /// availability epoch: false only when it is plainly out (admin down
+    /// or draining, or weight zero, with no clock to ask).
+    #[inline]
+    pub(crate) fn may_be_up(&self, i: usize) -> bool {
+        self.hot[i].up_without_clock() != Some(false)
     }
 
     /// The slow half of `is_up`: ejections, failed checks, ramps, panic.

@@ -1,5 +1,6 @@
+use crate::runtime::floor::{least_in_flight, FloorOwner};
 use crate::runtime::set::BackendSet;
-use crate::strategy::kernel::{scan_min, Turns};
+use crate::strategy::kernel::Turns;
 use crate::strategy::Strategy;
 use crate::types::{ConfigError, Context};
 
@@ -11,15 +12,20 @@ use crate::types::{ConfigError, Context};
 ///
 /// **Synchronisation**: no lock. A pick reads the set's in-flight counters
 /// (one atomic load each) from a rotating start and stops at the first
-/// idle backend that may take the request: none can have fewer than none
-/// in flight, so that is the backend a scan of all N would choose. While
-/// some backend is idle a pick reads few counters (one, in a loop that
-/// picks and drops); with every backend busy it reads all N, O(N). Ties go
-/// round robin: the start is the set's next turn (one `fetch_add`), so idle
-/// backends share work instead of the first one taking it all, as HAProxy's
-/// `leastconn` rotates among servers of equal load and nginx's `least_conn`
-/// among its lightest peers. Two picks racing may both choose the same
-/// minimum; the counters are exact, the choice is as fresh as the scan.
+/// backend that may take the request and that none can beat: an idle one
+/// (none can have fewer than none in flight), or, in a set of 64 backends
+/// or more, one at the set's *in-flight floor*, a lower bound of every
+/// count that releases keep (they also leave a hint of the backend they
+/// took down to it). That is the backend a scan of all N would choose.
+/// While some backend is idle, or while the floor holds, a pick reads few
+/// counters (one, in a loop that picks and drops); only a pick that finds
+/// none at the bound reads all N and settles the floor again. Ties go
+/// round robin: the start is the set's next turn (one `fetch_add`), so
+/// backends of equal load share work instead of the first one taking it
+/// all, as HAProxy's `leastconn` rotates among servers of equal load and
+/// nginx's `least_conn` among its lightest peers. Two picks racing may both
+/// choose the same minimum; the counters are exact, the choice is as fresh
+/// as the scan.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LeastConnections;
 
@@ -30,16 +36,25 @@ impl LeastConnections {
     }
 }
 
-impl Strategy for LeastConnections {
-    type Table = Turns;
+/// Least connections' table: the turns its scans start from, and which
+/// floor is its own (none under 64 backends).
+#[derive(Debug)]
+pub struct LeastTurns {
+    turns: Turns,
+    owner: FloorOwner,
+}
 
-    fn build(&self, set: &BackendSet) -> Result<Turns, ConfigError> {
-        Ok(Turns::new(set.len()))
+impl Strategy for LeastConnections {
+    type Table = LeastTurns;
+
+    fn build(&self, set: &BackendSet) -> Result<LeastTurns, ConfigError> {
+        Ok(LeastTurns {
+            turns: Turns::new(set.len()),
+            owner: FloorOwner::for_set(set),
+        })
     }
 
-    fn select(&self, turns: &Turns, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
-        let count = |i| set.in_flight(i);
-        let idle = |count: u64| count == 0;
-        scan_min(turns.next(), set, ctx, count, |a, b| a < b, idle)
+    fn select(&self, table: &LeastTurns, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
+        least_in_flight(table.turns.next(), set, ctx, table.owner)
     }
 }

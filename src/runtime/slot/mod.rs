@@ -80,6 +80,9 @@ pub(crate) struct Slot {
     /// The latest load report (ORCA).
     pub(crate) load: LoadCell,
     pub(in crate::runtime) shared: Arc<Shared>,
+    /// Its position in the newest set that holds it: where a release that
+    /// takes it to the in-flight floor points the floor's hint.
+    pub(in crate::runtime) position: AtomicU32,
 }
 
 impl Drop for Slot {
@@ -121,6 +124,7 @@ impl Slot {
             agent: Mutex::new(AgentCapacity::default()),
             load: LoadCell::default(),
             shared,
+            position: AtomicU32::new(0),
         }
     }
 }
