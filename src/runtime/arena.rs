@@ -24,7 +24,7 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::runtime::sync::{AtomicU32, AtomicU64, AtomicU8};
+use crate::runtime::sync::{AtomicBool, AtomicU32, AtomicU64, AtomicU8};
 
 /// The largest set whose joining backends get a cache line each (see the
 /// module docs).
@@ -60,6 +60,9 @@ pub(crate) struct PickFields {
     /// What holds it back besides ejection: the admin state (`ADMIN_*`,
     /// low bits) and `HEALTH_FAILED`. Zero when nothing does.
     pub(crate) gate: AtomicU8,
+    /// Whether its set keeps an in-flight floor (64 backends or more, see
+    /// `runtime::floor`): only then does a release look at the floor.
+    pub(crate) floored: AtomicBool,
     /// Whether the entry is alone on its cache line (fixed for its life;
     /// says which free list it goes back to).
     #[cfg_attr(pickwise_loom, allow(dead_code))]
@@ -74,6 +77,7 @@ impl PickFields {
             ramp_start: AtomicU64::new(0),
             in_flight: AtomicU32::new(0),
             gate: AtomicU8::new(ADMIN_UP),
+            floored: AtomicBool::new(false),
             spread,
         }
     }
@@ -89,6 +93,7 @@ impl PickFields {
         self.ramp_start.store(0, Ordering::Relaxed);
         self.in_flight.store(0, Ordering::Relaxed);
         self.gate.store(ADMIN_UP, Ordering::Relaxed);
+        self.floored.store(false, Ordering::Relaxed);
     }
 
     /// Picks alive now.

@@ -123,16 +123,25 @@ impl InFlightFloor {
     }
 }
 
-/// Which table owns a pool's floor: a process-wide id, never 0.
+/// Which table owns a pool's floor: a process-wide id; 0 for a table of a
+/// set too small to keep one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FloorOwner(u32);
 
 impl FloorOwner {
+    /// Whether the table keeps a floor (its set has 64 backends or more).
+    #[inline]
+    pub(crate) fn keeps_floor(self) -> bool {
+        self.0 != 0
+    }
+
     /// The owner id for a table built over `set`: a fresh one when the set
     /// is large enough to keep a floor, none (0) otherwise.
     pub(crate) fn for_set(set: &BackendSet) -> Self {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
-        if set.len() < FLOOR_FROM {
+        let floored = set.len() >= FLOOR_FROM;
+        set.mark_floored(floored);
+        if !floored {
             return FloorOwner(0);
         }
         loop {
@@ -160,6 +169,11 @@ pub(crate) fn least_in_flight(
     debug_assert!(start < n.max(1), "start {start} in a set of {n}");
     if owner.0 == 0 {
         return scan(start, set, ctx, 0).map(|(i, _)| i);
+    }
+    // An idle start ends any search, floor or not: the pick of a set with
+    // idle backends costs what it did before the floor.
+    if set.in_flight(start) == 0 && eligible(set, start, ctx) {
+        return Some(start);
     }
     let floor_cell = &set.shared().floor;
     let epoch = set.shared().epoch();

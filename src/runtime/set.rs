@@ -144,6 +144,15 @@ impl BackendSet {
         }
     }
 
+    /// Says whether this set keeps an in-flight floor, so that releases of
+    /// its backends look at it (see `runtime::floor`).
+    pub(crate) fn mark_floored(&self, floored: bool) {
+        for hot in &self.hot {
+            hot.floored
+                .store(floored, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// Whether backend `i` may be up without a write that moves the pool's
     /// availability epoch: false only when it is plainly out (admin down
     /// or draining, or weight zero, with no clock to ask).

@@ -1,6 +1,6 @@
 use crate::runtime::floor::{least_in_flight, FloorOwner};
 use crate::runtime::set::BackendSet;
-use crate::strategy::kernel::Turns;
+use crate::strategy::kernel::{scan_min, Turns};
 use crate::strategy::Strategy;
 use crate::types::{ConfigError, Context};
 
@@ -55,6 +55,13 @@ impl Strategy for LeastConnections {
     }
 
     fn select(&self, table: &LeastTurns, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
-        least_in_flight(table.turns.next(), set, ctx, table.owner)
+        let start = table.turns.next();
+        if table.owner.keeps_floor() {
+            least_in_flight(start, set, ctx, table.owner)
+        } else {
+            let count = |i| set.in_flight(i);
+            let idle = |count: u64| count == 0;
+            scan_min(start, set, ctx, count, |a, b| a < b, idle)
+        }
     }
 }

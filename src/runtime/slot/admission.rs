@@ -49,8 +49,10 @@ impl Slot {
     pub(crate) fn release(&self) {
         let before = self.hot.in_flight.fetch_sub(1, Ordering::Release);
         debug_assert_ne!(before, 0, "in-flight count released twice");
-        let position = self.position.load(Ordering::Relaxed);
-        self.shared.floor.released(before.wrapping_sub(1), position);
+        if self.hot.floored.load(Ordering::Relaxed) {
+            let position = self.position.load(Ordering::Relaxed);
+            self.shared.floor.released(before.wrapping_sub(1), position);
+        }
     }
 
     /// The effective weight, scaled down while slow start ramps it.
