@@ -171,6 +171,75 @@ proptest! {
     }
 }
 
+proptest! {
+    /// The weighted kind keeps its floor in requests per unit of weight:
+    /// with weights 1 to 4, busy backends, releases anywhere, backends
+    /// going down and up, agents moving weights (which the floor must not
+    /// outlive), and picks that exclude one, every pick must still be a
+    /// minimum of (in flight + 1) / weight among the eligible.
+    #[test]
+    fn weighted_least_connections_over_a_busy_large_set_picks_a_minimum_per_weight(
+        weights in prop::collection::vec(1u32..5, 64..70),
+        busy in 1usize..3,
+        steps in prop::collection::vec((0u8..11, any::<usize>()), 1..600),
+    ) {
+        let n = weights.len();
+        let (pool, _clock) = common::pool_with_clock(WeightedLeastConnections::new(), common::weighted(&weights));
+        let id = |i: usize| BackendId::new(format!("b{i}"));
+        let mut weight = weights.clone();
+        let mut model = vec![0u64; n];
+        let mut down = vec![false; n];
+        let mut held: Vec<Pick<usize>> = Vec::new();
+        let pick = |exclude: Option<usize>, model: &mut Vec<u64>, down: &[bool], weight: &[u32], held: &mut Vec<Pick<usize>>| {
+            let excluded: Vec<BackendId> = exclude.into_iter().map(id).collect();
+            let eligible: Vec<usize> = (0..n).filter(|&i| !down[i] && Some(i) != exclude).collect();
+            let cost = |i: usize| (model[i] + 1, u64::from(weight[i]));
+            match pool.pick(&Context::new().exclude(&excluded)) {
+                Ok(pick) => {
+                    let chosen = *pick.backend();
+                    prop_assert!(eligible.contains(&chosen), "chose {} of {:?}", chosen, eligible);
+                    let (cn, cw) = cost(chosen);
+                    for &i in &eligible {
+                        let (m, w) = cost(i);
+                        prop_assert!(cn * w <= m * cw, "chose {} ({}/{}) over {} ({}/{}), model {:?}", chosen, cn, cw, i, m, w, model);
+                    }
+                    model[chosen] += 1;
+                    held.push(pick);
+                }
+                Err(_) => prop_assert!(eligible.is_empty()),
+            }
+            Ok(())
+        };
+        for _ in 0..busy * n {
+            pick(None, &mut model, &down, &weight, &mut held)?;
+        }
+        for (kind, at) in steps {
+            match kind {
+                0..=3 => pick(None, &mut model, &down, &weight, &mut held)?,
+                4 => pick(Some(at % n), &mut model, &down, &weight, &mut held)?,
+                5..=7 if !held.is_empty() => {
+                    let dropped = held.swap_remove(at % held.len());
+                    model[*dropped.backend()] -= 1;
+                }
+                8 => {
+                    down[at % n] = true;
+                    pool.set_state(&id(at % n), AdminState::Down, Reason::Admin("test".into()));
+                }
+                9 => {
+                    down[at % n] = false;
+                    pool.set_state(&id(at % n), AdminState::Up, Reason::Admin("test".into()));
+                }
+                10 => {
+                    let (i, w) = (at % n, 1 + (at / n % 6) as u32);
+                    weight[i] = w;
+                    pool.apply_agent_reply(&id(i), format!("weight:{w}").as_bytes()).unwrap();
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 #[test]
 fn over_a_busy_large_set_a_released_backend_gets_the_next_pick() {
     // 100 backends with two picks each; releasing one of b37's makes it
@@ -254,4 +323,54 @@ fn weighted_least_connections_finds_a_backend_an_agent_weighs_above_its_configur
     for _ in 0..8 {
         assert_eq!(*pool.pick(&Context::new()).unwrap().backend(), 1);
     }
+}
+
+#[test]
+fn weighted_least_connections_over_a_busy_large_set_stays_exact_while_a_backend_ramps() {
+    // 80 backends of weights 1 to 4, two picks each; b5 goes down and back
+    // up, so it ramps over 10 s and its cost falls with the clock alone:
+    // no floor may outlive that. Every pick is checked against the costs
+    // the pool reports just before it.
+    let clock = std::sync::Arc::new(pickwise::clock::ManualClock::new());
+    let weights: Vec<u32> = (0..80).map(|i| 1 + i % 4).collect();
+    let pool = Pool::builder(WeightedLeastConnections::new())
+        .clock(clock.clone())
+        .slow_start(pickwise::health::SlowStart::new(
+            std::time::Duration::from_secs(10),
+        ))
+        .build(common::weighted(&weights))
+        .unwrap();
+    let mut held: Vec<Pick<usize>> = (0..160)
+        .map(|_| pool.pick(&Context::new()).unwrap())
+        .collect();
+    let b5 = BackendId::new("b5");
+    pool.set_state(&b5, AdminState::Down, Reason::Admin("test".into()));
+    pool.set_state(&b5, AdminState::Up, Reason::Admin("test".into()));
+    let ramped = pool.status(&b5).unwrap().effective_weight;
+    assert!(ramped < u64::from(weights[5]) * 100, "b5 ramps: {ramped}");
+    let mut picked_b5 = 0;
+    for step in 0..400usize {
+        clock.advance(std::time::Duration::from_millis(25));
+        if step % 3 == 2 {
+            drop(held.swap_remove(step * 7 % held.len()));
+            continue;
+        }
+        let costs: Vec<(u64, u64)> = pool
+            .backends()
+            .iter()
+            .map(|b| (b.in_flight.unwrap() + 1, b.effective_weight))
+            .collect();
+        let pick = pool.pick(&Context::new()).unwrap();
+        let chosen = *pick.backend();
+        let (cn, cw) = costs[chosen];
+        for (i, &(n, w)) in costs.iter().enumerate() {
+            assert!(
+                u128::from(cn) * u128::from(w) <= u128::from(n) * u128::from(cw),
+                "step {step}: chose b{chosen} ({cn}/{cw}) over b{i} ({n}/{w})"
+            );
+        }
+        picked_b5 += usize::from(chosen == 5);
+        held.push(pick);
+    }
+    assert!(picked_b5 > 0, "the ramping backend was never picked");
 }

@@ -1,48 +1,56 @@
-//! The in-flight floor: how least connections stays O(1) a pick when every
-//! backend of a large set is busy.
+//! The load floor: how least connections and weighted least connections
+//! stay O(1) a pick when every backend of a large set is busy.
 //!
-//! Exact least connections must return a backend whose in-flight count no
-//! other eligible backend beats. A scan may stop at the first eligible
-//! backend whose count is at or below a number known to be at or below
-//! every count (the scan in `strategy::kernel` stops at 0 for that reason:
-//! nothing has fewer than none in flight). While some backend is idle that
-//! is enough. With every backend busy the bound 0 never stops a scan, and
-//! it reads all N counts: about 0.86 us at 1,024 backends.
+//! An exact least-loaded pick must return a backend whose load no other
+//! eligible backend beats. A scan may stop at the first eligible backend
+//! whose load is at or below a number known to be at or below every load
+//! (the scan in `strategy::kernel` stops at an idle backend for that
+//! reason: nothing has fewer than none in flight). While some backend is
+//! idle that is enough. With every backend busy that bound never stops a
+//! scan, and it reads all N loads: about 0.84 us at 1,024 backends for
+//! least connections, 1.6 us for the weighted one.
 //!
 //! The floor is a better bound, kept without a lock and without a tree:
 //!
 //! - **A full scan settles it**: while it looks for the least loaded
-//!   backend it also takes the least count of every backend that is not
+//!   backend it also takes the least load of every backend that is not
 //!   plainly out (admin down or draining, or weight zero), and stores it
-//!   with the pool's availability epoch.
-//! - **A pick never lowers a count**, so it leaves the floor a bound.
-//! - **A release lowers it** (`fetch_min`) when it takes a count below
-//!   it, and leaves the released backend's position as a **hint**: in a
-//!   busy steady state the backend a request just left is the one the next
-//!   pick wants.
+//!   with the pool's availability epoch and weights version.
+//! - **A pick never lowers a load**, so it leaves the floor a bound.
+//! - **A release lowers it** when it takes a load below it, and leaves the
+//!   released backend's position as a **hint**: in a busy steady state the
+//!   backend a request just left is the one the next pick wants.
 //! - A backend that was plainly out comes back only through a write that
 //!   moves the epoch (an admin state, an agent's weight from zero), and a
-//!   floor settled under another epoch is not used.
+//!   weight moves only with the weights version: a floor settled under
+//!   other values is not used. While a slow-start ramp runs, a weighted
+//!   load falls with the clock alone, so weighted scans do not settle one.
 //!
-//! So a pick reads a few counts from its rotating start (ties still go
+//! So a pick reads a few loads from its rotating start (ties still go
 //! round robin), then the hint, and scans on only when neither is at the
 //! floor; a scan that reads all N settles the floor again. In a
-//! pick-and-release loop over busy backends a pick reads one count.
+//! pick-and-release loop over busy backends a pick reads one load.
+//!
+//! A load is the in-flight count for least connections and the count plus
+//! one over the effective weight for the weighted kind, an exact fraction
+//! (two 32-bit halves of one word; a weight too large for its half stores
+//! a floor of 0, still a bound).
 //!
 //! A pool has one floor, owned by the table (one tier of one generation)
 //! that settled it last: a pool with one active tier, the usual case, keeps
 //! it; two tiers picking in turns take it from each other and scan as
 //! before. Sets under [`FLOOR_FROM`] backends have no owner: their scans
-//! are short, and their releases pay one load.
+//! are short, and their releases do not look at the floor.
 //!
 //! **Races.** Releases and scans run concurrently: a release that lowers a
-//! count after a scan read it but before the scan stores its floor can
-//! leave a floor one above that count until the next release below it or
-//! the next full scan. A pick is then as fresh as a scan that ran a moment
+//! load after a scan read it but before the scan stores its floor can
+//! leave a floor above that load until the next release below it or the
+//! next full scan. A pick is then as fresh as a scan that ran a moment
 //! earlier, which is what least connections promises under concurrency
 //! anyway (two racing picks may take the same minimum). Alone, a pick is
-//! exact: the tests compare every pick with a model of the counts.
+//! exact: the tests compare every pick with a model of the loads.
 
+use std::cmp::Ordering as Order;
 use std::sync::atomic::Ordering;
 
 use crate::runtime::set::BackendSet;
@@ -50,161 +58,274 @@ use crate::runtime::sync::{AtomicU32, AtomicU64};
 use crate::types::Context;
 
 /// The smallest set whose table owns the floor: below it a scan of every
-/// count costs less than keeping one.
+/// load costs less than keeping one.
 pub(crate) const FLOOR_FROM: usize = 64;
 
-/// How many counts a pick reads from its rotating start before it asks
+/// How many loads a pick reads from its rotating start before it asks
 /// the hint: with many backends at the floor, ties keep going round robin.
 const PEEK: usize = 4;
 
-/// One pool's in-flight floor (see the module docs), on a cache line of
-/// its own: releases of busy backends write it.
+/// A load as an exact fraction `num / den` (`den` 1 for a plain count; a
+/// weight of 0 reads as infinitely loaded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Load {
+    num: u64,
+    den: u64,
+}
+
+impl Load {
+    /// A plain count.
+    #[inline]
+    pub(crate) fn count(count: u64) -> Self {
+        Load { num: count, den: 1 }
+    }
+
+    /// `requests` per `weight`.
+    #[inline]
+    pub(crate) fn per_weight(requests: u64, weight: u64) -> Self {
+        Load {
+            num: requests,
+            den: weight,
+        }
+    }
+
+    #[inline]
+    fn cmp(self, other: Load) -> Order {
+        if self.den == other.den {
+            return self.num.cmp(&other.num);
+        }
+        let mine = u128::from(self.num) * u128::from(other.den);
+        let theirs = u128::from(other.num) * u128::from(self.den);
+        mine.cmp(&theirs)
+    }
+
+    /// As the floor stores it: a bound at or below `self`.
+    fn pack(self) -> u64 {
+        match u32::try_from(self.den) {
+            Ok(den) if den > 0 => {
+                let num = u32::try_from(self.num).unwrap_or(u32::MAX);
+                u64::from(num) << 32 | u64::from(den)
+            }
+            // A weight of zero (an infinite load) or too large for the
+            // half word: 0 bounds every load.
+            _ => 1,
+        }
+    }
+
+    fn unpack(word: u64) -> Self {
+        Load {
+            num: word >> 32,
+            den: word & u64::from(u32::MAX),
+        }
+    }
+}
+
+/// What a table's scans weigh a backend by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Weighing {
+    /// Least connections: the in-flight count.
+    Count,
+    /// Weighted least connections: the count plus one, per unit of
+    /// effective weight.
+    PerWeight,
+}
+
+impl Weighing {
+    /// Backend `i`'s load now.
+    #[inline]
+    fn load(self, set: &BackendSet, i: usize) -> Load {
+        match self {
+            Weighing::Count => Load::count(set.in_flight(i)),
+            Weighing::PerWeight => Load::per_weight(set.in_flight(i) + 1, set.effective_weight(i)),
+        }
+    }
+}
+
+/// One pool's load floor (see the module docs), on a cache line of its
+/// own: releases of busy backends write it.
 #[repr(align(64))]
-pub(crate) struct InFlightFloor {
-    /// The owner's id in the high 32 bits, the floor in the low ones; 0:
-    /// no owner, and releases leave it alone.
-    packed: AtomicU64,
+pub(crate) struct LoadFloor {
+    /// The owner's id shifted left once, with the low bit set when it
+    /// weighs by weight; 0: no owner, and releases leave the floor alone.
+    owner: AtomicU32,
+    /// The floor, packed (see `Load::pack`).
+    bound: AtomicU64,
     /// The position (in the owner's set) of a backend a release took to
     /// the floor or below.
     hint: AtomicU32,
     /// The availability epoch the floor was settled under.
     epoch: AtomicU64,
+    /// The weights version it was settled under.
+    weights: AtomicU64,
 }
 
-impl Default for InFlightFloor {
+impl Default for LoadFloor {
     fn default() -> Self {
-        InFlightFloor {
-            packed: AtomicU64::new(0),
+        LoadFloor {
+            owner: AtomicU32::new(0),
+            bound: AtomicU64::new(1),
             hint: AtomicU32::new(0),
             epoch: AtomicU64::new(0),
+            weights: AtomicU64::new(0),
         }
     }
 }
 
-impl InFlightFloor {
-    /// A release took a backend at `position` down to `count`: lowers the
-    /// floor to it and leaves the hint there if it is at the floor or
-    /// below. One load when no table owns the floor or the count stays
-    /// above it.
+impl LoadFloor {
+    /// A release took the backend at `position` down to `count` in flight
+    /// (`weight`: its effective weight, `None` while a ramp runs): lowers
+    /// the floor to its load and leaves the hint there if that load is at
+    /// the floor or below.
     #[inline]
-    pub(crate) fn released(&self, count: u32, position: u32) {
-        let packed = self.packed.load(Ordering::Relaxed);
-        if packed >> 32 == 0 || count > packed as u32 {
+    pub(crate) fn released(&self, weight: impl FnOnce() -> Option<u64>, count: u32, position: u32) {
+        let owner = self.owner.load(Ordering::Relaxed);
+        if owner == 0 {
+            return;
+        }
+        let load = if owner & 1 == 0 {
+            Load::count(u64::from(count))
+        } else {
+            match weight() {
+                // A ramping weight moves with the clock: no weighted floor
+                // is in force while one runs (see the module docs).
+                None => return,
+                Some(weight) => Load::per_weight(u64::from(count) + 1, weight),
+            }
+        };
+        let word = self.bound.load(Ordering::Relaxed);
+        let order = load.cmp(Load::unpack(word));
+        if order == Order::Greater {
             return;
         }
         if self.hint.load(Ordering::Relaxed) != position {
             self.hint.store(position, Ordering::Relaxed);
         }
-        if count < packed as u32 {
-            // The same owner bits: the minimum of the packed words is the
-            // minimum of the floors (an owner that changed meanwhile keeps
-            // whichever word is lower, and a new owner's first pick scans).
-            self.packed.fetch_min(
-                packed & !u64::from(u32::MAX) | u64::from(count),
-                Ordering::Relaxed,
-            );
+        if order == Order::Less {
+            self.lower(word, load.pack());
         }
     }
 
-    /// The floor, if `owner` settled it under `epoch`.
-    #[inline]
-    fn get(&self, owner: u32, epoch: u64) -> Option<u64> {
-        let packed = self.packed.load(Ordering::Relaxed);
-        let current =
-            packed >> 32 == u64::from(owner) && self.epoch.load(Ordering::Relaxed) == epoch;
-        current.then_some(packed & u64::from(u32::MAX))
+    /// Lowers the floor from `seen` to `to` unless another release lowered
+    /// it further meanwhile.
+    fn lower(&self, mut seen: u64, to: u64) {
+        while Load::unpack(to).cmp(Load::unpack(seen)) == Order::Less {
+            match self
+                .bound
+                .compare_exchange_weak(seen, to, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(now) => seen = now,
+            }
+        }
     }
 
-    fn settle(&self, owner: u32, epoch: u64, floor: u64) {
-        let floor = u32::try_from(floor).unwrap_or(u32::MAX);
+    /// The floor, if `owner` settled it under these versions.
+    #[inline]
+    fn get(&self, owner: u32, epoch: u64, weights: u64) -> Option<Load> {
+        let current = self.owner.load(Ordering::Relaxed) == owner
+            && self.epoch.load(Ordering::Relaxed) == epoch
+            && self.weights.load(Ordering::Relaxed) == weights;
+        current.then(|| Load::unpack(self.bound.load(Ordering::Relaxed)))
+    }
+
+    fn settle(&self, owner: u32, epoch: u64, weights: u64, floor: Load) {
         self.epoch.store(epoch, Ordering::Relaxed);
-        self.packed
-            .store(u64::from(owner) << 32 | u64::from(floor), Ordering::Relaxed);
+        self.weights.store(weights, Ordering::Relaxed);
+        self.bound.store(floor.pack(), Ordering::Relaxed);
+        self.owner.store(owner, Ordering::Relaxed);
     }
 }
 
-/// Which table owns a pool's floor: a process-wide id; 0 for a table of a
-/// set too small to keep one.
+/// Which table owns a pool's floor, and how it weighs: 0 for a table of a
+/// set too small to keep a floor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FloorOwner(u32);
 
 impl FloorOwner {
-    /// Whether the table keeps a floor (its set has 64 backends or more).
-    #[inline]
-    pub(crate) fn keeps_floor(self) -> bool {
-        self.0 != 0
-    }
-
-    /// The owner id for a table built over `set`: a fresh one when the set
-    /// is large enough to keep a floor, none (0) otherwise.
-    pub(crate) fn for_set(set: &BackendSet) -> Self {
+    /// The owner for a table built over `set` that weighs as `weighing`:
+    /// a fresh id when the set is large enough to keep a floor, none
+    /// otherwise. Marks the set's backends accordingly, so that their
+    /// releases look at the floor only then.
+    pub(crate) fn for_set(set: &BackendSet, weighing: Weighing) -> Self {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
         let floored = set.len() >= FLOOR_FROM;
         set.mark_floored(floored);
         if !floored {
             return FloorOwner(0);
         }
+        let weighted = u32::from(weighing == Weighing::PerWeight);
         loop {
-            let id = NEXT.fetch_add(1, Ordering::Relaxed);
+            let id = NEXT.fetch_add(1, Ordering::Relaxed) & (u32::MAX >> 1);
             if id != 0 {
-                return FloorOwner(id);
+                return FloorOwner(id << 1 | weighted);
             }
         }
     }
+
+    /// Whether the table keeps a floor (its set has 64 backends or more).
+    #[inline]
+    pub(crate) fn keeps_floor(self) -> bool {
+        self.0 != 0
+    }
 }
 
-/// The eligible backend with the fewest picks in flight, the first of them
-/// from `start` (a rotating turn below the set's length) so that ties go
-/// round robin; `None` when no backend is eligible. The choice is the one a
-/// scan of every count makes; the floor (see the module docs) lets it read
-/// few of them.
+/// The eligible backend of least load, the first of them from `start` (a
+/// rotating turn below the set's length) so that ties go round robin;
+/// `None` when no backend is eligible. `fallback` is a load known to be at
+/// or below every other while no floor is in force (an idle backend's for
+/// least connections). The choice is the one a scan of every load makes;
+/// the floor (see the module docs) lets it read few of them.
 #[inline]
-pub(crate) fn least_in_flight(
+pub(crate) fn least_loaded(
     start: usize,
     set: &BackendSet,
     ctx: &Context<'_>,
     owner: FloorOwner,
+    weighing: Weighing,
+    fallback: Load,
 ) -> Option<usize> {
     let n = set.len();
     debug_assert!(start < n.max(1), "start {start} in a set of {n}");
-    if owner.0 == 0 {
-        return scan(start, set, ctx, 0).map(|(i, _)| i);
-    }
-    // An idle start ends any search, floor or not: the pick of a set with
-    // idle backends costs what it did before the floor.
-    if set.in_flight(start) == 0 && eligible(set, start, ctx) {
+    // A start at the fallback bound ends any search, floor or not: the
+    // pick of a set with idle backends costs what it did before the floor.
+    if weighing.load(set, start).cmp(fallback) != Order::Greater && eligible(set, start, ctx) {
         return Some(start);
     }
-    let floor_cell = &set.shared().floor;
-    let epoch = set.shared().epoch();
-    let floor = floor_cell.get(owner.0, epoch);
+    if !owner.keeps_floor() {
+        return scan(start, set, ctx, weighing, fallback).map(|(i, _)| i);
+    }
+    let cell = &set.shared().floor;
+    let (epoch, weights) = (set.shared().epoch(), set.weights_version());
+    let floor = cell.get(owner.0, epoch, weights);
     if let Some(floor) = floor {
-        if let Some(i) = at_floor_early(start, set, ctx, floor, floor_cell) {
+        if let Some(i) = at_floor_early(start, set, ctx, weighing, floor, cell) {
             return Some(i);
         }
     }
-    match scan(start, set, ctx, floor.unwrap_or(0)) {
-        Some((i, Settled::Full(least))) => {
-            floor_cell.settle(owner.0, epoch, least);
+    let bound = floor.unwrap_or(fallback);
+    match scan(start, set, ctx, weighing, bound)? {
+        (i, Settled::Full(Some(least))) => {
+            cell.settle(owner.0, epoch, weights, least);
             Some(i)
         }
-        Some((i, Settled::Stopped)) => Some(i),
-        None => None,
+        (i, _) => Some(i),
     }
 }
 
-/// A backend at the floor among the first counts from `start`, or at the
+/// A backend at the floor among the first loads from `start`, or at the
 /// hint.
 #[inline]
 fn at_floor_early(
     start: usize,
     set: &BackendSet,
     ctx: &Context<'_>,
-    floor: u64,
-    cell: &InFlightFloor,
+    weighing: Weighing,
+    floor: Load,
+    cell: &LoadFloor,
 ) -> Option<usize> {
     let n = set.len();
-    let at_floor = |i: usize| set.in_flight(i) <= floor && eligible(set, i, ctx);
+    let at_floor =
+        |i: usize| weighing.load(set, i).cmp(floor) != Order::Greater && eligible(set, i, ctx);
     let mut i = start;
     for _ in 0..PEEK.min(n) {
         if at_floor(i) {
@@ -220,39 +341,48 @@ fn at_floor_early(
 enum Settled {
     /// At a backend at or below the bound it was given.
     Stopped,
-    /// After reading every count: the least count of the backends not
-    /// plainly out.
-    Full(u64),
+    /// After reading every load: the least load of the backends not plainly
+    /// out, if it may serve as a floor (not while a weighted scan met a
+    /// ramp).
+    Full(Option<Load>),
 }
 
-/// The scan of every count from `start`, stopping at the first eligible
+/// The scan of every load from `start`, stopping at the first eligible
 /// backend at or below `bound` (no backend can beat it).
-fn scan(start: usize, set: &BackendSet, ctx: &Context<'_>, bound: u64) -> Option<(usize, Settled)> {
+fn scan(
+    start: usize,
+    set: &BackendSet,
+    ctx: &Context<'_>,
+    weighing: Weighing,
+    bound: Load,
+) -> Option<(usize, Settled)> {
     let n = set.len();
-    let mut best: Option<(usize, u64)> = None;
-    let mut least = u64::MAX;
+    let mut best: Option<(usize, Load)> = None;
+    let mut least: Option<Load> = None;
+    let mut ramping = false;
     let mut ends = |i: usize| {
-        let c = set.in_flight(i);
-        if c < least && set.may_be_up(i) {
-            least = c;
+        let load = weighing.load(set, i);
+        if least.is_none_or(|l| load.cmp(l) == Order::Less) && set.may_be_up(i) {
+            least = Some(load);
         }
-        let improves = best.is_none_or(|(_, top)| c < top);
+        if weighing == Weighing::PerWeight && !ramping {
+            ramping = set.weight_without_ramp(i).is_none();
+        }
+        let improves = best.is_none_or(|(_, top)| load.cmp(top) == Order::Less);
         if improves && eligible(set, i, ctx) {
-            best = Some((i, c));
-            return c <= bound;
+            best = Some((i, load));
+            return load.cmp(bound) != Order::Greater;
         }
         false
     };
     let stopped = (start..n).any(&mut ends) || (0..start).any(&mut ends);
     let (i, _) = best?;
-    Some((
-        i,
-        if stopped {
-            Settled::Stopped
-        } else {
-            Settled::Full(least)
-        },
-    ))
+    let settled = if stopped {
+        Settled::Stopped
+    } else {
+        Settled::Full(least.filter(|_| !ramping))
+    };
+    Some((i, settled))
 }
 
 /// The full eligibility check, out of line (as in the kernel's scan).

@@ -10,7 +10,7 @@ use parking_lot::RwLock;
 
 use crate::runtime::agent_reports::AgentExpiry;
 use crate::runtime::feedback::FeedbackConfig;
-use crate::runtime::floor::InFlightFloor;
+use crate::runtime::floor::LoadFloor;
 use crate::runtime::passive::ejection::Ejections;
 use crate::runtime::passive::outlier::Outliers;
 use crate::runtime::passive::HealthConfig;
@@ -58,9 +58,9 @@ pub(crate) struct Shared {
     weights: AtomicU64,
     /// How tiers share traffic and when they panic.
     pub(crate) tiers: TierConfig,
-    /// The in-flight floor that lets least connections stop its scans
-    /// early over busy sets (see `runtime::floor`).
-    pub(crate) floor: InFlightFloor,
+    /// The load floor that lets the least-loaded strategies stop their
+    /// scans early over busy sets (see `runtime::floor`).
+    pub(crate) floor: LoadFloor,
     /// The priorities whose panic observers last heard of, one bit each:
     /// kept across generations, so an update does not repeat the news.
     panics: parking_lot::Mutex<u32>,
@@ -112,7 +112,7 @@ impl Shared {
             boosted: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
             weights: AtomicU64::new(0),
-            floor: InFlightFloor::default(),
+            floor: LoadFloor::default(),
             tiers,
             panics: parking_lot::Mutex::new(0),
             observers: RwLock::new(observers),

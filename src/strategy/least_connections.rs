@@ -1,4 +1,4 @@
-use crate::runtime::floor::{least_in_flight, FloorOwner};
+use crate::runtime::floor::{least_loaded, FloorOwner, Load, Weighing};
 use crate::runtime::set::BackendSet;
 use crate::strategy::kernel::{scan_min, Turns};
 use crate::strategy::Strategy;
@@ -50,14 +50,15 @@ impl Strategy for LeastConnections {
     fn build(&self, set: &BackendSet) -> Result<LeastTurns, ConfigError> {
         Ok(LeastTurns {
             turns: Turns::new(set.len()),
-            owner: FloorOwner::for_set(set),
+            owner: FloorOwner::for_set(set, Weighing::Count),
         })
     }
 
     fn select(&self, table: &LeastTurns, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
         let start = table.turns.next();
         if table.owner.keeps_floor() {
-            least_in_flight(start, set, ctx, table.owner)
+            let idle = Load::count(0);
+            least_loaded(start, set, ctx, table.owner, Weighing::Count, idle)
         } else {
             let count = |i| set.in_flight(i);
             let idle = |count: u64| count == 0;

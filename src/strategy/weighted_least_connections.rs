@@ -1,3 +1,4 @@
+use crate::runtime::floor::{least_loaded, FloorOwner, Load, Weighing};
 use crate::runtime::set::BackendSet;
 use crate::strategy::kernel::{scan_min, PerWeight, Turns};
 use crate::strategy::{Strategy, WEIGHT_UNIT};
@@ -23,11 +24,14 @@ use crate::types::{ConfigError, Context};
 /// lowest cost any backend can have, so it is the backend a scan of all N
 /// would choose. With equal weights any idle backend ends it. That bound
 /// holds while no agent has raised a weight above the configured one
-/// ([`BackendSet::weights_boosted`]); in a pool where one has, and whenever
-/// no backend of the top weight is idle, a pick reads every count, O(N)
-/// (all 1024 took about 1.7 us in `cargo bench --bench pick`, in the
-/// crate's repository). For large busy sets, [`P2c`](super::P2c) compares
-/// two random backends in O(1).
+/// ([`BackendSet::weights_boosted`]). In a set of 64 backends or more a
+/// scan also stops at the set's *load floor*, a lower bound of every
+/// backend's cost that releases keep (as least connections does with
+/// counts): busy, a pick reads a few costs (about 0.07 us at 1,024 in
+/// `cargo bench --bench pick -- busy`, in the crate's repository, against
+/// 1.6 us for a scan of all). Smaller sets with no idle backend of the top
+/// weight, and large ones while a slow-start ramp runs (its weight moves
+/// with the clock, so no floor is kept), read every count, O(N).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct WeightedLeastConnections;
 
@@ -53,6 +57,8 @@ pub struct WeightedTurns {
     /// moment before the new generation was published: that pick is as
     /// fresh as a scan that ran just before the update.
     top_weight: u64,
+    /// Which load floor is its own (none under 64 backends).
+    owner: FloorOwner,
 }
 
 impl Strategy for WeightedLeastConnections {
@@ -63,16 +69,29 @@ impl Strategy for WeightedLeastConnections {
         Ok(WeightedTurns {
             turns: Turns::new(set.len()),
             top_weight: u64::from(top) * WEIGHT_UNIT,
+            owner: FloorOwner::for_set(set, Weighing::PerWeight),
         })
     }
 
     fn select(&self, table: &WeightedTurns, set: &BackendSet, ctx: &Context<'_>) -> Option<usize> {
+        let start = table.turns.next();
+        if table.owner.keeps_floor() {
+            // No load is below one pick on the top weight while no weight
+            // is boosted; with a boost, only the floor stops a scan.
+            let fallback = if set.weights_boosted() {
+                Load::count(0)
+            } else {
+                Load::per_weight(1, table.top_weight)
+            };
+            let floor = (table.owner, Weighing::PerWeight);
+            return least_loaded(start, set, ctx, floor.0, floor.1, fallback);
+        }
         let load = |i| PerWeight::of(set.in_flight(i) + 1, set.effective_weight(i));
         let lighter = |a: PerWeight, b: PerWeight| a.cmp(b).is_lt();
         // One pick on the top weight: no cost is lower while no weight is
         // boosted (the flag is read only when a cost reaches the bound).
         let lowest = PerWeight::of(1, table.top_weight);
         let unbeatable = |c: PerWeight| c.cmp(lowest).is_le() && !set.weights_boosted();
-        scan_min(table.turns.next(), set, ctx, load, lighter, unbeatable)
+        scan_min(start, set, ctx, load, lighter, unbeatable)
     }
 }

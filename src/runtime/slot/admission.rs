@@ -51,7 +51,10 @@ impl Slot {
         debug_assert_ne!(before, 0, "in-flight count released twice");
         if self.hot.floored.load(Ordering::Relaxed) {
             let position = self.position.load(Ordering::Relaxed);
-            self.shared.floor.released(before.wrapping_sub(1), position);
+            let weight = || self.hot.weight_without_ramp();
+            self.shared
+                .floor
+                .released(weight, before.wrapping_sub(1), position);
         }
     }
 
