@@ -89,7 +89,7 @@ impl Load {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn cmp(self, other: Load) -> Order {
         if self.den == other.den {
             return self.num.cmp(&other.num);
@@ -132,7 +132,7 @@ pub(crate) enum Weighing {
 
 impl Weighing {
     /// Backend `i`'s load now.
-    #[inline]
+    #[inline(always)]
     fn load(self, set: &BackendSet, i: usize) -> Load {
         match self {
             Weighing::Count => Load::count(set.in_flight(i)),
@@ -275,7 +275,7 @@ impl FloorOwner {
 /// or below every other while no floor is in force (an idle backend's for
 /// least connections). The choice is the one a scan of every load makes;
 /// the floor (see the module docs) lets it read few of them.
-#[inline]
+#[inline(always)]
 pub(crate) fn least_loaded(
     start: usize,
     set: &BackendSet,

@@ -50,12 +50,18 @@ impl Slot {
         let before = self.hot.in_flight.fetch_sub(1, Ordering::Release);
         debug_assert_ne!(before, 0, "in-flight count released twice");
         if self.hot.floored.load(Ordering::Relaxed) {
-            let position = self.position.load(Ordering::Relaxed);
-            let weight = || self.hot.weight_without_ramp();
-            self.shared
-                .floor
-                .released(weight, before.wrapping_sub(1), position);
+            self.lower_floor(before.wrapping_sub(1));
         }
+    }
+
+    /// A release's word to its pool's load floor (see `runtime::floor`):
+    /// out of line, so that the release of a set without a floor stays a
+    /// subtraction and a load.
+    #[inline(never)]
+    fn lower_floor(&self, count: u32) {
+        let position = self.position.load(Ordering::Relaxed);
+        let weight = || self.hot.weight_without_ramp();
+        self.shared.floor.released(weight, count, position);
     }
 
     /// The effective weight, scaled down while slow start ramps it.
