@@ -374,3 +374,99 @@ fn weighted_least_connections_over_a_busy_large_set_stays_exact_while_a_backend_
     }
     assert!(picked_b5 > 0, "the ramping backend was never picked");
 }
+
+/// A pool of `weights.len()` backends on a manual clock that ejects after
+/// one failure (up to half the set), with or without slow start.
+fn large_pool<S: Balancing>(
+    strategy: S,
+    weights: &[u32],
+    slow_start: bool,
+) -> (Pool<S, usize>, std::sync::Arc<pickwise::clock::ManualClock>) {
+    use pickwise::health::{HealthConfig, SlowStart};
+    let clock = std::sync::Arc::new(pickwise::clock::ManualClock::new());
+    let ramp = if slow_start {
+        SlowStart::new(std::time::Duration::from_secs(10))
+    } else {
+        SlowStart::disabled()
+    };
+    let pool = Pool::builder(strategy)
+        .clock(clock.clone())
+        .slow_start(ramp)
+        .health(HealthConfig {
+            consecutive_failures: 1,
+            max_ejected_percent: 50,
+            ..HealthConfig::default()
+        })
+        .build(common::weighted(weights))
+        .unwrap();
+    (pool, clock)
+}
+
+/// Ejects `id` with one failed pick that excludes every other backend.
+fn eject<S: Balancing>(pool: &Pool<S, usize>, n: usize, id: usize) {
+    let others: Vec<BackendId> = (0..n)
+        .filter(|&i| i != id)
+        .map(|i| BackendId::new(format!("b{i}")))
+        .collect();
+    let mut pick = pool.pick(&Context::new().exclude(&others)).unwrap();
+    assert_eq!(*pick.backend(), id);
+    pick.record(pickwise::Outcome::failure(
+        pickwise::FailureKind::ConnectRefused,
+        std::time::Duration::ZERO,
+    ));
+    let status = pool.status(&BackendId::new(format!("b{id}"))).unwrap();
+    assert_eq!(status.state, pickwise::BackendState::Ejected);
+}
+
+#[test]
+fn an_ejected_backend_drained_and_set_up_again_is_not_left_below_the_floor() {
+    // b0 keeps one pick while the others climb to 3; draining it while
+    // ejected and setting it up again does not move the state observers
+    // see ("ejected" outranks both), but must not leave it behind a floor
+    // settled while it was plainly out.
+    let (pool, clock) = large_pool(LeastConnections::new(), &[1; 64], false);
+    let mut held: Vec<Pick<usize>> = (0..64)
+        .map(|_| pool.pick(&Context::new()).unwrap())
+        .collect();
+    eject(&pool, 64, 0);
+    let b0 = BackendId::new("b0");
+    pool.set_state(&b0, AdminState::Draining, Reason::Admin("test".into()));
+    for _ in 0..2 * 63 + 1 {
+        held.push(pool.pick(&Context::new()).unwrap());
+    }
+    // One more pick and drop, so that the next pick's rotating start is
+    // not b0 itself (the start's count is always read).
+    drop(pool.pick(&Context::new()).unwrap());
+    pool.set_state(&b0, AdminState::Up, Reason::Admin("test".into()));
+    clock.advance(std::time::Duration::from_secs(31 * 60));
+    let pick = pool.pick(&Context::new()).unwrap();
+    assert_eq!(*pick.backend(), 0, "b0 has 1 in flight, every other 3 or 4");
+}
+
+#[test]
+fn a_ramp_started_by_a_passing_check_and_releases_during_it_lower_the_weighted_floor() {
+    // Weighted, slow start on: b0 is ejected holding two picks, a pick
+    // settles the floor with it at full weight, a passing check ends the
+    // ejection and starts a ramp (nothing else moves), then b0's picks
+    // end: as its weight climbs back, its load falls below every other.
+    let (pool, clock) = large_pool(WeightedLeastConnections::new(), &[1; 64], true);
+    let mut held: Vec<Pick<usize>> = (0..128)
+        .map(|_| pool.pick(&Context::new()).unwrap())
+        .collect();
+    eject(&pool, 64, 0);
+    held.push(pool.pick(&Context::new()).unwrap());
+    clock.advance(std::time::Duration::from_secs(31 * 60));
+    let b0 = BackendId::new("b0");
+    pool.set_health(&b0, pickwise::health::CheckResult::Passed);
+    held.retain(|p| *p.backend() != 0);
+    clock.advance(std::time::Duration::from_secs(9));
+    let status = pool.status(&b0).unwrap();
+    assert_eq!(status.in_flight, Some(0));
+    assert!(
+        status.effective_weight > 50,
+        "ramped {}",
+        status.effective_weight
+    );
+    let pick = pool.pick(&Context::new()).unwrap();
+    assert_eq!(*pick.backend(), 0, "b0's load 1/0.9+ against 3/1 or 4/1");
+}

@@ -85,7 +85,10 @@ pub(super) type Retired = HashMap<BackendId, Weak<Slot>>;
 /// Builds the next generation, reusing the slots of `previous` (or retired
 /// slots still held by picks) by id. Returns it with the slots that join.
 /// Touches no live state until every tier's table is built, so a failed
-/// build changes nothing.
+/// build changes nothing, but for two hints that picks never trust alone:
+/// each slot's position in its new set and whether its set keeps a load
+/// floor (see `runtime::floor`); a failed build leaves them pointing at
+/// a set that is not published, which costs a later pick a longer scan.
 pub(super) fn next_generation<S: Strategy, B>(
     strategy: &S,
     shared: &Arc<Shared>,

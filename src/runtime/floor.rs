@@ -21,10 +21,15 @@
 //!   released backend's position as a **hint**: in a busy steady state the
 //!   backend a request just left is the one the next pick wants.
 //! - A backend that was plainly out comes back only through a write that
-//!   moves the epoch (an admin state, an agent's weight from zero), and a
-//!   weight moves only with the weights version: a floor settled under
-//!   other values is not used. While a slow-start ramp runs, a weighted
-//!   load falls with the clock alone, so weighted scans do not settle one.
+//!   moves the epoch (every change of an admin state moves it, even one
+//!   that observers do not see as a new state; an agent's weight from
+//!   zero), and a weight moves only with the weights version: a floor
+//!   settled under other values is not used.
+//! - A slow-start ramp may start with neither moving (a passing health
+//!   check), but a ramped weight is never above the full one, so the ramp
+//!   alone never takes a load below a floor settled before it. A release
+//!   during a ramp, whose load then falls with the clock, drops the floor
+//!   to 0; and weighted scans do not settle one while a ramp runs.
 //!
 //! So a pick reads a few loads from its rotating start (ties still go
 //! round robin), then the hint, and scans on only when neither is at the
@@ -35,6 +40,11 @@
 //! one over the effective weight for the weighted kind, an exact fraction
 //! (two 32-bit halves of one word; a weight too large for its half stores
 //! a floor of 0, still a bound).
+//!
+//! A backend that counts toward the floor but cannot take requests
+//! (ejected, failing its health check, or excluded by the request) keeps
+//! the floor at its own load: while it holds fewer requests than every
+//! eligible backend, picks find none at the floor and read all N again.
 //!
 //! A pool has one floor, owned by the table (one tier of one generation)
 //! that settled it last: a pool with one active tier, the usual case, keeps
@@ -186,9 +196,14 @@ impl LoadFloor {
             Load::count(u64::from(count))
         } else {
             match weight() {
-                // A ramping weight moves with the clock: no weighted floor
-                // is in force while one runs (see the module docs).
-                None => return,
+                // A ramping weight moves with the clock, and its load may
+                // fall below the floor with no release at all: the floor
+                // drops to 0, and weighted scans keep none while the ramp
+                // runs (see the module docs).
+                None => {
+                    self.lower(word_now(&self.bound), Load::count(0).pack());
+                    return;
+                }
                 Some(weight) => Load::per_weight(u64::from(count) + 1, weight),
             }
         };
@@ -234,6 +249,11 @@ impl LoadFloor {
         self.bound.store(floor.pack(), Ordering::Relaxed);
         self.owner.store(owner, Ordering::Relaxed);
     }
+}
+
+/// The floor word now.
+fn word_now(bound: &AtomicU64) -> u64 {
+    bound.load(Ordering::Relaxed)
 }
 
 /// Which table owns a pool's floor, and how it weighs: 0 for a table of a

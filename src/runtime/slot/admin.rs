@@ -59,6 +59,13 @@ impl Slot {
         ) {
             gate = seen;
         }
+        if gate & ADMIN_MASK != code {
+            // Whether or not the state observers see moves (an ejected
+            // backend drained and set up again stays "ejected"), the
+            // backend may have become available: tier plans and the load
+            // floor (`runtime::floor`) must not outlive that.
+            self.shared.states_changed();
+        }
         self.announce(from, reason, now);
     }
 
