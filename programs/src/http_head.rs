@@ -15,8 +15,8 @@ use std::io::Write as _;
 use std::net::IpAddr;
 
 use hyper::header::{
-    HeaderMap, HeaderName, HeaderValue, CONNECTION, HOST, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION,
-    TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+    HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, HOST, PROXY_AUTHENTICATE,
+    PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
 };
 use hyper::http::request::Parts;
 use hyper::{Method, Uri, Version};
@@ -116,6 +116,12 @@ pub fn absolute(authority: &HeaderValue, uri: &Uri) -> Uri {
 /// `Proxy-Connection`, `TE` (a `TE: trailers` is kept: it says the client
 /// accepts trailers, end to end), `Transfer-Encoding`, `Upgrade`,
 /// `Proxy-Authorization`, `Proxy-Authenticate` and `Trailer`.
+///
+/// `Connection` never removes `Host` or `Content-Length`, whatever it
+/// names: they say where a request goes and where a message ends, for
+/// every hop (RFC 9110, 7.6.1: a sender must not name such fields), and a
+/// client naming them would otherwise send the backend a request without
+/// a Host (found by the `request_head` fuzz target).
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     // Most messages carry none: one pass over the names (standard ones
     // compare as numbers) instead of a lookup per hop-by-hop name.
@@ -128,6 +134,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .filter(|name| *name != HOST && *name != CONTENT_LENGTH)
         .collect();
     for name in named {
         headers.remove(name);
@@ -174,4 +181,26 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
     .contains(name)
         || *name == "keep-alive"
         || *name == "proxy-connection"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_naming_host_or_content_length_removes_neither() {
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_static("example.test"));
+        headers.insert(CONTENT_LENGTH, HeaderValue::from_static("3"));
+        headers.insert("x-private", HeaderValue::from_static("1"));
+        headers.insert(
+            CONNECTION,
+            HeaderValue::from_static("close, Host,,Content-Length, x-private"),
+        );
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(headers.get(HOST).unwrap(), "example.test");
+        assert_eq!(headers.get(CONTENT_LENGTH).unwrap(), "3");
+        assert!(!headers.contains_key("x-private"));
+        assert!(!headers.contains_key(CONNECTION));
+    }
 }
