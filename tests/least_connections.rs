@@ -116,19 +116,24 @@ proptest! {
 proptest! {
     /// From 64 backends a pick may stop at the set's in-flight floor, which
     /// releases lower and full scans settle: with every backend busy, after
-    /// releases anywhere, backends going down and coming back, and picks
-    /// that exclude one, every pick must still be a minimum among the
+    /// releases anywhere, backends going down, draining and coming back,
+    /// health checks failing and passing (on 8 backends each, 4 of them
+    /// shared, so that the tier stays out of panic, where health is not
+    /// asked), and
+    /// picks that exclude one, every pick must still be a minimum among the
     /// eligible.
     #[test]
     fn least_connections_over_a_busy_large_set_picks_a_minimum_among_the_eligible(
         n in 64usize..72,
         busy in 1usize..3,
-        steps in prop::collection::vec((0u8..10, any::<usize>()), 1..600),
+        steps in prop::collection::vec((0u8..13, any::<usize>()), 1..600),
     ) {
         let pool = Pool::new(LeastConnections::new(), common::equal(n)).unwrap();
         let id = |i: usize| BackendId::new(format!("b{i}"));
         let mut model = vec![0u64; n];
         let mut down = vec![false; n];
+        let mut admin = vec![AdminState::Up; n];
+        let mut failed = vec![false; n];
         let mut held: Vec<Pick<usize>> = Vec::new();
         let pick = |exclude: Option<usize>, model: &mut Vec<u64>, down: &[bool], held: &mut Vec<Pick<usize>>| {
             let excluded: Vec<BackendId> = exclude.into_iter().map(id).collect();
@@ -157,15 +162,25 @@ proptest! {
                     let dropped = held.swap_remove(at % held.len());
                     model[*dropped.backend()] -= 1;
                 }
-                8 => {
-                    down[at % n] = true;
-                    pool.set_state(&id(at % n), AdminState::Down, Reason::Admin("test".into()));
+                8..=10 => {
+                    let state = [AdminState::Down, AdminState::Up, AdminState::Draining][usize::from(kind - 8)];
+                    admin[4 + at % 8] = state;
+                    pool.set_state(&id(4 + at % 8), state, Reason::Admin("test".into()));
                 }
-                9 => {
-                    down[at % n] = false;
-                    pool.set_state(&id(at % n), AdminState::Up, Reason::Admin("test".into()));
+                11 | 12 => {
+                    let fails = kind == 11;
+                    failed[at % 8] = fails;
+                    let result = if fails {
+                        pickwise::health::CheckResult::Failed(pickwise::health::CheckFailure::Refused)
+                    } else {
+                        pickwise::health::CheckResult::Passed
+                    };
+                    pool.set_health(&id(at % 8), result);
                 }
                 _ => {}
+            }
+            for i in 0..n {
+                down[i] = admin[i] != AdminState::Up || failed[i];
             }
         }
     }
