@@ -196,7 +196,16 @@ fn a_client_that_stops_reading_an_http2_stream_loses_its_connection_and_frees_th
     let (_, closed) = conn.read_for(Duration::from_millis(500));
     assert!(closed, "the stalled connection is still open");
     // The pick went with it: the capped backend takes the next request.
-    let reply = get(front.addr, "/").expect("a GET after the stall");
+    // The proxy drops the stream's pick just after it closes the
+    // connection, so a GET may race the release: up to 2 s of tries.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    let reply = loop {
+        let reply = get(front.addr, "/").expect("a GET after the stall");
+        if reply.status == 200 || std::time::Instant::now() > deadline {
+            break reply;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(
         reply.status,
         200,
